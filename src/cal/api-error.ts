@@ -1,0 +1,63 @@
+import { UsherError } from '../errors.ts';
+
+export interface RateLimitInfo {
+  limit?: number;
+  remaining?: number;
+  resetSeconds?: number;
+}
+
+export interface CalErrorDetail {
+  status: number | undefined;
+  /** Cal.com's `error.code` (e.g. "BadRequestException"); not a stable enum (CONTRACT §4.1). */
+  calCode?: string | undefined;
+  calMessage?: string | undefined;
+  body: unknown;
+  endpoint: string;
+  rateLimit: RateLimitInfo;
+}
+
+/** 5xx, 429, timeouts and network failures are worth another try; any other 4xx is an answer. */
+export function isRetryableStatus(status: number | undefined): boolean {
+  return status === undefined || status === 429 || status === 408 || status >= 500;
+}
+
+/**
+ * CONTRACT §4.1: two error shapes. The envelope `{status:"error", error:{code,message}}`, and a bare
+ * `{statusCode, message}` from shared code that NestJS passes through. Read `error.message ?? message`.
+ */
+export function readCalError(body: unknown): { calCode?: string; calMessage?: string } {
+  if (!body || typeof body !== 'object') return typeof body === 'string' && body ? { calMessage: body.slice(0, 500) } : {};
+  const b = body as { error?: { code?: unknown; message?: unknown }; message?: unknown };
+  const code = typeof b.error?.code === 'string' ? b.error.code : undefined;
+  const message =
+    typeof b.error?.message === 'string' ? b.error.message : typeof b.message === 'string' ? b.message : undefined;
+  return { ...(code ? { calCode: code } : {}), ...(message ? { calMessage: message } : {}) };
+}
+
+export function calApiError(detail: CalErrorDetail, cause?: unknown): UsherError {
+  const retryable = isRetryableStatus(detail.status);
+  const what = detail.status === undefined ? 'no answer' : `HTTP ${detail.status}`;
+  const text = detail.calMessage ? `: ${detail.calMessage}` : '';
+  return new UsherError(retryable ? 'CAL_API_RETRYABLE' : 'CAL_API_ERROR', `Cal.com ${detail.endpoint} ${what}${text}`, {
+    detail,
+    cause,
+  });
+}
+
+/** CONTRACT §4.1: v2 names its headers per limit (`-Default`); Reset is seconds from now, not an epoch. */
+export function readRateLimitHeaders(headers: Record<string, string | string[] | undefined>, name = 'Default'): RateLimitInfo {
+  const read = (base: string) => {
+    const raw = headers[`${base}-${name}`.toLowerCase()];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    const n = value === undefined ? Number.NaN : Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  };
+  const limit = read('x-ratelimit-limit');
+  const remaining = read('x-ratelimit-remaining');
+  const resetSeconds = read('x-ratelimit-reset');
+  return {
+    ...(limit !== undefined ? { limit } : {}),
+    ...(remaining !== undefined ? { remaining } : {}),
+    ...(resetSeconds !== undefined ? { resetSeconds } : {}),
+  };
+}

@@ -1,0 +1,170 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config, type Env } from '../config.ts';
+import { describeError, isUsherError, UsherError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { startUsher } from '../main.ts';
+import { replay } from '../jobs/replay.ts';
+import { readLockOwner } from '../store/data-dir-lock.ts';
+import { listInboxEvents, type InboxState } from '../store/inbox.ts';
+import { listJobs, type JobState } from '../store/jobs.ts';
+import { migrate } from '../store/migrate.ts';
+import { openStore } from '../store/open-store.ts';
+import { presentEvent, presentJob } from '../http/admin-routes.ts';
+import type { Db } from '../store/db.ts';
+import { AdminClient } from './admin-client.ts';
+import { devEnvironment } from './dev-environment.ts';
+
+const HELP = `usher — the back office beside Cal.com
+
+usage: usher <command> [options]
+
+  serve                 run the webhook receiver, worker and admin API
+  start                 what \`npm start\` runs: serve, with local development secrets when none are set
+  migrate               apply database migrations
+  replay <evt_N|job_N>  re-run a dead-lettered event or job
+  events [--state S]    list inbox events (pending, done, ignored, unprocessable, dead)
+  jobs [--state S]      list outbox jobs (pending, running, done, dead, superseded)
+
+Configuration comes from the environment and USHER_CONFIG (see README.md).`;
+
+function config(env: Env, requireSecrets: boolean): Config {
+  const result = loadConfig(env, { requireSecrets });
+  if (!result.ok) {
+    process.stderr.write(`usher: configuration has ${result.faults.length} fault(s):\n${result.faults.map((f) => `  - ${f}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  return result.config;
+}
+
+type StoreAccess = { kind: 'local'; db: Db; close(): Promise<void> } | { kind: 'remote'; admin: AdminClient };
+
+/**
+ * The embedded store admits one process. When `usher serve` holds it, CLI commands go through its
+ * admin API instead of failing; with PostgreSQL they open the database directly.
+ */
+async function storeAccess(cfg: Config): Promise<StoreAccess> {
+  try {
+    const store = await openStore(cfg);
+    await migrate(store.db);
+    return { kind: 'local', db: store.db, close: () => store.close() };
+  } catch (error) {
+    if (!isUsherError(error, 'DATA_DIR_LOCKED')) throw error;
+    const owner = readLockOwner(cfg.dataDir);
+    if (!owner?.adminUrl) throw new UsherError('DATA_DIR_LOCKED', `${error.message}, and it has no admin API to go through yet`);
+    return { kind: 'remote', admin: new AdminClient(owner.adminUrl, cfg.adminToken) };
+  }
+}
+
+async function withStore<T>(cfg: Config, local: (db: Db) => Promise<T>, remote: (admin: AdminClient) => Promise<T>): Promise<T> {
+  const access = await storeAccess(cfg);
+  if (access.kind === 'remote') return remote(access.admin);
+  try {
+    return await local(access.db);
+  } finally {
+    await access.close();
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+async function serve(cfg: Config): Promise<void> {
+  const log = createLogger(cfg.logLevel);
+  const usher = await startUsher(cfg, { log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: no new work, finishing what is in hand');
+    usher.close().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: describeError(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function run(argv: string[], env: Env): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { state: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!command || command === 'help' || values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const limit = Number(values.limit ?? 50);
+  switch (command) {
+    case 'serve':
+      return serve(config(env, true));
+    case 'start':
+      return serve(config(await devEnvironment(env), true));
+    case 'migrate': {
+      const cfg = config(env, false);
+      await withStore(
+        cfg,
+        async (db) => {
+          const result = await migrate(db);
+          print({ applied: result.applied, store: db.kind });
+        },
+        async (admin) => {
+          // A running server applied every migration it knows at start.
+          print({ applied: [], note: 'usher serve holds the store and applied migrations at start', ready: await admin.call('GET', '/readyz').catch((e) => describeError(e)) });
+        },
+      );
+      return;
+    }
+    case 'replay': {
+      const ref = positionals[0];
+      if (!ref) throw new UsherError('BAD_REQUEST', 'usage: usher replay <evt_N|job_N>');
+      const cfg = config(env, false);
+      const result = await withStore(
+        cfg,
+        async (db) => {
+          const r = await replay(db, ref, new Date());
+          return 'event' in r ? presentEvent(r.event) : presentJob(r.job);
+        },
+        (admin) => admin.call('POST', `/api/replay/${encodeURIComponent(ref)}`),
+      );
+      print({ replayed: result });
+      return;
+    }
+    case 'events': {
+      const cfg = config(env, false);
+      const state = values.state as InboxState | undefined;
+      const result = await withStore(
+        cfg,
+        async (db) => (await listInboxEvents(db, { ...(state ? { state } : {}), limit })).map((e) => presentEvent(e)),
+        (admin) => admin.call('GET', `/api/events?limit=${limit}${state ? `&state=${state}` : ''}`),
+      );
+      print(result);
+      return;
+    }
+    case 'jobs': {
+      const cfg = config(env, false);
+      const state = values.state as JobState | undefined;
+      const result = await withStore(
+        cfg,
+        async (db) => (await listJobs(db, { ...(state ? { state } : {}), limit })).map(presentJob),
+        (admin) => admin.call('GET', `/api/jobs?limit=${limit}${state ? `&state=${state}` : ''}`),
+      );
+      print(result);
+      return;
+    }
+    default:
+      throw new UsherError('BAD_REQUEST', `unknown command "${command}" (usher help lists them)`);
+  }
+}
+
+run(process.argv.slice(2), process.env).catch((error: unknown) => {
+  process.stderr.write(`usher: ${isUsherError(error) ? error.message : describeError(error)}\n`);
+  process.exit(isUsherError(error) && error.httpStatus < 500 ? 2 : 1);
+});

@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UsherError } from './errors.ts';
+
+/** The YAML file: everything about the business. Secrets and addresses come from the environment. */
+const fileSchema = z
+  .object({
+    timeZone: z.string().default('UTC'),
+    cal: z
+      .object({
+        // CONTRACT §4.1: bookings controllers are versioned; 2026-02-25 is what the hosted docs now require.
+        bookingsApiVersion: z.enum(['2024-08-13', '2026-02-25']).default('2024-08-13'),
+        requestTimeoutSeconds: z.number().positive().max(120).default(10),
+        rateLimit: z
+          .object({
+            requestsPerWindow: z.number().int().positive().default(120),
+            locationRequestsPerWindow: z.number().int().positive().default(5),
+            windowSeconds: z.number().positive().default(60),
+          })
+          .strict()
+          .default({ requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 }),
+      })
+      .strict()
+      .default({
+        bookingsApiVersion: '2024-08-13',
+        requestTimeoutSeconds: 10,
+        rateLimit: { requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 },
+      }),
+    webhooks: z
+      .object({
+        maxBodyBytes: z.number().int().positive().default(1_048_576),
+        repeatWindowSeconds: z.number().int().positive().default(300),
+      })
+      .strict()
+      .default({ maxBodyBytes: 1_048_576, repeatWindowSeconds: 300 }),
+    worker: z
+      .object({
+        maxAttempts: z.number().int().min(1).max(100).default(8),
+        pollIntervalMs: z.number().int().min(10).default(500),
+        backoffBaseSeconds: z.number().positive().default(2),
+        backoffMaxSeconds: z.number().positive().default(600),
+        batchSize: z.number().int().min(1).max(500).default(50),
+      })
+      .strict()
+      .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 50 }),
+  })
+  .passthrough();
+
+export type FileConfig = z.infer<typeof fileSchema>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly configPath: string;
+  readonly logLevel: string;
+  readonly cal: FileConfig['cal'] & {
+    readonly apiUrl: string;
+    readonly apiKey: string | undefined;
+    readonly webhookSecret: string | undefined;
+    readonly allowUnsignedWebhooks: boolean;
+  };
+  readonly adminToken: string | undefined;
+  readonly timeZone: string;
+  readonly webhooks: FileConfig['webhooks'];
+  readonly worker: FileConfig['worker'];
+  /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
+  readonly file: Record<string, unknown>;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; faults: string[] };
+
+export type Env = Record<string, string | undefined>;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads the environment and the YAML file once and lists every fault at once (STYLE §6).
+ * `requireSecrets: false` is for commands that never receive webhooks nor call Cal.com (migrate).
+ */
+export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlText?: string } = {}): ConfigResult {
+  const faults: string[] = [];
+  const requireSecrets = options.requireSecrets ?? true;
+
+  const port = Number(env.PORT ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) faults.push(`PORT: "${env.PORT}" is not a port number`);
+
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    faults.push('DATABASE_URL: must start with postgres:// or postgresql://');
+  }
+
+  const apiUrl = (env.CAL_API_URL?.trim() || 'https://api.cal.com').replace(/\/+$/, '');
+  try {
+    const url = new URL(apiUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    faults.push(`CAL_API_URL: "${apiUrl}" is not an http(s) URL`);
+  }
+
+  const webhookSecret = env.CAL_WEBHOOK_SECRET || undefined;
+  const allowUnsignedWebhooks = env.USHER_ALLOW_UNSIGNED_WEBHOOKS === 'true';
+  if (env.USHER_ALLOW_UNSIGNED_WEBHOOKS && !['true', 'false'].includes(env.USHER_ALLOW_UNSIGNED_WEBHOOKS)) {
+    faults.push('USHER_ALLOW_UNSIGNED_WEBHOOKS: must be "true" or "false"');
+  }
+  if (webhookSecret && allowUnsignedWebhooks) {
+    faults.push('USHER_ALLOW_UNSIGNED_WEBHOOKS=true and CAL_WEBHOOK_SECRET are both set: choose one');
+  }
+  if (requireSecrets && !webhookSecret && !allowUnsignedWebhooks) {
+    faults.push(
+      'CAL_WEBHOOK_SECRET: not set. Set it to the secret of your Cal.com webhook, or set USHER_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned webhooks (not for production)',
+    );
+  }
+  const adminToken = env.USHER_ADMIN_TOKEN || undefined;
+  if (requireSecrets && !adminToken) faults.push('USHER_ADMIN_TOKEN: not set (the admin API and the board need it)');
+  if (adminToken && adminToken.length < 16) faults.push('USHER_ADMIN_TOKEN: must be at least 16 characters');
+
+  const configPath = resolve(env.USHER_CONFIG || './usher.config.yaml');
+  let yamlText = options.yamlText;
+  if (yamlText === undefined) {
+    try {
+      yamlText = readFileSync(configPath, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && !env.USHER_CONFIG) yamlText = '';
+      else faults.push(`USHER_CONFIG: cannot read ${configPath} (${code ?? String(error)})`);
+    }
+  }
+  let raw: unknown = {};
+  if (yamlText) {
+    try {
+      raw = parseYaml(yamlText) ?? {};
+    } catch (error) {
+      faults.push(`${configPath}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
+    }
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      faults.push(`${configPath}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+  } else if (!isValidTimeZone(parsed.data.timeZone)) {
+    faults.push(`${configPath}: timeZone: "${parsed.data.timeZone}" is not an IANA time zone`);
+  }
+
+  if (faults.length > 0 || !parsed.success) return { ok: false, faults };
+  const file = parsed.data;
+  const config: Config = {
+    port,
+    host: env.HOST || '127.0.0.1',
+    databaseUrl,
+    dataDir: resolve(env.USHER_DATA_DIR || './.usher/data'),
+    configPath,
+    logLevel: env.LOG_LEVEL || 'info',
+    cal: {
+      ...file.cal,
+      apiUrl,
+      apiKey: env.CAL_API_KEY || undefined,
+      webhookSecret,
+      allowUnsignedWebhooks,
+    },
+    adminToken,
+    timeZone: file.timeZone,
+    webhooks: file.webhooks,
+    worker: file.worker,
+    file: file as Record<string, unknown>,
+  };
+  return { ok: true, config: deepFreeze(config) };
+}
+
+export function loadConfigOrThrow(env: Env, options?: { requireSecrets?: boolean }): Config {
+  const result = loadConfig(env, options);
+  if (!result.ok) {
+    throw new UsherError('CONFIG_INVALID', `configuration has ${result.faults.length} fault(s)`, {
+      detail: result.faults,
+    });
+  }
+  return result.config;
+}

@@ -1,0 +1,110 @@
+import type { BookingSnapshot, BookingStatus, CalEvent } from './booking-event.ts';
+
+/** Usher's record of one Cal.com booking. */
+export interface Booking {
+  uid: string;
+  calId?: number;
+  eventTypeId?: number;
+  eventTypeSlug?: string;
+  status: BookingStatus;
+  title?: string;
+  start: Date;
+  end: Date;
+  organizerId?: number;
+  organizerEmail?: string;
+  attendeeEmail?: string;
+  attendeeName?: string;
+  rescheduledFromUid?: string;
+  rescheduledToUid?: string;
+  location?: string;
+  metadata: Record<string, unknown>;
+  meetingState?: 'started' | 'ended';
+  lastEventAt?: Date;
+}
+
+export interface BookingChange {
+  booking: Booking;
+  previous: Booking | undefined;
+  /** What the event meant for this booking, as a machine-readable reason. */
+  reason: string;
+  changed: boolean;
+}
+
+const TERMINAL: ReadonlySet<BookingStatus> = new Set(['cancelled', 'rejected']);
+
+function fromSnapshot(s: BookingSnapshot, status: BookingStatus, previous: Booking | undefined): Booking {
+  return {
+    ...previous,
+    uid: s.uid,
+    ...(s.calId !== undefined ? { calId: s.calId } : {}),
+    ...(s.eventTypeId !== undefined ? { eventTypeId: s.eventTypeId } : {}),
+    ...(s.eventTypeSlug ? { eventTypeSlug: s.eventTypeSlug } : {}),
+    status,
+    ...(s.title ? { title: s.title } : {}),
+    start: s.start,
+    end: s.end,
+    ...(s.organizer.id !== undefined ? { organizerId: s.organizer.id } : {}),
+    ...(s.organizer.email ? { organizerEmail: s.organizer.email } : {}),
+    ...(s.attendee?.email ? { attendeeEmail: s.attendee.email } : {}),
+    ...(s.attendee?.name ? { attendeeName: s.attendee.name } : {}),
+    ...(s.location ? { location: s.location } : {}),
+    // CONTRACT §1.2: confirm and paid payloads carry a smaller or different metadata; keep what we had.
+    metadata: { ...(previous?.metadata ?? {}), ...s.metadata },
+  };
+}
+
+/**
+ * The status a booking moves to for a trigger. Cancelled and rejected are final: an event that
+ * arrives late (Cal.com does not order deliveries) never brings a finished booking back.
+ */
+function targetStatus(event: Extract<CalEvent, { kind: 'booking' }>): BookingStatus {
+  switch (event.trigger) {
+    case 'BOOKING_REQUESTED':
+      return 'pending';
+    case 'BOOKING_CREATED':
+      return 'accepted';
+    case 'BOOKING_RESCHEDULED':
+      return event.booking.status ?? 'accepted';
+    case 'BOOKING_CANCELLED':
+      return 'cancelled';
+    case 'BOOKING_REJECTED':
+      return 'rejected';
+    // CONTRACT §1.2: BOOKING_PAYMENT_INITIATED says ACCEPTED while the booking is really PENDING.
+    case 'BOOKING_PAYMENT_INITIATED':
+      return 'pending';
+    case 'BOOKING_PAID':
+      return event.booking.status ?? 'accepted';
+  }
+}
+
+export function applyBookingEvent(previous: Booking | undefined, event: Extract<CalEvent, { kind: 'booking' }>): BookingChange {
+  const wanted = targetStatus(event);
+  if (previous && TERMINAL.has(previous.status) && previous.status !== wanted) {
+    return { booking: previous, previous, reason: `ignored.${event.trigger}.after_${previous.status}`, changed: false };
+  }
+  // A late BOOKING_REQUESTED must not take an accepted booking back to pending.
+  if (previous?.status === 'accepted' && wanted === 'pending') {
+    return { booking: previous, previous, reason: `ignored.${event.trigger}.after_accepted`, changed: false };
+  }
+  const booking = fromSnapshot(event.booking, wanted, previous);
+  if (event.rescheduleUid) booking.rescheduledFromUid = event.rescheduleUid;
+  if (event.createdAt) booking.lastEventAt = event.createdAt;
+  const changed = !previous || previous.status !== booking.status || +previous.start !== +booking.start || +previous.end !== +booking.end;
+  return { booking, previous, reason: `cal.${event.trigger}`, changed };
+}
+
+/** CONTRACT §1.3: the old booking of a reschedule is cancelled silently; no BOOKING_CANCELLED comes. */
+export function markRescheduled(old: Booking, newUid: string): Booking {
+  return { ...old, status: 'cancelled', rescheduledToUid: newUid };
+}
+
+export function applyMeetingEvent(previous: Booking | undefined, event: Extract<CalEvent, { kind: 'meeting' }>): BookingChange {
+  const base = previous ?? fromSnapshot(event.booking, event.booking.status ?? 'accepted', undefined);
+  const meetingState = event.trigger === 'MEETING_STARTED' ? 'started' : 'ended';
+  // An ended meeting stays ended even if MEETING_STARTED arrives after it.
+  if (base.meetingState === 'ended' && meetingState === 'started') {
+    return { booking: base, previous, reason: 'ignored.MEETING_STARTED.after_ended', changed: false };
+  }
+  const booking = { ...base, meetingState } as Booking;
+  return { booking, previous, reason: `cal.${event.trigger}`, changed: base.meetingState !== meetingState };
+}

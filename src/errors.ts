@@ -1,0 +1,52 @@
+/**
+ * The one error catalogue (STYLE §5). Codes are stable; messages are safe to show an operator.
+ * `httpStatus` is what an HTTP edge answers; `retryable` is what a job edge does with it.
+ */
+export const errorCodes = {
+  CONFIG_INVALID: { httpStatus: 500, retryable: false },
+  DATA_DIR_LOCKED: { httpStatus: 409, retryable: false },
+  NOT_FOUND: { httpStatus: 404, retryable: false },
+  BAD_REQUEST: { httpStatus: 400, retryable: false },
+  CONFLICT: { httpStatus: 409, retryable: false },
+  UNAUTHORIZED: { httpStatus: 401, retryable: false },
+  PAYLOAD_INVALID: { httpStatus: 400, retryable: false },
+  CAL_API_ERROR: { httpStatus: 502, retryable: false },
+  CAL_API_RETRYABLE: { httpStatus: 503, retryable: true },
+  CAL_NOT_CONFIGURED: { httpStatus: 503, retryable: true },
+  RATE_LIMITED: { httpStatus: 503, retryable: true },
+  STORE_UNAVAILABLE: { httpStatus: 503, retryable: true },
+  ADMIN_UNREACHABLE: { httpStatus: 503, retryable: true },
+} as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class UsherError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: unknown;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; detail?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'UsherError';
+    this.code = code;
+    this.detail = options.detail;
+  }
+
+  get httpStatus(): number {
+    return errorCodes[this.code].httpStatus;
+  }
+
+  get retryable(): boolean {
+    return errorCodes[this.code].retryable;
+  }
+}
+
+export function isUsherError(error: unknown, code?: ErrorCode): error is UsherError {
+  return error instanceof UsherError && (code === undefined || error.code === code);
+}
+
+/** A short text for logs and the dead-letter column: never a stack, never a secret. */
+export function describeError(error: unknown): string {
+  if (error instanceof UsherError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

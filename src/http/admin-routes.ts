@@ -1,0 +1,116 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { UsherError } from '../errors.ts';
+import { getBooking } from '../store/bookings.ts';
+import type { Db } from '../store/db.ts';
+import { listDecisions } from '../store/decisions.ts';
+import { getInboxEvent, listInboxEvents, type InboxEvent } from '../store/inbox.ts';
+import { getJob, listJobs, type Job } from '../store/jobs.ts';
+import { parseRef, replay } from '../jobs/replay.ts';
+import { bearerGuard } from './admin-auth.ts';
+
+export interface AdminRouteOptions {
+  db: Db;
+  adminToken: string | undefined;
+  now: () => Date;
+  onReplay: () => void;
+}
+
+const listQuery = z.object({
+  state: z.string().optional(),
+  bookingUid: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+/** Operators see what arrived, not the raw personal data in it: the body is left out of lists. */
+export function presentEvent(e: InboxEvent, withBody = false) {
+  return {
+    id: `evt_${e.id}`,
+    trigger: e.trigger,
+    bookingUid: e.bookingUid,
+    source: e.source,
+    state: e.state,
+    attempts: e.attempts,
+    maxAttempts: e.maxAttempts,
+    receivedAt: e.receivedAt,
+    runAt: e.runAt,
+    lastError: e.lastError,
+    finishedAt: e.finishedAt,
+    ...(withBody ? { body: safeJson(e.rawBody) } : {}),
+  };
+}
+
+export function presentJob(j: Job) {
+  return {
+    id: `job_${j.id}`,
+    kind: j.kind,
+    bookingUid: j.bookingUid,
+    coalesceKey: j.coalesceKey,
+    priorityAt: j.priorityAt,
+    state: j.state,
+    attempts: j.attempts,
+    maxAttempts: j.maxAttempts,
+    runAt: j.runAt,
+    lastError: j.lastError,
+    lastResponse: j.lastResponse,
+    payload: j.payload,
+    createdAt: j.createdAt,
+    finishedAt: j.finishedAt,
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): Promise<void> {
+  app.addHook('onRequest', bearerGuard(o.adminToken));
+
+  app.get('/api/events', async (req) => {
+    const q = listQuery.parse(req.query);
+    const events = await listInboxEvents(o.db, { ...(q.state ? { state: q.state as InboxEvent['state'] } : {}), ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}), limit: q.limit });
+    return { data: events.map((e) => presentEvent(e)) };
+  });
+
+  app.get('/api/events/:ref', async (req) => {
+    const { id, table } = parseRef((req.params as { ref: string }).ref);
+    const event = table === 'event' ? await getInboxEvent(o.db, id) : undefined;
+    if (!event) throw new UsherError('NOT_FOUND', 'no such event');
+    return { data: presentEvent(event, true) };
+  });
+
+  app.get('/api/jobs', async (req) => {
+    const q = listQuery.parse(req.query);
+    const jobs = await listJobs(o.db, { ...(q.state ? { state: q.state as Job['state'] } : {}), ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}), limit: q.limit });
+    return { data: jobs.map(presentJob) };
+  });
+
+  app.get('/api/jobs/:ref', async (req) => {
+    const { id, table } = parseRef((req.params as { ref: string }).ref);
+    const job = table === 'job' ? await getJob(o.db, id) : undefined;
+    if (!job) throw new UsherError('NOT_FOUND', 'no such job');
+    return { data: presentJob(job) };
+  });
+
+  app.post('/api/replay/:ref', async (req) => {
+    const replayed = await replay(o.db, (req.params as { ref: string }).ref, o.now());
+    o.onReplay();
+    return { data: 'event' in replayed ? presentEvent(replayed.event) : presentJob(replayed.job) };
+  });
+
+  app.get('/api/bookings/:uid', async (req) => {
+    const uid = (req.params as { uid: string }).uid;
+    const booking = await getBooking(o.db, uid);
+    if (!booking) throw new UsherError('NOT_FOUND', `Usher knows no booking ${uid}`);
+    const [decisions, jobs, events] = await Promise.all([
+      listDecisions(o.db, { bookingUid: uid, limit: 100 }),
+      listJobs(o.db, { bookingUid: uid, limit: 100 }),
+      listInboxEvents(o.db, { bookingUid: uid, limit: 100 }),
+    ]);
+    return { data: { booking, decisions, jobs: jobs.map(presentJob), events: events.map((e) => presentEvent(e)) } };
+  });
+}

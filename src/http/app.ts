@@ -1,0 +1,89 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ZodError } from 'zod';
+import { describeError, UsherError } from '../errors.ts';
+import type { Db } from '../store/db.ts';
+import type { InboxWriter } from '../store/inbox.ts';
+import { pendingMigrations } from '../store/migrate.ts';
+import { adminRoutes } from './admin-routes.ts';
+import type { Metrics } from './metrics.ts';
+import { webhookRoute } from './webhook-route.ts';
+
+export interface AppOptions {
+  db: Db;
+  log: Logger;
+  metrics: Metrics;
+  inbox: InboxWriter;
+  now: () => Date;
+  webhookSecret: string | undefined;
+  adminToken: string | undefined;
+  webhooks: { maxBodyBytes: number; repeatWindowSeconds: number };
+  maxAttempts: number;
+  wakeWorker: () => void;
+  /** Later features add their routes here (board, rooms, members). */
+  extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+/**
+ * The HTTP edge. One error boundary: Usher's errors become their status with code and message,
+ * a schema failure a 400 with its problems, anything else a 500 that says nothing of the cause.
+ */
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: o.log as FastifyBaseLogger,
+    // Per-request lines at thousands of webhooks a second cost more than they tell; errors still log.
+    logController: new LogController({ disableRequestLogging: true }),
+    // SSE connections stay open otherwise and close() never returns (DESIGN §4).
+    forceCloseConnections: true,
+    bodyLimit: 1_048_576,
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    if (error instanceof UsherError) {
+      return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message } });
+    }
+    if (error instanceof ZodError) {
+      return reply.code(400).send({
+        error: { code: 'BAD_REQUEST', message: error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') },
+      });
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: { code: 'BAD_REQUEST', message: error.message } });
+    }
+    req.log.error({ err: describeError(error), url: req.url }, 'request failed');
+    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      const pending = await pendingMigrations(o.db);
+      if (pending.length > 0) return reply.code(503).send({ status: 'not ready', reason: `migrations not applied: ${pending.join(', ')}` });
+      return { status: 'ready', store: o.db.kind };
+    } catch (error) {
+      return reply.code(503).send({ status: 'not ready', reason: `store unreachable (${describeError(error).slice(0, 200)})` });
+    }
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', o.metrics.registry.contentType);
+    return o.metrics.registry.metrics();
+  });
+
+  await app.register(webhookRoute, {
+    secret: o.webhookSecret,
+    maxBodyBytes: o.webhooks.maxBodyBytes,
+    repeatWindowSeconds: o.webhooks.repeatWindowSeconds,
+    maxAttempts: o.maxAttempts,
+    inbox: o.inbox,
+    metrics: o.metrics,
+    now: o.now,
+    onStored: o.wakeWorker,
+  });
+
+  await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker });
+
+  for (const routes of o.extraRoutes ?? []) await app.register(routes);
+  return app;
+}

@@ -1,0 +1,108 @@
+import type { FastifyInstance } from 'fastify';
+import { rawDedupeKey, webhookDedupeKey } from '../cal/dedupe-key.ts';
+import { parseWebhook } from '../cal/parse-webhook.ts';
+import { verifySignature } from '../cal/verify-signature.ts';
+import { eventBookingUid } from '../domain/booking-event.ts';
+import { describeError } from '../errors.ts';
+import type { InboxWriter, NewInboxEvent } from '../store/inbox.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface WebhookRouteOptions {
+  secret: string | undefined;
+  maxBodyBytes: number;
+  repeatWindowSeconds: number;
+  maxAttempts: number;
+  inbox: InboxWriter;
+  metrics: Metrics;
+  now: () => Date;
+  /** Called after an event is stored, to wake the worker early. */
+  onStored: () => void;
+}
+
+/**
+ * POST /webhooks/cal: verify on the exact bytes, store, answer. Nothing is decided here; the worker
+ * does that from the inbox (DESIGN §2). The body parser is scoped to this route so the raw bytes are
+ * never re-serialised before the signature check (CONTRACT §2.2).
+ */
+export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: o.maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((error: { statusCode?: number; code?: string }, _req, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      o.metrics.webhooks.inc({ result: 'too_large' });
+      return reply.code(413).send({ error: { code: 'BODY_TOO_LARGE', message: `body exceeds ${o.maxBodyBytes} bytes` } });
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    return reply.code(status).send({ error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'internal error' : 'bad request' } });
+  });
+
+  app.post('/webhooks/cal', async (req, reply) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (o.secret !== undefined) {
+      const header = req.headers['x-cal-signature-256'];
+      const check = verifySignature(raw, Array.isArray(header) ? header[0] : header, o.secret);
+      if (!check.ok) {
+        o.metrics.webhooks.inc({ result: 'rejected_signature' });
+        req.log.warn({ reason: check.reason }, 'webhook signature refused');
+        return reply.code(401).send({ error: { code: 'SIGNATURE_INVALID', message: `signature ${check.reason}` } });
+      }
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      o.metrics.webhooks.inc({ result: 'invalid_json' });
+      return reply.code(400).send({ error: { code: 'INVALID_JSON', message: 'body is not valid JSON' } });
+    }
+
+    const parsed = parseWebhook(body);
+    const receivedAt = o.now();
+    const common = { source: 'webhook' as const, rawBody: raw.toString('utf8'), maxAttempts: o.maxAttempts };
+    let row: NewInboxEvent;
+    switch (parsed.outcome) {
+      case 'event': {
+        const uid = eventBookingUid(parsed.event);
+        row = {
+          ...common,
+          dedupeKey: webhookDedupeKey(parsed.event.trigger, uid, body as Record<string, unknown>, {
+            receivedAt,
+            repeatWindowSeconds: o.repeatWindowSeconds,
+          }),
+          trigger: parsed.event.trigger,
+          bookingUid: uid,
+          state: 'pending',
+        };
+        break;
+      }
+      case 'unknown-trigger':
+        row = { ...common, dedupeKey: rawDedupeKey(raw), trigger: parsed.trigger.slice(0, 100), bookingUid: undefined, state: 'ignored', lastError: 'unknown trigger' };
+        break;
+      case 'invalid':
+        // Signed by Cal.com but not understood: keep it where an operator sees it; a 4xx would lose it.
+        row = {
+          ...common,
+          dedupeKey: rawDedupeKey(raw),
+          trigger: (parsed.trigger ?? 'UNKNOWN').slice(0, 100),
+          bookingUid: parsed.bookingUid,
+          state: 'unprocessable',
+          lastError: parsed.problems.join('; ').slice(0, 2000),
+        };
+        break;
+    }
+
+    let stored;
+    try {
+      stored = await o.inbox.add(row);
+    } catch (error) {
+      // Not stored, so not acknowledged: a 503 at least shows in Cal.com's delivery log.
+      o.metrics.webhooks.inc({ result: 'store_unavailable' });
+      req.log.error({ err: describeError(error) }, 'inbox write failed');
+      return reply.code(503).send({ error: { code: 'STORE_UNAVAILABLE', message: 'could not store the event; not accepted' } });
+    }
+    const result = stored.duplicate ? 'duplicate' : row.state === 'pending' ? 'accepted' : row.state;
+    o.metrics.webhooks.inc({ result });
+    if (!stored.duplicate && row.state === 'pending') o.onStored();
+    return reply.code(200).send({ received: true, id: stored.id, status: result });
+  });
+}

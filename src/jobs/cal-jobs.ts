@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import type { CalClient } from '../cal/api-client.ts';
+import { UsherError } from '../errors.ts';
+import type { Job } from '../store/jobs.ts';
+import type { JobHandler } from './worker.ts';
+
+export const calJobKinds = {
+  confirm: 'cal.confirm',
+  decline: 'cal.decline',
+  cancel: 'cal.cancel',
+  location: 'cal.location',
+} as const;
+
+const uidOnly = z.object({ uid: z.string().min(1) });
+const withReason = uidOnly.extend({ reason: z.string().min(1) });
+const withAddress = uidOnly.extend({ address: z.string().min(1) });
+
+function payloadOf<T>(schema: z.ZodType<T>, job: Job): T {
+  const parsed = schema.safeParse(job.payload);
+  if (!parsed.success) throw new UsherError('PAYLOAD_INVALID', `job ${job.id} payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data;
+}
+
+/** The outbox's Cal.com calls. Each answer is kept (status, location) as the job's last response. */
+export function calJobHandlers(client: CalClient): Record<string, JobHandler> {
+  return {
+    [calJobKinds.confirm]: async (job) => {
+      const { uid } = payloadOf(uidOnly, job);
+      const booking = await client.confirmBooking(uid);
+      return { uid: booking.uid, status: booking.status };
+    },
+    [calJobKinds.decline]: async (job) => {
+      const { uid, reason } = payloadOf(withReason, job);
+      const booking = await client.declineBooking(uid, reason);
+      return { uid: booking.uid, status: booking.status };
+    },
+    [calJobKinds.cancel]: async (job) => {
+      const { uid, reason } = payloadOf(withReason, job);
+      const booking = await client.cancelBooking(uid, reason);
+      return { uid: booking.uid, status: booking.status };
+    },
+    [calJobKinds.location]: async (job) => {
+      const { uid, address } = payloadOf(withAddress, job);
+      const booking = await client.updateLocation(uid, address);
+      return { uid: booking.uid, location: booking.location ?? null };
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { parseWebhook } from '../cal/parse-webhook.ts';
+import { applyBookingEvent, applyMeetingEvent, markRescheduled } from '../domain/booking.ts';
+import type { CalEvent } from '../domain/booking-event.ts';
+import { lockBooking, saveBooking } from '../store/bookings.ts';
+import type { Queryable } from '../store/db.ts';
+import { recordDecision } from '../store/decisions.ts';
+import type { InboxEvent } from '../store/inbox.ts';
+
+export interface EventContext {
+  trx: Queryable;
+  inboxEvent: InboxEvent;
+  now: Date;
+}
+
+/** A feature's reaction to an event (gate, rooms, automations add theirs); runs in the event's transaction. */
+export type EventHandler = (event: CalEvent, ctx: EventContext) => Promise<void>;
+
+export type EventOutcome = { state: 'done' } | { state: 'ignored' | 'unprocessable'; note: string };
+
+/** Keeps Usher's booking records in step with Cal.com; every change is logged as a decision. */
+export const recordBookingState: EventHandler = async (event, { trx, inboxEvent, now }) => {
+  const log = (bookingUid: string, outcome: string, reason: string, detail: Record<string, unknown> = {}) =>
+    recordDecision(trx, { bookingUid, inboxEventId: inboxEvent.id, kind: 'booking.state', outcome, reasons: [{ code: reason }], detail }, now);
+
+  switch (event.kind) {
+    case 'booking': {
+      const previous = await lockBooking(trx, event.booking.uid);
+      const change = applyBookingEvent(previous, event);
+      if (change.changed || !previous) await saveBooking(trx, change.booking, now);
+      if (event.rescheduleUid) {
+        const old = await lockBooking(trx, event.rescheduleUid);
+        if (old && old.rescheduledToUid !== event.booking.uid) await saveBooking(trx, markRescheduled(old, event.booking.uid), now);
+      }
+      await log(event.booking.uid, change.booking.status, change.reason, event.rescheduleUid ? { rescheduledFrom: event.rescheduleUid } : {});
+      return;
+    }
+    case 'meeting': {
+      const previous = await lockBooking(trx, event.booking.uid);
+      const change = applyMeetingEvent(previous, event);
+      if (change.changed || !previous) await saveBooking(trx, change.booking, now);
+      await log(event.booking.uid, change.booking.meetingState ?? change.booking.status, change.reason);
+      return;
+    }
+    case 'no-show':
+      await log(event.bookingUid, 'no_show_updated', 'cal.BOOKING_NO_SHOW_UPDATED', {
+        absent: event.attendees.filter((a) => a.noShow).length,
+        present: event.attendees.filter((a) => !a.noShow).length,
+      });
+      return;
+    case 'ping':
+    case 'passive':
+      return;
+  }
+};
+
+/**
+ * Parses the stored raw body again (the inbox is an edge too: a replay must see what arrived) and
+ * runs every handler in the caller's transaction, which also marks the event done.
+ */
+export async function handleInboxEvent(handlers: readonly EventHandler[], ctx: EventContext): Promise<EventOutcome> {
+  let body: unknown;
+  try {
+    body = JSON.parse(ctx.inboxEvent.rawBody);
+  } catch {
+    return { state: 'unprocessable', note: 'stored body is not JSON' };
+  }
+  const parsed = parseWebhook(body);
+  switch (parsed.outcome) {
+    case 'unknown-trigger':
+      return { state: 'ignored', note: `unknown trigger ${parsed.trigger}` };
+    case 'invalid':
+      return { state: 'unprocessable', note: parsed.problems.join('; ').slice(0, 2000) };
+    case 'event':
+      for (const handler of handlers) await handler(parsed.event, ctx);
+      return { state: 'done' };
+  }
+}

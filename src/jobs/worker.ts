@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { describeError, isUsherError, UsherError } from '../errors.ts';
+import type { Db } from '../store/db.ts';
+import { failInboxEvent, finishInboxEvent, lockNextInboxEvent } from '../store/inbox.ts';
+import {
+  claimNextJob,
+  completeJob,
+  deadLetterJob,
+  nextJobRunAt,
+  releaseStaleJobs,
+  releaseWorkerJobs,
+  rescheduleJob,
+  type Job,
+} from '../store/jobs.ts';
+import { handleInboxEvent, type EventHandler } from './handle-event.ts';
+import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface JobContext {
+  now: Date;
+}
+
+/** Runs one job kind; returns what to keep as the job's last response. Throws UsherError on failure. */
+export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>;
+
+export interface WorkerHooks {
+  onEvent?(state: string): void;
+  onJob?(kind: string, state: string): void;
+}
+
+export interface WorkerOptions extends BackoffPolicy {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  eventHandlers: readonly EventHandler[];
+  jobHandlers: Readonly<Record<string, JobHandler>>;
+  pollIntervalMs: number;
+  /** A job running longer than this is presumed orphaned by a dead process and handed out again. */
+  jobLeaseSeconds?: number;
+  hooks?: WorkerHooks;
+  random?: () => number;
+}
+
+/**
+ * Two loops over the database: inbox events (each handled inside the transaction that holds its
+ * row lock, so a crash simply releases it) and outbox jobs (claimed as 'running', since an HTTP call
+ * cannot sit inside a transaction). Polling guarantees progress; wake() only shortens the wait.
+ */
+export class Worker {
+  readonly id = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly #o: WorkerOptions;
+  #running = false;
+  #loops: Promise<void>[] = [];
+  #wakers = new Set<() => void>();
+  #lastStaleCheck = 0;
+
+  constructor(options: WorkerOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loops = [this.#loop('inbox', () => this.runInboxOnce()), this.#loop('jobs', () => this.runJobOnce())];
+  }
+
+  /** Stop taking work, let the item in hand finish, hand back claimed jobs. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.wake();
+    await Promise.all(this.#loops);
+    await releaseWorkerJobs(this.#o.db, this.id, this.#o.clock.now());
+  }
+
+  wake(): void {
+    for (const wake of this.#wakers) wake();
+  }
+
+  /** Processes everything runnable now; for tests and `usher` one-shot commands. */
+  async drain(maxItems = 10_000): Promise<number> {
+    let n = 0;
+    while (n < maxItems && ((await this.runInboxOnce()) || (await this.runJobOnce()))) n++;
+    return n;
+  }
+
+  async #loop(name: string, step: () => Promise<boolean>): Promise<void> {
+    while (this.#running) {
+      let didWork = false;
+      try {
+        didWork = await step();
+      } catch (error) {
+        // The store is unreachable or similar: nothing was decided, so wait and try again.
+        this.#o.log.error({ err: describeError(error), loop: name }, 'worker loop step failed');
+      }
+      if (!didWork && this.#running) await this.#idle();
+    }
+  }
+
+  #idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#o.pollIntervalMs);
+      this.#wakers.add(done);
+    });
+  }
+
+  async runInboxOnce(): Promise<boolean> {
+    const { db, clock } = this.#o;
+    let failed: { id: number; attempts: number; error: unknown } | undefined;
+    let handled: string | undefined;
+    try {
+      handled = await db.transaction(async (trx) => {
+        const now = clock.now();
+        const event = await lockNextInboxEvent(trx, now);
+        if (!event) return undefined;
+        try {
+          const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx, inboxEvent: event, now });
+          await finishInboxEvent(trx, event.id, outcome.state, now, outcome.state === 'done' ? undefined : outcome.note);
+          return outcome.state;
+        } catch (error) {
+          failed = { id: event.id, attempts: event.attempts + 1, error };
+          throw error;
+        }
+      });
+    } catch (error) {
+      if (!failed) throw error;
+    }
+    if (failed) {
+      // The handler's transaction rolled back: nothing of it happened. Record the attempt on its own.
+      const now = clock.now();
+      const retryAt = new Date(now.getTime() + retryDelayMs(failed.attempts, this.#o, this.#o.random));
+      const state = await failInboxEvent(db, failed.id, describeError(failed.error), retryAt, now);
+      this.#o.log.warn({ eventId: failed.id, attempt: failed.attempts, state, err: describeError(failed.error) }, 'event failed');
+      this.#o.hooks?.onEvent?.(state === 'dead' ? 'dead' : 'retry');
+      return true;
+    }
+    if (handled) this.#o.hooks?.onEvent?.(handled);
+    return handled !== undefined;
+  }
+
+  async runJobOnce(): Promise<boolean> {
+    const { db, clock, log } = this.#o;
+    const now = clock.now();
+    await this.#releaseStale(now);
+    const job = await claimNextJob(db, this.id, now);
+    if (!job) return false;
+    const handler = this.#o.jobHandlers[job.kind];
+    if (!handler) {
+      await deadLetterJob(db, job.id, `no handler for job kind ${job.kind}`, null, clock.now());
+      this.#o.hooks?.onJob?.(job.kind, 'dead');
+      return true;
+    }
+    try {
+      const response = await handler(job, { now });
+      await completeJob(db, job.id, response, clock.now());
+      this.#o.hooks?.onJob?.(job.kind, 'done');
+    } catch (error) {
+      const after = clock.now();
+      if (isUsherError(error, 'RATE_LIMITED')) {
+        const retryAt = (error.detail as { retryAt: Date }).retryAt;
+        await rescheduleJob(db, job.id, retryAt, after, { refund: true });
+        this.#o.hooks?.onJob?.(job.kind, 'waiting');
+      } else if (error instanceof UsherError && error.retryable) {
+        const retryAt = new Date(after.getTime() + retryDelayMs(job.attempts, this.#o, this.#o.random));
+        const state = await rescheduleJob(db, job.id, retryAt, after, {
+          error: describeError(error),
+          response: error.detail ?? null,
+        });
+        log.warn({ jobId: job.id, kind: job.kind, attempt: job.attempts, state, err: describeError(error) }, 'job failed');
+        this.#o.hooks?.onJob?.(job.kind, state === 'dead' ? 'dead' : 'retry');
+      } else {
+        await deadLetterJob(db, job.id, describeError(error), error instanceof UsherError ? error.detail : null, after);
+        log.warn({ jobId: job.id, kind: job.kind, err: describeError(error) }, 'job dead-lettered');
+        this.#o.hooks?.onJob?.(job.kind, 'dead');
+      }
+    }
+    return true;
+  }
+
+  async #releaseStale(now: Date): Promise<void> {
+    const lease = (this.#o.jobLeaseSeconds ?? 300) * 1000;
+    if (now.getTime() - this.#lastStaleCheck < Math.min(lease, 30_000)) return;
+    this.#lastStaleCheck = now.getTime();
+    const released = await releaseStaleJobs(this.#o.db, new Date(now.getTime() - lease), now);
+    if (released > 0) this.#o.log.warn({ released }, 'released jobs orphaned by a stopped worker');
+  }
+
+  /** When the next job becomes runnable (for operators: how long write-backs wait). */
+  nextJobAt(): Promise<Date | undefined> {
+    return nextJobRunAt(this.#o.db);
+  }
+}

@@ -1,0 +1,133 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { CalClient } from './cal/api-client.ts';
+import { CalRateLimiter } from './cal/rate-limiter.ts';
+import type { Config } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
+import { calJobHandlers } from './jobs/cal-jobs.ts';
+import { recordBookingState } from './jobs/handle-event.ts';
+import { Worker, type Clock } from './jobs/worker.ts';
+import type { Db } from './store/db.ts';
+import { InboxWriter } from './store/inbox.ts';
+import { releaseStaleJobs } from './store/jobs.ts';
+import { migrate } from './store/migrate.ts';
+import { openStore, type OpenedStore } from './store/open-store.ts';
+import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface Usher {
+  app: FastifyInstance;
+  db: Db;
+  worker: Worker;
+  cal: CalClient;
+  metrics: Metrics;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  clock?: Clock;
+  /** Run the worker loops (off for tests that drive the worker by hand). */
+  runWorker?: boolean;
+  /** An already-open store (tests); otherwise opened from the config and closed on close(). */
+  db?: Db;
+}
+
+export function createCalClient(config: Config, db: Db, clock: Clock, metrics?: Metrics): CalClient {
+  const limiter = new CalRateLimiter(
+    { acquire: (buckets, now) => acquireRateBudget(db, buckets, now), block: (key, until) => blockRateBucket(db, key, until) },
+    config.cal.rateLimit,
+    config.cal.apiKey,
+    () => clock.now(),
+  );
+  return new CalClient({
+    apiUrl: config.cal.apiUrl,
+    apiKey: config.cal.apiKey,
+    bookingsApiVersion: config.cal.bookingsApiVersion,
+    timeoutMs: config.cal.requestTimeoutSeconds * 1000,
+    gate: limiter,
+    onCall: (call) => {
+      metrics?.calCalls.inc({ endpoint: call.endpoint, status: String(call.status ?? 'none') });
+      metrics?.calCallSeconds.observe({ endpoint: call.endpoint }, call.durationMs / 1000);
+    },
+  });
+}
+
+/** The composition root: config → store → worker + HTTP. */
+export async function startUsher(config: Config, options: StartOptions): Promise<Usher> {
+  const { log } = options;
+  const clock = options.clock ?? systemClock;
+  let store: OpenedStore | undefined;
+  const db = options.db ?? (store = await openStore(config)).db;
+  try {
+    const migrated = await migrate(db);
+    if (migrated.applied.length > 0) log.info({ applied: migrated.applied }, 'migrations applied');
+    if (store?.lock) {
+      // The embedded store has one process: whatever the last one left running is orphaned now.
+      await releaseStaleJobs(db, clock.now(), clock.now());
+    }
+    if (!config.cal.webhookSecret) {
+      log.warn('!!! USHER_ALLOW_UNSIGNED_WEBHOOKS=true: webhooks are accepted WITHOUT a signature check. Anyone who can reach /webhooks/cal can forge bookings. Never run like this in production. !!!');
+    }
+    if (!config.cal.apiKey) log.warn('CAL_API_KEY is not set: jobs that call Cal.com will wait and retry until it is');
+
+    const metrics = createMetrics(db, () => clock.now());
+    const cal = createCalClient(config, db, clock, metrics);
+    const worker = new Worker({
+      db,
+      clock,
+      log: log.child({ component: 'worker' }),
+      eventHandlers: [recordBookingState],
+      jobHandlers: calJobHandlers(cal),
+      pollIntervalMs: config.worker.pollIntervalMs,
+      backoffBaseSeconds: config.worker.backoffBaseSeconds,
+      backoffMaxSeconds: config.worker.backoffMaxSeconds,
+      hooks: {
+        onEvent: (state) => metrics.eventsProcessed.inc({ state }),
+        onJob: (kind, state) => metrics.jobsProcessed.inc({ kind, state }),
+      },
+    });
+    const inbox = new InboxWriter(db);
+    const app = await buildApp({
+      db,
+      log,
+      metrics,
+      inbox,
+      now: () => clock.now(),
+      webhookSecret: config.cal.webhookSecret,
+      adminToken: config.adminToken,
+      webhooks: config.webhooks,
+      maxAttempts: config.worker.maxAttempts,
+      wakeWorker: () => worker.wake(),
+    });
+    const address = await app.listen({ port: config.port, host: config.host });
+    const url = address.replace('[::1]', '127.0.0.1');
+    store?.lock?.setAdminUrl(url);
+    if (options.runWorker ?? true) worker.start();
+    log.info({ url, store: db.kind }, 'usher is listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      db,
+      worker,
+      cal,
+      metrics,
+      url,
+      close() {
+        closing ??= (async () => {
+          await app.close();
+          await worker.stop();
+          await store?.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await store?.close();
+    throw error;
+  }
+}

@@ -1,0 +1,120 @@
+import { PGlite } from '@electric-sql/pglite';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
+import pg from 'pg';
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends Row = Row> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** Anything that runs SQL: the store itself or an open transaction. */
+export interface Queryable {
+  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /**
+   * Runs fn in one transaction. Inside fn use only `trx`: PGlite is a single connection, so a
+   * query on the store itself waits for the transaction to end and deadlocks (DESIGN §4).
+   */
+  transaction<T>(fn: (trx: Queryable) => Promise<T>): Promise<T>;
+  /** Subscribes to NOTIFY on a channel; returns the unsubscribe function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export async function openPglite(dataDir: string | undefined): Promise<Db> {
+  const lite = await PGlite.create({ dataDir, extensions: { btree_gist } });
+  return {
+    kind: 'pglite',
+    async query(sql, params) {
+      const result = await lite.query<never>(sql, params as unknown[] | undefined);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(sql) {
+      await lite.exec(sql);
+    },
+    async transaction(fn) {
+      return lite.transaction(async (tx) =>
+        fn({
+          async query(sql, params) {
+            const result = await tx.query<never>(sql, params as unknown[] | undefined);
+            return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+          },
+          async exec(sql) {
+            await tx.exec(sql);
+          },
+        }),
+      );
+    },
+    async listen(channel, onNotify) {
+      const unsubscribe = await lite.listen(channel, onNotify);
+      return async () => unsubscribe();
+    },
+    async close() {
+      await lite.close();
+    },
+  };
+}
+
+export async function openPostgres(connectionString: string, maxConnections = 10): Promise<Db> {
+  const pool = new pg.Pool({ connectionString, max: maxConnections });
+  // An idle client that loses its server emits 'error'; without a listener that crashes the process.
+  pool.on('error', () => {});
+  await pool.query('select 1');
+  const listeners: pg.PoolClient[] = [];
+  return {
+    kind: 'postgres',
+    async query(sql, params) {
+      const result = await pool.query(sql, params as unknown[] | undefined);
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+    },
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const value = await fn({
+          async query(sql, params) {
+            const result = await client.query(sql, params as unknown[] | undefined);
+            return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+          },
+          async exec(sql) {
+            await client.query(sql);
+          },
+        });
+        await client.query('commit');
+        return value;
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify) {
+      const client = await pool.connect();
+      listeners.push(client);
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      });
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        await client.query(`unlisten ${pg.escapeIdentifier(channel)}`).catch(() => {});
+        client.release();
+        listeners.splice(listeners.indexOf(client), 1);
+      };
+    },
+    async close() {
+      for (const client of listeners.splice(0)) client.release();
+      await pool.end();
+    },
+  };
+}

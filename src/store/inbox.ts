@@ -1,0 +1,225 @@
+import type { Db, Queryable } from './db.ts';
+
+export type InboxState = 'pending' | 'running' | 'done' | 'ignored' | 'unprocessable' | 'dead';
+export type InboxSource = 'webhook' | 'reconciler' | 'operator';
+
+export interface NewInboxEvent {
+  dedupeKey: string;
+  trigger: string;
+  bookingUid: string | undefined;
+  source: InboxSource;
+  rawBody: string;
+  state: 'pending' | 'ignored' | 'unprocessable';
+  lastError?: string;
+  maxAttempts: number;
+}
+
+export interface InboxEvent {
+  id: number;
+  dedupeKey: string;
+  trigger: string;
+  bookingUid: string | null;
+  source: InboxSource;
+  rawBody: string;
+  receivedAt: Date;
+  state: InboxState;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  lastError: string | null;
+  finishedAt: Date | null;
+}
+
+export function inboxEventFromRow(row: Record<string, unknown>): InboxEvent {
+  return {
+    id: Number(row.id),
+    dedupeKey: row.dedupe_key as string,
+    trigger: row.trigger as string,
+    bookingUid: (row.booking_uid as string | null) ?? null,
+    source: row.source as InboxSource,
+    rawBody: row.raw_body as string,
+    receivedAt: row.received_at as Date,
+    state: row.state as InboxState,
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    runAt: row.run_at as Date,
+    lastError: (row.last_error as string | null) ?? null,
+    finishedAt: (row.finished_at as Date | null) ?? null,
+  };
+}
+
+export interface Stored {
+  id: number;
+  duplicate: boolean;
+}
+
+/** Inserts events; a dedupe key already present is a duplicate and keeps the first row. */
+export async function insertInboxEvents(db: Queryable, events: readonly NewInboxEvent[]): Promise<Stored[]> {
+  if (events.length === 0) return [];
+  const inserted = await db.query<{ id: string | number; dedupe_key: string }>(
+    `insert into inbox_events (dedupe_key, trigger, booking_uid, source, raw_body, state, last_error, max_attempts, finished_at)
+     select k, t, u, s, b, st, e, m, case when st = 'pending' then null else now() end
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
+         as x(k, t, u, s, b, st, e, m)
+     on conflict (dedupe_key) do nothing
+     returning id, dedupe_key`,
+    [
+      events.map((e) => e.dedupeKey),
+      events.map((e) => e.trigger),
+      events.map((e) => e.bookingUid ?? null),
+      events.map((e) => e.source),
+      events.map((e) => e.rawBody),
+      events.map((e) => e.state),
+      events.map((e) => e.lastError ?? null),
+      events.map((e) => e.maxAttempts),
+    ],
+  );
+  const fresh = new Map(inserted.rows.map((r) => [r.dedupe_key, Number(r.id)]));
+  const missing = events.map((e) => e.dedupeKey).filter((k) => !fresh.has(k));
+  const existing = new Map<string, number>();
+  if (missing.length > 0) {
+    const found = await db.query<{ id: string | number; dedupe_key: string }>(
+      'select id, dedupe_key from inbox_events where dedupe_key = any($1::text[])',
+      [missing],
+    );
+    for (const r of found.rows) existing.set(r.dedupe_key, Number(r.id));
+  }
+  const claimed = new Set<string>();
+  return events.map((e) => {
+    const id = fresh.get(e.dedupeKey);
+    if (id !== undefined && !claimed.has(e.dedupeKey)) {
+      claimed.add(e.dedupeKey);
+      return { id, duplicate: false };
+    }
+    return { id: id ?? existing.get(e.dedupeKey) ?? 0, duplicate: true };
+  });
+}
+
+/**
+ * Group commit for the webhook route: while one insert is in flight, arriving events queue and go
+ * in the next single multi-row insert. At low load each event is written alone at once; under load
+ * hundreds share one round trip, which is what lets PGlite (one connection) keep up.
+ */
+export class InboxWriter {
+  #queue: { event: NewInboxEvent; resolve: (s: Stored) => void; reject: (e: unknown) => void }[] = [];
+  #flushing = false;
+  readonly #db: Db;
+  readonly #maxBatch: number;
+
+  constructor(db: Db, maxBatch = 500) {
+    this.#db = db;
+    this.#maxBatch = maxBatch;
+  }
+
+  add(event: NewInboxEvent): Promise<Stored> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ event, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        try {
+          const stored = await insertInboxEvents(this.#db, batch.map((b) => b.event));
+          batch.forEach((b, i) => b.resolve(stored[i]!));
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+}
+
+/** Locks the next runnable event for the caller's transaction; SKIP LOCKED lets workers share. */
+export async function lockNextInboxEvent(trx: Queryable, now: Date): Promise<InboxEvent | undefined> {
+  const result = await trx.query(
+    `select * from inbox_events
+      where state = 'pending' and run_at <= $1
+      order by run_at, id
+      limit 1
+      for update skip locked`,
+    [now],
+  );
+  return result.rows[0] ? inboxEventFromRow(result.rows[0]) : undefined;
+}
+
+export async function finishInboxEvent(
+  trx: Queryable,
+  id: number,
+  state: 'done' | 'ignored' | 'unprocessable',
+  now: Date,
+  note?: string,
+): Promise<void> {
+  await trx.query(
+    `update inbox_events set state = $2, attempts = attempts + 1, finished_at = $3, last_error = $4,
+            locked_by = null, locked_at = null
+      where id = $1`,
+    [id, state, now, note ?? null],
+  );
+}
+
+/** Records a failed attempt: back to pending at `retryAt`, or dead once attempts are spent. */
+export async function failInboxEvent(db: Queryable, id: number, error: string, retryAt: Date, now: Date): Promise<InboxState> {
+  const result = await db.query<{ state: InboxState }>(
+    `update inbox_events
+        set attempts = attempts + 1,
+            last_error = $2,
+            state = case when attempts + 1 >= max_attempts then 'dead' else 'pending' end,
+            run_at = $3,
+            finished_at = case when attempts + 1 >= max_attempts then $4::timestamptz else null end
+      where id = $1
+      returning state`,
+    [id, error.slice(0, 4000), retryAt, now],
+  );
+  return result.rows[0]?.state ?? 'dead';
+}
+
+export async function getInboxEvent(db: Queryable, id: number): Promise<InboxEvent | undefined> {
+  const result = await db.query('select * from inbox_events where id = $1', [id]);
+  return result.rows[0] ? inboxEventFromRow(result.rows[0]) : undefined;
+}
+
+export async function listInboxEvents(
+  db: Queryable,
+  filter: { state?: InboxState; bookingUid?: string; limit: number },
+): Promise<InboxEvent[]> {
+  const result = await db.query(
+    `select * from inbox_events
+      where ($1::text is null or state = $1) and ($2::text is null or booking_uid = $2)
+      order by id desc limit $3`,
+    [filter.state ?? null, filter.bookingUid ?? null, filter.limit],
+  );
+  return result.rows.map(inboxEventFromRow);
+}
+
+/** An operator re-runs a dead (or unprocessable) event: attempts start again. */
+export async function replayInboxEvent(db: Queryable, id: number, now: Date): Promise<InboxEvent | undefined> {
+  const result = await db.query(
+    `update inbox_events set state = 'pending', attempts = 0, run_at = $2, finished_at = null
+      where id = $1 and state in ('dead', 'unprocessable')
+      returning *`,
+    [id, now],
+  );
+  return result.rows[0] ? inboxEventFromRow(result.rows[0]) : undefined;
+}
+
+export async function countInboxByState(db: Queryable): Promise<Record<string, number>> {
+  const result = await db.query<{ state: string; n: string | number }>(
+    'select state, count(*) as n from inbox_events group by state',
+  );
+  return Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
+}
+
+export async function oldestPendingInboxAge(db: Queryable, now: Date): Promise<number> {
+  const result = await db.query<{ at: Date | null }>(
+    `select min(received_at) as at from inbox_events where state in ('pending', 'running')`,
+  );
+  const at = result.rows[0]?.at;
+  return at ? Math.max(0, (now.getTime() - new Date(at).getTime()) / 1000) : 0;
+}

@@ -1,0 +1,215 @@
+import type { Queryable } from './db.ts';
+
+export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'superseded';
+
+export interface Job {
+  id: number;
+  kind: string;
+  payload: Record<string, unknown>;
+  bookingUid: string | null;
+  coalesceKey: string | null;
+  priorityAt: Date | null;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  lastError: string | null;
+  lastResponse: unknown;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export function jobFromRow(row: Record<string, unknown>): Job {
+  return {
+    id: Number(row.id),
+    kind: row.kind as string,
+    payload: row.payload as Record<string, unknown>,
+    bookingUid: (row.booking_uid as string | null) ?? null,
+    coalesceKey: (row.coalesce_key as string | null) ?? null,
+    priorityAt: (row.priority_at as Date | null) ?? null,
+    state: row.state as JobState,
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    runAt: row.run_at as Date,
+    lastError: (row.last_error as string | null) ?? null,
+    lastResponse: row.last_response ?? null,
+    createdAt: row.created_at as Date,
+    finishedAt: (row.finished_at as Date | null) ?? null,
+  };
+}
+
+export interface NewJob {
+  kind: string;
+  payload: Record<string, unknown>;
+  bookingUid?: string;
+  /** A newer job with the same key replaces an unsent one: only the newest value is ever sent. */
+  coalesceKey?: string;
+  /** Sooner first (a booking's start); jobs without one go after. */
+  priorityAt?: Date;
+  maxAttempts: number;
+  runAt?: Date;
+}
+
+/**
+ * Writes a job in the caller's transaction (STYLE §8: the decision and its side effect commit
+ * together). With a coalescing key, an unsent job with that key takes the new payload instead.
+ */
+export async function enqueueJob(trx: Queryable, job: NewJob, now: Date): Promise<{ id: number; coalesced: boolean }> {
+  const result = await trx.query<{ id: string | number; coalesced: boolean }>(
+    `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+     on conflict (coalesce_key) where state = 'pending'
+     do update set payload = excluded.payload, kind = excluded.kind, priority_at = excluded.priority_at,
+                   attempts = 0, last_error = null, run_at = least(jobs.run_at, excluded.run_at),
+                   updated_at = excluded.updated_at
+     returning id, (xmax <> 0) as coalesced`,
+    [
+      job.kind,
+      JSON.stringify(job.payload),
+      job.bookingUid ?? null,
+      job.coalesceKey ?? null,
+      job.priorityAt ?? null,
+      job.maxAttempts,
+      job.runAt ?? now,
+      now,
+    ],
+  );
+  const row = result.rows[0]!;
+  return { id: Number(row.id), coalesced: Boolean(row.coalesced) };
+}
+
+/**
+ * Claims the most urgent runnable job. A job whose coalescing key is already running elsewhere is
+ * passed over: the unique index on running keys would refuse it anyway, and if two claims race
+ * past this check the loser's unique violation is reported as "nothing to claim" (CLAIM_RACE).
+ */
+export async function claimNextJob(db: Queryable, workerId: string, now: Date): Promise<Job | undefined> {
+  try {
+    const result = await db.query(
+      `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
+        where id = (
+          select j.id from jobs j
+           where j.state = 'pending' and j.run_at <= $2
+             and (j.coalesce_key is null or not exists (
+                   select 1 from jobs r where r.coalesce_key = j.coalesce_key and r.state = 'running'))
+           order by j.priority_at nulls last, j.id
+           limit 1
+           for update skip locked)
+        returning *`,
+      [workerId, now],
+    );
+    return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') return undefined;
+    throw error;
+  }
+}
+
+export async function completeJob(db: Queryable, id: number, response: unknown, now: Date): Promise<void> {
+  await db.query(
+    `update jobs set state = 'done', finished_at = $2, updated_at = $2, last_response = $3, last_error = null,
+            locked_by = null, locked_at = null
+      where id = $1`,
+    [id, now, JSON.stringify(response ?? null)],
+  );
+}
+
+/** Back to pending at `runAt`; `refund` gives back the attempt (waiting for rate budget is no failure). */
+export async function rescheduleJob(
+  db: Queryable,
+  id: number,
+  runAt: Date,
+  now: Date,
+  options: { error?: string; response?: unknown; refund?: boolean } = {},
+): Promise<JobState> {
+  const result = await db.query<{ state: JobState }>(
+    `update jobs
+        set state = case when not $5 and attempts >= max_attempts then 'dead' else 'pending' end,
+            attempts = case when $5 then attempts - 1 else attempts end,
+            run_at = $2, updated_at = $3, locked_by = null, locked_at = null,
+            last_error = coalesce($4, last_error),
+            last_response = coalesce($6::jsonb, last_response),
+            finished_at = case when not $5 and attempts >= max_attempts then $3::timestamptz else null end
+      where id = $1
+      returning state`,
+    [id, runAt, now, options.error ?? null, options.refund ?? false, options.response === undefined ? null : JSON.stringify(options.response)],
+  );
+  return result.rows[0]?.state ?? 'dead';
+}
+
+export async function deadLetterJob(db: Queryable, id: number, error: string, response: unknown, now: Date): Promise<void> {
+  await db.query(
+    `update jobs set state = 'dead', last_error = $2, last_response = $3, finished_at = $4, updated_at = $4,
+            locked_by = null, locked_at = null
+      where id = $1`,
+    [id, error.slice(0, 4000), JSON.stringify(response ?? null), now],
+  );
+}
+
+/** Jobs left running by a process that died (or, for PGlite at start, by the previous process). */
+export async function releaseStaleJobs(db: Queryable, olderThan: Date, now: Date): Promise<number> {
+  const result = await db.query(
+    `update jobs set state = 'pending', locked_by = null, locked_at = null, attempts = greatest(attempts - 1, 0),
+            updated_at = $2, last_error = coalesce(last_error, 'released: worker stopped while running')
+      where state = 'running' and locked_at < $1`,
+    [olderThan, now],
+  );
+  return result.rowCount;
+}
+
+/** On graceful stop: hand back what this worker holds, without spending an attempt. */
+export async function releaseWorkerJobs(db: Queryable, workerId: string, now: Date): Promise<number> {
+  const result = await db.query(
+    `update jobs set state = 'pending', locked_by = null, locked_at = null, attempts = greatest(attempts - 1, 0),
+            updated_at = $2
+      where state = 'running' and locked_by = $1`,
+    [workerId, now],
+  );
+  return result.rowCount;
+}
+
+export async function getJob(db: Queryable, id: number): Promise<Job | undefined> {
+  const result = await db.query('select * from jobs where id = $1', [id]);
+  return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
+}
+
+export async function listJobs(
+  db: Queryable,
+  filter: { state?: JobState; bookingUid?: string; limit: number },
+): Promise<Job[]> {
+  const result = await db.query(
+    `select * from jobs where ($1::text is null or state = $1) and ($2::text is null or booking_uid = $2)
+      order by id desc limit $3`,
+    [filter.state ?? null, filter.bookingUid ?? null, filter.limit],
+  );
+  return result.rows.map(jobFromRow);
+}
+
+export async function replayJob(db: Queryable, id: number, now: Date): Promise<Job | undefined> {
+  try {
+    const result = await db.query(
+      `update jobs set state = 'pending', attempts = 0, run_at = $2, finished_at = null, updated_at = $2
+        where id = $1 and state = 'dead'
+        returning *`,
+      [id, now],
+    );
+    return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
+  } catch (error) {
+    // A newer pending job with the same coalescing key already carries a newer value.
+    if ((error as { code?: string }).code === '23505') {
+      await db.query(`update jobs set state = 'superseded', updated_at = $2 where id = $1`, [id, now]);
+      return getJob(db, id);
+    }
+    throw error;
+  }
+}
+
+export async function countJobsByState(db: Queryable): Promise<Record<string, number>> {
+  const result = await db.query<{ state: string; n: string | number }>('select state, count(*) as n from jobs group by state');
+  return Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
+}
+
+export async function nextJobRunAt(db: Queryable): Promise<Date | undefined> {
+  const result = await db.query<{ at: Date | null }>(`select min(run_at) as at from jobs where state = 'pending'`);
+  return result.rows[0]?.at ?? undefined;
+}

@@ -1,0 +1,80 @@
+import type { Db } from './db.ts';
+
+export interface BucketLimit {
+  key: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+export type Admission = { ok: true } | { ok: false; retryAt: Date; bucket: string };
+
+/**
+ * Takes one call from every bucket, or from none. The budget lives in the database so that all
+ * Usher processes on one PostgreSQL together stay under Cal.com's limits (invariant 5). A sliding
+ * log rather than a token bucket: a bucket refilled at 2/s still lets 240 calls through in some
+ * 60 s window after an idle minute, and Cal.com counts per window (CONTRACT §4.1). Hand-written
+ * because no library shares a budget through PostgreSQL rows.
+ */
+export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[], now: Date): Promise<Admission> {
+  const sorted = [...buckets].sort((a, b) => a.key.localeCompare(b.key));
+  const keys = sorted.map((b) => b.key);
+  return db.transaction(async (trx) => {
+    await trx.query(
+      'insert into rate_buckets (key) select unnest($1::text[]) on conflict (key) do nothing',
+      [keys],
+    );
+    // Row locks in key order: concurrent acquirers queue here instead of both counting the same log.
+    const locked = await trx.query<{ key: string; blocked_until: Date | null }>(
+      'select key, blocked_until from rate_buckets where key = any($1::text[]) order by key for update',
+      [keys],
+    );
+    let wait: { retryAt: Date; bucket: string } | undefined;
+    const later = (retryAt: Date, bucket: string) => {
+      if (!wait || retryAt > wait.retryAt) wait = { retryAt, bucket };
+    };
+    for (const row of locked.rows) {
+      if (row.blocked_until && new Date(row.blocked_until) > now) later(new Date(row.blocked_until), row.key);
+    }
+    for (const bucket of sorted) {
+      const since = new Date(now.getTime() - bucket.windowSeconds * 1000);
+      const calls = await trx.query<{ called_at: Date }>(
+        `select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc limit $3`,
+        [bucket.key, since, bucket.limit],
+      );
+      if (calls.rows.length >= bucket.limit) {
+        // The call that frees a slot is the limit-th newest one leaving the window.
+        const freeing = new Date(calls.rows[calls.rows.length - 1]!.called_at);
+        later(new Date(freeing.getTime() + bucket.windowSeconds * 1000 + 1), bucket.key);
+      }
+    }
+    if (wait) return { ok: false as const, ...wait };
+    await trx.query(
+      'insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2',
+      [keys, now],
+    );
+    return { ok: true as const };
+  });
+}
+
+/** Cal.com said stop (a 429, or nothing remaining): nobody calls through this bucket until `until`. */
+export async function blockRateBucket(db: Db, key: string, until: Date): Promise<void> {
+  await db.query(
+    `insert into rate_buckets (key, blocked_until) values ($1, $2)
+     on conflict (key) do update set blocked_until = greatest(rate_buckets.blocked_until, excluded.blocked_until)`,
+    [key, until],
+  );
+}
+
+/** Drops log rows no window can see any more; called from the worker now and then. */
+export async function pruneRateCalls(db: Db, olderThan: Date): Promise<number> {
+  const result = await db.query('delete from rate_calls where called_at < $1', [olderThan]);
+  return result.rowCount;
+}
+
+export async function rateCallsSince(db: Db, key: string, since: Date): Promise<Date[]> {
+  const result = await db.query<{ called_at: Date }>(
+    'select called_at from rate_calls where bucket = $1 and called_at >= $2 order by called_at',
+    [key, since],
+  );
+  return result.rows.map((r) => new Date(r.called_at));
+}

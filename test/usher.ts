@@ -1,0 +1,34 @@
+import { request } from 'undici';
+import { signBody } from '../src/cal/verify-signature.ts';
+import type { Env } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { startUsher, type Usher } from '../src/main.ts';
+import type { Clock } from '../src/jobs/worker.ts';
+import { TEST_ADMIN_TOKEN, TEST_SECRET, testConfig } from './config.ts';
+import type { TestStore } from './stores.ts';
+
+/** Usher on a real HTTP port over a test store; the worker is driven by the test (drain()). */
+export function startTestUsher(store: TestStore, options: { clock?: Clock; env?: Env; yaml?: string; runWorker?: boolean } = {}): Promise<Usher> {
+  return startUsher(testConfig(options.env, options.yaml), {
+    db: store.db,
+    log: createLogger('silent'),
+    runWorker: options.runWorker ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+}
+
+export async function postWebhook(baseUrl: string, body: string | Buffer, signature: string | null = signBody(body, TEST_SECRET)) {
+  const response = await request(`${baseUrl}/webhooks/cal`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-cal-signature-256': signature }) },
+    body,
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function adminGet(baseUrl: string, path: string, token = TEST_ADMIN_TOKEN) {
+  const response = await request(baseUrl + path, { headers: { authorization: `Bearer ${token}` } });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
+}
