@@ -42,10 +42,10 @@ type StoreAccess = { kind: 'local'; db: Db; close(): Promise<void> } | { kind: '
  * The embedded store admits one process. When `usher serve` holds it, CLI commands go through its
  * admin API instead of failing; with PostgreSQL they open the database directly.
  */
-async function storeAccess(cfg: Config): Promise<StoreAccess> {
+async function storeAccess(cfg: Config, migrateOnOpen: boolean): Promise<StoreAccess> {
   try {
     const store = await openStore(cfg);
-    await migrate(store.db);
+    if (migrateOnOpen) await migrate(store.db);
     return { kind: 'local', db: store.db, close: () => store.close() };
   } catch (error) {
     if (!isUsherError(error, 'DATA_DIR_LOCKED')) throw error;
@@ -55,8 +55,13 @@ async function storeAccess(cfg: Config): Promise<StoreAccess> {
   }
 }
 
-async function withStore<T>(cfg: Config, local: (db: Db) => Promise<T>, remote: (admin: AdminClient) => Promise<T>): Promise<T> {
-  const access = await storeAccess(cfg);
+async function withStore<T>(
+  cfg: Config,
+  local: (db: Db) => Promise<T>,
+  remote: (admin: AdminClient) => Promise<T>,
+  migrateOnOpen = true,
+): Promise<T> {
+  const access = await storeAccess(cfg, migrateOnOpen);
   if (access.kind === 'remote') return remote(access.admin);
   try {
     return await local(access.db);
@@ -119,6 +124,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
           // A running server applied every migration it knows at start.
           print({ applied: [], note: 'usher serve holds the store and applied migrations at start', ready: await admin.call('GET', '/readyz').catch((e) => describeError(e)) });
         },
+        false,
       );
       return;
     }

@@ -6,6 +6,12 @@ export interface BucketLimit {
   windowSeconds: number;
 }
 
+/**
+ * Cal.com counts calls when they reach it, Usher when it sends them: a window is counted 500 ms
+ * longer than Cal.com's so that network jitter can never squeeze one call too many into one of its windows.
+ */
+export const WINDOW_MARGIN_MS = 500;
+
 export type Admission = { ok: true } | { ok: false; retryAt: Date; bucket: string };
 
 /**
@@ -36,7 +42,8 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
       if (row.blocked_until && new Date(row.blocked_until) > now) later(new Date(row.blocked_until), row.key);
     }
     for (const bucket of sorted) {
-      const since = new Date(now.getTime() - bucket.windowSeconds * 1000);
+      const windowMs = bucket.windowSeconds * 1000 + WINDOW_MARGIN_MS;
+      const since = new Date(now.getTime() - windowMs);
       const calls = await trx.query<{ called_at: Date }>(
         `select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc limit $3`,
         [bucket.key, since, bucket.limit],
@@ -44,7 +51,7 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
       if (calls.rows.length >= bucket.limit) {
         // The call that frees a slot is the limit-th newest one leaving the window.
         const freeing = new Date(calls.rows[calls.rows.length - 1]!.called_at);
-        later(new Date(freeing.getTime() + bucket.windowSeconds * 1000 + 1), bucket.key);
+        later(new Date(freeing.getTime() + windowMs + 1), bucket.key);
       }
     }
     if (wait) return { ok: false as const, ...wait };

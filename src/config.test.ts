@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('lists every fault at once', () => {
+    const result = loadConfig(
+      { PORT: 'eighty', DATABASE_URL: 'mysql://x', CAL_API_URL: 'ftp://cal', USHER_ADMIN_TOKEN: 'short', USHER_CONFIG: '/x.yaml' },
+      { yamlText: 'timeZone: Mars/Olympus\ncal: { bookingsApiVersion: "2023-01-01", rateLimit: { requestsPerWindow: -1 } }\nworker: { maxAttempts: 0 }\n' },
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = result.faults.join('\n');
+    for (const fragment of ['PORT', 'DATABASE_URL', 'CAL_API_URL', 'CAL_WEBHOOK_SECRET', 'USHER_ADMIN_TOKEN', 'cal.bookingsApiVersion', 'cal.rateLimit.requestsPerWindow', 'worker.maxAttempts']) {
+      expect(text).toContain(fragment);
+    }
+  });
+
+  it('requires a webhook secret unless unsigned webhooks are explicitly allowed', () => {
+    const base = { USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' };
+    expect(loadConfig(base, { yamlText: '' }).ok).toBe(false);
+    const allowed = loadConfig({ ...base, USHER_ALLOW_UNSIGNED_WEBHOOKS: 'true' }, { yamlText: '' });
+    expect(allowed.ok && allowed.config.cal.allowUnsignedWebhooks).toBe(true);
+    expect(loadConfig({ ...base, USHER_ALLOW_UNSIGNED_WEBHOOKS: 'true', CAL_WEBHOOK_SECRET: 's' }, { yamlText: '' }).ok).toBe(false);
+  });
+
+  it('applies defaults and freezes the result', () => {
+    const result = loadConfig({ CAL_WEBHOOK_SECRET: 's', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' }, { yamlText: '' });
+    if (!result.ok) throw new Error(result.faults.join());
+    expect(result.config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      cal: { apiUrl: 'https://api.cal.com', bookingsApiVersion: '2024-08-13', rateLimit: { requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 } },
+      webhooks: { maxBodyBytes: 1_048_576 },
+    });
+    expect(Object.isFrozen(result.config.cal.rateLimit)).toBe(true);
+  });
+
+  it('reports a config file that is named but missing, and YAML that does not parse', () => {
+    const env = { CAL_WEBHOOK_SECRET: 's', USHER_ADMIN_TOKEN: 'x'.repeat(20) };
+    const missing = loadConfig({ ...env, USHER_CONFIG: '/definitely/not/here.yaml' });
+    expect(!missing.ok && missing.faults[0]).toContain('cannot read');
+    const broken = loadConfig({ ...env, USHER_CONFIG: '/x.yaml' }, { yamlText: 'cal: [' });
+    expect(!broken.ok && broken.faults[0]).toContain('not valid YAML');
+  });
+});

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../log.ts';
+import { createCalClient } from '../main.ts';
+import { enqueueJob, getJob, listJobs } from '../store/jobs.ts';
+import { FakeClock } from '../../test/clock.ts';
+import { testConfig } from '../../test/config.ts';
+import { FakeCal, okResponder } from '../../test/fake-cal.ts';
+import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { calJobHandlers, calJobKinds } from './cal-jobs.ts';
+import { Worker } from './worker.ts';
+
+const yaml = `
+cal:
+  rateLimit: { requestsPerWindow: 10, locationRequestsPerWindow: 5, windowSeconds: 60 }
+  requestTimeoutSeconds: 0.3
+worker: { maxAttempts: 3, backoffBaseSeconds: 2, backoffMaxSeconds: 60 }
+`;
+
+describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
+  let store: TestStore;
+  let cal: FakeCal;
+  let clock: FakeClock;
+  let worker: Worker;
+
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+    cal = await new FakeCal().start();
+  });
+  afterAll(async () => {
+    await cal.stop();
+    await store.close();
+  });
+  beforeEach(async () => {
+    await store.reset();
+    cal.requests.length = 0;
+    cal.responder = okResponder;
+    clock = new FakeClock('2026-12-01T08:00:00.000Z');
+    const config = testConfig({ CAL_API_URL: cal.url, CAL_API_KEY: 'cal_live_secretkey' }, yaml);
+    const client = createCalClient(config, store.db, clock);
+    worker = new Worker({
+      db: store.db,
+      clock,
+      log: createLogger('silent'),
+      eventHandlers: [],
+      jobHandlers: calJobHandlers(client),
+      pollIntervalMs: 50,
+      backoffBaseSeconds: 2,
+      backoffMaxSeconds: 60,
+      random: () => 0.5,
+    });
+  });
+
+  const enqueue = (kindName: string, payload: Record<string, unknown>, extra: { coalesceKey?: string; priorityAt?: Date } = {}) =>
+    store.db.transaction((trx) =>
+      enqueueJob(trx, { kind: kindName, payload, bookingUid: payload.uid as string, maxAttempts: 3, ...extra }, clock.now()),
+    );
+
+  it('sends confirm, decline, cancel and location with the bearer key, the bookings api version and the right bodies', async () => {
+    await enqueue(calJobKinds.confirm, { uid: 'u1' });
+    await enqueue(calJobKinds.decline, { uid: 'u2', reason: 'Not enough credits: 0 of 1 needed' });
+    await enqueue(calJobKinds.cancel, { uid: 'u3', reason: 'Room closed' });
+    await enqueue(calJobKinds.location, { uid: 'u4', address: 'Room 3B — Floor 2, North wing' });
+    await worker.drain();
+    expect(cal.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+      ['POST', '/v2/bookings/u1/confirm', undefined],
+      ['POST', '/v2/bookings/u2/decline', { reason: 'Not enough credits: 0 of 1 needed' }],
+      ['POST', '/v2/bookings/u3/cancel', { cancellationReason: 'Room closed' }],
+      ['PATCH', '/v2/bookings/u4/location', { location: { type: 'address', address: 'Room 3B — Floor 2, North wing' } }],
+    ]);
+    for (const r of cal.requests) {
+      expect(r.headers.authorization).toBe('Bearer cal_live_secretkey');
+      expect(r.headers['cal-api-version']).toBe('2024-08-13');
+    }
+    const jobs = await listJobs(store.db, { limit: 10 });
+    expect(jobs.every((j) => j.state === 'done')).toBe(true);
+    expect(jobs.find((j) => j.kind === calJobKinds.location)?.lastResponse).toEqual({ uid: 'u4', location: 'Room 3B — Floor 2, North wing' });
+  });
+
+  it('dead-letters a 4xx at once with Cal.com’s reason, in either error shape', async () => {
+    cal.responder = (req) =>
+      req.path.includes('u1')
+        ? { status: 400, body: { status: 'error', timestamp: '2026-12-01T08:00:00Z', path: req.path, error: { code: 'BadRequestException', message: 'Booking already accepted' } } }
+        : { status: 400, body: { statusCode: 400, message: 'Cancellation reason is required when you are the host' } };
+    const a = await enqueue(calJobKinds.confirm, { uid: 'u1' });
+    const b = await enqueue(calJobKinds.cancel, { uid: 'u2', reason: 'x' });
+    await worker.drain();
+    expect(cal.requests).toHaveLength(2);
+    expect(await getJob(store.db, a.id)).toMatchObject({ state: 'dead', attempts: 1, lastError: expect.stringContaining('Booking already accepted') });
+    expect(await getJob(store.db, b.id)).toMatchObject({ state: 'dead', lastError: expect.stringContaining('Cancellation reason is required') });
+  });
+
+  it('backs off after a 5xx and after a timeout, then dead-letters when attempts run out', async () => {
+    let calls = 0;
+    cal.responder = () => (++calls === 1 ? { status: 502, body: 'Bad Gateway' } : { status: 200, body: {}, delayMs: 1000 });
+    const { id } = await enqueue(calJobKinds.confirm, { uid: 'u1' });
+    await worker.drain();
+    let job = await getJob(store.db, id);
+    expect(job).toMatchObject({ state: 'pending', attempts: 1, lastError: expect.stringContaining('HTTP 502') });
+    // attempt 1 → 2 s step, equal jitter with random 0.5 → 1.5 s
+    expect(job!.runAt.getTime() - clock.now().getTime()).toBe(1500);
+    expect(await worker.drain()).toBe(0);
+
+    clock.advance(1500);
+    await worker.drain();
+    job = await getJob(store.db, id);
+    expect(job).toMatchObject({ state: 'pending', attempts: 2, lastError: expect.stringContaining('no answer') });
+    expect(job!.runAt.getTime() - clock.now().getTime()).toBe(3000);
+
+    clock.advance(3000);
+    await worker.drain();
+    expect(await getJob(store.db, id)).toMatchObject({ state: 'dead', attempts: 3 });
+    expect(cal.requests).toHaveLength(3);
+  });
+
+  it('waits out a 429 as long as X-RateLimit-Reset-Default says, without spending attempts', async () => {
+    let calls = 0;
+    cal.responder = (req) =>
+      ++calls === 1
+        ? {
+            status: 429,
+            headers: { 'x-ratelimit-limit-default': '120', 'x-ratelimit-remaining-default': '0', 'x-ratelimit-reset-default': '60' },
+            body: { status: 'error', error: { code: 'ThrottlerException', message: 'CustomThrottlerGuard - Too many requests. Please try again later.' } },
+          }
+        : okResponder(req);
+    const { id } = await enqueue(calJobKinds.confirm, { uid: 'u1' });
+    await enqueue(calJobKinds.confirm, { uid: 'u2' });
+    await worker.drain();
+    expect(cal.requests).toHaveLength(1); // the second job is held back by the block, not sent into it
+    clock.advance(30_000);
+    await worker.drain();
+    expect(cal.requests).toHaveLength(1);
+    clock.advance(31_000);
+    await worker.drain();
+    expect(cal.requests).toHaveLength(3);
+    expect(await getJob(store.db, id)).toMatchObject({ state: 'done' });
+  });
+
+  it('coalesces three location changes made before the budget allows into one call with the newest value', async () => {
+    for (let i = 0; i < 5; i++) await enqueue(calJobKinds.location, { uid: `other-${i}`, address: 'Room 1A' }, { coalesceKey: `location:other-${i}` });
+    await worker.drain(); // the five location calls this window allows
+    for (const address of ['Room 1A', 'Room 2B', 'Room 3C']) {
+      await enqueue(calJobKinds.location, { uid: 'u9', address }, { coalesceKey: 'location:u9' });
+      await worker.drain();
+    }
+    expect(cal.requests.filter((r) => r.path.includes('u9'))).toHaveLength(0);
+    clock.advance(61_000);
+    await worker.drain();
+    const sent = cal.requests.filter((r) => r.path.includes('u9'));
+    expect(sent.map((r) => r.body)).toEqual([{ location: { type: 'address', address: 'Room 3C' } }]);
+    expect((await listJobs(store.db, { bookingUid: 'u9', limit: 10 })).map((j) => j.state)).toEqual(['done']);
+  });
+
+  it('sends sooner bookings first and never more calls in a window than the budget', async () => {
+    const starts = ['2026-12-03T09:00:00Z', '2026-12-01T09:00:00Z', '2026-12-02T09:00:00Z'];
+    for (const [i, start] of starts.entries()) {
+      await enqueue(calJobKinds.location, { uid: `p${i}`, address: 'Room 1A' }, { coalesceKey: `location:p${i}`, priorityAt: new Date(start) });
+    }
+    await worker.drain();
+    expect(cal.requests.map((r) => r.path)).toEqual(['/v2/bookings/p1/location', '/v2/bookings/p2/location', '/v2/bookings/p0/location']);
+
+    cal.requests.length = 0;
+    const sentAt: number[] = [clock.now().getTime(), clock.now().getTime(), clock.now().getTime()];
+    cal.responder = (req) => {
+      sentAt.push(clock.now().getTime());
+      return okResponder(req);
+    };
+    for (let i = 0; i < 25; i++) await enqueue(calJobKinds.confirm, { uid: `c${i}` });
+    for (let step = 0; step < 20; step++) {
+      await worker.drain();
+      clock.advance(10_000);
+    }
+    expect(cal.requests).toHaveLength(25);
+    // 10 per 60 s with the 3 location calls at t=0: 7 now, 10 after a minute, 8 after two
+    for (const t of sentAt) {
+      expect(sentAt.filter((u) => u >= t && u < t + 60_000).length).toBeLessThanOrEqual(10);
+    }
+    const buckets = await store.db.query<{ key: string }>('select key from rate_buckets');
+    expect(buckets.rows.map((r) => r.key).join()).not.toContain('secretkey');
+  });
+});

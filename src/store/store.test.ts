@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isUsherError } from '../errors.ts';
+import { replay } from '../jobs/replay.ts';
+import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { enqueueJob, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
+import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
+import { migrate, pendingMigrations } from './migrate.ts';
+
+describe.each(storeKinds)('store on %s', (kind) => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+  });
+  afterAll(() => store.close());
+  beforeEach(() => store.reset());
+  const now = new Date('2026-12-01T08:00:00Z');
+
+  it('applies migrations once; running them again changes nothing', async () => {
+    expect(await pendingMigrations(store.db)).toEqual([]);
+    expect((await migrate(store.db)).applied).toEqual([]);
+  });
+
+  it('dead-letters an event after its last attempt and replays it with fresh attempts', async () => {
+    const [stored] = await insertInboxEvents(store.db, [
+      { dedupeKey: 'k1', trigger: 'BOOKING_CREATED', bookingUid: 'u1', source: 'webhook', rawBody: '{}', state: 'pending', maxAttempts: 2 },
+    ]);
+    const id = stored!.id;
+    expect(await failInboxEvent(store.db, id, 'boom 1', now, now)).toBe('pending');
+    expect(await failInboxEvent(store.db, id, 'boom 2', now, now)).toBe('dead');
+    expect(await getInboxEvent(store.db, id)).toMatchObject({ state: 'dead', attempts: 2, lastError: 'boom 2' });
+    const replayed = await replay(store.db, `evt_${id}`, now);
+    expect('event' in replayed && replayed.event).toMatchObject({ state: 'pending', attempts: 0 });
+    await expect(replay(store.db, `evt_${id}`, now)).rejects.toSatisfy((e) => isUsherError(e, 'CONFLICT'));
+    await expect(replay(store.db, 'evt_999999', now)).rejects.toSatisfy((e) => isUsherError(e, 'NOT_FOUND'));
+    await expect(replay(store.db, 'banana', now)).rejects.toSatisfy((e) => isUsherError(e, 'BAD_REQUEST'));
+  });
+
+  it('never runs two jobs with one coalescing key at once, and a replay behind a newer value is superseded', async () => {
+    const first = await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.location', payload: { v: 1 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now));
+    const claimed = await claimNextJob(store.db, 'w1', now);
+    expect(claimed?.id).toBe(first.id);
+    const second = await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.location', payload: { v: 2 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now));
+    expect(second.id).not.toBe(first.id);
+    expect(await claimNextJob(store.db, 'w2', now)).toBeUndefined();
+    await deadLetterJob(store.db, first.id, 'HTTP 400', null, now);
+    expect((await claimNextJob(store.db, 'w2', now))?.id).toBe(second.id);
+    const third = await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.location', payload: { v: 3 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now));
+    expect(third.coalesced).toBe(false);
+    await replay(store.db, `job_${first.id}`, now);
+    expect(await getJob(store.db, first.id)).toMatchObject({ state: 'superseded' });
+  });
+});
+
+describe('the embedded store’s data directory lock', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'usher-lock-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a second holder while the first lives, and frees the directory on release', () => {
+    const lock = lockDataDir(dir);
+    expect(() => lockDataDir(dir)).toThrow(/in use by process/);
+    lock.release();
+    lockDataDir(dir).release();
+  });
+});
