@@ -41,10 +41,10 @@ const fileSchema = z
         pollIntervalMs: z.number().int().min(10).default(500),
         backoffBaseSeconds: z.number().positive().default(2),
         backoffMaxSeconds: z.number().positive().default(600),
-        batchSize: z.number().int().min(1).max(500).default(50),
+        batchSize: z.number().int().min(1).max(500).default(8),
       })
       .strict()
-      .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 50 }),
+      .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 8 }),
   })
   .passthrough();
 

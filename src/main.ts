@@ -76,6 +76,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
 
     const metrics = createMetrics(db, () => clock.now());
     const cal = createCalClient(config, db, clock, metrics);
+    const inbox = new InboxWriter(db);
     const worker = new Worker({
       db,
       clock,
@@ -83,6 +84,8 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       eventHandlers: [recordBookingState],
       jobHandlers: calJobHandlers(cal),
       pollIntervalMs: config.worker.pollIntervalMs,
+      batchSize: config.worker.batchSize,
+      ingestBusy: () => inbox.busy,
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,
       hooks: {
@@ -90,7 +93,6 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         onJob: (kind, state) => metrics.jobsProcessed.inc({ kind, state }),
       },
     });
-    const inbox = new InboxWriter(db);
     const app = await buildApp({
       db,
       log,

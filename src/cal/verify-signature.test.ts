@@ -18,7 +18,8 @@ describe('verifySignature', () => {
 
   it('refuses a body with one byte changed', () => {
     const tampered = Buffer.from(body);
-    tampered[tampered.length - 3] ^= 0x01;
+    const at = tampered.length - 3;
+    tampered[at] = tampered[at]! ^ 0x01;
     expect(verifySignature(tampered, good, secret)).toEqual({ ok: false, reason: 'mismatch' });
   });
 

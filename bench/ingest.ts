@@ -1,0 +1,130 @@
+// npm run bench:ingest — signed ~3 KB Cal.com webhooks against `usher serve` on the embedded store,
+// with autocannon: sustained webhooks/s, and p50/p99 acknowledgement latency at a fixed 1,000/s;
+// the same against a bare fastify route as the ceiling. Results go in docs/benchmarks.md.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { signBody } from '../src/cal/verify-signature.ts';
+import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
+
+const SECRET = 'bench-secret-0123456789';
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function makeBodies(n: number): { body: string; signature: string }[] {
+  const base = new Date('2026-12-01T08:00:00Z').getTime();
+  return Array.from({ length: n }, (_, i) => {
+    const b = sampleBooking({ id: 100_000 + i, start: new Date(base + (i % 500) * 1_800_000) });
+    const body = envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
+    return { body, signature: signBody(body, SECRET) };
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error('server exited');
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} never answered`);
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(url: string, bodies: { body: string; signature: string }[], options: { connections: number; rate?: number }): Promise<Run> {
+  let i = 0;
+  const result = await autocannon({
+    url: `${url}/webhooks/cal`,
+    method: 'POST',
+    connections: options.connections,
+    duration: seconds,
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    requests: [
+      {
+        setupRequest: (req) => {
+          const item = bodies[i++ % bodies.length]!;
+          return { ...req, body: item.body, headers: { 'content-type': 'application/json', 'x-cal-signature-256': item.signature } };
+        },
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+function start(cmd: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, cmd, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const bodies = makeBodies(Number(process.env.BENCH_BODIES ?? 150_000));
+const size = bodies.reduce((s, b) => s + b.body.length, 0) / bodies.length;
+process.stdout.write(`payload: ${bodies.length} distinct BOOKING_CREATED bodies, ${Math.round(size)} bytes on average\n`);
+
+const dir = mkdtempSync(join(tmpdir(), 'usher-bench-'));
+writeFileSync(join(dir, 'usher.config.yaml'), 'worker: { pollIntervalMs: 200 }\n');
+const results: Record<string, { max: Run; fixed: Run }> = {};
+try {
+  for (const target of ['bare fastify', 'usher (PGlite)'] as const) {
+    const port = target === 'bare fastify' ? 3911 : 3912;
+    const child =
+      target === 'bare fastify'
+        ? start(['--import', 'tsx', 'bench/bare-server.ts'], { PORT: String(port) })
+        : start(['bin/usher.mjs', 'serve'], {
+            PORT: String(port),
+            USHER_DATA_DIR: join(dir, 'data'),
+            USHER_CONFIG: join(dir, 'usher.config.yaml'),
+            CAL_WEBHOOK_SECRET: SECRET,
+            USHER_ADMIN_TOKEN: 'bench-admin-token-0123456789',
+            LOG_LEVEL: 'warn',
+          });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitReady(`${url}/healthz`, child);
+      await load(url, bodies.slice(-2000), { connections: 10 }); // warm-up on bodies not used later
+      // The fixed rate first, on an idle server; the flat-out run then leaves a backlog behind it.
+      const fixed = await load(url, bodies.slice(100_000), { connections: 32, rate: 1000 });
+      const max = await load(url, bodies.slice(0, 100_000), { connections: 64 });
+      results[target] = { max, fixed };
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const bare = results['bare fastify']!;
+const usher = results['usher (PGlite)']!;
+const line = (name: string, r: { max: Run; fixed: Run }) =>
+  `| ${name} | ${Math.round(r.max.rps)} | ${r.max.p99} | ${r.fixed.p50} | ${r.fixed.p99} | ${r.max.non2xx + r.fixed.non2xx} | ${r.max.errors + r.fixed.errors} |`;
+process.stdout.write(
+  [
+    '',
+    `| target | sustained req/s (64 conns, ${seconds}s) | p99 ms at max | p50 ms at 1,000/s | p99 ms at 1,000/s | non-2xx | errors |`,
+    '|---|---|---|---|---|---|---|',
+    line('bare fastify (ceiling)', bare),
+    line('usher serve, PGlite', usher),
+    '',
+    `ratio usher / bare (sustained): ${(usher.max.rps / bare.max.rps).toFixed(2)}`,
+    '',
+  ].join('\n'),
+);

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../log.ts';
+import { bookingPayload, envelopeBody, sampleBooking } from '../sandbox/payloads.ts';
+import { getBooking } from '../store/bookings.ts';
+import { getInboxEvent, insertInboxEvents } from '../store/inbox.ts';
+import { FakeClock } from '../../test/clock.ts';
+import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { recordBookingState, type EventHandler } from './handle-event.ts';
+import { replay } from './replay.ts';
+import { Worker } from './worker.ts';
+
+describe.each(storeKinds)('the inbox worker on %s', (kind) => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+  });
+  afterAll(() => store.close());
+  beforeEach(() => store.reset());
+
+  it('retries an event whose handler fails, without undoing its neighbours, and dead-letters it after the last attempt', async () => {
+    const clock = new FakeClock();
+    const good = sampleBooking();
+    const bad = sampleBooking();
+    let broken = true;
+    const flaky: EventHandler = async (event) => {
+      if (broken && event.kind === 'booking' && event.booking.uid === bad.uid) throw new Error('lookup failed');
+    };
+    const worker = new Worker({
+      db: store.db,
+      clock,
+      log: createLogger('silent'),
+      eventHandlers: [recordBookingState, flaky],
+      jobHandlers: {},
+      pollIntervalMs: 50,
+      backoffBaseSeconds: 1,
+      backoffMaxSeconds: 10,
+      random: () => 0,
+    });
+    const stored = await insertInboxEvents(
+      store.db,
+      [bad, good].map((b) => ({
+        dedupeKey: b.uid,
+        trigger: 'BOOKING_CREATED',
+        bookingUid: b.uid,
+        source: 'webhook' as const,
+        rawBody: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), clock.now()),
+        state: 'pending' as const,
+        maxAttempts: 2,
+      })),
+    );
+    await worker.drain();
+    expect(await getBooking(store.db, good.uid)).toMatchObject({ status: 'accepted' });
+    // the failing event's own booking write was rolled back with it
+    expect(await getBooking(store.db, bad.uid)).toBeUndefined();
+    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'pending', attempts: 1, lastError: 'Error: lookup failed' });
+
+    clock.advance(500); // equal jitter with random 0: half of the 1 s step
+    await worker.drain();
+    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'dead', attempts: 2 });
+
+    broken = false;
+    await replay(store.db, `evt_${stored[0]!.id}`, clock.now());
+    await worker.drain();
+    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'done' });
+    expect(await getBooking(store.db, bad.uid)).toMatchObject({ status: 'accepted' });
+  });
+});
