@@ -45,6 +45,10 @@ const fileSchema = z
       })
       .strict()
       .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 8 }),
+    reconciler: z
+      .object({ intervalSeconds: z.number().min(0).default(300) })
+      .strict()
+      .default({ intervalSeconds: 300 }),
   })
   .passthrough();
 
@@ -67,6 +71,7 @@ export interface Config {
   readonly timeZone: string;
   readonly webhooks: FileConfig['webhooks'];
   readonly worker: FileConfig['worker'];
+  readonly reconciler: FileConfig['reconciler'];
   /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
   readonly file: Record<string, unknown>;
 }
@@ -181,6 +186,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     timeZone: file.timeZone,
     webhooks: file.webhooks,
     worker: file.worker,
+    reconciler: file.reconciler,
     file: file as Record<string, unknown>,
   };
   return { ok: true, config: deepFreeze(config) };

@@ -14,6 +14,9 @@ import { releaseStaleJobs } from './store/jobs.ts';
 import { migrate } from './store/migrate.ts';
 import { openStore, type OpenedStore } from './store/open-store.ts';
 import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
+import { reconcile, type ReconcileResult } from './cal/reconciler.ts';
+import { reconcilerStore } from './store/reconciler-store.ts';
+import { describeError } from './errors.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -24,6 +27,8 @@ export interface Usher {
   cal: CalClient;
   metrics: Metrics;
   url: string;
+  /** One reconciliation pass now (also run every `reconciler.intervalSeconds`). */
+  reconcile(): Promise<ReconcileResult>;
   close(): Promise<void>;
 }
 
@@ -77,6 +82,14 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const metrics = createMetrics(db, () => clock.now());
     const cal = createCalClient(config, db, clock, metrics);
     const inbox = new InboxWriter(db);
+    let running: Promise<ReconcileResult> | undefined;
+    const reconcileOnce = () => {
+      // One pass at a time per process: a slow Cal.com must not stack passes up.
+      running ??= reconcile(cal, reconcilerStore(db, config.worker.maxAttempts, () => worker.wake()), () => clock.now()).finally(() => {
+        running = undefined;
+      });
+      return running;
+    };
     const worker = new Worker({
       db,
       clock,
@@ -104,11 +117,22 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       webhooks: config.webhooks,
       maxAttempts: config.worker.maxAttempts,
       wakeWorker: () => worker.wake(),
+      reconcile: reconcileOnce,
     });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('[::1]', '127.0.0.1');
     store?.lock?.setAdminUrl(url);
     if (options.runWorker ?? true) worker.start();
+    let reconcileTimer: NodeJS.Timeout | undefined;
+    if ((options.runWorker ?? true) && config.cal.apiKey && config.reconciler.intervalSeconds > 0) {
+      reconcileTimer = setInterval(() => {
+        reconcileOnce().then(
+          (r) => r.fed > 0 && log.info({ ...r }, 'reconciler fed missed changes into the inbox'),
+          (error) => log.warn({ err: describeError(error) }, 'reconciliation failed; next pass will retry'),
+        );
+      }, config.reconciler.intervalSeconds * 1000);
+      reconcileTimer.unref();
+    }
     log.info({ url, store: db.kind }, 'usher is listening');
 
     let closing: Promise<void> | undefined;
@@ -119,8 +143,10 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       cal,
       metrics,
       url,
+      reconcile: reconcileOnce,
       close() {
         closing ??= (async () => {
+          if (reconcileTimer) clearInterval(reconcileTimer);
           await app.close();
           await worker.stop();
           await store?.close();

@@ -12,14 +12,27 @@ import { openStore } from '../store/open-store.ts';
 import { presentEvent, presentJob } from '../http/admin-routes.ts';
 import type { Db } from '../store/db.ts';
 import { AdminClient } from './admin-client.ts';
+import { runStart } from './demo.ts';
+import { Sandbox } from '../sandbox/sandbox-server.ts';
+import { loadSeed } from '../sandbox/load-seed.ts';
+import { sendTrigger, TRIGGER_NAMES } from './send-trigger.ts';
 import { devEnvironment } from './dev-environment.ts';
+import { reconcile } from '../cal/reconciler.ts';
+import { reconcilerStore } from '../store/reconciler-store.ts';
+import { createCalClient, systemClock } from '../main.ts';
 
 const HELP = `usher — the back office beside Cal.com
 
 usage: usher <command> [options]
 
   serve                 run the webhook receiver, worker and admin API
-  start                 what \`npm start\` runs: serve, with local development secrets when none are set
+  start                 what \`npm start\` runs: with CAL_API_KEY, serve; without, the demo
+                        (sandbox Cal.com + simulated patients + usher, local secrets)
+  sandbox [--port P] [--seed F]
+                        run the Cal.com sandbox alone (default port 3100, the demo clinic)
+  trigger <TRIGGER> [--to URL]
+                        send one signed, realistic Cal.com webhook (default to this usher)
+  reconcile             compare Cal.com's bookings with Usher's once and feed what is missing
   migrate               apply database migrations
   replay <evt_N|job_N>  re-run a dead-lettered event or job
   events [--state S]    list inbox events (pending, done, ignored, unprocessable, dead)
@@ -98,7 +111,14 @@ export async function run(argv: string[], env: Env): Promise<void> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { state: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      state: { type: 'string' },
+      limit: { type: 'string' },
+      port: { type: 'string' },
+      seed: { type: 'string' },
+      to: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -111,7 +131,35 @@ export async function run(argv: string[], env: Env): Promise<void> {
     case 'serve':
       return serve(config(env, true));
     case 'start':
-      return serve(config(await devEnvironment(env), true));
+      return runStart(env);
+    case 'sandbox': {
+      const sandbox = new Sandbox({ seed: loadSeed(values.seed) });
+      const url = await sandbox.listen(Number(values.port ?? 3100));
+      process.stdout.write(`sandbox Cal.com at ${url} (API keys: ${[...sandbox.state.apiKeys.keys()].join(', ')})\n`);
+      const stop = () => void sandbox.close().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      return;
+    }
+    case 'trigger': {
+      const trigger = positionals[0];
+      if (!trigger) throw new UsherError('BAD_REQUEST', `usage: usher trigger <TRIGGER> [--to URL]; one of ${TRIGGER_NAMES.join(', ')}`);
+      const cfg = config(await devEnvironment(env), false);
+      const to = values.to ?? `http://${cfg.host}:${cfg.port}/webhooks/cal`;
+      const sent = await sendTrigger(trigger, to, cfg.cal.webhookSecret);
+      print(sent);
+      return;
+    }
+    case 'reconcile': {
+      const cfg = config(env, false);
+      const result = await withStore(
+        cfg,
+        async (db) => reconcile(createCalClient(cfg, db, systemClock), reconcilerStore(db, cfg.worker.maxAttempts, () => {}), () => new Date()),
+        (admin) => admin.call('POST', '/api/reconcile'),
+      );
+      print(result);
+      return;
+    }
     case 'migrate': {
       const cfg = config(env, false);
       await withStore(

@@ -14,6 +14,7 @@ export interface AdminRouteOptions {
   adminToken: string | undefined;
   now: () => Date;
   onReplay: () => void;
+  reconcile: () => Promise<unknown>;
 }
 
 const listQuery = z.object({
@@ -101,6 +102,8 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
     o.onReplay();
     return { data: 'event' in replayed ? presentEvent(replayed.event) : presentJob(replayed.job) };
   });
+
+  app.post('/api/reconcile', async () => ({ data: await o.reconcile() }));
 
   app.get('/api/bookings/:uid', async (req) => {
     const uid = (req.params as { uid: string }).uid;

@@ -20,6 +20,7 @@ export interface AppOptions {
   webhooks: { maxBodyBytes: number; repeatWindowSeconds: number };
   maxAttempts: number;
   wakeWorker: () => void;
+  reconcile: () => Promise<unknown>;
   /** Later features add their routes here (board, rooms, members). */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -82,7 +83,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     onStored: o.wakeWorker,
   });
 
-  await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker });
+  await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);
   return app;

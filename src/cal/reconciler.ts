@@ -1,0 +1,110 @@
+import type { BookingStatus } from '../domain/booking-event.ts';
+import { isUsherError } from '../errors.ts';
+import type { CalBooking, CalClient } from './api-client.ts';
+
+/** What the reconciler needs from the store, injected by the composition root. */
+export interface ReconcilerPort {
+  readWatermark(): Promise<Date | undefined>;
+  writeWatermark(at: Date): Promise<void>;
+  /** Usher's own view of these bookings. */
+  known(uids: readonly string[]): Promise<Map<string, { status: BookingStatus; start: Date; end: Date }>>;
+  /** Feeds synthetic events into the inbox (deduplicated like webhooks); returns how many were new. */
+  enqueue(events: readonly { dedupeKey: string; trigger: string; bookingUid: string; rawBody: string }[]): Promise<number>;
+}
+
+export interface ReconcileResult {
+  pages: number;
+  seen: number;
+  fed: number;
+  watermark: string | undefined;
+  stoppedEarly?: string;
+}
+
+// Cal.com's updatedAt and our reading of it can straddle a page boundary or a clock step: read a
+// little behind the watermark; what is seen twice is deduplicated by its key.
+const OVERLAP_MS = 60_000;
+
+function triggerFor(b: CalBooking): string {
+  switch (b.status) {
+    case 'accepted':
+      return b.rescheduledFromUid ? 'BOOKING_RESCHEDULED' : 'BOOKING_CREATED';
+    case 'pending':
+      return 'BOOKING_REQUESTED';
+    case 'cancelled':
+      return 'BOOKING_CANCELLED';
+    case 'rejected':
+      return 'BOOKING_REJECTED';
+    default:
+      return 'BOOKING_CREATED';
+  }
+}
+
+/** A webhook-shaped body for a booking read through the API, so the normal handlers decide. */
+export function syntheticEvent(b: CalBooking, now: Date): { trigger: string; rawBody: string } {
+  const trigger = triggerFor(b);
+  const host = b.hosts[0];
+  const attendee = b.attendees[0];
+  const payload = {
+    uid: b.uid,
+    bookingId: b.id,
+    eventTypeId: b.eventType?.id ?? b.eventTypeId ?? undefined,
+    type: b.eventType?.slug,
+    title: b.title,
+    startTime: new Date(b.start).toISOString(),
+    endTime: new Date(b.end).toISOString(),
+    // API v2 statuses are lowercase, webhook payloads uppercase (CONTRACT §3.2).
+    status: String(b.status).toUpperCase(),
+    organizer: host ? { id: host.id, name: host.name, email: host.email } : undefined,
+    attendees: attendee ? [{ name: attendee.name, email: attendee.email }] : [],
+    location: b.location ?? null,
+    metadata: b.metadata ?? {},
+    ...(b.rescheduledFromUid ? { rescheduleUid: b.rescheduledFromUid } : {}),
+    ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
+    ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
+  };
+  return { trigger, rawBody: JSON.stringify({ triggerEvent: trigger, createdAt: now.toISOString(), payload, usherSource: 'reconciler' }) };
+}
+
+/**
+ * Cal.com may never deliver a webhook (CONTRACT §2.3: one attempt, no retry on non-2xx). The
+ * reconciler lists bookings changed since its watermark, compares them with what Usher knows, and
+ * feeds any difference into the inbox as a synthetic event. Every page spends from the same rate
+ * budget as the outbox; when the budget is spent it stops and resumes from where it got to.
+ */
+export async function reconcile(client: CalClient, port: ReconcilerPort, now: () => Date, pageSize = 250): Promise<ReconcileResult> {
+  const start = await port.readWatermark();
+  const after = start ? new Date(start.getTime() - OVERLAP_MS) : undefined;
+  let watermark = start;
+  const result: ReconcileResult = { pages: 0, seen: 0, fed: 0, watermark: start?.toISOString() };
+  for (let skip = 0; ; skip += pageSize) {
+    let page;
+    try {
+      page = await client.listBookings({ ...(after ? { afterUpdatedAt: after } : {}), sortUpdatedAt: 'asc', take: pageSize, skip });
+    } catch (error) {
+      if (isUsherError(error, 'RATE_LIMITED') || (isUsherError(error) && error.retryable)) {
+        result.stoppedEarly = error.message;
+        break;
+      }
+      throw error;
+    }
+    result.pages++;
+    result.seen += page.bookings.length;
+    const known = await port.known(page.bookings.map((b) => b.uid));
+    const feed = [];
+    for (const b of page.bookings) {
+      const mine = known.get(b.uid);
+      const same = mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
+      if (!same) {
+        const event = syntheticEvent(b, now());
+        feed.push({ dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`, trigger: event.trigger, bookingUid: b.uid, rawBody: event.rawBody });
+      }
+      const updated = b.updatedAt ? new Date(b.updatedAt) : undefined;
+      if (updated && (!watermark || updated > watermark)) watermark = updated;
+    }
+    result.fed += await port.enqueue(feed);
+    if (watermark) await port.writeWatermark(watermark);
+    if (!page.pagination.hasNextPage) break;
+  }
+  result.watermark = watermark?.toISOString();
+  return result;
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { loadConfig, type Env } from '../config.ts';
+import { UsherError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { startUsher, type Usher } from '../main.ts';
+import { loadSeed } from '../sandbox/load-seed.ts';
+import { Sandbox } from '../sandbox/sandbox-server.ts';
+import { TrafficGenerator } from '../sandbox/traffic.ts';
+import { devEnvironment } from './dev-environment.ts';
+
+const demoConfigPath = fileURLToPath(new URL('../../demo/usher.config.yaml', import.meta.url));
+
+/** Every trigger Usher acts on: what to tick in Cal.com's webhook settings. */
+export const SUBSCRIBED_TRIGGERS = [
+  'BOOKING_CREATED',
+  'BOOKING_REQUESTED',
+  'BOOKING_RESCHEDULED',
+  'BOOKING_CANCELLED',
+  'BOOKING_REJECTED',
+  'BOOKING_PAID',
+  'BOOKING_NO_SHOW_UPDATED',
+  'MEETING_STARTED',
+  'MEETING_ENDED',
+];
+
+export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usherUrl: string, secret: string | undefined): Promise<void> {
+  const response = await request(`${sandboxUrl}/v2/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ subscriberUrl: `${usherUrl}/webhooks/cal`, triggers: SUBSCRIBED_TRIGGERS, active: true, ...(secret ? { secret } : {}) }),
+  });
+  const text = await response.body.text();
+  if (response.statusCode !== 201 && response.statusCode !== 409) throw new UsherError('CONFIG_INVALID', `sandbox refused the webhook subscription: ${text}`);
+}
+
+/**
+ * `npm start`: with CAL_API_KEY, Usher against the real Cal.com. Without it, the demo: the sandbox
+ * (a local Cal.com) seeded with a small clinic, Usher subscribed to it, and patients booking.
+ */
+export async function runStart(env: Env): Promise<void> {
+  const devEnv = await devEnvironment(env);
+  if (env.CAL_API_KEY) {
+    const result = loadConfig(devEnv);
+    if (!result.ok) throw new UsherError('CONFIG_INVALID', result.faults.join('; '));
+    await keepRunning(await startUsher(result.config, { log: createLogger(result.config.logLevel) }), []);
+    return;
+  }
+  const seed = loadSeed();
+  const apiKey = Object.keys(seed.apiKeys)[0]!;
+  const sandbox = new Sandbox({ seed });
+  const sandboxUrl = await sandbox.listen(Number(env.SANDBOX_PORT ?? 3100));
+  const result = loadConfig({
+    ...devEnv,
+    USHER_CONFIG: env.USHER_CONFIG ?? (existsSync('usher.config.yaml') ? 'usher.config.yaml' : demoConfigPath),
+    CAL_API_URL: sandboxUrl,
+    CAL_API_KEY: apiKey,
+  });
+  if (!result.ok) throw new UsherError('CONFIG_INVALID', result.faults.join('; '));
+  const log = createLogger(result.config.logLevel);
+  const usher = await startUsher(result.config, { log });
+  await subscribeSandbox(sandboxUrl, apiKey, usher.url, result.config.cal.webhookSecret);
+  const traffic = new TrafficGenerator({
+    sandboxUrl,
+    eventTypeIds: seed.eventTypes.map((e) => e.id),
+    speed: Number(env.USHER_DEMO_SPEED ?? 60),
+    onAction: (action, detail) => log.info({ component: 'demo-traffic', action, detail }, 'patient action'),
+  });
+  traffic.start();
+  process.stdout.write(
+    [
+      '',
+      'Usher demo is running (embedded store, sandbox Cal.com, simulated patients):',
+      `  Usher            ${usher.url}   (admin token in .usher/dev-secrets.json)`,
+      `  metrics          ${usher.url}/metrics`,
+      `  bookings (API)   curl -H "Authorization: Bearer $TOKEN" ${usher.url}/api/events`,
+      `  sandbox Cal.com  ${sandboxUrl}/v2/bookings  (API key ${apiKey}; faults: ${sandboxUrl}/_sandbox/faults)`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  await keepRunning(usher, [async () => traffic.stop(), () => sandbox.close()]);
+}
+
+async function keepRunning(usher: Usher, others: (() => Promise<void>)[]): Promise<void> {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    Promise.all(others.map((o) => o()))
+      .then(() => usher.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,36 @@
+import type { SandboxState, SbBooking } from './sandbox-state.ts';
+
+/** `BookingOutput_2024_08_13` (CONTRACT §4.2): lowercase status, ISO times, hosts and attendees. */
+export function bookingOutput(state: SandboxState, b: SbBooking) {
+  const host = state.hosts.get(b.hostId)!;
+  const eventType = state.eventTypes.get(b.eventTypeId)!;
+  return {
+    id: b.id,
+    uid: b.uid,
+    title: `${eventType.title} between ${host.name} and ${b.attendee.name}`,
+    description: '',
+    hosts: [{ id: host.id, name: host.name, email: host.email, displayEmail: host.email, username: host.username, timeZone: host.timeZone }],
+    status: b.status,
+    ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
+    ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
+    ...(b.reschedulingReason ? { reschedulingReason: b.reschedulingReason } : {}),
+    ...(b.rescheduledFromUid ? { rescheduledFromUid: b.rescheduledFromUid } : {}),
+    ...(b.rescheduledToUid ? { rescheduledToUid: b.rescheduledToUid } : {}),
+    start: b.start.toISOString(),
+    end: b.end.toISOString(),
+    duration: Math.round((b.end.getTime() - b.start.getTime()) / 60_000),
+    eventTypeId: eventType.id,
+    eventType: { id: eventType.id, slug: eventType.slug },
+    meetingUrl: b.location ?? undefined,
+    location: b.location ?? undefined,
+    absentHost: false,
+    createdAt: b.createdAt.toISOString(),
+    updatedAt: b.updatedAt.toISOString(),
+    metadata: b.metadata,
+    attendees: [
+      { name: b.attendee.name, email: b.attendee.email, displayEmail: b.attendee.email, timeZone: b.attendee.timeZone, language: 'en', absent: false },
+    ],
+    guests: [],
+    bookingFieldsResponses: { name: b.attendee.name, email: b.attendee.email },
+  };
+}

@@ -1,0 +1,262 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { bookingOutput } from './booking-output.ts';
+import { bareError, calError } from './sandbox-errors.ts';
+import type { SandboxState, SbBooking } from './sandbox-state.ts';
+import type { WebhookSender } from './webhook-sender.ts';
+
+export interface BookingRoutesOptions {
+  state: SandboxState;
+  sender: WebhookSender;
+  now: () => Date;
+  /** The host an API key belongs to, or undefined for an anonymous caller. */
+  callerHost: (req: FastifyRequest) => number | undefined;
+  /** Extra throttle of `PATCH …/location` (CONTRACT §4.1); false when it refused. */
+  locationThrottle: (req: FastifyRequest, reply: FastifyReply) => boolean;
+}
+
+const BOOKING_VERSIONS = ['2024-08-13', '2026-02-25'];
+
+const createBody = z.object({
+  start: z.string().datetime({ offset: true }),
+  eventTypeId: z.number().int(),
+  attendee: z.object({ name: z.string().min(1), email: z.string().email(), timeZone: z.string(), language: z.string().optional() }),
+  lengthInMinutes: z.number().int().positive().optional(),
+  metadata: z
+    .record(z.string().max(40), z.string().max(500))
+    .refine((m) => Object.keys(m).length <= 50, 'metadata: at most 50 keys')
+    .optional(),
+});
+
+const locationBody = z.object({
+  location: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('address'), address: z.string().min(1) }),
+    z.object({ type: z.literal('link'), link: z.string().url() }),
+    z.object({ type: z.literal('phone'), phone: z.string().regex(/^\+\d{6,15}$/) }),
+    z.object({ type: z.literal('attendeeAddress'), address: z.string().optional() }),
+    z.object({ type: z.literal('attendeePhone'), phone: z.string().optional() }),
+    z.object({ type: z.literal('attendeeDefined'), location: z.string().optional() }),
+  ]),
+});
+
+function ok(reply: FastifyReply, data: unknown, status = 200) {
+  return reply.code(status).send({ status: 'success', data });
+}
+
+function badRequest(reply: FastifyReply, req: FastifyRequest, message: string) {
+  return calError(reply, req, 400, 'BadRequestException', message);
+}
+
+/** `/v2/bookings…` of the 2024-08-13 controllers (CONTRACT §4.2). */
+export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoutesOptions): Promise<void> {
+  const { state, sender, now } = o;
+
+  app.addHook('onRequest', async (req, reply) => {
+    const version = req.headers['cal-api-version'];
+    if (typeof version === 'string' && BOOKING_VERSIONS.includes(version)) return;
+    // /location and /guests have no fallback version: 404 (CONTRACT §4.2). The rest would fall back
+    // to the legacy 2024-04-15 controllers, which the sandbox does not emulate: say so plainly.
+    if (/\/(location|guests)$/.test(req.url.split('?')[0]!)) return calError(reply, req, 404, 'NotFoundException', `Cannot ${req.method} ${req.url}`);
+    return calError(reply, req, 400, 'BadRequestException', 'sandbox: missing or unknown cal-api-version; Cal.com would silently use its legacy 2024-04-15 controllers here');
+  });
+
+  const find = (req: FastifyRequest, reply: FastifyReply): SbBooking | undefined => {
+    const uid = (req.params as { uid: string }).uid;
+    const booking = state.bookings.get(uid);
+    if (!booking) void calError(reply, req, 404, 'NotFoundException', `Booking with uid=${uid} was not found in the database`);
+    return booking;
+  };
+  const requireHost = (req: FastifyRequest, reply: FastifyReply, booking?: SbBooking): number | undefined => {
+    const host = o.callerHost(req);
+    if (host === undefined) {
+      void calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
+      return undefined;
+    }
+    if (booking && booking.hostId !== host) {
+      void calError(reply, req, 403, 'ForbiddenException', 'You are not allowed to manage this booking');
+      return undefined;
+    }
+    return host;
+  };
+
+  app.post('/v2/bookings', async (req, reply) => {
+    const parsed = createBody.safeParse(req.body);
+    if (!parsed.success) return badRequest(reply, req, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const input = parsed.data;
+    const eventType = state.eventTypes.get(input.eventTypeId);
+    if (!eventType) return calError(reply, req, 404, 'NotFoundException', `Event type with id=${input.eventTypeId} not found`);
+    const start = new Date(input.start);
+    if (start.getTime() < now().getTime()) return badRequest(reply, req, 'Attempting to book a meeting in the past.');
+    const end = new Date(start.getTime() + (input.lengthInMinutes ?? eventType.lengthInMinutes) * 60_000);
+    if (state.hostBusy(eventType.hostId, start, end)) return badRequest(reply, req, 'User either already has booking at this time or is not available');
+    const booking = state.newBooking(
+      {
+        eventTypeId: eventType.id,
+        hostId: eventType.hostId,
+        attendee: { name: input.attendee.name, email: input.attendee.email, timeZone: input.attendee.timeZone },
+        start,
+        end,
+        status: eventType.requiresConfirmation ? 'pending' : 'accepted',
+        location: 'integrations:daily',
+        metadata: input.metadata ?? {},
+      },
+      now(),
+    );
+    // CONTRACT §1.2: a booking that needs confirmation sends BOOKING_REQUESTED only.
+    sender.booking(eventType.requiresConfirmation ? 'BOOKING_REQUESTED' : 'BOOKING_CREATED', booking);
+    return ok(reply, bookingOutput(state, booking), 201);
+  });
+
+  app.get('/v2/bookings/:uid', async (req, reply) => {
+    const booking = find(req, reply);
+    if (booking) return ok(reply, bookingOutput(state, booking));
+  });
+
+  app.get('/v2/bookings', async (req, reply) => {
+    if (requireHost(req, reply) === undefined) return;
+    const q = req.query as Record<string, string | undefined>;
+    const take = Math.min(Number(q.take ?? 100), 250);
+    const skip = Number(q.skip ?? 0);
+    if (!Number.isInteger(take) || take < 1 || !Number.isInteger(skip) || skip < 0) return badRequest(reply, req, 'take and skip must be non-negative integers; take at most 250');
+    const views = q.status?.split(',').filter(Boolean) ?? [];
+    const at = now();
+    const inView = (b: SbBooking) =>
+      views.length === 0 ||
+      views.some((v) =>
+        v === 'upcoming' ? b.end > at && (b.status === 'accepted' || b.status === 'pending')
+        : v === 'past' ? b.end <= at && b.status !== 'cancelled' && b.status !== 'rejected'
+        : v === 'cancelled' ? b.status === 'cancelled' || b.status === 'rejected'
+        : v === 'unconfirmed' ? b.status === 'pending' && b.end > at
+        : false,
+      );
+    const after = (name: string) => (q[name] ? new Date(q[name]!) : undefined);
+    const afterUpdatedAt = after('afterUpdatedAt');
+    const afterStart = after('afterStart');
+    const beforeEnd = after('beforeEnd');
+    let list = [...state.bookings.values()].filter(
+      (b) =>
+        inView(b) &&
+        (!afterUpdatedAt || b.updatedAt >= afterUpdatedAt) &&
+        (!afterStart || b.start >= afterStart) &&
+        (!beforeEnd || b.end <= beforeEnd) &&
+        (!q.attendeeEmail || b.attendee.email.toLowerCase() === q.attendeeEmail.toLowerCase()) &&
+        (!q.eventTypeId || b.eventTypeId === Number(q.eventTypeId)),
+    );
+    const dir = q.sortUpdatedAt === 'desc' ? -1 : 1;
+    list = q.sortUpdatedAt ? list.sort((a, b) => dir * (a.updatedAt.getTime() - b.updatedAt.getTime()) || a.id - b.id) : list.sort((a, b) => a.start.getTime() - b.start.getTime());
+    const page = list.slice(skip, skip + take);
+    return reply.send({
+      status: 'success',
+      data: page.map((b) => bookingOutput(state, b)),
+      pagination: {
+        totalItems: list.length,
+        remainingItems: Math.max(0, list.length - skip - page.length),
+        returnedItems: page.length,
+        itemsPerPage: take,
+        currentPage: Math.floor(skip / take) + 1,
+        totalPages: Math.ceil(list.length / take),
+        hasNextPage: skip + page.length < list.length,
+        hasPreviousPage: skip > 0,
+      },
+    });
+  });
+
+  app.post('/v2/bookings/:uid/confirm', async (req, reply) => {
+    const booking = find(req, reply);
+    if (!booking || requireHost(req, reply, booking) === undefined) return;
+    // CONTRACT §4.2: an already accepted booking gives a generic 400.
+    if (booking.status !== 'pending') return calError(reply, req, 400, 'TRPCError', 'Bad request: Please check your request data and try again');
+    booking.status = 'accepted';
+    booking.updatedAt = now();
+    sender.booking('BOOKING_CREATED', booking, { viaConfirm: true });
+    return ok(reply, bookingOutput(state, booking));
+  });
+
+  app.post('/v2/bookings/:uid/decline', async (req, reply) => {
+    const booking = find(req, reply);
+    if (!booking || requireHost(req, reply, booking) === undefined) return;
+    if (booking.status !== 'pending') return calError(reply, req, 400, 'TRPCError', 'Bad request: Please check your request data and try again');
+    const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+    booking.status = 'rejected';
+    if (typeof reason === 'string' && reason) booking.rejectionReason = reason;
+    booking.updatedAt = now();
+    sender.booking('BOOKING_REJECTED', booking);
+    return ok(reply, bookingOutput(state, booking));
+  });
+
+  app.post('/v2/bookings/:uid/cancel', async (req, reply) => {
+    const booking = find(req, reply);
+    if (!booking) return;
+    const reason = (req.body as { cancellationReason?: unknown } | undefined)?.cancellationReason;
+    if (booking.status === 'cancelled') return badRequest(reply, req, 'This booking has been cancelled already.');
+    if (booking.end <= now()) return badRequest(reply, req, 'Cannot cancel a booking that has already ended');
+    // CONTRACT §4.2: the host must give a reason; the shared handler's HttpError comes back bare.
+    if (o.callerHost(req) === booking.hostId && (typeof reason !== 'string' || !reason)) {
+      return bareError(reply, 400, 'Cancellation reason is required when you are the host');
+    }
+    booking.status = 'cancelled';
+    if (typeof reason === 'string' && reason) booking.cancellationReason = reason;
+    booking.updatedAt = now();
+    sender.booking('BOOKING_CANCELLED', booking);
+    return ok(reply, bookingOutput(state, booking));
+  });
+
+  app.post('/v2/bookings/:uid/reschedule', async (req, reply) => {
+    const old = find(req, reply);
+    if (!old) return;
+    const body = z.object({ start: z.string().datetime({ offset: true }), reschedulingReason: z.string().optional(), rescheduledBy: z.string().optional() }).safeParse(req.body);
+    if (!body.success) return badRequest(reply, req, 'start: must be an ISO 8601 date-time');
+    if (old.status === 'cancelled' || old.status === 'rejected') return badRequest(reply, req, 'Cannot reschedule a cancelled or rejected booking');
+    const eventType = state.eventTypes.get(old.eventTypeId)!;
+    const start = new Date(body.data.start);
+    const end = new Date(start.getTime() + (old.end.getTime() - old.start.getTime()));
+    if (start < now()) return badRequest(reply, req, 'Attempting to book a meeting in the past.');
+    if (state.hostBusy(old.hostId, start, end, old.uid)) return badRequest(reply, req, 'User either already has booking at this time or is not available');
+    const byOwner = o.callerHost(req) === old.hostId;
+    const needsConfirmation = eventType.requiresConfirmation && !byOwner;
+    const fresh = state.newBooking(
+      {
+        eventTypeId: old.eventTypeId,
+        hostId: old.hostId,
+        attendee: old.attendee,
+        start,
+        end,
+        status: needsConfirmation ? 'pending' : 'accepted',
+        location: old.location,
+        metadata: old.metadata,
+        rescheduledFromUid: old.uid,
+        ...(body.data.reschedulingReason ? { reschedulingReason: body.data.reschedulingReason } : {}),
+      },
+      now(),
+    );
+    // CONTRACT §1.3: the old booking is cancelled silently, even when the new one is pending.
+    old.status = 'cancelled';
+    old.rescheduledToUid = fresh.uid;
+    old.updatedAt = now();
+    sender.booking(needsConfirmation ? 'BOOKING_REQUESTED' : 'BOOKING_RESCHEDULED', fresh, {
+      reschedule: { id: old.id, uid: old.uid, start: old.start, end: old.end, ...(body.data.rescheduledBy ? { by: body.data.rescheduledBy } : {}) },
+    });
+    return ok(reply, bookingOutput(state, fresh), 201);
+  });
+
+  app.patch('/v2/bookings/:uid/location', async (req, reply) => {
+    const booking = find(req, reply);
+    if (!booking || requireHost(req, reply, booking) === undefined) return;
+    if (!o.locationThrottle(req, reply)) return;
+    const type = (req.body as { location?: { type?: unknown } } | undefined)?.location?.type;
+    if (type === 'integration' || type === 'organizersDefaultApp') {
+      return badRequest(reply, req, 'Valid types are address, link, phone, attendeePhone, attendeeAddress, and attendeeDefined');
+    }
+    const parsed = locationBody.safeParse(req.body);
+    if (!parsed.success) return badRequest(reply, req, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const l = parsed.data.location;
+    booking.location =
+      l.type === 'address' || l.type === 'attendeeAddress' ? (l.address ?? null)
+      : l.type === 'link' ? l.link
+      : l.type === 'phone' || l.type === 'attendeePhone' ? (l.phone ?? null)
+      : (l.location ?? null);
+    booking.updatedAt = now();
+    // CONTRACT §1.2: a location update sends no webhook.
+    return ok(reply, bookingOutput(state, booking));
+  });
+}

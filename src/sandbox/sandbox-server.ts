@@ -1,0 +1,253 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { knownTriggers } from '../domain/booking-event.ts';
+import { sandboxBookingRoutes } from './sandbox-bookings.ts';
+import { calError } from './sandbox-errors.ts';
+import { SandboxState, type Seed } from './sandbox-state.ts';
+import { SandboxThrottle } from './sandbox-throttle.ts';
+import { WebhookSender, type DeliveryFaults } from './webhook-sender.ts';
+
+export interface ApiFaults {
+  /** Answer every API call with this status (500, 502, 503 or 429) until `untilMs` (epoch ms). */
+  failStatus?: number;
+  failUntilMs?: number;
+  /** Added to every API answer. */
+  latencyMs?: number;
+}
+
+export interface SandboxOptions {
+  seed: Seed;
+  now?: () => Date;
+  random?: () => number;
+  requestsPerMinute?: number;
+  locationRequestsPerMinute?: number;
+}
+
+// Triggers that can be subscribed to (CONTRACT §1.1): the 19 of [M] plus the later hosted ones.
+const SUBSCRIBABLE = new Set(knownTriggers.filter((t) => t !== 'PING'));
+
+const webhookInput = z.object({
+  subscriberUrl: z.string().url(),
+  triggers: z.array(z.string()).min(1),
+  active: z.boolean(),
+  payloadTemplate: z.string().nullish(),
+  secret: z.string().optional(),
+  version: z.literal('2021-10-20').optional(),
+});
+
+/**
+ * A local stand-in for Cal.com: the API v2 subset Usher uses, with Cal.com's statuses, envelopes,
+ * error shapes, version header rules and rate limits (CONTRACT §4), and webhooks delivered as
+ * Cal.com delivers them (§1–§3). Faults can be injected to test what Usher does when Cal.com
+ * misbehaves.
+ */
+export class Sandbox {
+  readonly state: SandboxState;
+  readonly sender: WebhookSender;
+  apiFaults: ApiFaults = {};
+  readonly app: FastifyInstance;
+  url = '';
+  readonly #now: () => Date;
+  readonly #throttle: SandboxThrottle;
+  readonly #locationThrottle: SandboxThrottle;
+  #ticker: NodeJS.Timeout | undefined;
+
+  constructor(options: SandboxOptions) {
+    this.#now = options.now ?? (() => new Date());
+    this.state = new SandboxState(options.seed);
+    this.sender = new WebhookSender(this.state, this.#now, options.random);
+    this.#throttle = new SandboxThrottle(options.requestsPerMinute ?? 120);
+    this.#locationThrottle = new SandboxThrottle(options.locationRequestsPerMinute ?? 5);
+    this.app = Fastify({ logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
+    this.#routes();
+  }
+
+  callerHost(req: FastifyRequest): number | undefined {
+    const header = req.headers.authorization;
+    const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    return key ? this.state.apiKeys.get(key) : undefined;
+  }
+
+  /** Sends MEETING_STARTED / MEETING_ENDED for accepted bookings whose times have come (§3.4). */
+  tick(): void {
+    const now = this.#now();
+    for (const b of this.state.bookings.values()) {
+      if (b.status !== 'accepted') continue;
+      if (!b.meetingStartedSent && b.start <= now) {
+        b.meetingStartedSent = true;
+        this.sender.meeting('MEETING_STARTED', b);
+      }
+      if (!b.meetingEndedSent && b.end <= now) {
+        b.meetingEndedSent = true;
+        this.sender.meeting('MEETING_ENDED', b);
+      }
+    }
+  }
+
+  async listen(port: number, host = '127.0.0.1', tickMs = 1000): Promise<string> {
+    const address = await this.app.listen({ port, host });
+    this.url = address.replace('[::1]', '127.0.0.1');
+    if (tickMs > 0) this.#ticker = setInterval(() => this.tick(), tickMs);
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    if (this.#ticker) clearInterval(this.#ticker);
+    await this.sender.settle();
+    await this.app.close();
+  }
+
+  #routes(): void {
+    const app = this.app;
+    const now = () => this.#now();
+
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url.startsWith('/_sandbox')) return;
+      const f = this.apiFaults;
+      if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
+      const key = req.headers.authorization ?? `ip:${req.ip}`;
+      const throttled = this.#throttle.take(key, now().getTime());
+      reply.headers(throttled.headers);
+      if (!throttled.allowed) {
+        return calError(reply, req, 429, 'ThrottlerException', 'CustomThrottlerGuard - Too many requests. Please try again later.');
+      }
+      if (f.failStatus && (f.failUntilMs === undefined || now().getTime() < f.failUntilMs)) {
+        return calError(reply, req, f.failStatus, f.failStatus === 429 ? 'ThrottlerException' : 'InternalServerErrorException', 'sandbox: injected failure');
+      }
+    });
+
+    const locationThrottle = (req: FastifyRequest, reply: FastifyReply): boolean => {
+      const taken = this.#locationThrottle.take(req.headers.authorization ?? req.ip, now().getTime());
+      if (taken.allowed) return true;
+      reply.headers(taken.headers);
+      void calError(reply, req, 429, 'ThrottlerException', 'CustomThrottlerGuard - Too many requests. Please try again later.');
+      return false;
+    };
+
+    void app.register(sandboxBookingRoutes, { state: this.state, sender: this.sender, now, callerHost: (r) => this.callerHost(r), locationThrottle });
+
+    app.get('/v2/slots', async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      const eventType = this.state.eventTypes.get(Number(q.eventTypeId));
+      if (!eventType || !q.start || !q.end) return calError(reply, req, 400, 'BadRequestException', 'eventTypeId, start and end are required');
+      const from = new Date(q.start.length === 10 ? `${q.start}T00:00:00Z` : q.start);
+      const to = new Date(q.end.length === 10 ? `${q.end}T23:59:59Z` : q.end);
+      const data: Record<string, { start: string }[]> = {};
+      const step = eventType.lengthInMinutes * 60_000;
+      for (let day = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate())); day <= to; day = new Date(day.getTime() + 86_400_000)) {
+        // Working hours 09:00–17:00 UTC in the sandbox.
+        for (let t = day.getTime() + 9 * 3_600_000; t + step <= day.getTime() + 17 * 3_600_000; t += step) {
+          const start = new Date(t);
+          if (start < from || start > to || start < now()) continue;
+          if (this.state.hostBusy(eventType.hostId, start, new Date(t + step))) continue;
+          (data[start.toISOString().slice(0, 10)] ??= []).push({ start: start.toISOString() });
+        }
+      }
+      return { status: 'success', data };
+    });
+
+    app.get('/v2/event-types', async () => ({
+      status: 'success',
+      data: [...this.state.eventTypes.values()].map((e) => ({
+        id: e.id,
+        lengthInMinutes: e.lengthInMinutes,
+        title: e.title,
+        slug: e.slug,
+        description: '',
+        locations: [{ type: 'address', address: 'The clinic', public: true }],
+        bookingFields: [],
+        price: 0,
+        currency: 'usd',
+        hidden: false,
+        ...(e.requiresConfirmation ? { confirmationPolicy: { type: 'always', noticeThreshold: { unit: 'minutes', count: 0 }, blockUnconfirmedBookingsInBooker: false } } : {}),
+        bookingUrl: `https://cal.com/${this.state.hosts.get(e.hostId)?.username}/${e.slug}`,
+        users: [this.state.hosts.get(e.hostId)?.username],
+      })),
+    }));
+
+    const presentWebhook = (w: { id: string; subscriberUrl: string; triggers: string[]; active: boolean; payloadTemplate: string | null; secret: string | null }, userId: number) => ({
+      id: w.id,
+      userId,
+      subscriberUrl: w.subscriberUrl,
+      triggers: w.triggers,
+      active: w.active,
+      payloadTemplate: w.payloadTemplate,
+      // CONTRACT §4.2: the secret comes back in clear.
+      secret: w.secret,
+    });
+
+    app.post('/v2/webhooks', async (req, reply) => {
+      const host = this.callerHost(req);
+      if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
+      const parsed = webhookInput.safeParse(req.body);
+      if (!parsed.success) return calError(reply, req, 400, 'BadRequestException', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const bad = parsed.data.triggers.filter((t) => !SUBSCRIBABLE.has(t));
+      if (bad.length) return calError(reply, req, 400, 'BadRequestException', `each value in triggers must be one of the following values; got ${bad.join(', ')}`);
+      if ([...this.state.webhooks.values()].some((w) => w.subscriberUrl === parsed.data.subscriberUrl)) {
+        return calError(reply, req, 409, 'ConflictException', 'Webhook with this subscriber url already exists');
+      }
+      const w = this.state.addWebhook({
+        subscriberUrl: parsed.data.subscriberUrl,
+        triggers: parsed.data.triggers,
+        active: parsed.data.active,
+        secret: parsed.data.secret ?? null,
+        payloadTemplate: parsed.data.payloadTemplate ?? null,
+      });
+      return reply.code(201).send({ status: 'success', data: presentWebhook(w, host) });
+    });
+
+    app.get('/v2/webhooks', async (req, reply) => {
+      const host = this.callerHost(req);
+      if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
+      return { status: 'success', data: [...this.state.webhooks.values()].map((w) => presentWebhook(w, host)) };
+    });
+
+    const oneWebhook = (req: FastifyRequest, reply: FastifyReply) => {
+      const host = this.callerHost(req);
+      if (host === undefined) return void calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
+      const w = this.state.webhooks.get((req.params as { id: string }).id);
+      if (!w) return void calError(reply, req, 404, 'NotFoundException', 'Webhook not found');
+      return { w, host };
+    };
+    app.get('/v2/webhooks/:id', async (req, reply) => {
+      const found = oneWebhook(req, reply);
+      if (found) return { status: 'success', data: presentWebhook(found.w, found.host) };
+    });
+    app.patch('/v2/webhooks/:id', async (req, reply) => {
+      const found = oneWebhook(req, reply);
+      if (!found) return;
+      const parsed = webhookInput.partial().safeParse(req.body);
+      if (!parsed.success) return calError(reply, req, 400, 'BadRequestException', parsed.error.issues[0]?.message ?? 'invalid');
+      if (parsed.data.triggers?.some((t) => !SUBSCRIBABLE.has(t))) return calError(reply, req, 400, 'BadRequestException', 'invalid trigger');
+      Object.assign(found.w, Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => v !== undefined && k !== 'version')));
+      return { status: 'success', data: presentWebhook(found.w, found.host) };
+    });
+    app.delete('/v2/webhooks/:id', async (req, reply) => {
+      const found = oneWebhook(req, reply);
+      if (!found) return;
+      this.state.webhooks.delete(found.w.id);
+      return { status: 'success', data: presentWebhook(found.w, found.host) };
+    });
+
+    // Control endpoint for fault injection and inspection (not part of Cal.com).
+    app.get('/_sandbox/faults', async () => ({ delivery: this.sender.faults, api: this.apiFaults }));
+    app.put('/_sandbox/faults', async (req) => {
+      const body = z
+        .object({
+          delivery: z.object({ dropRate: z.number().min(0).max(1), duplicateRate: z.number().min(0).max(1), delayMs: z.number().min(0) }).partial().optional(),
+          api: z.object({ failStatus: z.number().int().min(400).max(599).optional(), failForSeconds: z.number().positive().optional(), latencyMs: z.number().min(0).optional() }).optional(),
+        })
+        .parse(req.body);
+      if (body.delivery) this.sender.faults = { ...this.sender.faults, ...body.delivery } as DeliveryFaults;
+      if (body.api) {
+        this.apiFaults = {
+          ...(body.api.failStatus ? { failStatus: body.api.failStatus } : {}),
+          ...(body.api.failForSeconds ? { failUntilMs: now().getTime() + body.api.failForSeconds * 1000 } : {}),
+          ...(body.api.latencyMs ? { latencyMs: body.api.latencyMs } : {}),
+        };
+      }
+      return { delivery: this.sender.faults, api: this.apiFaults };
+    });
+    app.get('/_sandbox/deliveries', async () => ({ data: this.sender.deliveries.slice(-500) }));
+  }
+}

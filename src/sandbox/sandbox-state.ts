@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { newUid } from './payloads.ts';
+
+/** The sandbox's world, as Cal.com's database would hold it (statuses lowercase, as API v2 shows them). */
+export interface SbHost {
+  id: number;
+  name: string;
+  email: string;
+  username: string;
+  timeZone: string;
+}
+
+export interface SbEventType {
+  id: number;
+  slug: string;
+  title: string;
+  lengthInMinutes: number;
+  requiresConfirmation: boolean;
+  hostId: number;
+}
+
+export type SbStatus = 'accepted' | 'pending' | 'cancelled' | 'rejected';
+
+export interface SbBooking {
+  id: number;
+  uid: string;
+  eventTypeId: number;
+  hostId: number;
+  attendee: { name: string; email: string; timeZone: string };
+  start: Date;
+  end: Date;
+  status: SbStatus;
+  location: string | null;
+  metadata: Record<string, string>;
+  cancellationReason?: string;
+  rejectionReason?: string;
+  reschedulingReason?: string;
+  rescheduledFromUid?: string;
+  rescheduledToUid?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  meetingStartedSent?: boolean;
+  meetingEndedSent?: boolean;
+}
+
+export interface SbWebhook {
+  id: string;
+  subscriberUrl: string;
+  triggers: string[];
+  active: boolean;
+  secret: string | null;
+  payloadTemplate: string | null;
+}
+
+export const seedSchema = z.object({
+  hosts: z.array(z.object({ id: z.number().int(), name: z.string(), email: z.string(), username: z.string(), timeZone: z.string().default('Europe/London') })).min(1),
+  eventTypes: z
+    .array(
+      z.object({
+        id: z.number().int(),
+        slug: z.string(),
+        title: z.string(),
+        lengthInMinutes: z.number().int().positive(),
+        requiresConfirmation: z.boolean().default(false),
+        hostId: z.number().int(),
+      }),
+    )
+    .min(1),
+  /** API key → the host it belongs to. */
+  apiKeys: z.record(z.string(), z.number().int()).default({}),
+});
+export type Seed = z.infer<typeof seedSchema>;
+
+export class SandboxState {
+  readonly hosts = new Map<number, SbHost>();
+  readonly eventTypes = new Map<number, SbEventType>();
+  readonly bookings = new Map<string, SbBooking>();
+  readonly webhooks = new Map<string, SbWebhook>();
+  readonly apiKeys = new Map<string, number>();
+  #nextBookingId = 1000;
+
+  constructor(seed: Seed) {
+    for (const h of seed.hosts) this.hosts.set(h.id, h);
+    for (const e of seed.eventTypes) {
+      if (!this.hosts.has(e.hostId)) throw new Error(`sandbox seed: event type ${e.id} names unknown host ${e.hostId}`);
+      this.eventTypes.set(e.id, e);
+    }
+    for (const [key, hostId] of Object.entries(seed.apiKeys)) this.apiKeys.set(key, hostId);
+  }
+
+  newBooking(fields: Omit<SbBooking, 'id' | 'uid' | 'createdAt' | 'updatedAt'>, now: Date): SbBooking {
+    const booking: SbBooking = { ...fields, id: this.#nextBookingId++, uid: newUid(), createdAt: now, updatedAt: now };
+    this.bookings.set(booking.uid, booking);
+    return booking;
+  }
+
+  /** A host is busy when an accepted or pending booking of theirs overlaps [start, end). */
+  hostBusy(hostId: number, start: Date, end: Date, exceptUid?: string): boolean {
+    for (const b of this.bookings.values()) {
+      if (b.hostId !== hostId || b.uid === exceptUid) continue;
+      if (b.status !== 'accepted' && b.status !== 'pending') continue;
+      if (b.start < end && start < b.end) return true;
+    }
+    return false;
+  }
+
+  addWebhook(w: Omit<SbWebhook, 'id'>): SbWebhook {
+    const webhook = { ...w, id: randomUUID() };
+    this.webhooks.set(webhook.id, webhook);
+    return webhook;
+  }
+
+  toJSON() {
+    return { bookings: [...this.bookings.values()], webhooks: [...this.webhooks.values()] };
+  }
+}

@@ -1,0 +1,127 @@
+import { request } from 'undici';
+import { signBody } from '../cal/verify-signature.ts';
+import { bookingPayload, envelopeBody, meetingBody, type PayloadBooking } from './payloads.ts';
+import type { SandboxState, SbBooking } from './sandbox-state.ts';
+
+export interface DeliveryFaults {
+  /** Share of deliveries silently not sent (0..1). */
+  dropRate: number;
+  /** Share of deliveries sent twice (as a second matching subscription would). */
+  duplicateRate: number;
+  /** Extra delay before a delivery, random in [0, delayMs): also reorders them. */
+  delayMs: number;
+}
+
+export interface Delivery {
+  trigger: string;
+  uid: string | undefined;
+  url: string;
+  status: number | 'dropped' | 'error';
+  at: Date;
+}
+
+const SIGNATURE_WITHOUT_SECRET = 'no-secret-provided';
+
+/**
+ * Delivers webhooks the way Cal.com does (CONTRACT §2): one POST per matching subscription, the
+ * compact body, `X-Cal-Signature-256` over exactly those bytes (or `no-secret-provided`), one
+ * attempt, redirects not followed, failures only logged.
+ */
+export class WebhookSender {
+  readonly deliveries: Delivery[] = [];
+  faults: DeliveryFaults = { dropRate: 0, duplicateRate: 0, delayMs: 0 };
+  readonly #state: SandboxState;
+  readonly #now: () => Date;
+  readonly #random: () => number;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(state: SandboxState, now: () => Date, random: () => number = Math.random) {
+    this.#state = state;
+    this.#now = now;
+    this.#random = random;
+  }
+
+  toPayloadBooking(b: SbBooking, extra: Partial<PayloadBooking> = {}): PayloadBooking {
+    const host = this.#state.hosts.get(b.hostId)!;
+    const et = this.#state.eventTypes.get(b.eventTypeId)!;
+    const upper = b.status.toUpperCase() as PayloadBooking['status'];
+    return {
+      id: b.id,
+      uid: b.uid,
+      eventTypeId: et.id,
+      eventTypeSlug: et.slug,
+      eventTitle: et.title,
+      title: `${et.title} between ${host.name} and ${b.attendee.name}`,
+      lengthMinutes: et.lengthInMinutes,
+      requiresConfirmation: et.requiresConfirmation,
+      start: b.start,
+      end: b.end,
+      status: upper,
+      organizer: host,
+      attendee: b.attendee,
+      location: b.location,
+      metadata: b.metadata,
+      createdAt: b.createdAt,
+      ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
+      ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
+      ...extra,
+    };
+  }
+
+  /** A BOOKING_* trigger for a booking; `viaConfirm` for the confirm path's smaller payload (§1.2). */
+  booking(trigger: string, b: SbBooking, options: { viaConfirm?: boolean; reschedule?: PayloadBooking['reschedule'] } = {}): void {
+    const pb = this.toPayloadBooking(b, options.reschedule ? { reschedule: options.reschedule } : {});
+    this.#fanOut(trigger, b.uid, () => envelopeBody(trigger, bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), this.#now()));
+  }
+
+  meeting(trigger: 'MEETING_STARTED' | 'MEETING_ENDED', b: SbBooking): void {
+    const body = meetingBody(this.toPayloadBooking(b), trigger);
+    this.#fanOut(trigger, b.uid, () => body);
+  }
+
+  /** Sends one body to a URL, signed; for `usher trigger`-style tests of a setup. */
+  raw(trigger: string, uid: string | undefined, body: () => string): void {
+    this.#fanOut(trigger, uid, body);
+  }
+
+  /** Waits until every delivery started so far has finished (tests, graceful stop). */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  #fanOut(trigger: string, uid: string | undefined, makeBody: () => string): void {
+    for (const webhook of this.#state.webhooks.values()) {
+      if (!webhook.active || !webhook.triggers.includes(trigger)) continue;
+      const copies = this.#random() < this.faults.duplicateRate ? 2 : 1;
+      for (let i = 0; i < copies; i++) {
+        // createdAt is stamped per send, so copies differ in it (CONTRACT §2.1).
+        const body = makeBody();
+        const signature = webhook.secret ? signBody(body, webhook.secret) : SIGNATURE_WITHOUT_SECRET;
+        if (this.#random() < this.faults.dropRate) {
+          this.deliveries.push({ trigger, uid, url: webhook.subscriberUrl, status: 'dropped', at: this.#now() });
+          continue;
+        }
+        const delay = this.faults.delayMs > 0 ? this.#random() * this.faults.delayMs : 0;
+        const p = this.#send(webhook.subscriberUrl, trigger, uid, body, signature, delay).finally(() => this.#inFlight.delete(p));
+        this.#inFlight.add(p);
+      }
+    }
+  }
+
+  async #send(url: string, trigger: string, uid: string | undefined, body: string, signature: string, delayMs: number): Promise<void> {
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    try {
+      const response = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-cal-signature-256': signature, 'x-cal-webhook-version': '2021-10-20' },
+        body,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      });
+      await response.body.dump();
+      this.deliveries.push({ trigger, uid, url, status: response.statusCode, at: this.#now() });
+    } catch {
+      this.deliveries.push({ trigger, uid, url, status: 'error', at: this.#now() });
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { ReconcilerPort } from '../cal/reconciler.ts';
+import type { BookingStatus } from '../domain/booking-event.ts';
+import type { Db } from './db.ts';
+import { insertInboxEvents } from './inbox.ts';
+
+export function reconcilerStore(db: Db, maxAttempts: number, onFed: () => void): ReconcilerPort {
+  return {
+    async readWatermark() {
+      const result = await db.query<{ watermark: Date }>(`select watermark from reconciler_state where key = 'bookings'`);
+      return result.rows[0] ? new Date(result.rows[0].watermark) : undefined;
+    },
+    async writeWatermark(at) {
+      await db.query(
+        `insert into reconciler_state (key, watermark) values ('bookings', $1)
+         on conflict (key) do update set watermark = greatest(reconciler_state.watermark, excluded.watermark), updated_at = now()`,
+        [at],
+      );
+    },
+    async known(uids) {
+      const result = await db.query<{ uid: string; status: BookingStatus; start_at: Date; end_at: Date }>(
+        'select uid, status, start_at, end_at from bookings where uid = any($1::text[])',
+        [uids],
+      );
+      return new Map(result.rows.map((r) => [r.uid, { status: r.status, start: new Date(r.start_at), end: new Date(r.end_at) }]));
+    },
+    async enqueue(events) {
+      const stored = await insertInboxEvents(
+        db,
+        events.map((e) => ({ ...e, source: 'reconciler' as const, state: 'pending' as const, maxAttempts })),
+      );
+      const fresh = stored.filter((s) => !s.duplicate).length;
+      if (fresh > 0) onFed();
+      return fresh;
+    },
+  };
+}
