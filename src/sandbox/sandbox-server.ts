@@ -20,6 +20,8 @@ export interface SandboxOptions {
   now?: () => Date;
   random?: () => number;
   requestsPerMinute?: number;
+  /** Unauthenticated callers are limited per IP (120 in Cal.com); tests that play many patients raise it. */
+  anonymousRequestsPerMinute?: number;
   locationRequestsPerMinute?: number;
 }
 
@@ -49,6 +51,7 @@ export class Sandbox {
   url = '';
   readonly #now: () => Date;
   readonly #throttle: SandboxThrottle;
+  readonly #anonymousThrottle: SandboxThrottle;
   readonly #locationThrottle: SandboxThrottle;
   #ticker: NodeJS.Timeout | undefined;
 
@@ -57,6 +60,7 @@ export class Sandbox {
     this.state = new SandboxState(options.seed);
     this.sender = new WebhookSender(this.state, this.#now, options.random);
     this.#throttle = new SandboxThrottle(options.requestsPerMinute ?? 120);
+    this.#anonymousThrottle = new SandboxThrottle(options.anonymousRequestsPerMinute ?? options.requestsPerMinute ?? 120);
     this.#locationThrottle = new SandboxThrottle(options.locationRequestsPerMinute ?? 5);
     this.app = Fastify({ logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
     this.#routes();
@@ -105,8 +109,8 @@ export class Sandbox {
       if (req.url.startsWith('/_sandbox')) return;
       const f = this.apiFaults;
       if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
-      const key = req.headers.authorization ?? `ip:${req.ip}`;
-      const throttled = this.#throttle.take(key, now().getTime());
+      const key = req.headers.authorization;
+      const throttled = key ? this.#throttle.take(key, now().getTime()) : this.#anonymousThrottle.take(req.ip, now().getTime());
       reply.headers(throttled.headers);
       if (!throttled.allowed) {
         return calError(reply, req, 429, 'ThrottlerException', 'CustomThrottlerGuard - Too many requests. Please try again later.');

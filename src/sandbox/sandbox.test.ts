@@ -1,0 +1,183 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { verifySignature } from '../cal/verify-signature.ts';
+import { Receiver } from '../../test/receiver.ts';
+import { specValidator } from '../../test/openapi.ts';
+import { FakeClock } from '../../test/clock.ts';
+import { loadSeed } from './load-seed.ts';
+import { Sandbox } from './sandbox-server.ts';
+
+const KEY = 'cal_sandbox_demo_key'; // host 5, owner of event type 7
+const GRACE_KEY = 'cal_sandbox_grace_key'; // host 7, owner of event type 9 (requires confirmation)
+const SECRET = 'sandbox-test-secret';
+
+describe('the Cal.com sandbox', () => {
+  let sandbox: Sandbox;
+  let receiver: Receiver;
+  let clock: FakeClock;
+
+  beforeEach(async () => {
+    clock = new FakeClock('2026-12-01T08:00:00.000Z');
+    sandbox = new Sandbox({ seed: loadSeed(), now: () => clock.now() });
+    await sandbox.listen(0, '127.0.0.1', 0);
+    receiver = await new Receiver().start();
+  });
+  afterEach(async () => {
+    await sandbox.close();
+    await receiver.stop();
+  });
+
+  async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await request(sandbox.url + path, {
+      method,
+      headers: { 'cal-api-version': '2024-08-13', authorization: `Bearer ${KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  }
+  const subscribe = (url = receiver.url, secret: string | null = SECRET) =>
+    call('POST', '/v2/webhooks', { subscriberUrl: url, triggers: ['BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED', 'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'MEETING_STARTED', 'MEETING_ENDED'], active: true, ...(secret ? { secret } : {}) });
+  const book = (eventTypeId: number, start: string, email = 'pat@example.com') =>
+    call('POST', '/v2/bookings', { start, eventTypeId, attendee: { name: 'Pat Doe', email, timeZone: 'Europe/London' }, metadata: { source: 'test' } }, { authorization: '' });
+
+  it('sends BOOKING_REQUESTED (PENDING) for an event type that needs confirmation, BOOKING_CREATED on confirm, signed over the exact body', async () => {
+    await subscribe();
+    const created = await book(9, '2026-12-02T10:00:00Z');
+    expect(created.status).toBe(201);
+    expect(created.body.data.status).toBe('pending');
+    const uid = created.body.data.uid;
+    expect((await call('POST', `/v2/bookings/${uid}/confirm`, undefined, { authorization: `Bearer ${GRACE_KEY}` })).body.data.status).toBe('accepted');
+    await sandbox.sender.settle();
+    expect(receiver.triggers()).toEqual(['BOOKING_REQUESTED', 'BOOKING_CREATED']);
+    const [requested, confirmed] = receiver.received;
+    for (const r of receiver.received) {
+      expect(verifySignature(Buffer.from(r.raw), r.headers['x-cal-signature-256'] as string, SECRET)).toEqual({ ok: true });
+      expect(Object.keys(r.body)).toEqual(['triggerEvent', 'createdAt', 'payload']);
+    }
+    expect(requested!.body.payload).toMatchObject({ uid, status: 'PENDING', startTime: '2026-12-02T10:00:00Z', metadata: { source: 'test' } });
+    // the confirm path: millisecond times, no booking metadata (CONTRACT §1.2, §3.2)
+    expect(confirmed!.body.payload).toMatchObject({ uid, status: 'ACCEPTED', startTime: '2026-12-02T10:00:00.000Z' });
+    expect(confirmed!.body.payload).not.toHaveProperty('metadata');
+    // confirming again: a generic 400
+    expect((await call('POST', `/v2/bookings/${uid}/confirm`, undefined, { authorization: `Bearer ${GRACE_KEY}` })).status).toBe(400);
+  });
+
+  it('declines with the reason visible on the booking, and sends BOOKING_REJECTED', async () => {
+    await subscribe();
+    const uid = (await book(9, '2026-12-02T11:00:00Z')).body.data.uid;
+    const declined = await call('POST', `/v2/bookings/${uid}/decline`, { reason: 'Not enough credits: 0 of 1 needed' }, { authorization: `Bearer ${GRACE_KEY}` });
+    expect(declined.body.data).toMatchObject({ status: 'rejected', rejectionReason: 'Not enough credits: 0 of 1 needed' });
+    await sandbox.sender.settle();
+    expect(receiver.received.at(-1)!.body).toMatchObject({ triggerEvent: 'BOOKING_REJECTED', payload: { rejectionReason: 'Not enough credits: 0 of 1 needed', status: 'REJECTED' } });
+  });
+
+  it('reschedules into a new booking with a new uid; the old one is cancelled without BOOKING_CANCELLED', async () => {
+    await subscribe();
+    const old = (await book(7, '2026-12-02T09:00:00Z')).body.data;
+    const moved = await call('POST', `/v2/bookings/${old.uid}/reschedule`, { start: '2026-12-03T09:00:00Z' }, { authorization: '' });
+    expect(moved.status).toBe(201);
+    expect(moved.body.data.uid).not.toBe(old.uid);
+    expect(moved.body.data.rescheduledFromUid).toBe(old.uid);
+    expect((await call('GET', `/v2/bookings/${old.uid}`)).body.data).toMatchObject({ status: 'cancelled', rescheduledToUid: moved.body.data.uid });
+    await sandbox.sender.settle();
+    expect(receiver.triggers()).toEqual(['BOOKING_CREATED', 'BOOKING_RESCHEDULED']);
+    expect(receiver.received[1]!.body.payload).toMatchObject({ uid: moved.body.data.uid, rescheduleUid: old.uid, rescheduleId: old.id, rescheduleStartTime: '2026-12-02T09:00:00Z' });
+  });
+
+  it('refuses a host cancel without reason in the bare error shape, and a second cancel', async () => {
+    await subscribe();
+    const uid = (await book(7, '2026-12-02T09:00:00Z')).body.data.uid;
+    const noReason = await call('POST', `/v2/bookings/${uid}/cancel`, {});
+    expect(noReason).toMatchObject({ status: 400, body: { statusCode: 400, message: 'Cancellation reason is required when you are the host' } });
+    expect((await call('POST', `/v2/bookings/${uid}/cancel`, { cancellationReason: 'Doctor ill' })).body.data.status).toBe('cancelled');
+    const again = await call('POST', `/v2/bookings/${uid}/cancel`, { cancellationReason: 'x' });
+    expect(again).toMatchObject({ status: 400, body: { status: 'error', error: { code: 'BadRequestException' } } });
+    await sandbox.sender.settle();
+    expect(receiver.received.at(-1)!.body).toMatchObject({ triggerEvent: 'BOOKING_CANCELLED', payload: { startTime: '2026-12-02T09:00:00+00:00', cancellationReason: 'Doctor ill' } });
+    expect(receiver.received.at(-1)!.body.payload).not.toHaveProperty('cancelledBy');
+  });
+
+  it('updates a location only with cal-api-version, sends no webhook, and throttles it to 5 a minute', async () => {
+    await subscribe();
+    const uid = (await book(7, '2026-12-02T09:00:00Z')).body.data.uid;
+    const address = { location: { type: 'address', address: 'Room 3B — Floor 2, North wing' } };
+    expect((await call('PATCH', `/v2/bookings/${uid}/location`, address, { 'cal-api-version': '' })).status).toBe(404);
+    expect((await call('PATCH', `/v2/bookings/${uid}/location`, { location: { type: 'integration', integration: 'zoom' } })).status).toBe(400);
+    for (let i = 0; i < 4; i++) expect((await call('PATCH', `/v2/bookings/${uid}/location`, address)).body.data.location).toBe(address.location.address);
+    const throttled = await call('PATCH', `/v2/bookings/${uid}/location`, address);
+    expect(throttled.status).toBe(429);
+    await sandbox.sender.settle();
+    expect(receiver.triggers()).toEqual(['BOOKING_CREATED']);
+  });
+
+  it('limits an API key to 120 requests a minute with -Default headers, then blocks it for 60 s', async () => {
+    let last;
+    for (let i = 0; i < 120; i++) last = await call('GET', '/v2/bookings?take=1');
+    expect(last!.status).toBe(200);
+    expect(last!.headers['x-ratelimit-remaining-default']).toBe('0');
+    const refused = await call('GET', '/v2/bookings?take=1');
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('ThrottlerException');
+    expect(refused.headers['x-ratelimit-reset-default']).toBe('60');
+    expect(refused.headers['retry-after']).toBeUndefined();
+    clock.advance(59_000);
+    expect((await call('GET', '/v2/bookings?take=1')).status).toBe(429);
+    clock.advance(2_000);
+    expect((await call('GET', '/v2/bookings?take=1')).status).toBe(200);
+  });
+
+  it('manages webhooks: 201 with the secret in clear, 409 for a second one to the same URL, 400 for invented triggers', async () => {
+    const created = await subscribe();
+    expect(created).toMatchObject({ status: 201, body: { data: { subscriberUrl: receiver.url, secret: SECRET, active: true } } });
+    expect(typeof created.body.data.id).toBe('string');
+    expect((await subscribe()).status).toBe(409);
+    expect((await call('POST', '/v2/webhooks', { subscriberUrl: 'http://127.0.0.1:1/x', triggers: ['BOOKING_CONFIRMED'], active: true })).status).toBe(400);
+    expect((await call('PATCH', `/v2/webhooks/${created.body.data.id}`, { active: false })).body.data.active).toBe(false);
+    expect((await call('DELETE', `/v2/webhooks/${created.body.data.id}`)).status).toBe(200);
+    expect((await call('GET', '/v2/webhooks')).body.data).toEqual([]);
+  });
+
+  it('delivers once per matching subscription, and no-secret-provided without a secret', async () => {
+    await subscribe();
+    await subscribe(`${receiver.url}?second`, null);
+    await book(7, '2026-12-02T09:00:00Z');
+    await sandbox.sender.settle();
+    expect(receiver.received).toHaveLength(2);
+    expect(receiver.received.map((r) => r.headers['x-cal-signature-256']).sort()[1]).toBe('no-secret-provided');
+  });
+
+  it('sends MEETING_STARTED and MEETING_ENDED without envelope when the times come', async () => {
+    await subscribe();
+    const uid = (await book(7, '2026-12-01T09:00:00Z')).body.data.uid;
+    clock.set('2026-12-01T09:00:00Z');
+    sandbox.tick();
+    clock.set('2026-12-01T09:30:00Z');
+    sandbox.tick();
+    sandbox.tick();
+    await sandbox.sender.settle();
+    expect(receiver.triggers()).toEqual(['BOOKING_CREATED', 'MEETING_STARTED', 'MEETING_ENDED']);
+    expect(receiver.received[1]!.body).toMatchObject({ triggerEvent: 'MEETING_STARTED', uid });
+    expect(receiver.received[1]!.body).not.toHaveProperty('payload');
+  });
+
+  it('answers with bodies that validate against Cal.com’s openapi-v2.json', async () => {
+    const uid = (await book(7, '2026-12-02T09:00:00Z')).body.data.uid;
+    const one = specValidator('GetBookingOutput_2024_08_13');
+    const got = await call('GET', `/v2/bookings/${uid}`);
+    expect(one(got.body), JSON.stringify(one.errors)).toBe(true);
+    const many = specValidator('GetBookingsOutput_2024_08_13');
+    const listed = await call('GET', '/v2/bookings?status=upcoming');
+    expect(many(listed.body), JSON.stringify(many.errors)).toBe(true);
+    expect(listed.body.pagination).toMatchObject({ totalItems: 1, returnedItems: 1, hasNextPage: false });
+  });
+
+  it('drops a share of deliveries when told to', async () => {
+    await subscribe();
+    await call('PUT', '/_sandbox/faults', { delivery: { dropRate: 1 } });
+    await book(7, '2026-12-02T09:00:00Z');
+    await sandbox.sender.settle();
+    expect(receiver.received).toHaveLength(0);
+    expect(sandbox.sender.deliveries.at(-1)).toMatchObject({ trigger: 'BOOKING_CREATED', status: 'dropped' });
+  });
+});
