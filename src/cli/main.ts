@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type Env } from '../config.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
@@ -28,8 +29,9 @@ usage: usher <command> [options]
   serve                 run the webhook receiver, worker and admin API
   start                 what \`npm start\` runs: with CAL_API_KEY, serve; without, the demo
                         (sandbox Cal.com + simulated patients + usher, local secrets)
-  sandbox [--port P] [--seed F]
-                        run the Cal.com sandbox alone (default port 3100, the demo clinic)
+  sandbox [--port P] [--seed F] [--state FILE] [--drop-rate R] [--duplicate-rate R] [--delay-ms MS]
+                        run the Cal.com sandbox alone (default port 3100, the demo clinic);
+                        --state keeps bookings and subscriptions in a JSON file across runs
   trigger <TRIGGER> [--to URL]
                         send one signed, realistic Cal.com webhook (default to this usher)
   reconcile             compare Cal.com's bookings with Usher's once and feed what is missing
@@ -112,11 +114,14 @@ export async function run(argv: string[], env: Env): Promise<void> {
   const { values, positionals } = parseArgs({
     args: rest,
     options: {
-      state: { type: 'string' },
       limit: { type: 'string' },
       port: { type: 'string' },
       seed: { type: 'string' },
       to: { type: 'string' },
+      state: { type: 'string' },
+      'drop-rate': { type: 'string' },
+      'duplicate-rate': { type: 'string' },
+      'delay-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -134,9 +139,19 @@ export async function run(argv: string[], env: Env): Promise<void> {
       return runStart(env);
     case 'sandbox': {
       const sandbox = new Sandbox({ seed: loadSeed(values.seed) });
+      if (values.state && existsSync(values.state)) sandbox.state.restore(JSON.parse(readFileSync(values.state, 'utf8')));
+      sandbox.sender.faults = {
+        dropRate: Number(values['drop-rate'] ?? 0),
+        duplicateRate: Number(values['duplicate-rate'] ?? 0),
+        delayMs: Number(values['delay-ms'] ?? 0),
+      };
       const url = await sandbox.listen(Number(values.port ?? 3100));
-      process.stdout.write(`sandbox Cal.com at ${url} (API keys: ${[...sandbox.state.apiKeys.keys()].join(', ')})\n`);
-      const stop = () => void sandbox.close().then(() => process.exit(0));
+      process.stdout.write(`sandbox Cal.com at ${url} (API keys: ${[...sandbox.state.apiKeys.keys()].join(', ')}; faults: PUT ${url}/_sandbox/faults)\n`);
+      const stop = () =>
+        void sandbox.close().then(() => {
+          if (values.state) writeFileSync(values.state, JSON.stringify(sandbox.state, null, 2));
+          process.exit(0);
+        });
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       return;

@@ -114,4 +114,13 @@ export class SandboxState {
   toJSON() {
     return { bookings: [...this.bookings.values()], webhooks: [...this.webhooks.values()] };
   }
+
+  /** Restores bookings and webhook subscriptions saved by toJSON() (the `--state` file). */
+  restore(saved: { bookings?: (Omit<SbBooking, 'start' | 'end' | 'createdAt' | 'updatedAt'> & Record<'start' | 'end' | 'createdAt' | 'updatedAt', string>)[]; webhooks?: SbWebhook[] }): void {
+    for (const b of saved.bookings ?? []) {
+      this.bookings.set(b.uid, { ...b, start: new Date(b.start), end: new Date(b.end), createdAt: new Date(b.createdAt), updatedAt: new Date(b.updatedAt) });
+      this.#nextBookingId = Math.max(this.#nextBookingId, b.id + 1);
+    }
+    for (const w of saved.webhooks ?? []) this.webhooks.set(w.id, w);
+  }
 }

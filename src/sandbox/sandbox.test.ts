@@ -27,7 +27,7 @@ describe('the Cal.com sandbox', () => {
     await receiver.stop();
   });
 
-  async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}) {
+  async function call(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}) {
     const response = await request(sandbox.url + path, {
       method,
       headers: { 'cal-api-version': '2024-08-13', authorization: `Bearer ${KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
