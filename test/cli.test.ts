@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listMigrations } from '../src/store/migrate.ts';
 import { TEST_ADMIN_TOKEN } from './config.ts';
 import { spawnServe } from './serve-process.ts';
 import { postWebhook } from './usher.ts';
@@ -22,7 +23,10 @@ describe('usher CLI on the embedded store', () => {
 
   it('migrates a fresh store directly when no server holds it', async () => {
     const { stdout } = await usher('migrate');
-    expect(JSON.parse(stdout)).toEqual({ applied: ['0001_foundation'], store: 'pglite' });
+    const all = (await listMigrations()).map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
+    expect(all[0]).toBe('0001_foundation');
+    expect(JSON.parse(stdout)).toEqual({ applied: all, store: 'pglite' });
+    expect(JSON.parse((await usher('migrate')).stdout)).toEqual({ applied: [], store: 'pglite' });
   });
 
   it('goes through the running server’s admin API when it holds the store', async () => {

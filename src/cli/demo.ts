@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { loadConfig, type Env } from '../config.ts';
+import { actionableTriggers } from '../domain/booking-event.ts';
 import { UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startUsher, type Usher } from '../main.ts';
@@ -12,24 +13,12 @@ import { devEnvironment } from './dev-environment.ts';
 
 const demoConfigPath = fileURLToPath(new URL('../../demo/usher.config.yaml', import.meta.url));
 
-/** Every trigger Usher acts on: what to tick in Cal.com's webhook settings. */
-export const SUBSCRIBED_TRIGGERS = [
-  'BOOKING_CREATED',
-  'BOOKING_REQUESTED',
-  'BOOKING_RESCHEDULED',
-  'BOOKING_CANCELLED',
-  'BOOKING_REJECTED',
-  'BOOKING_PAID',
-  'BOOKING_NO_SHOW_UPDATED',
-  'MEETING_STARTED',
-  'MEETING_ENDED',
-];
 
 export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usherUrl: string, secret: string | undefined): Promise<void> {
   const response = await request(`${sandboxUrl}/v2/webhooks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ subscriberUrl: `${usherUrl}/webhooks/cal`, triggers: SUBSCRIBED_TRIGGERS, active: true, ...(secret ? { secret } : {}) }),
+    body: JSON.stringify({ subscriberUrl: `${usherUrl}/webhooks/cal`, triggers: actionableTriggers, active: true, ...(secret ? { secret } : {}) }),
   });
   const text = await response.body.text();
   if (response.statusCode !== 201 && response.statusCode !== 409) throw new UsherError('CONFIG_INVALID', `sandbox refused the webhook subscription: ${text}`);

@@ -1,20 +1,10 @@
 import { request } from 'undici';
 import { signBody } from '../cal/verify-signature.ts';
+import { actionableTriggers } from '../domain/booking-event.ts';
 import { UsherError } from '../errors.ts';
 import { bookingPayload, envelopeBody, meetingBody, noShowBody, pingBody, sampleBooking } from '../sandbox/payloads.ts';
 
-export const TRIGGER_NAMES = [
-  'PING',
-  'BOOKING_CREATED',
-  'BOOKING_REQUESTED',
-  'BOOKING_RESCHEDULED',
-  'BOOKING_CANCELLED',
-  'BOOKING_REJECTED',
-  'BOOKING_PAID',
-  'BOOKING_NO_SHOW_UPDATED',
-  'MEETING_STARTED',
-  'MEETING_ENDED',
-];
+export const TRIGGER_NAMES: readonly string[] = ['PING', ...actionableTriggers];
 
 /** The body Cal.com would send for one trigger, about a fresh sample booking tomorrow. */
 export function sampleBody(trigger: string, now = new Date()): { body: string; uid: string | undefined } {
