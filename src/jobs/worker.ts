@@ -7,7 +7,6 @@ import {
   claimNextJob,
   completeJob,
   deadLetterJob,
-  nextJobRunAt,
   releaseStaleJobs,
   releaseWorkerJobs,
   rescheduleJob,
@@ -229,10 +228,5 @@ export class Worker {
     this.#lastStaleCheck = now.getTime();
     const released = await releaseStaleJobs(this.#o.db, new Date(now.getTime() - lease), now);
     if (released > 0) this.#o.log.warn({ released }, 'released jobs orphaned by a stopped worker');
-  }
-
-  /** When the next job becomes runnable (for operators: how long write-backs wait). */
-  nextJobAt(): Promise<Date | undefined> {
-    return nextJobRunAt(this.#o.db);
   }
 }

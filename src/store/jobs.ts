@@ -208,8 +208,3 @@ export async function countJobsByState(db: Queryable): Promise<Record<string, nu
   const result = await db.query<{ state: string; n: string | number }>('select state, count(*) as n from jobs group by state');
   return Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
 }
-
-export async function nextJobRunAt(db: Queryable): Promise<Date | undefined> {
-  const result = await db.query<{ at: Date | null }>(`select min(run_at) as at from jobs where state = 'pending'`);
-  return result.rows[0]?.at ?? undefined;
-}

@@ -59,6 +59,9 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
       'insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2',
       [keys, now],
     );
+    // The log only needs the current window: drop what no window can see any more.
+    const longest = Math.max(...sorted.map((b) => b.windowSeconds)) * 1000 + WINDOW_MARGIN_MS;
+    await trx.query('delete from rate_calls where bucket = any($1::text[]) and called_at < $2', [keys, new Date(now.getTime() - longest)]);
     return { ok: true as const };
   });
 }
@@ -70,18 +73,4 @@ export async function blockRateBucket(db: Db, key: string, until: Date): Promise
      on conflict (key) do update set blocked_until = greatest(rate_buckets.blocked_until, excluded.blocked_until)`,
     [key, until],
   );
-}
-
-/** Drops log rows no window can see any more; called from the worker now and then. */
-export async function pruneRateCalls(db: Db, olderThan: Date): Promise<number> {
-  const result = await db.query('delete from rate_calls where called_at < $1', [olderThan]);
-  return result.rowCount;
-}
-
-export async function rateCallsSince(db: Db, key: string, since: Date): Promise<Date[]> {
-  const result = await db.query<{ called_at: Date }>(
-    'select called_at from rate_calls where bucket = $1 and called_at >= $2 order by called_at',
-    [key, since],
-  );
-  return result.rows.map((r) => new Date(r.called_at));
 }
