@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type Env } from '../config.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { startUsher } from '../main.ts';
 import { replay } from '../jobs/replay.ts';
 import { readLockOwner } from '../store/data-dir-lock.ts';
 import { listInboxEvents, type InboxState } from '../store/inbox.ts';
@@ -20,7 +19,7 @@ import { sendTrigger, TRIGGER_NAMES } from './send-trigger.ts';
 import { devEnvironment } from './dev-environment.ts';
 import { reconcile } from '../cal/reconciler.ts';
 import { reconcilerStore } from '../store/reconciler-store.ts';
-import { createCalClient, systemClock } from '../main.ts';
+import { createCalClient, startUsher, systemClock } from '../main.ts';
 
 const HELP = `usher — the back office beside Cal.com
 

@@ -48,9 +48,10 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
         return reply.code(401).send({ error: { code: 'SIGNATURE_INVALID', message: `signature ${check.reason}` } });
       }
     }
+    const text = raw.toString('utf8');
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       o.metrics.webhooks.inc({ result: 'invalid_json' });
       return reply.code(400).send({ error: { code: 'INVALID_JSON', message: 'body is not valid JSON' } });
@@ -58,7 +59,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
 
     const parsed = parseWebhook(body);
     const receivedAt = o.now();
-    const common = { source: 'webhook' as const, rawBody: raw.toString('utf8'), maxAttempts: o.maxAttempts };
+    const common = { source: 'webhook' as const, rawBody: text, maxAttempts: o.maxAttempts };
     let row: NewInboxEvent;
     switch (parsed.outcome) {
       case 'event': {
