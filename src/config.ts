@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsherError } from './errors.ts';
+import { gateSectionSchema, resolveGateSettings, type GateSettings } from './gate/gate-config.ts';
 
 /** The YAML file: everything about the business. Secrets and addresses come from the environment. */
 const fileSchema = z
@@ -49,6 +50,14 @@ const fileSchema = z
       .object({ intervalSeconds: z.number().min(0).default(300) })
       .strict()
       .default({ intervalSeconds: 300 }),
+    gate: gateSectionSchema,
+    // Keyed by Cal.com event type id. Strict: a misspelt key (`gat:`) must not silently turn a gate off.
+    eventTypes: z
+      .record(
+        z.string().regex(/^\d+$/, 'event type keys are Cal.com event type ids (numbers)'),
+        z.object({ title: z.string().optional(), gate: z.record(z.string(), z.unknown()).optional() }).strict(),
+      )
+      .default({}),
   })
   .passthrough();
 
@@ -72,6 +81,8 @@ export interface Config {
   readonly webhooks: FileConfig['webhooks'];
   readonly worker: FileConfig['worker'];
   readonly reconciler: FileConfig['reconciler'];
+  readonly gate: GateSettings;
+  readonly eventTypes: FileConfig['eventTypes'];
   /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
   readonly file: Record<string, unknown>;
 }
@@ -166,7 +177,15 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     faults.push(`${configPath}: timeZone: "${parsed.data.timeZone}" is not an IANA time zone`);
   }
 
-  if (faults.length > 0 || !parsed.success) return { ok: false, faults };
+  let gate: GateSettings | undefined;
+  if (parsed.success) {
+    const gates = Object.fromEntries(Object.entries(parsed.data.eventTypes).flatMap(([id, t]) => (t.gate ? [[id, t.gate]] : [])));
+    const resolved = resolveGateSettings(parsed.data.gate, gates);
+    faults.push(...resolved.faults.map((f) => `${configPath}: ${f}`));
+    gate = resolved.settings;
+  }
+
+  if (faults.length > 0 || !parsed.success || !gate) return { ok: false, faults };
   const file = parsed.data;
   const config: Config = {
     port,
@@ -187,6 +206,8 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     webhooks: file.webhooks,
     worker: file.worker,
     reconciler: file.reconciler,
+    gate,
+    eventTypes: file.eventTypes,
     file: file as Record<string, unknown>,
   };
   return { ok: true, config: deepFreeze(config) };

@@ -17,6 +17,7 @@ import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
 import { reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { describeError } from './errors.ts';
+import { gateEventHandler } from './gate/gate-handler.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -94,7 +95,10 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       db,
       clock,
       log: log.child({ component: 'worker' }),
-      eventHandlers: [recordBookingState],
+      eventHandlers: [
+        recordBookingState,
+        gateEventHandler({ settings: config.gate, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts }),
+      ],
       jobHandlers: calJobHandlers(cal),
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,

@@ -58,6 +58,8 @@ const bookingPayload = z.looseObject({
   metadata,
   rescheduleUid: z.string().nullish(),
   cancellationReason: z.string().nullish(),
+  // CONTRACT §1.2: the canceller's e-mail, or absent (API v2 cancels never set it).
+  cancelledBy: z.string().nullish().catch(undefined),
   rejectionReason: z.string().nullish(),
   requestReschedule: z.boolean().nullish(),
 });
@@ -207,6 +209,7 @@ export function parseWebhook(body: unknown): ParsedWebhook {
         booking: snapshot(p, p.organizer),
         ...(p.rescheduleUid ? { rescheduleUid: p.rescheduleUid } : {}),
         ...(p.cancellationReason ? { cancellationReason: p.cancellationReason } : {}),
+        ...(p.cancelledBy ? { cancelledBy: p.cancelledBy } : {}),
         ...(p.rejectionReason ? { rejectionReason: p.rejectionReason } : {}),
         ...(p.requestReschedule != null ? { requestReschedule: p.requestReschedule } : {}),
       },

@@ -28,11 +28,11 @@ export class AdminClient {
       throw new UsherError('ADMIN_UNREACHABLE', `cannot reach usher at ${this.#baseUrl} (${(error as Error).message})`, { cause: error });
     }
     const text = await response.body.text();
-    const parsed = text ? (JSON.parse(text) as { data?: T; error?: { code: string; message: string } }) : {};
+    const parsed = text ? (JSON.parse(text) as { data?: T; error?: { code: string; message: string; faults?: string[] } }) : {};
     if (response.statusCode >= 400) {
       const code = parsed.error?.code;
       const known = code === 'NOT_FOUND' || code === 'CONFLICT' || code === 'BAD_REQUEST' || code === 'UNAUTHORIZED';
-      throw new UsherError(known ? code : 'ADMIN_UNREACHABLE', parsed.error?.message ?? `HTTP ${response.statusCode}`);
+      throw new UsherError(known ? code : 'ADMIN_UNREACHABLE', parsed.error?.message ?? `HTTP ${response.statusCode}`, { detail: parsed.error?.faults });
     }
     return (parsed.data ?? parsed) as T;
   }

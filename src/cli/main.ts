@@ -234,5 +234,6 @@ export async function run(argv: string[], env: Env): Promise<void> {
 
 run(process.argv.slice(2), process.env).catch((error: unknown) => {
   process.stderr.write(`usher: ${isUsherError(error) ? error.message : describeError(error)}\n`);
+  if (isUsherError(error) && Array.isArray(error.detail)) process.stderr.write(error.detail.map((f) => `  - ${String(f)}\n`).join(''));
   process.exit(isUsherError(error) && error.httpStatus < 500 ? 2 : 1);
 });

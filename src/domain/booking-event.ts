@@ -67,6 +67,7 @@ export type CalEvent =
       /** CONTRACT §1.3: a reschedule is a new booking; the old uid comes here. */
       rescheduleUid?: string;
       cancellationReason?: string;
+      cancelledBy?: string;
       rejectionReason?: string;
       requestReschedule?: boolean;
     }

@@ -41,7 +41,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (error instanceof UsherError) {
-      return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message } });
+      // A list of faults (a bad CSV row, a config key) is for the operator; nothing else in `detail` leaves.
+      const faults = error.httpStatus < 500 && Array.isArray(error.detail) ? { faults: error.detail.map(String) } : {};
+      return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message, ...faults } });
     }
     if (error instanceof ZodError) {
       return reply.code(400).send({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CalClient } from '../cal/api-client.ts';
-import { UsherError } from '../errors.ts';
+import { isUsherError, UsherError } from '../errors.ts';
 import type { Job } from '../store/jobs.ts';
 import type { JobHandler } from './worker.ts';
 
@@ -21,18 +21,33 @@ function payloadOf<T>(schema: z.ZodType<T>, job: Job): T {
   return parsed.data;
 }
 
+/**
+ * CONTRACT §4.2: confirming or declining a booking that is no longer pending answers 400 with a
+ * generic message. Rather than trust the text, ask Cal.com for the booking: if a person confirmed,
+ * declined or cancelled it meanwhile, their decision stands and the job is done ("respected").
+ */
+async function unlessDecidedElsewhere(client: CalClient, uid: string, call: () => Promise<{ uid: string; status: string }>) {
+  try {
+    const booking = await call();
+    return { uid: booking.uid, status: booking.status };
+  } catch (error) {
+    if (!isUsherError(error, 'CAL_API_ERROR')) throw error;
+    const current = await client.getBooking(uid).catch(() => undefined);
+    if (!current || current.status === 'pending') throw error;
+    return { uid, status: current.status, respected: true, calAnswer: error.message };
+  }
+}
+
 /** The outbox's Cal.com calls. Each answer is kept (status, location) as the job's last response. */
 export function calJobHandlers(client: CalClient): Record<string, JobHandler> {
   return {
     [calJobKinds.confirm]: async (job) => {
       const { uid } = payloadOf(uidOnly, job);
-      const booking = await client.confirmBooking(uid);
-      return { uid: booking.uid, status: booking.status };
+      return unlessDecidedElsewhere(client, uid, () => client.confirmBooking(uid));
     },
     [calJobKinds.decline]: async (job) => {
       const { uid, reason } = payloadOf(withReason, job);
-      const booking = await client.declineBooking(uid, reason);
-      return { uid: booking.uid, status: booking.status };
+      return unlessDecidedElsewhere(client, uid, () => client.declineBooking(uid, reason));
     },
     [calJobKinds.cancel]: async (job) => {
       const { uid, reason } = payloadOf(withReason, job);

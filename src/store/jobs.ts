@@ -208,3 +208,16 @@ export async function countJobsByState(db: Queryable): Promise<Record<string, nu
   const result = await db.query<{ state: string; n: string | number }>('select state, count(*) as n from jobs group by state');
   return Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
 }
+
+/**
+ * Withdraws a booking's unsent jobs of some kinds (a person decided in Cal.com before Usher's call
+ * went out). A running job is left to finish; its handler copes with the changed booking.
+ */
+export async function supersedePendingJobs(trx: Queryable, bookingUid: string, kinds: readonly string[], now: Date): Promise<number> {
+  const result = await trx.query(
+    `update jobs set state = 'superseded', updated_at = $3, finished_at = $3
+      where booking_uid = $1 and kind = any($2::text[]) and state = 'pending'`,
+    [bookingUid, kinds, now],
+  );
+  return result.rowCount;
+}

@@ -1,0 +1,41 @@
+import { TZDate } from '@date-fns/tz';
+import { addDays, addMonths, addWeeks, startOfDay, startOfMonth, startOfWeek } from 'date-fns';
+
+export type Period = 'day' | 'week' | 'month';
+export const periods: readonly Period[] = ['day', 'week', 'month'];
+
+/**
+ * The calendar day, ISO week (Monday first) or month containing `at`, in the business's time zone:
+ * a member's "two sessions a week" means the clinic's week, not UTC's, and a day is 23 or 25 hours
+ * when the clocks change.
+ */
+export function periodBounds(at: Date, period: Period, timeZone: string): { from: Date; to: Date } {
+  const local = new TZDate(at.getTime(), timeZone);
+  switch (period) {
+    case 'day': {
+      const from = startOfDay(local);
+      return { from: new Date(+from), to: new Date(+addDays(from, 1)) };
+    }
+    case 'week': {
+      const from = startOfWeek(local, { weekStartsOn: 1 });
+      return { from: new Date(+from), to: new Date(+addWeeks(from, 1)) };
+    }
+    case 'month': {
+      const from = startOfMonth(local);
+      return { from: new Date(+from), to: new Date(+addMonths(from, 1)) };
+    }
+  }
+}
+
+/** The local calendar date (YYYY-MM-DD) of an instant in a time zone. */
+export function localDate(at: Date, timeZone: string): string {
+  const d = new TZDate(at.getTime(), timeZone);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** The instant a local calendar date (YYYY-MM-DD) ends in a time zone: "valid until 31 Dec" means through that day. */
+export function endOfLocalDate(date: string, timeZone: string): Date {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(+addDays(new TZDate(y, m - 1, d, timeZone), 1));
+}

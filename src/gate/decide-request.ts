@@ -1,0 +1,138 @@
+import type { CalEvent } from '../domain/booking-event.ts';
+import { declineMessage } from '../domain/decline-message.ts';
+import { evaluateGate, limitWindows, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
+import { UsherError } from '../errors.ts';
+import type { Booking } from '../domain/booking.ts';
+import type { EventContext } from '../jobs/handle-event.ts';
+import type { Queryable } from '../store/db.ts';
+import { lockBooking } from '../store/bookings.ts';
+import { getHold, holdCredits, type CreditHold, lockMemberCredits, settleHold, spendableCredits, transferHold } from '../store/credits.ts';
+import { recordDecision, type Reason } from '../store/decisions.ts';
+import { countMemberBookings, getGateRecord, saveGateRecord } from '../store/gate-decisions.ts';
+import { getMember, normaliseEmail } from '../store/members.ts';
+import type { GateSettings } from './gate-config.ts';
+import { enqueueGateCall } from './gate-jobs.ts';
+
+export interface GateDeps {
+  settings: GateSettings;
+  timeZone: string;
+  maxAttempts: number;
+}
+
+type RequestedEvent = Extract<CalEvent, { kind: 'booking' }>;
+
+/**
+ * BOOKING_REQUESTED (CONTRACT §1.2: what a requires-confirmation event type sends instead of
+ * BOOKING_CREATED, also for a reschedule by the booker): decide, take the credits and write the
+ * confirm or decline call, all in the event's transaction. Anything that throws here rolls the
+ * whole event back to be retried: an internal failure leaves the booking pending, never declined
+ * (invariant 6).
+ */
+export async function decideRequest(event: RequestedEvent, { trx, inboxEvent, now }: EventContext, deps: GateDeps): Promise<void> {
+  const uid = event.booking.uid;
+  const log = (outcome: string, reasons: Reason[], detail: Record<string, unknown> = {}) =>
+    recordDecision(trx, { bookingUid: uid, inboxEventId: inboxEvent.id, kind: 'gate', outcome, reasons, detail }, now);
+
+  const booking = await lockBooking(trx, uid);
+  if (!booking) throw new UsherError('NOT_FOUND', `booking ${uid} was not recorded before the gate ran`);
+  if (booking.status !== 'pending') return log('skip', [{ code: 'booking.not_pending', status: booking.status }]);
+  const policy = deps.settings.policies[String(booking.eventTypeId)];
+  if (!policy) return log('not_gated', [{ code: 'gate.event_type_not_configured', eventTypeId: booking.eventTypeId ?? null }]);
+  // Decided once per booking: a duplicate, replayed or reconciled request changes nothing.
+  if (await getGateRecord(trx, uid)) return;
+
+  const email = booking.attendeeEmail ? normaliseEmail(booking.attendeeEmail) : undefined;
+  if (email) await lockMemberCredits(trx, email);
+  const member = email ? await getMember(trx, email) : undefined;
+
+  let carried = await getHold(trx, uid);
+  if (!carried && event.rescheduleUid) {
+    carried = await transferHold(trx, event.rescheduleUid, uid, 'cal', now);
+    if (carried) await recordDecision(trx, { bookingUid: uid, kind: 'credits', outcome: 'transferred', reasons: [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: carried.amount }] }, now);
+  }
+  // A booking already paid for (a reschedule carries its credits) is never charged again, even if
+  // the price changed in the config since.
+  const alreadyHeld = carried && (carried.state === 'held' || carried.state === 'captured') ? Math.max(carried.amount, policy.creditCost) : 0;
+
+  const bookingsInPeriod: Record<string, number> = {};
+  if (email) {
+    for (const w of limitWindows(policy, booking.start, deps.timeZone)) {
+      bookingsInPeriod[w.period] = await countMemberBookings(trx, {
+        email,
+        from: w.from,
+        to: w.to,
+        ...(policy.limitScope === 'eventType' && booking.eventTypeId !== undefined ? { eventTypeId: booking.eventTypeId } : {}),
+        excludeUids: [uid, ...(event.rescheduleUid ? [event.rescheduleUid] : [])],
+      });
+    }
+  }
+
+  const decision = evaluateGate({
+    booking: { start: booking.start, end: booking.end, email },
+    member,
+    policy,
+    unknownMember: deps.settings.unknownMember,
+    credits: { available: member && email ? await spendableCredits(trx, email, now) : 0, alreadyHeld },
+    bookingsInPeriod,
+    // Notice and booking window are judged at the moment the booker asked, not when a retry ran.
+    now: event.createdAt && event.createdAt < now ? event.createdAt : now,
+    timeZone: deps.timeZone,
+  });
+  await applyDecision(trx, { booking, email, decision, decidedBy: 'policy', carried, deps, now, log });
+}
+
+export interface DecisionToApply {
+  booking: Booking;
+  email: string | undefined;
+  decision: { outcome: GateOutcome; reasons: Reason[]; creditsToHold: number; message?: string };
+  /** `policy`, or `operator:<who>`. */
+  decidedBy: string;
+  /** Credits already held for this booking (carried over by a reschedule, or an earlier decision). */
+  carried: CreditHold | undefined;
+  deps: GateDeps;
+  now: Date;
+  log: (outcome: string, reasons: Reason[], detail?: Record<string, unknown>) => Promise<void>;
+}
+
+/** Makes a decision real: credits, the Cal.com call, the current gate record and the log, in `trx`. */
+export async function applyDecision(trx: Queryable, a: DecisionToApply): Promise<void> {
+  const { booking, email, decision, now } = a;
+  let message: string | null = null;
+  let jobId: number | undefined;
+  let creditsHeld = 0;
+  switch (decision.outcome) {
+    case 'approve': {
+      if (decision.creditsToHold > 0 && email) {
+        const hold = await holdCredits(trx, { email, bookingUid: booking.uid, amount: decision.creditsToHold, reason: 'gate.approved', actor: a.decidedBy }, now);
+        // Under the member lock the balance cannot have moved since it was read.
+        if (!hold) throw new UsherError('CONFLICT', `credits for ${booking.uid} changed while deciding`);
+        creditsHeld = hold.amount;
+      }
+      jobId = await enqueueGateCall(trx, booking, { outcome: 'approve' }, a.deps.maxAttempts, now);
+      break;
+    }
+    case 'decline': {
+      message = decision.message ?? declineMessage(decision.reasons as GateReason[], a.deps.settings.messages);
+      if (a.carried) await settleHold(trx, a.carried, 'release', { reason: 'gate.declined', actor: a.decidedBy }, now);
+      jobId = await enqueueGateCall(trx, booking, { outcome: 'decline', message }, a.deps.maxAttempts, now);
+      break;
+    }
+    case 'hold':
+      break;
+  }
+  await saveGateRecord(trx, {
+    bookingUid: booking.uid,
+    memberEmail: email ?? null,
+    eventTypeId: booking.eventTypeId ?? null,
+    outcome: decision.outcome,
+    reasons: decision.reasons,
+    message,
+    decidedBy: a.decidedBy,
+    decidedAt: now,
+  });
+  await a.log(decision.outcome, decision.reasons, {
+    ...(message ? { message } : {}),
+    ...(creditsHeld ? { creditsHeld } : {}),
+    ...(jobId ? { job: `job_${jobId}` } : {}),
+  });
+}

@@ -1,0 +1,74 @@
+import type { GateOutcome } from '../domain/gate-policy.ts';
+import type { Reason } from './decisions.ts';
+import type { Queryable } from './db.ts';
+
+export interface GateRecord {
+  bookingUid: string;
+  memberEmail: string | null;
+  eventTypeId: number | null;
+  outcome: GateOutcome;
+  reasons: Reason[];
+  /** The text sent to Cal.com with a decline. */
+  message: string | null;
+  /** `policy`, or `operator:<who>` for a person's decision. */
+  decidedBy: string;
+  decidedAt: Date;
+}
+
+function gateFromRow(row: Record<string, unknown>): GateRecord {
+  return {
+    bookingUid: row.booking_uid as string,
+    memberEmail: (row.member_email as string | null) ?? null,
+    eventTypeId: row.event_type_id === null ? null : Number(row.event_type_id),
+    outcome: row.outcome as GateOutcome,
+    reasons: row.reasons as Reason[],
+    message: (row.message as string | null) ?? null,
+    decidedBy: row.decided_by as string,
+    decidedAt: new Date(row.decided_at as Date),
+  };
+}
+
+export async function getGateRecord(db: Queryable, bookingUid: string): Promise<GateRecord | undefined> {
+  const result = await db.query('select * from gate_decisions where booking_uid = $1', [bookingUid]);
+  return result.rows[0] ? gateFromRow(result.rows[0]) : undefined;
+}
+
+export async function saveGateRecord(trx: Queryable, g: GateRecord): Promise<void> {
+  await trx.query(
+    `insert into gate_decisions (booking_uid, member_email, event_type_id, outcome, reasons, message, decided_by, decided_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (booking_uid) do update set member_email = excluded.member_email, event_type_id = excluded.event_type_id,
+       outcome = excluded.outcome, reasons = excluded.reasons, message = excluded.message,
+       decided_by = excluded.decided_by, decided_at = excluded.decided_at`,
+    [g.bookingUid, g.memberEmail, g.eventTypeId, g.outcome, JSON.stringify(g.reasons), g.message, g.decidedBy, g.decidedAt],
+  );
+}
+
+/** Held decisions whose booking is still pending: the ones waiting for a person. */
+export async function listHeldBookings(db: Queryable, limit: number): Promise<(GateRecord & { start: Date; title: string | null })[]> {
+  const result = await db.query(
+    `select g.*, b.start_at, b.title from gate_decisions g join bookings b on b.uid = g.booking_uid
+      where g.outcome = 'hold' and b.status = 'pending' order by b.start_at limit $1`,
+    [limit],
+  );
+  return result.rows.map((r) => ({ ...gateFromRow(r), start: new Date(r.start_at as Date), title: (r.title as string | null) ?? null }));
+}
+
+/**
+ * The member's other live bookings starting in [from, to): accepted ones, and pending ones the gate
+ * has approved (their confirmation is on its way). Declined, cancelled and undecided ones do not count.
+ */
+export async function countMemberBookings(
+  trx: Queryable,
+  q: { email: string; from: Date; to: Date; eventTypeId?: number; excludeUids: readonly string[] },
+): Promise<number> {
+  const result = await trx.query<{ n: number }>(
+    `select count(*)::int as n from bookings b left join gate_decisions g on g.booking_uid = b.uid
+      where lower(b.attendee_email) = $1 and b.start_at >= $2 and b.start_at < $3
+        and not (b.uid = any($4::text[]))
+        and ($5::bigint is null or b.event_type_id = $5)
+        and (b.status = 'accepted' or (b.status = 'pending' and g.outcome = 'approve'))`,
+    [q.email, q.from, q.to, q.excludeUids, q.eventTypeId ?? null],
+  );
+  return Number(result.rows[0]!.n);
+}
