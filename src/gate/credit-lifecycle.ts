@@ -47,6 +47,7 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
       return;
     }
     case 'rejected': {
+      if (event.trigger !== 'BOOKING_REJECTED') return;
       const withdrawn = await withdrawGateCalls(trx, uid, now);
       if (gate && gate.outcome !== 'decline') {
         await log('gate', 'respected', [{ code: 'gate.declined_in_cal', usherOutcome: gate.outcome, withdrawnCalls: withdrawn }]);
@@ -55,6 +56,7 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
       return;
     }
     case 'cancelled': {
+      if (event.trigger !== 'BOOKING_CANCELLED') return;
       await withdrawGateCalls(trx, uid, now);
       if (!hold) return;
       const organizer = booking.organizerEmail?.toLowerCase();

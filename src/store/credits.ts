@@ -28,6 +28,8 @@ export interface CreditBalance {
   held: number;
   /** Spent on confirmed bookings (captured, not refunded). */
   captured: number;
+  /** Kept after late cancellations. */
+  forfeited: number;
   /** Left unspent in lots whose expiry has passed. */
   expired: number;
   lots: { id: number; granted: number; remaining: number; expiresAt: Date | null; reason: string | null }[];
@@ -207,6 +209,7 @@ export async function creditBalance(db: Queryable, email: string, now: Date): Pr
     available: lotList.filter((l) => !isExpired(l)).reduce((s, l) => s + l.remaining, 0),
     held: byState.get('held') ?? 0,
     captured: byState.get('captured') ?? 0,
+    forfeited: byState.get('forfeited') ?? 0,
     expired: lotList.filter(isExpired).reduce((s, l) => s + l.remaining, 0),
     lots: lotList,
   };

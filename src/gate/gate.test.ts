@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
+import { creditBalance, getHold } from '../store/credits.ts';
+import { listDecisions } from '../store/decisions.ts';
+import { getGateRecord } from '../store/gate-decisions.ts';
+import { getInboxEvent, listInboxEvents } from '../store/inbox.ts';
+import { listJobs } from '../store/jobs.ts';
+import { GatePipeline, gateDeps } from '../../test/gate-harness.ts';
+import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { adjustCredits, decideByOperator, importMembers } from './gate-operations.ts';
+import type { GateDeps } from './decide-request.ts';
+
+const YAML = `
+timeZone: Europe/London
+gate:
+  cancellationWindowHours: 24
+eventTypes:
+  "9": { title: Physio, gate: { creditCost: 1, maxBookingsPerMember: { week: 2 } } }
+`;
+
+const grace = 'grace@example.com';
+// The clock starts 2026-12-01 08:00Z; sessions are two days later, well inside any window.
+const session = (over: Partial<PayloadBooking> = {}) =>
+  sampleBooking({ eventTypeId: 9, eventTypeSlug: 'physio', requiresConfirmation: true, status: 'PENDING', start: new Date('2026-12-03T10:00:00Z'), ...over });
+
+describe.each(storeKinds)('the gate on %s', (kind) => {
+  let store: TestStore;
+  let deps: GateDeps;
+  let cal: GatePipeline;
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+    deps = gateDeps(YAML);
+  });
+  afterAll(() => store.close());
+  beforeEach(async () => {
+    await store.reset();
+    cal = new GatePipeline(store.db, deps);
+  });
+
+  const member = (credits: number, email = grace) => importMembers(store.db, [{ line: 1, email, name: 'Grace Hopper', credits }], 'test', cal.clock.now());
+  const balance = (email = grace) => creditBalance(store.db, email, cal.clock.now());
+  const jobsOf = async (uid: string) => (await listJobs(store.db, { bookingUid: uid, limit: 10 })).map((j) => ({ kind: j.kind, state: j.state, payload: j.payload }));
+
+  it('approves a member with enough credits: holds one and writes the confirm call; BOOKING_CREATED captures it', async () => {
+    await member(2);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    expect(await getGateRecord(store.db, b.uid)).toMatchObject({ outcome: 'approve', decidedBy: 'policy', memberEmail: grace });
+    expect(await jobsOf(b.uid)).toEqual([{ kind: 'cal.confirm', state: 'pending', payload: { uid: b.uid } }]);
+    expect(await balance()).toMatchObject({ available: 1, held: 1, captured: 0 });
+
+    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    expect(await getHold(store.db, b.uid)).toMatchObject({ state: 'captured', amount: 1 });
+    expect(await balance()).toMatchObject({ available: 1, held: 0, captured: 1 });
+  });
+
+  it('declines a member without credits with the reason text, and takes nothing', async () => {
+    await member(0);
+    const b = session({ attendee: { name: 'Grace Hopper', email: 'GRACE@Example.com', timeZone: 'Europe/London' } });
+    await cal.deliver('BOOKING_REQUESTED', b);
+    expect(await jobsOf(b.uid)).toEqual([{ kind: 'cal.decline', state: 'pending', payload: { uid: b.uid, reason: 'Not enough credits: 0 of 1 needed' } }]);
+    const record = await getGateRecord(store.db, b.uid);
+    expect(record?.reasons).toContainEqual(expect.objectContaining({ code: 'credits.insufficient', available: 0, needed: 1 }));
+    expect(await getHold(store.db, b.uid)).toBeUndefined();
+  });
+
+  it('decides a booking once: a repeated BOOKING_REQUESTED takes no second credit and writes no second call', async () => {
+    await member(5);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    await cal.deliver('BOOKING_REQUESTED', b, { extra: { description: 'delivered again by a second subscription' } });
+    expect(await jobsOf(b.uid)).toHaveLength(1);
+    expect(await balance()).toMatchObject({ available: 4, held: 1 });
+  });
+
+  it('leaves event types without a gate alone, and says so', async () => {
+    await member(5);
+    const b = session({ eventTypeId: 7 });
+    await cal.deliver('BOOKING_REQUESTED', b);
+    expect(await jobsOf(b.uid)).toEqual([]);
+    const [decision] = await listDecisions(store.db, { bookingUid: b.uid, limit: 1 });
+    expect(decision).toMatchObject({ kind: 'gate', outcome: 'not_gated' });
+  });
+
+  it('counts the member’s live bookings against the weekly limit', async () => {
+    await member(10);
+    const first = session({ start: new Date('2026-12-01T12:00:00Z') });
+    const second = session({ start: new Date('2026-12-03T12:00:00Z') });
+    const third = session({ start: new Date('2026-12-04T12:00:00Z') });
+    const nextWeek = session({ start: new Date('2026-12-08T12:00:00Z') });
+    for (const b of [first, second, third, nextWeek]) await cal.deliver('BOOKING_REQUESTED', b);
+    expect((await getGateRecord(store.db, first.uid))?.outcome).toBe('approve');
+    expect((await getGateRecord(store.db, second.uid))?.outcome).toBe('approve');
+    expect(await getGateRecord(store.db, third.uid)).toMatchObject({ outcome: 'decline', message: 'Limit reached: 2 bookings per week' });
+    expect((await getGateRecord(store.db, nextWeek.uid))?.outcome).toBe('approve');
+    // a cancelled booking frees its place in the week
+    await cal.deliver('BOOKING_CANCELLED', { ...first, status: 'CANCELLED' });
+    const fourth = session({ start: new Date('2026-12-05T12:00:00Z') });
+    await cal.deliver('BOOKING_REQUESTED', fourth);
+    expect((await getGateRecord(store.db, fourth.uid))?.outcome).toBe('approve');
+  });
+
+  it('releases the credits when the booking is rejected in Cal.com, and withdraws the unsent confirm', async () => {
+    await member(1);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    await cal.deliver('BOOKING_REJECTED', { ...b, status: 'REJECTED', rejectionReason: 'Therapist ill' });
+    expect(await getHold(store.db, b.uid)).toMatchObject({ state: 'released' });
+    expect(await jobsOf(b.uid)).toEqual([{ kind: 'cal.confirm', state: 'superseded', payload: { uid: b.uid } }]);
+    expect(await balance()).toMatchObject({ available: 1, held: 0 });
+    const decisions = await listDecisions(store.db, { bookingUid: b.uid, limit: 10 });
+    expect(decisions.map((d) => `${d.kind}:${d.outcome}`)).toContain('gate:respected');
+  });
+
+  it('refunds a cancellation in the window, keeps the credit for a late one, refunds when the host cancels', async () => {
+    await member(3);
+    const early = session();
+    const late = session({ start: new Date('2026-12-01T20:00:00Z') });
+    const byHost = session({ start: new Date('2026-12-01T21:00:00Z') });
+    for (const b of [early, late, byHost]) {
+      await cal.deliver('BOOKING_REQUESTED', b);
+      await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    }
+    expect(await balance()).toMatchObject({ available: 0, captured: 3 });
+    await cal.deliver('BOOKING_CANCELLED', { ...early, status: 'CANCELLED' });
+    await cal.deliver('BOOKING_CANCELLED', { ...late, status: 'CANCELLED' });
+    await cal.deliver('BOOKING_CANCELLED', { ...byHost, status: 'CANCELLED' }, { extra: { cancelledBy: 'Ada@Clinic.example' } });
+    expect(await getHold(store.db, early.uid)).toMatchObject({ state: 'refunded' });
+    expect(await getHold(store.db, late.uid)).toMatchObject({ state: 'forfeited' });
+    expect(await getHold(store.db, byHost.uid)).toMatchObject({ state: 'refunded' });
+    expect(await balance()).toMatchObject({ available: 2, captured: 0, forfeited: 1 });
+    // a repeated cancellation does nothing twice
+    await cal.deliver('BOOKING_CANCELLED', { ...early, status: 'CANCELLED' }, { extra: { cancellationReason: 'again' } });
+    expect(await balance()).toMatchObject({ available: 2 });
+  });
+
+  it('moves the credit to the new uid on a reschedule: no second charge, captured once', async () => {
+    await member(1);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    // CONTRACT §1.2: a requires-confirmation reschedule by the booker arrives as BOOKING_REQUESTED with rescheduleUid
+    const moved = session({ id: 1002, start: new Date('2026-12-04T10:00:00Z'), reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end } });
+    await cal.deliver('BOOKING_REQUESTED', moved);
+    expect(await getGateRecord(store.db, moved.uid)).toMatchObject({ outcome: 'approve' });
+    expect(await getHold(store.db, moved.uid)).toMatchObject({ state: 'captured', amount: 1 });
+    expect(await getHold(store.db, b.uid)).toBeUndefined();
+    expect(await balance()).toMatchObject({ available: 0, held: 0, captured: 1 });
+    await cal.deliver('BOOKING_CREATED', { ...moved, status: 'ACCEPTED', reschedule: undefined }, { viaConfirm: true });
+    expect(await balance()).toMatchObject({ available: 0, captured: 1 });
+
+    // an owner's reschedule is confirmed by default and arrives as BOOKING_RESCHEDULED
+    const again = session({ id: 1003, start: new Date('2026-12-05T10:00:00Z'), status: 'ACCEPTED', reschedule: { id: moved.id, uid: moved.uid, start: moved.start, end: moved.end } });
+    await cal.deliver('BOOKING_RESCHEDULED', again);
+    expect(await getHold(store.db, again.uid)).toMatchObject({ state: 'captured', amount: 1 });
+    expect(await balance()).toMatchObject({ available: 0, captured: 1 });
+  });
+
+  it('respects a person who confirmed in Cal.com before Usher’s decline went out', async () => {
+    await member(0);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    expect((await getGateRecord(store.db, b.uid))?.outcome).toBe('decline');
+    await adjustCredits(store.db, { email: grace, amount: 1, actor: 'test' }, cal.clock.now());
+    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    expect(await jobsOf(b.uid)).toEqual([expect.objectContaining({ kind: 'cal.decline', state: 'superseded' })]);
+    // the person's decision stands, and the member pays for it when they can
+    expect(await getHold(store.db, b.uid)).toMatchObject({ state: 'captured' });
+    const decisions = await listDecisions(store.db, { bookingUid: b.uid, limit: 10 });
+    expect(decisions.find((d) => d.outcome === 'respected')?.reasons[0]).toMatchObject({ code: 'gate.confirmed_in_cal', usherOutcome: 'decline' });
+  });
+
+  it('never declines because Usher failed: the event retries, the booking stays pending with no call, then is decided', async () => {
+    await member(1);
+    const b = session();
+    await store.db.exec('alter table members rename to members_unavailable');
+    try {
+      await cal.deliver('BOOKING_REQUESTED', b);
+      expect(await jobsOf(b.uid)).toEqual([]);
+      expect(await getGateRecord(store.db, b.uid)).toBeUndefined();
+      const [event] = await listInboxEvents(store.db, { bookingUid: b.uid, limit: 1 });
+      expect(event).toMatchObject({ state: 'pending', attempts: 1 });
+      expect(event?.lastError).toContain('members');
+    } finally {
+      await store.db.exec('alter table members_unavailable rename to members');
+    }
+    cal.clock.advance(60_000);
+    await cal.run();
+    expect(await jobsOf(b.uid)).toEqual([{ kind: 'cal.confirm', state: 'pending', payload: { uid: b.uid } }]);
+  });
+
+  it('holds an unknown member for a person when configured; the operator approves or declines through the same outbox', async () => {
+    const holdDeps = gateDeps(`${YAML}\n`.replace('cancellationWindowHours: 24', 'cancellationWindowHours: 24\n  unknownMember: hold'));
+    cal = new GatePipeline(store.db, holdDeps);
+    const stranger = session({ attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' } });
+    const other = session({ attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' }, start: new Date('2026-12-04T10:00:00Z') });
+    await cal.deliver('BOOKING_REQUESTED', stranger);
+    await cal.deliver('BOOKING_REQUESTED', other);
+    expect(await getGateRecord(store.db, stranger.uid)).toMatchObject({ outcome: 'hold' });
+    expect(await jobsOf(stranger.uid)).toEqual([]);
+
+    // approving with a charge needs credits the stranger does not have: a clear refusal, nothing written
+    await expect(decideByOperator(store.db, holdDeps, { uid: stranger.uid, outcome: 'approve', actor: 'desk' }, cal.clock.now())).rejects.toThrow(/has 0 of 1 credits/);
+    await decideByOperator(store.db, holdDeps, { uid: stranger.uid, outcome: 'approve', actor: 'desk', charge: false }, cal.clock.now());
+    expect(await getGateRecord(store.db, stranger.uid)).toMatchObject({ outcome: 'approve', decidedBy: 'operator:desk' });
+    expect(await jobsOf(stranger.uid)).toEqual([{ kind: 'cal.confirm', state: 'pending', payload: { uid: stranger.uid } }]);
+
+    await decideByOperator(store.db, holdDeps, { uid: other.uid, outcome: 'decline', actor: 'desk', message: 'Please join the club first' }, cal.clock.now());
+    expect(await jobsOf(other.uid)).toEqual([{ kind: 'cal.decline', state: 'pending', payload: { uid: other.uid, reason: 'Please join the club first' } }]);
+    // and an operator's change of mind replaces the unsent call
+    await decideByOperator(store.db, holdDeps, { uid: other.uid, outcome: 'approve', actor: 'desk', charge: false }, cal.clock.now());
+    expect(await jobsOf(other.uid)).toEqual([{ kind: 'cal.confirm', state: 'pending', payload: { uid: other.uid } }]);
+  });
+
+  it('a late BOOKING_REQUESTED after the booking was cancelled decides nothing', async () => {
+    await member(1);
+    const b = session();
+    await cal.deliver('BOOKING_CANCELLED', { ...b, status: 'CANCELLED' });
+    await cal.deliver('BOOKING_REQUESTED', b);
+    expect(await jobsOf(b.uid)).toEqual([]);
+    expect(await balance()).toMatchObject({ available: 1, held: 0 });
+  });
+
+  it('the database refuses an overdraft even if the application lock were skipped', async () => {
+    await member(1);
+    const lot = await store.db.query<{ id: string }>('select id from credit_lots where member_email = $1', [grace]);
+    await expect(
+      store.db.query(`insert into credit_ledger (member_email, kind, amount, lot_id, actor) values ($1, 'hold', -2, $2, 'test')`, [grace, lot.rows[0]!.id]),
+    ).rejects.toThrow(/credit_lots_remaining_check|check constraint/);
+    expect(await balance()).toMatchObject({ available: 1 });
+  });
+
+  it('importing the same members file twice grants nothing the second time', async () => {
+    const rows = [{ line: 1, email: grace, credits: 3 }, { line: 2, email: 'alan@example.com', credits: 0 }];
+    expect(await importMembers(store.db, rows, 'test', cal.clock.now())).toEqual({ created: 2, updated: 0, credited: 3 });
+    expect(await importMembers(store.db, rows, 'test', cal.clock.now())).toEqual({ created: 0, updated: 2, credited: 0 });
+    expect(await balance()).toMatchObject({ available: 3 });
+    expect(await getInboxEvent(store.db, 1)).toBeUndefined();
+  });
+});
