@@ -83,6 +83,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const metrics = createMetrics(db, () => clock.now());
     const cal = createCalClient(config, db, clock, metrics);
     const inbox = new InboxWriter(db);
+    const gate = { settings: config.gate, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts };
     let running: Promise<ReconcileResult> | undefined;
     const reconcileOnce = () => {
       // One pass at a time per process: a slow Cal.com must not stack passes up.
@@ -97,7 +98,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       log: log.child({ component: 'worker' }),
       eventHandlers: [
         recordBookingState,
-        gateEventHandler({ settings: config.gate, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts }),
+        gateEventHandler(gate),
       ],
       jobHandlers: calJobHandlers(cal),
       pollIntervalMs: config.worker.pollIntervalMs,
@@ -122,6 +123,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       maxAttempts: config.worker.maxAttempts,
       wakeWorker: () => worker.wake(),
       reconcile: reconcileOnce,
+      gate,
     });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('[::1]', '127.0.0.1');

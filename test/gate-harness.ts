@@ -22,14 +22,12 @@ export function gateDeps(yaml: string, timeZone = 'Europe/London'): GateDeps {
  * gate) on them; outbox jobs stay pending for the test to read.
  */
 export class GatePipeline {
+  readonly db: Db;
   readonly clock: FakeClock;
   readonly worker: Worker;
 
-  constructor(
-    readonly db: Db,
-    deps: GateDeps,
-    clock = new FakeClock(),
-  ) {
+  constructor(db: Db, deps: GateDeps, clock = new FakeClock()) {
+    this.db = db;
     this.clock = clock;
     this.worker = new Worker({
       db,

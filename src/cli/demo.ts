@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { loadConfig, type Env } from '../config.ts';
@@ -10,8 +10,12 @@ import { loadSeed } from '../sandbox/load-seed.ts';
 import { Sandbox } from '../sandbox/sandbox-server.ts';
 import { TrafficGenerator } from '../sandbox/traffic.ts';
 import { devEnvironment } from './dev-environment.ts';
+import { importMembers } from '../gate/gate-operations.ts';
+import { parseMembersCsv } from '../gate/members-csv.ts';
+import { listMembers } from '../store/members.ts';
 
 const demoConfigPath = fileURLToPath(new URL('../../demo/usher.config.yaml', import.meta.url));
+const demoMembersPath = fileURLToPath(new URL('../../demo/members.csv', import.meta.url));
 
 
 export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usherUrl: string, secret: string | undefined): Promise<void> {
@@ -49,6 +53,10 @@ export async function runStart(env: Env): Promise<void> {
   if (!result.ok) throw new UsherError('CONFIG_INVALID', result.faults.join('; '));
   const log = createLogger(result.config.logLevel);
   const usher = await startUsher(result.config, { log });
+  if ((await listMembers(usher.db, { limit: 1 })).length === 0) {
+    const imported = await importMembers(usher.db, parseMembersCsv(readFileSync(demoMembersPath, 'utf8'), result.config.timeZone), 'demo', new Date());
+    log.info({ ...imported }, 'demo club members imported from demo/members.csv');
+  }
   await subscribeSandbox(sandboxUrl, apiKey, usher.url, result.config.cal.webhookSecret);
   const traffic = new TrafficGenerator({
     sandboxUrl,
@@ -64,6 +72,7 @@ export async function runStart(env: Env): Promise<void> {
       `  Usher            ${usher.url}   (admin token in .usher/dev-secrets.json)`,
       `  metrics          ${usher.url}/metrics`,
       `  bookings (API)   curl -H "Authorization: Bearer $TOKEN" ${usher.url}/api/events`,
+      `  gate             ./bin/usher.mjs gate held · ./bin/usher.mjs credits balance ada.lovelace@example.com`,
       `  sandbox Cal.com  ${sandboxUrl}/v2/bookings  (API key ${apiKey}; faults: ${sandboxUrl}/_sandbox/faults)`,
       'Ctrl-C stops everything.',
       '',

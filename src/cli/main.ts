@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type Env } from '../config.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
+import { config, print, withStore } from './cli-support.ts';
+import { runGateCommand, GATE_HELP } from './gate-commands.ts';
 import { replay } from '../jobs/replay.ts';
 import { readLockOwner } from '../store/data-dir-lock.ts';
 import { listInboxEvents, type InboxState } from '../store/inbox.ts';
@@ -38,55 +40,9 @@ usage: usher <command> [options]
   replay <evt_N|job_N>  re-run a dead-lettered event or job
   events [--state S]    list inbox events (pending, done, ignored, unprocessable, dead)
   jobs [--state S]      list outbox jobs (pending, running, done, dead, superseded)
+${GATE_HELP.slice(1)}
 
 Configuration comes from the environment and USHER_CONFIG (see README.md).`;
-
-function config(env: Env, requireSecrets: boolean): Config {
-  const result = loadConfig(env, { requireSecrets });
-  if (!result.ok) {
-    process.stderr.write(`usher: configuration has ${result.faults.length} fault(s):\n${result.faults.map((f) => `  - ${f}`).join('\n')}\n`);
-    process.exit(2);
-  }
-  return result.config;
-}
-
-type StoreAccess = { kind: 'local'; db: Db; close(): Promise<void> } | { kind: 'remote'; admin: AdminClient };
-
-/**
- * The embedded store admits one process. When `usher serve` holds it, CLI commands go through its
- * admin API instead of failing; with PostgreSQL they open the database directly.
- */
-async function storeAccess(cfg: Config, migrateOnOpen: boolean): Promise<StoreAccess> {
-  try {
-    const store = await openStore(cfg);
-    if (migrateOnOpen) await migrate(store.db);
-    return { kind: 'local', db: store.db, close: () => store.close() };
-  } catch (error) {
-    if (!isUsherError(error, 'DATA_DIR_LOCKED')) throw error;
-    const owner = readLockOwner(cfg.dataDir);
-    if (!owner?.adminUrl) throw new UsherError('DATA_DIR_LOCKED', `${error.message}, and it has no admin API to go through yet`);
-    return { kind: 'remote', admin: new AdminClient(owner.adminUrl, cfg.adminToken) };
-  }
-}
-
-async function withStore<T>(
-  cfg: Config,
-  local: (db: Db) => Promise<T>,
-  remote: (admin: AdminClient) => Promise<T>,
-  migrateOnOpen = true,
-): Promise<T> {
-  const access = await storeAccess(cfg, migrateOnOpen);
-  if (access.kind === 'remote') return remote(access.admin);
-  try {
-    return await local(access.db);
-  } finally {
-    await access.close();
-  }
-}
-
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
 
 async function serve(cfg: Config): Promise<void> {
   const log = createLogger(cfg.logLevel);
@@ -122,6 +78,14 @@ export async function run(argv: string[], env: Env): Promise<void> {
       'duplicate-rate': { type: 'string' },
       'delay-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      search: { type: 'string' },
+      name: { type: 'string' },
+      active: { type: 'string' },
+      until: { type: 'string' },
+      reason: { type: 'string' },
+      expires: { type: 'string' },
+      note: { type: 'string' },
+      'no-charge': { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -228,6 +192,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
       return;
     }
     default:
+      if (['members', 'credits', 'gate', 'booking'].includes(command) && (await runGateCommand(config(env, false), command, positionals, values))) return;
       throw new UsherError('BAD_REQUEST', `unknown command "${command}" (usher help lists them)`);
   }
 }

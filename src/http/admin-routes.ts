@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { UsherError } from '../errors.ts';
-import { getBooking } from '../store/bookings.ts';
 import type { Db } from '../store/db.ts';
-import { listDecisions } from '../store/decisions.ts';
 import { getInboxEvent, listInboxEvents, type InboxEvent } from '../store/inbox.ts';
 import { getJob, listJobs, type Job } from '../store/jobs.ts';
 import { parseRef, replay } from '../jobs/replay.ts';
@@ -104,16 +102,4 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
   });
 
   app.post('/api/reconcile', async () => ({ data: await o.reconcile() }));
-
-  app.get('/api/bookings/:uid', async (req) => {
-    const uid = (req.params as { uid: string }).uid;
-    const booking = await getBooking(o.db, uid);
-    if (!booking) throw new UsherError('NOT_FOUND', `Usher knows no booking ${uid}`);
-    const [decisions, jobs, events] = await Promise.all([
-      listDecisions(o.db, { bookingUid: uid, limit: 100 }),
-      listJobs(o.db, { bookingUid: uid, limit: 100 }),
-      listInboxEvents(o.db, { bookingUid: uid, limit: 100 }),
-    ]);
-    return { data: { booking, decisions, jobs: jobs.map(presentJob), events: events.map((e) => presentEvent(e)) } };
-  });
 }

@@ -6,6 +6,8 @@ import type { Db } from '../store/db.ts';
 import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { adminRoutes } from './admin-routes.ts';
+import { gateRoutes } from './gate-routes.ts';
+import type { GateDeps } from '../gate/decide-request.ts';
 import type { Metrics } from './metrics.ts';
 import { webhookRoute } from './webhook-route.ts';
 
@@ -21,6 +23,7 @@ export interface AppOptions {
   maxAttempts: number;
   wakeWorker: () => void;
   reconcile: () => Promise<unknown>;
+  gate: GateDeps;
   /** Later features add their routes here (board, rooms, members). */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -86,6 +89,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
+
+  await app.register(gateRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);
   return app;

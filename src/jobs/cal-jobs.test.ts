@@ -5,7 +5,7 @@ import { enqueueJob, getJob, listJobs } from '../store/jobs.ts';
 import { FakeClock } from '../../test/clock.ts';
 import { specValidator } from '../../test/openapi.ts';
 import { testConfig } from '../../test/config.ts';
-import { FakeCal, okResponder } from '../../test/fake-cal.ts';
+import { bookingData, FakeCal, okResponder } from '../../test/fake-cal.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { calJobHandlers, calJobKinds } from './cal-jobs.ts';
 import { Worker } from './worker.ts';
@@ -91,9 +91,20 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     const a = await enqueue(calJobKinds.confirm, { uid: 'u1' });
     const b = await enqueue(calJobKinds.cancel, { uid: 'u2', reason: 'x' });
     await worker.drain();
-    expect(cal.requests).toHaveLength(2);
+    // the refused confirm is followed by one look at the booking (it answers 400 too here)
+    expect(cal.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v2/bookings/u1/confirm', 'GET /v2/bookings/u1', 'POST /v2/bookings/u2/cancel']);
     expect(await getJob(store.db, a.id)).toMatchObject({ state: 'dead', attempts: 1, lastError: expect.stringContaining('Booking already accepted') });
     expect(await getJob(store.db, b.id)).toMatchObject({ state: 'dead', lastError: expect.stringContaining('Cancellation reason is required') });
+  });
+
+  it('respects a decision a person made in Cal.com first: a refused decline of an accepted booking is done, not dead', async () => {
+    cal.responder = (req) =>
+      req.method === 'GET'
+        ? { status: 200, body: { status: 'success', data: bookingData('u1', { status: 'accepted' }) } }
+        : { status: 400, body: { status: 'error', error: { code: 'BadRequestException', message: 'Booking already accepted' } } };
+    const { id } = await enqueue(calJobKinds.decline, { uid: 'u1', reason: 'Not enough credits: 0 of 1 needed' });
+    await worker.drain();
+    expect(await getJob(store.db, id)).toMatchObject({ state: 'done', lastResponse: { uid: 'u1', status: 'accepted', respected: true } });
   });
 
   it('backs off after a 5xx and after a timeout, then dead-letters when attempts run out', async () => {

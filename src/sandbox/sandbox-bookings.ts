@@ -72,7 +72,7 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
       void calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
       return undefined;
     }
-    if (booking && booking.hostId !== host) {
+    if (booking && booking.hostId !== host && !state.orgAdmins.has(host)) {
       void calError(reply, req, 403, 'ForbiddenException', 'You are not allowed to manage this booking');
       return undefined;
     }

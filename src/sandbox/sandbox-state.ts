@@ -69,6 +69,8 @@ export const seedSchema = z.object({
     .min(1),
   /** API key → the host it belongs to. */
   apiKeys: z.record(z.string(), z.number().int()).default({}),
+  /** Hosts who are organisation admins: their keys manage every booking (CONTRACT §4.2). */
+  orgAdmins: z.array(z.number().int()).default([]),
 });
 export type Seed = z.infer<typeof seedSchema>;
 
@@ -78,6 +80,7 @@ export class SandboxState {
   readonly bookings = new Map<string, SbBooking>();
   readonly webhooks = new Map<string, SbWebhook>();
   readonly apiKeys = new Map<string, number>();
+  readonly orgAdmins: ReadonlySet<number>;
   #nextBookingId = 1000;
 
   constructor(seed: Seed) {
@@ -87,6 +90,7 @@ export class SandboxState {
       this.eventTypes.set(e.id, e);
     }
     for (const [key, hostId] of Object.entries(seed.apiKeys)) this.apiKeys.set(key, hostId);
+    this.orgAdmins = new Set(seed.orgAdmins);
   }
 
   newBooking(fields: Omit<SbBooking, 'id' | 'uid' | 'createdAt' | 'updatedAt'>, now: Date): SbBooking {
