@@ -15,6 +15,45 @@ describe('loadConfig', () => {
     }
   });
 
+  it('lists every fault of the gate: policy keys and values per event type, and decline templates', () => {
+    const result = loadConfig(
+      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' },
+      {
+        yamlText: `
+gate:
+  unknownMember: maybe
+eventTypes:
+  "9": { gate: { creditCost: -1, maxBookingsPerMember: { year: 3 } } }
+`,
+      },
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.faults.join('\n')).toContain('gate.unknownMember');
+
+    const second = loadConfig(
+      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' },
+      {
+        yamlText: `
+gate:
+  messages: { credits.insufficient: "only {available} of {cost}", limit.reached: "ok {limit}" }
+eventTypes:
+  "9": { gate: { creditCost: -1, maxBookingsPerMember: { year: 3 }, minDurationMinutes: 60, maxDurationMinutes: 30 } }
+  "10": { gate: { creditCost: 1 } }
+`,
+      },
+    );
+    expect(second.ok).toBe(false);
+    if (second.ok) return;
+    expect(second.faults).toEqual([
+      '/x.yaml: gate.messages.credits.insufficient: {cost} is not a field of this reason (fields: available, needed)',
+      '/x.yaml: eventTypes.9.gate.creditCost: Too small: expected number to be >=0',
+      '/x.yaml: eventTypes.9.gate.maxBookingsPerMember: Unrecognized key: "year"',
+    ]);
+    const good = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' }, { yamlText: 'gate: { defaults: { bookingWindowDays: 30 } }\neventTypes: { "10": { gate: { creditCost: 2 } } }\n' });
+    expect(good.ok && good.config.gate.policies['10']).toMatchObject({ creditCost: 2, bookingWindowDays: 30, requireMembership: true, limitScope: 'eventType' });
+  });
+
   it('requires a webhook secret unless unsigned webhooks are explicitly allowed', () => {
     const base = { USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' };
     expect(loadConfig(base, { yamlText: '' }).ok).toBe(false);

@@ -178,7 +178,11 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
   }
 
   let gate: GateSettings | undefined;
-  if (parsed.success) {
+  if (!parsed.success) {
+    // The rest failed to parse: still list the gate's template faults now rather than on the next run.
+    const section = gateSectionSchema.safeParse((raw as { gate?: unknown } | null)?.gate);
+    if (section.success) faults.push(...resolveGateSettings(section.data, {}).faults.map((f) => `${configPath}: ${f}`));
+  } else {
     const gates = Object.fromEntries(Object.entries(parsed.data.eventTypes).flatMap(([id, t]) => (t.gate ? [[id, t.gate]] : [])));
     const resolved = resolveGateSettings(parsed.data.gate, gates);
     faults.push(...resolved.faults.map((f) => `${configPath}: ${f}`));
