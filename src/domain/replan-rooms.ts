@@ -1,0 +1,304 @@
+import { chooseRoom, type Exclusion } from './choose-room.ts';
+import { RoomIndex, type PlanningWorld } from './room-index.ts';
+import { occupancy, overlaps, staticRuleFailure, type RuleFailure } from './room-model.ts';
+import { sweepPlan, SweepTooLarge, timeComponents, type SweepItem } from './sweep-plan.ts';
+
+export interface RoomMove {
+  uid: string;
+  from?: string;
+  to?: string;
+  /** Why it moved: its room became unusable, it made way for another booking, it found a room, or none is left. */
+  why: 'room_unusable' | 'made_way' | 'placed' | 'no_room';
+  detail: Record<string, unknown>;
+}
+
+export interface ReplanResult {
+  /** Every booking whose room changed (including to none), with the reason. */
+  moves: RoomMove[];
+  /** Announced bookings that changed room (what Cal.com must be told again). */
+  movedCount: number;
+  unassigned: { uid: string; excluded: Exclusion[] }[];
+  /** How the plan was found: proven optimal (`direct`, `sweep`, `search`) or best effort (`greedy`). */
+  method: 'none' | 'direct' | 'sweep' | 'search' | 'greedy';
+  /** False only for `greedy`: the plan may move more bookings than needed. */
+  exact: boolean;
+  nodes: number;
+}
+
+export interface ReplanOptions {
+  /** Nodes for the direct attempt (only displaced and waiting bookings move). */
+  directNodes?: number;
+  /** Largest time-connected group the exact sweep takes on. */
+  sweepMaxBookings?: number;
+  sweepMaxRooms?: number;
+  /** Nodes for the short search tried before the sweep, and for the long one after it. */
+  quickSearchNodes?: number;
+  searchNodes?: number;
+}
+
+class SearchAborted extends Error {}
+
+/**
+ * Re-plans rooms after something changed (a block, a room closed, bookings waiting for a room).
+ * Objective, in order: (1) every booking has a room; (2) the fewest announced bookings change room;
+ * (3) frozen (starting soon, in progress) and pinned bookings never move unless their own room
+ * became unusable; (4) the soft cost, as a tie-break.
+ *
+ * Three ways (the search twice: short before the sweep, long after it), each exact for (1) and (2):
+ * - direct: place every displaced or waiting booking without moving anyone else. That meets the
+ *   lower bound (displaced bookings must move; nobody else has to), so it is optimal when it works.
+ * - sweep: dynamic programming over each time-connected group that contains such a booking
+ *   (sweep-plan.ts), when the group is small enough.
+ * - search: iterative deepening over (bookings without a room, moves) with ejection chains — a
+ *   booking goes into a room and the movable bookings overlapping it there must find another.
+ *   Any optimal plan is reachable this way (place each booking straight into its room in that plan;
+ *   whatever overlaps it there moves in that plan too), so the first plan at the smallest budget is
+ *   optimal. Bookings placed during the search are never ejected again: no cycles, no lost plans.
+ * If the search runs out of nodes, displaced bookings are placed greedily (`exact: false`).
+ */
+export function replanRooms(world: PlanningWorld, options: ReplanOptions = {}): ReplanResult {
+  const index = new RoomIndex(world);
+  const original = new Map<string, string | undefined>();
+  const pending: string[] = [];
+  const displaced = new Map<string, RuleFailure>();
+  for (const b of world.bookings) {
+    original.set(b.need.uid, b.room);
+    if (!b.room) {
+      pending.push(b.need.uid);
+      continue;
+    }
+    const room = index.rooms.get(b.room);
+    const failure = room ? staticRuleFailure(b.need, room, index.blocksOf(room.name), world.timeZone) : { code: 'room.inactive' as const, room: b.room };
+    if (failure) {
+      displaced.set(b.need.uid, failure);
+      index.remove(b.need.uid);
+      pending.push(b.need.uid);
+    }
+  }
+  const allowed = new Map<string, string[]>();
+  for (const [uid, b] of index.bookings) {
+    allowed.set(uid, index.roomList.filter((r) => !staticRuleFailure(b.need, r, index.blocksOf(r.name), world.timeZone)).map((r) => r.name));
+  }
+
+  let nodes = 0;
+  let method: ReplanResult['method'] = 'none';
+  if (pending.length > 0) {
+    const search = new EjectionSearch(index, original, allowed);
+    const lowerBound = search.moves();
+    if (search.run(pending, lowerBound, 0, options.directNodes ?? 20_000)) method = 'direct';
+    // A short search first: it settles most cases where only a few bookings must move.
+    if (method === 'none' && search.solve(pending, options.quickSearchNodes ?? 3_000)) method = 'search';
+    if (method === 'none' && sweepComponents(index, world, original, allowed, pending, options)) method = 'sweep';
+    if (method === 'none' && search.solve(pending, options.searchNodes ?? 400_000)) method = 'search';
+    nodes = search.nodes;
+    if (method === 'none') {
+      method = 'greedy';
+      for (const uid of pending) {
+        const choice = chooseRoom(index, index.bookings.get(uid)!.need);
+        if (choice.outcome === 'assigned') index.place(uid, choice.room);
+      }
+    }
+  }
+  return explain(index, original, displaced, method, nodes);
+}
+
+/** Bookings placed into a room by the plan that overlap `uid`'s old stay there: who it made way for. */
+function madeWayFor(index: RoomIndex, uid: string, from: string): string | undefined {
+  const room = index.rooms.get(from);
+  const need = index.bookings.get(uid)!.need;
+  return room ? index.occupants(from, occupancy(need, room), uid)[0] : undefined;
+}
+
+function explain(index: RoomIndex, original: Map<string, string | undefined>, displaced: Map<string, RuleFailure>, method: ReplanResult['method'], nodes: number): ReplanResult {
+  const moves: RoomMove[] = [];
+  const unassigned: ReplanResult['unassigned'] = [];
+  for (const [uid, from] of original) {
+    const to = index.placement.get(uid);
+    if (to === from) continue;
+    const failure = displaced.get(uid);
+    const why: RoomMove['why'] = !to ? 'no_room' : failure ? 'room_unusable' : from ? 'made_way' : 'placed';
+    const detail: Record<string, unknown> = failure ? { rule: failure.code, ...failure.detail } : {};
+    if (why === 'made_way') detail.forBooking = madeWayFor(index, uid, from!);
+    moves.push({ uid, ...(from ? { from } : {}), ...(to ? { to } : {}), why, detail });
+    if (!to) {
+      const choice = chooseRoom(index, index.bookings.get(uid)!.need);
+      unassigned.push({ uid, excluded: choice.outcome === 'unassigned' ? choice.excluded : [] });
+    }
+  }
+  return { moves, movedCount: moves.filter((m) => m.from !== undefined).length, unassigned, method, exact: method !== 'greedy', nodes };
+}
+
+/** The exact sweep over each time-connected group holding a booking that needs a room. */
+function sweepComponents(
+  index: RoomIndex,
+  world: PlanningWorld,
+  original: Map<string, string | undefined>,
+  allowed: Map<string, string[]>,
+  pending: readonly string[],
+  options: ReplanOptions,
+): boolean {
+  const roomAt = new Map(index.roomList.map((r, i) => [r.name, i]));
+  const maxCleaning = Math.max(0, ...index.roomList.map((r) => r.cleaningMinutes)) * 60_000;
+  const waiting = new Set(pending);
+  const groups = timeComponents(
+    world.bookings.map((b) => ({ uid: b.need.uid, start: b.need.start, end: b.need.end })),
+    maxCleaning,
+  ).filter((g) => g.some((x) => waiting.has(x.uid)));
+  if (groups.some((g) => g.length > (options.sweepMaxBookings ?? 120)) || index.roomList.length > (options.sweepMaxRooms ?? 16)) return false;
+  const plans: Map<string, number>[] = [];
+  try {
+    for (const group of groups) {
+      const items: SweepItem[] = group.map(({ uid }) => {
+        const b = index.bookings.get(uid)!;
+        const orig = original.get(uid);
+        const usable = orig !== undefined && !waiting.has(uid);
+        const prefs = allowed
+          .get(uid)!
+          .map((name) => ({ name, soft: index.softCost(b.need, index.rooms.get(name)!).cost }))
+          .sort((x, y) => x.soft - y.soft)
+          .map((x) => roomAt.get(x.name)!);
+        return {
+          uid,
+          start: b.need.start,
+          end: b.need.end,
+          rooms: prefs,
+          stay: usable ? roomAt.get(orig)! : -1,
+          announced: orig !== undefined,
+          fixed: usable && (b.frozen || b.pinned),
+        };
+      });
+      plans.push(sweepPlan(items, index.roomList).rooms);
+    }
+  } catch (error) {
+    if (error instanceof SweepTooLarge) return false;
+    throw error;
+  }
+  for (const plan of plans) {
+    for (const uid of plan.keys()) index.remove(uid);
+    for (const [uid, r] of plan) if (r >= 0) index.place(uid, index.roomList[r]!.name);
+  }
+  return true;
+}
+
+interface Option {
+  room: string;
+  ejects: string[];
+  cost: number;
+  soft: number;
+}
+
+/** Iterative deepening with ejection chains (see replanRooms). */
+class EjectionSearch {
+  nodes = 0;
+  readonly #index: RoomIndex;
+  readonly #original: Map<string, string | undefined>;
+  readonly #allowed: Map<string, string[]>;
+  readonly #inSearch = new Set<string>();
+  #limit = 0;
+  #overBudget = Number.POSITIVE_INFINITY;
+  #dropsWouldHelp = false;
+
+  constructor(index: RoomIndex, original: Map<string, string | undefined>, allowed: Map<string, string[]>) {
+    this.#index = index;
+    this.#original = original;
+    this.#allowed = allowed;
+  }
+
+  moves(): number {
+    let n = 0;
+    for (const [uid, room] of this.#original) if (room !== undefined && this.#index.placement.get(uid) !== room) n++;
+    return n;
+  }
+
+  /** One bounded attempt; the index holds the plan when it returns true, and is unchanged otherwise. */
+  run(pending: readonly string[], budget: number, drops: number, nodeLimit: number): boolean {
+    this.#limit = this.nodes + nodeLimit;
+    try {
+      return this.#search([...pending], budget, drops);
+    } catch (error) {
+      if (error instanceof SearchAborted) return false;
+      throw error;
+    }
+  }
+
+  /** The optimum over (drops, moves), or false when the node limit is reached first. */
+  solve(pending: readonly string[], nodeLimit: number): boolean {
+    this.#limit = this.nodes + nodeLimit;
+    try {
+      for (let drops = 0; drops <= pending.length; drops++) {
+        let budget = this.moves();
+        for (;;) {
+          this.#overBudget = Number.POSITIVE_INFINITY;
+          this.#dropsWouldHelp = false;
+          if (this.#search([...pending], budget, drops)) return true;
+          if (!Number.isFinite(this.#overBudget)) break;
+          budget = this.#overBudget;
+        }
+        if (!this.#dropsWouldHelp) return false;
+      }
+      return false;
+    } catch (error) {
+      if (error instanceof SearchAborted) return false;
+      throw error;
+    }
+  }
+
+  #movable(uid: string): boolean {
+    const b = this.#index.bookings.get(uid)!;
+    return !b.frozen && !b.pinned && !this.#inSearch.has(uid);
+  }
+
+  #options(uid: string): Option[] {
+    const index = this.#index;
+    const need = index.bookings.get(uid)!.need;
+    const out: Option[] = [];
+    for (const name of this.#allowed.get(uid)!) {
+      const room = index.rooms.get(name)!;
+      const ejects = index.occupants(name, occupancy(need, room), uid);
+      if (!ejects.every((e) => this.#movable(e))) continue;
+      const orig = this.#original.get(uid);
+      const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.length;
+      out.push({ room: name, ejects, cost, soft: index.softCost(need, room).cost });
+    }
+    return out.sort((a, b) => a.cost - b.cost || a.soft - b.soft);
+  }
+
+  #search(queue: string[], budget: number, drops: number): boolean {
+    if (++this.nodes > this.#limit) throw new SearchAborted();
+    if (queue.length === 0) return true;
+    const index = this.#index;
+    let pickAt = 0;
+    let pickOptions: Option[] | undefined;
+    for (let i = 0; i < queue.length; i++) {
+      const opts = this.#options(queue[i]!);
+      if (!pickOptions || opts.length < pickOptions.length) {
+        pickAt = i;
+        pickOptions = opts;
+        if (opts.length === 0) break;
+      }
+    }
+    const uid = queue[pickAt]!;
+    const rest = queue.filter((_, i) => i !== pickAt);
+    const base = this.moves() - (this.#original.get(uid) !== undefined ? 1 : 0);
+    for (const o of pickOptions!) {
+      const after = base + o.cost;
+      if (after > budget) {
+        this.#overBudget = Math.min(this.#overBudget, after);
+        continue;
+      }
+      for (const e of o.ejects) index.remove(e);
+      index.place(uid, o.room);
+      this.#inSearch.add(uid);
+      if (this.#search([...rest, ...o.ejects], budget, drops)) return true;
+      this.#inSearch.delete(uid);
+      index.remove(uid);
+      for (const e of o.ejects) index.place(e, this.#original.get(e)!);
+    }
+    if (drops > 0) {
+      if (this.#search(rest, budget, drops - 1)) return true;
+    } else this.#dropsWouldHelp = true;
+    return false;
+  }
+}
+
+
