@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsherError } from './errors.ts';
 import { gateSectionSchema, resolveGateSettings, type GateSettings } from './gate/gate-config.ts';
+import { resolveRoomSettings, roomSections, type RoomConfig, type RoomSettings } from './rooms/room-config.ts';
 
 /** The YAML file: everything about the business. Secrets and addresses come from the environment. */
 const fileSchema = z
@@ -55,9 +56,19 @@ const fileSchema = z
     eventTypes: z
       .record(
         z.string().regex(/^\d+$/, 'event type keys are Cal.com event type ids (numbers)'),
-        z.object({ title: z.string().optional(), gate: z.record(z.string(), z.unknown()).optional() }).strict(),
+        z
+          .object({
+            title: z.string().optional(),
+            gate: z.record(z.string(), z.unknown()).optional(),
+            /** What a booking of this type needs in its room (a booking's metadata.equipment adds to it). */
+            equipment: z.array(z.string().trim().min(1)).optional(),
+            /** false for event types held elsewhere (video calls): no room, no location written. */
+            needsRoom: z.boolean().optional(),
+          })
+          .strict(),
       )
       .default({}),
+    ...roomSections,
   })
   .passthrough();
 
@@ -83,6 +94,9 @@ export interface Config {
   readonly reconciler: FileConfig['reconciler'];
   readonly gate: GateSettings;
   readonly eventTypes: FileConfig['eventTypes'];
+  /** Rooms declared in the file (synced into the store at start; the admin API can add more). */
+  readonly rooms: readonly RoomConfig[];
+  readonly roomSettings: RoomSettings;
   /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
   readonly file: Record<string, unknown>;
 }
@@ -178,6 +192,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
   }
 
   let gate: GateSettings | undefined;
+  let roomSettings: RoomSettings | undefined;
   if (!parsed.success) {
     // The rest failed to parse: still list the gate's template faults now rather than on the next run.
     const section = gateSectionSchema.safeParse((raw as { gate?: unknown } | null)?.gate);
@@ -187,9 +202,12 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     const resolved = resolveGateSettings(parsed.data.gate, gates);
     faults.push(...resolved.faults.map((f) => `${configPath}: ${f}`));
     gate = resolved.settings;
+    const roomsResolved = resolveRoomSettings(parsed.data, parsed.data.gate.requireRoom);
+    faults.push(...roomsResolved.faults.map((f) => `${configPath}: ${f}`));
+    roomSettings = roomsResolved.settings;
   }
 
-  if (faults.length > 0 || !parsed.success || !gate) return { ok: false, faults };
+  if (faults.length > 0 || !parsed.success || !gate || !roomSettings) return { ok: false, faults };
   const file = parsed.data;
   const config: Config = {
     port,
@@ -212,6 +230,8 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     reconciler: file.reconciler,
     gate,
     eventTypes: file.eventTypes,
+    rooms: file.rooms,
+    roomSettings,
     file: file as Record<string, unknown>,
   };
   return { ok: true, config: deepFreeze(config) };

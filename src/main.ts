@@ -17,7 +17,12 @@ import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
 import { reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { describeError } from './errors.ts';
+import type { GateDeps } from './gate/decide-request.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
+import { roomEventHandler } from './rooms/room-events.ts';
+import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
+import { assignBooking, type RoomDeps } from './rooms/room-planning.ts';
+import { markLocationWritten } from './store/rooms.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -83,7 +88,18 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const metrics = createMetrics(db, () => clock.now());
     const cal = createCalClient(config, db, clock, metrics);
     const inbox = new InboxWriter(db);
-    const gate = { settings: config.gate, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts };
+    const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts };
+    const gate: GateDeps = {
+      settings: config.gate,
+      timeZone: config.timeZone,
+      maxAttempts: config.worker.maxAttempts,
+      // gate.requireRoom: approving holds a room in the same transaction, or the booking is declined.
+      ...(config.roomSettings.requireRoom
+        ? { holdRoom: async (trx, booking, now) => (await assignBooking(trx, rooms, booking, now, { write: false, cause: 'gate' })).outcome !== 'unassigned' }
+        : {}),
+    };
+    const synced = await syncConfigRooms(db, config.rooms, rooms, clock.now());
+    if (synced.deactivated.length || synced.replan?.moves.length) log.info({ deactivated: synced.deactivated, moved: synced.replan?.movedCount ?? 0 }, 'rooms synced from the config');
     let running: Promise<ReconcileResult> | undefined;
     const reconcileOnce = () => {
       // One pass at a time per process: a slow Cal.com must not stack passes up.
@@ -99,8 +115,9 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       eventHandlers: [
         recordBookingState,
         gateEventHandler(gate),
+        roomEventHandler(rooms),
       ],
-      jobHandlers: calJobHandlers(cal),
+      jobHandlers: calJobHandlers(cal, { onLocationWritten: (uid, address) => markLocationWritten(db, uid, address) }),
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
       ingestBusy: () => inbox.busy,
@@ -124,6 +141,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       wakeWorker: () => worker.wake(),
       reconcile: reconcileOnce,
       gate,
+      rooms,
     });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('[::1]', '127.0.0.1');
@@ -139,6 +157,17 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       }, config.reconciler.intervalSeconds * 1000);
       reconcileTimer.unref();
     }
+    let replanTimer: NodeJS.Timeout | undefined;
+    if ((options.runWorker ?? true) && config.roomSettings.replanIntervalSeconds > 0) {
+      // Waiting bookings try again even when no event frees a room (a block ran out, say).
+      replanTimer = setInterval(() => {
+        replanUpcoming(db, rooms, clock.now(), 'periodic').then(
+          (r) => r && r.moves.length > 0 && (worker.wake(), log.info({ moved: r.movedCount, placed: r.moves.filter((m) => m.why === 'placed').length }, 'periodic re-plan changed rooms')),
+          (error) => log.warn({ err: describeError(error) }, 'periodic re-plan failed; the next one will retry'),
+        );
+      }, config.roomSettings.replanIntervalSeconds * 1000);
+      replanTimer.unref();
+    }
     log.info({ url, store: db.kind }, 'usher is listening');
 
     let closing: Promise<void> | undefined;
@@ -153,6 +182,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       close() {
         closing ??= (async () => {
           if (reconcileTimer) clearInterval(reconcileTimer);
+          if (replanTimer) clearInterval(replanTimer);
           await app.close();
           await worker.stop();
           await store?.close();

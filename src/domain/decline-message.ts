@@ -13,6 +13,7 @@ export const defaultDeclineMessages: Partial<Record<GateReasonCode, string>> = {
   'email.denied': 'This e-mail address cannot book this session',
   'email.not_allowed': 'This session is open to members of listed organisations only',
   'credits.insufficient': 'Not enough credits: {available} of {needed} needed',
+  'room.unavailable': 'No room is free at that time',
 };
 
 /** Cal.com stores the reason as `rejectionReason` and shows it to the booker; keep it short. */

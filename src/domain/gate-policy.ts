@@ -61,6 +61,8 @@ export const gateReasonCodes = [
   'email.not_allowed',
   'credits.sufficient',
   'credits.insufficient',
+  // Set by the gate's caller when gate.requireRoom finds no room (rooms are not the policy's business).
+  'room.unavailable',
 ] as const;
 export type GateReasonCode = (typeof gateReasonCodes)[number];
 
@@ -104,6 +106,7 @@ export const gateReasonFields: Record<GateReasonCode, readonly string[]> = {
   'email.not_allowed': [],
   'credits.sufficient': ['available', 'needed'],
   'credits.insufficient': ['available', 'needed'],
+  'room.unavailable': [],
 };
 
 const MINUTE = 60_000;

@@ -17,6 +17,8 @@ export interface GateDeps {
   settings: GateSettings;
   timeZone: string;
   maxAttempts: number;
+  /** With gate.requireRoom: holds a room for the booking in `trx`; false when none is free. */
+  holdRoom?: (trx: Queryable, booking: Booking, now: Date) => Promise<boolean>;
 }
 
 type RequestedEvent = Extract<CalEvent, { kind: 'booking' }>;
@@ -78,6 +80,11 @@ export async function decideRequest(event: RequestedEvent, { trx, inboxEvent, no
     now: event.createdAt && event.createdAt < now ? event.createdAt : now,
     timeZone: deps.timeZone,
   });
+  if (decision.outcome === 'approve' && deps.holdRoom && !(await deps.holdRoom(trx, booking, now))) {
+    decision.reasons.push({ code: 'room.unavailable', ok: false, failure: 'decline' });
+    decision.outcome = 'decline';
+    decision.creditsToHold = 0;
+  }
   await applyDecision(trx, { booking, email, decision, decidedBy: 'policy', carried, deps, now, log });
 }
 

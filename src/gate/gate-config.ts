@@ -27,9 +27,11 @@ export const gateSectionSchema = z
     cancellationWindowHours: z.number().min(0).default(24),
     messages: z.record(z.string(), z.string().min(1).max(500)).default({}),
     defaults: z.record(z.string(), z.unknown()).default({}),
+    /** Approve a requested booking only if a room can be held for it (rooms and credits in one transaction). */
+    requireRoom: z.boolean().default(false),
   })
   .strict()
-  .default({ unknownMember: 'decline', cancellationWindowHours: 24, messages: {}, defaults: {} });
+  .default({ unknownMember: 'decline', cancellationWindowHours: 24, messages: {}, defaults: {}, requireRoom: false });
 
 export interface GateSettings {
   unknownMember: UnknownMemberAction;

@@ -132,6 +132,9 @@ export async function decideByOperator(db: Db, deps: GateDeps, d: OperatorDecisi
       }
       creditsToHold = cost;
     }
+    if (d.outcome === 'approve' && deps.holdRoom && !(await deps.holdRoom(trx, booking, now))) {
+      throw new UsherError('CONFLICT', `no room is free for booking ${d.uid} (gate.requireRoom): free or unblock one first`);
+    }
     const reasons: Reason[] = [
       { code: d.outcome === 'approve' ? 'operator.approved' : 'operator.declined', by: d.actor, ...(d.note ? { note: d.note } : {}), charged: creditsToHold },
       ...(previous ? [{ code: 'operator.overrode', previousOutcome: previous.outcome, previousBy: previous.decidedBy }] : []),

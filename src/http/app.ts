@@ -7,6 +7,8 @@ import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { gateRoutes } from './gate-routes.ts';
+import { roomRoutes } from './room-routes.ts';
+import type { RoomDeps } from '../rooms/room-planning.ts';
 import type { GateDeps } from '../gate/decide-request.ts';
 import type { Metrics } from './metrics.ts';
 import { webhookRoute } from './webhook-route.ts';
@@ -24,6 +26,7 @@ export interface AppOptions {
   wakeWorker: () => void;
   reconcile: () => Promise<unknown>;
   gate: GateDeps;
+  rooms: RoomDeps;
   /** Later features add their routes here (board, rooms, members). */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -91,6 +94,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
 
   await app.register(gateRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
+  await app.register(roomRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, rooms: o.rooms, showNames: false, wakeWorker: o.wakeWorker });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);
   return app;

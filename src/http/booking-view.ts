@@ -5,6 +5,7 @@ import { listDecisions } from '../store/decisions.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
 import { listInboxEvents } from '../store/inbox.ts';
 import { listJobs } from '../store/jobs.ts';
+import { getAssignment } from '../store/rooms.ts';
 import { presentEvent, presentJob } from './admin-routes.ts';
 
 export interface Attention {
@@ -20,7 +21,8 @@ export interface Attention {
 export async function bookingView(db: Db, uid: string, gatedEventTypes: ReadonlySet<string>) {
   const booking = await getBooking(db, uid);
   if (!booking) return undefined;
-  const [gate, hold, decisions, jobs, events] = await Promise.all([
+  const [assignment, gate, hold, decisions, jobs, events] = await Promise.all([
+    getAssignment(db, uid),
     getGateRecord(db, uid),
     getHold(db, uid),
     listDecisions(db, { bookingUid: uid, limit: 100 }),
@@ -52,8 +54,25 @@ export async function bookingView(db: Db, uid: string, gatedEventTypes: Readonly
   if (unpaid && booking.status === 'accepted' && !hold) {
     attention.push({ code: 'credits.unpaid', message: `confirmed in Cal.com without credits (${unpaid.reasons[0]?.code ?? ''})` });
   }
+  if (assignment && !assignment.room && booking.status !== 'cancelled' && booking.status !== 'rejected') {
+    attention.push({ code: 'room.unassigned', message: 'no room is free for this booking; it is retried whenever one frees up' });
+  }
+  const locationJob = jobs.find((j) => j.kind === 'cal.location' && (j.state === 'pending' || j.state === 'running'));
   return {
     booking,
+    room: assignment
+      ? {
+          name: assignment.room,
+          location: assignment.locationText,
+          // Whether Cal.com shows the current room yet, and the call that will tell it.
+          written: assignment.locationText !== null && assignment.locationText === assignment.locationWritten,
+          writeBack: locationJob ? { job: `job_${locationJob.id}`, state: locationJob.state, runAt: locationJob.runAt } : null,
+          pinned: assignment.pinned,
+          from: assignment.from,
+          clearAt: assignment.to,
+          reasons: assignment.reasons,
+        }
+      : null,
     gate: gate
       ? { outcome: gate.outcome, reasons: gate.reasons, message: gate.message, decidedBy: gate.decidedBy, decidedAt: gate.decidedAt }
       : gated

@@ -39,7 +39,12 @@ async function unlessDecidedElsewhere(client: CalClient, uid: string, call: () =
 }
 
 /** The outbox's Cal.com calls. Each answer is kept (status, location) as the job's last response. */
-export function calJobHandlers(client: CalClient): Record<string, JobHandler> {
+export interface CalJobHooks {
+  /** Cal.com accepted a location: the rooms record that it shows the current room. */
+  onLocationWritten?: (uid: string, address: string) => Promise<void>;
+}
+
+export function calJobHandlers(client: CalClient, hooks: CalJobHooks = {}): Record<string, JobHandler> {
   return {
     [calJobKinds.confirm]: async (job) => {
       const { uid } = payloadOf(uidOnly, job);
@@ -57,6 +62,7 @@ export function calJobHandlers(client: CalClient): Record<string, JobHandler> {
     [calJobKinds.location]: async (job) => {
       const { uid, address } = payloadOf(withAddress, job);
       const booking = await client.updateLocation(uid, address);
+      await hooks.onLocationWritten?.(uid, address);
       return { uid: booking.uid, location: booking.location ?? null };
     },
   };

@@ -85,3 +85,9 @@ export async function listBookings(db: Queryable, filter: { from?: Date; to?: Da
   );
   return result.rows.map(bookingFromRow);
 }
+
+export async function getBookings(db: Queryable, uids: readonly string[]): Promise<Map<string, Booking>> {
+  if (uids.length === 0) return new Map();
+  const result = await db.query('select * from bookings where uid = any($1::text[])', [uids]);
+  return new Map(result.rows.map((r) => [r.uid as string, bookingFromRow(r)]));
+}

@@ -1,0 +1,101 @@
+import { periodBounds } from '../domain/calendar-period.ts';
+import { getBookings } from '../store/bookings.ts';
+import type { Queryable } from '../store/db.ts';
+import { listAssignments, listBlocks, listRooms } from '../store/rooms.ts';
+
+export type RoomState =
+  | { state: 'blocked'; reason: string; until: string; blockId: number }
+  | { state: 'in_use'; until: string; booking: string; started: boolean }
+  | { state: 'cleaning'; until: string; after: string }
+  | { state: 'free' };
+
+export interface BoardBooking {
+  uid: string;
+  title: string | null;
+  /** The patient, as initials unless the config shows names (the front desk needs no more). */
+  who: string | null;
+  start: string;
+  end: string;
+  /** End of the cleaning after it. */
+  clearAt: string;
+  status: string;
+  pinned: boolean;
+  /** Cal.com shows the current room already (false while the write-back waits for the budget). */
+  written: boolean;
+  location: string | null;
+}
+
+export interface BoardRoom {
+  name: string;
+  floor: number;
+  building: string;
+  equipment: readonly string[];
+  cleaningMinutes: number;
+  now: RoomState;
+  next: BoardBooking | null;
+  /** The day's bookings and blocks in this room, in time order. */
+  day: { bookings: BoardBooking[]; blocks: { id: number; reason: string; from: string; until: string }[] };
+}
+
+export function initials(name: string | undefined): string | null {
+  if (!name) return null;
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return parts.map((p) => `${p[0]!.toUpperCase()}.`).join(' ') || null;
+}
+
+/** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
+export async function roomBoard(db: Queryable, o: { timeZone: string; showNames: boolean }, at: Date): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
+  const day = periodBounds(at, 'day', o.timeZone);
+  const [rooms, blocks, assignments] = await Promise.all([listRooms(db), listBlocks(db, day), listAssignments(db, day)]);
+  const bookings = await getBookings(db, assignments.map((a) => a.bookingUid));
+  const present = (uid: string): BoardBooking | undefined => {
+    const a = assignments.find((x) => x.bookingUid === uid)!;
+    const b = bookings.get(uid);
+    if (!b) return undefined;
+    return {
+      uid,
+      title: b.title ?? null,
+      who: o.showNames ? (b.attendeeName ?? null) : initials(b.attendeeName),
+      start: b.start.toISOString(),
+      end: b.end.toISOString(),
+      clearAt: a.to.toISOString(),
+      status: b.status,
+      pinned: a.pinned,
+      written: a.locationText !== null && a.locationText === a.locationWritten,
+      location: a.locationText,
+    };
+  };
+  const t = at.getTime();
+  const result: BoardRoom[] = rooms.map((room) => {
+    const mine = assignments.filter((a) => a.room === room.name).sort((x, y) => x.from.getTime() - y.from.getTime());
+    const myBlocks = blocks.filter((b) => b.room === room.name);
+    let now: RoomState = { state: 'free' };
+    const block = myBlocks.find((b) => b.from <= t && t < b.to);
+    const current = mine.find((a) => a.from.getTime() <= t && t < a.to.getTime());
+    if (block) now = { state: 'blocked', reason: block.reason, until: new Date(block.to).toISOString(), blockId: block.id };
+    else if (current) {
+      const b = bookings.get(current.bookingUid);
+      const end = b?.end ?? current.to;
+      now =
+        t < end.getTime() && b?.meetingState !== 'ended'
+          ? { state: 'in_use', until: end.toISOString(), booking: current.bookingUid, started: b?.meetingState === 'started' }
+          : { state: 'cleaning', until: current.to.toISOString(), after: current.bookingUid };
+    }
+    const upcoming = mine.find((a) => a.from.getTime() > t);
+    return {
+      name: room.name,
+      floor: room.floor,
+      building: room.building,
+      equipment: room.equipment,
+      cleaningMinutes: room.cleaningMinutes,
+      now,
+      next: upcoming ? (present(upcoming.bookingUid) ?? null) : null,
+      day: {
+        bookings: mine.map((a) => present(a.bookingUid)).filter((x): x is BoardBooking => x !== undefined),
+        blocks: myBlocks.map((b) => ({ id: b.id, reason: b.reason, from: new Date(b.from).toISOString(), until: new Date(b.to).toISOString() })),
+      },
+    };
+  });
+  const waiting = assignments.filter((a) => a.room === null).map((a) => present(a.bookingUid)).filter((x): x is BoardBooking => x !== undefined);
+  return { at: at.toISOString(), timeZone: o.timeZone, rooms: result, waiting };
+}

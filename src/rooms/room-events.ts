@@ -1,0 +1,61 @@
+import type { EventHandler } from '../jobs/handle-event.ts';
+import { getBooking } from '../store/bookings.ts';
+import { getAssignment, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
+import { recordDecision } from '../store/decisions.ts';
+import { assignBooking, followReschedule, placeWaiting, releaseBooking, type RoomDeps } from './room-planning.ts';
+
+/**
+ * The rooms' part of handling an event; runs after the booking record (and the gate) in the
+ * event's transaction, so a room change and the event's "done" commit together.
+ */
+export function roomEventHandler(deps: RoomDeps): EventHandler {
+  return async (event, { trx, now }) => {
+    switch (event.kind) {
+      case 'booking': {
+        const booking = await getBooking(trx, event.booking.uid);
+        if (!booking) return;
+        switch (event.trigger) {
+          case 'BOOKING_CREATED':
+          case 'BOOKING_RESCHEDULED':
+          case 'BOOKING_PAID':
+            if (booking.status !== 'accepted') return;
+            if (event.rescheduleUid) await followReschedule(trx, deps, booking, event.rescheduleUid, now);
+            else await assignBooking(trx, deps, booking, now);
+            return;
+          case 'BOOKING_REQUESTED':
+            // A pending reschedule frees the old uid's room at once (Cal.com cancelled it, §1.2); the
+            // new booking gets one when accepted, or now if the gate holds rooms for approvals.
+            if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
+              await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
+            }
+            return;
+          case 'BOOKING_CANCELLED':
+          case 'BOOKING_REJECTED':
+            if (booking.status === 'cancelled' || booking.status === 'rejected') {
+              await releaseBooking(trx, deps, booking.uid, now, `room.released.${booking.status}`);
+            }
+            return;
+          case 'BOOKING_PAYMENT_INITIATED':
+            return;
+        }
+        return;
+      }
+      case 'no-show': {
+        // Nobody came: the rest of the slot is free again (no cleaning after an empty room).
+        if (event.attendees.length === 0 || event.attendees.some((a) => !a.noShow)) return;
+        await lockRoomPlanning(trx);
+        const a = await getAssignment(trx, event.bookingUid);
+        if (!a?.room || now >= a.to || now <= a.from) return;
+        await setAssignmentSpan(trx, a.bookingUid, a.from, now, now);
+        await recordDecision(trx, { bookingUid: a.bookingUid, kind: 'room', outcome: 'released', reasons: [{ code: 'room.released.no_show', room: a.room, freeFrom: now.toISOString() }] }, now);
+        await placeWaiting(trx, deps, { from: now, to: a.to }, now, 'no_show');
+        return;
+      }
+      case 'meeting':
+      case 'ping':
+      case 'passive':
+        // MEETING_STARTED/ENDED are kept on the booking (in use, then cleaning until the buffer ends).
+        return;
+    }
+  };
+}

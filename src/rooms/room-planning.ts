@@ -1,0 +1,234 @@
+import type { Booking } from '../domain/booking.ts';
+import { chooseRoom, type Exclusion } from '../domain/choose-room.ts';
+import { locationText } from '../domain/location-text.ts';
+import { replanRooms, type ReplanResult } from '../domain/replan-rooms.ts';
+import { RoomIndex, type PlanningWorld } from '../domain/room-index.ts';
+import { occupancy, staticRuleFailure, type PlannedBooking, type Room, type RoomNeed } from '../domain/room-model.ts';
+import { calJobKinds } from '../jobs/cal-jobs.ts';
+import { getBookings } from '../store/bookings.ts';
+import type { Queryable } from '../store/db.ts';
+import { recordDecision } from '../store/decisions.ts';
+import { enqueueJob } from '../store/jobs.ts';
+import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, listRooms, lockRoomPlanning, saveAssignment, type Assignment } from '../store/rooms.ts';
+import type { RoomSettings } from './room-config.ts';
+
+export interface RoomDeps {
+  settings: RoomSettings;
+  timeZone: string;
+  maxAttempts: number;
+}
+
+const DAY = 86_400_000;
+const MINUTE = 60_000;
+
+function metadataEquipment(metadata: Record<string, unknown>): string[] {
+  const raw = metadata.equipment;
+  if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(raw)) return raw.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((s) => s.trim());
+  return [];
+}
+
+/** What a booking needs of a room, from the config (event type, doctor) and its own metadata. */
+export function needOf(b: Booking, settings: RoomSettings): RoomNeed | undefined {
+  const type = b.eventTypeId !== undefined ? settings.eventTypes[String(b.eventTypeId)] : undefined;
+  if (type && !type.needsRoom) return undefined;
+  const byId = b.organizerId !== undefined ? settings.doctors[String(b.organizerId)] : undefined;
+  const email = b.organizerEmail?.toLowerCase();
+  const byEmail = email ? settings.doctors[email] : undefined;
+  const doctorConfig = byId ?? byEmail;
+  const doctor = byId ? String(b.organizerId) : byEmail ? email : b.organizerId !== undefined ? String(b.organizerId) : email;
+  const equipment = [...new Set([...(type?.equipment ?? []), ...metadataEquipment(b.metadata)])];
+  return {
+    uid: b.uid,
+    start: b.start.getTime(),
+    end: b.end.getTime(),
+    ...(doctor ? { doctor } : {}),
+    equipment,
+    ...(doctorConfig?.rooms ? { allowedRooms: doctorConfig.rooms } : {}),
+    preferredRooms: doctorConfig?.preferredRooms ?? [],
+  };
+}
+
+interface LoadedWorld {
+  world: PlanningWorld;
+  rooms: Map<string, Room>;
+  bookings: Map<string, Booking>;
+  assignments: Map<string, Assignment>;
+}
+
+/**
+ * The planner's view of a window: every room (inactive ones too, so their bookings show as
+ * displaced), live blocks, and the bookings holding or waiting for a room. Bookings starting within
+ * the freeze, and those outside `movable`, are fixed.
+ */
+async function loadWorld(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, movable: { from: number; to: number }, exclude?: string): Promise<LoadedWorld> {
+  const [rooms, blocks, assignments] = await Promise.all([listRooms(trx, { includeInactive: true }), listBlocks(trx, window), listAssignments(trx, window)]);
+  const live = assignments.filter((a) => a.bookingUid !== exclude);
+  const bookings = await getBookings(trx, live.map((a) => a.bookingUid));
+  const freezeUntil = now.getTime() + deps.settings.freezeMinutes * MINUTE;
+  const planned: PlannedBooking[] = [];
+  const roomByName = new Map(rooms.map((r) => [r.name, r]));
+  for (const a of live) {
+    const b = bookings.get(a.bookingUid);
+    let need = b && needOf(b, deps.settings);
+    if (!need) {
+      if (!a.room) continue;
+      // Holds a room the config no longer gives it (its event type stopped needing one): it keeps
+      // occupying it as stored until released, so nothing is planned on top of it.
+      const cleaning = (roomByName.get(a.room)?.cleaningMinutes ?? 0) * MINUTE;
+      planned.push({ need: { uid: a.bookingUid, start: a.from.getTime(), end: a.to.getTime() - cleaning, equipment: [], preferredRooms: [] }, room: a.room, frozen: true, pinned: true });
+      continue;
+    }
+    const outside = need.end <= movable.from || need.start >= movable.to;
+    planned.push({ need, ...(a.room ? { room: a.room } : {}), frozen: need.start < freezeUntil || outside, pinned: a.pinned });
+  }
+  return {
+    world: { rooms, blocks, bookings: planned, timeZone: deps.timeZone, weights: deps.settings.weights },
+    rooms: new Map(rooms.map((r) => [r.name, r])),
+    bookings,
+    assignments: new Map(live.map((a) => [a.bookingUid, a])),
+  };
+}
+
+/** The location write-back: coalesced per booking (only the newest room is sent), soonest first. */
+export async function enqueueLocation(trx: Queryable, b: Booking, address: string, deps: RoomDeps, now: Date): Promise<void> {
+  await enqueueJob(
+    trx,
+    { kind: calJobKinds.location, payload: { uid: b.uid, address }, bookingUid: b.uid, coalesceKey: `location:${b.uid}`, priorityAt: b.start, maxAttempts: deps.maxAttempts },
+    now,
+  );
+}
+
+async function place(trx: Queryable, deps: RoomDeps, b: Booking, room: Room | undefined, reasons: Record<string, unknown>, now: Date, options: { pinned?: boolean; write?: boolean } = {}): Promise<void> {
+  const text = room ? locationText(deps.settings.locationTemplate, room) : null;
+  await saveAssignment(
+    trx,
+    {
+      bookingUid: b.uid,
+      room: room?.name ?? null,
+      from: b.start,
+      to: room ? new Date(b.end.getTime() + room.cleaningMinutes * MINUTE) : b.end,
+      pinned: options.pinned ?? false,
+      reasons,
+      locationText: text,
+    },
+    now,
+  );
+  // Only an accepted booking's location is worth one of Cal.com's five location calls a minute.
+  if (text && (options.write ?? true) && b.status === 'accepted') await enqueueLocation(trx, b, text, deps, now);
+}
+
+export type AssignOutcome = { outcome: 'assigned'; room: string } | { outcome: 'unassigned'; excluded: Exclusion[] } | { outcome: 'not_needed' } | { outcome: 'kept'; room: string };
+
+/**
+ * Gives a booking a room (or records that none is free, with the reasons). Idempotent: a booking
+ * that already holds a room for its current times keeps it, and its write-back is made sure of.
+ */
+export async function assignBooking(trx: Queryable, deps: RoomDeps, b: Booking, now: Date, options: { write?: boolean; cause?: string } = {}): Promise<AssignOutcome> {
+  const need = needOf(b, deps.settings);
+  if (!need) return { outcome: 'not_needed' };
+  // A business without rooms (only the gate, say) has nothing to assign.
+  if ((await trx.query('select 1 from rooms where active limit 1')).rows.length === 0) return { outcome: 'not_needed' };
+  await lockRoomPlanning(trx);
+  const existing = await getAssignment(trx, b.uid);
+  if (existing?.room && existing.from.getTime() === b.start.getTime()) {
+    if ((options.write ?? true) && b.status === 'accepted' && existing.locationText && existing.locationText !== existing.locationWritten) {
+      await enqueueLocation(trx, b, existing.locationText, deps, now);
+    }
+    return { outcome: 'kept', room: existing.room };
+  }
+  const window = { from: new Date(need.start - DAY), to: new Date(need.end + DAY) };
+  const loaded = await loadWorld(trx, deps, window, now, { from: 0, to: 0 }, b.uid);
+  const index = new RoomIndex(loaded.world);
+  const choice = chooseRoom(index, need);
+  const cause = options.cause ?? 'booking';
+  if (choice.outcome === 'assigned') {
+    const room = loaded.rooms.get(choice.room)!;
+    const reasons = { cause, preferences: choice.preferences, candidates: choice.candidates, excluded: choice.excluded };
+    await place(trx, deps, b, room, reasons, now, options);
+    await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'assigned', reasons: [{ code: 'room.assigned', room: room.name, cause, preferences: choice.preferences }], detail: { candidates: choice.candidates, excluded: choice.excluded } }, now);
+    return { outcome: 'assigned', room: room.name };
+  }
+  await place(trx, deps, b, undefined, { cause, excluded: choice.excluded }, now, options);
+  await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'unassigned', reasons: choice.excluded.map((e) => ({ ...e })), detail: { cause } }, now);
+  return { outcome: 'unassigned', excluded: choice.excluded };
+}
+
+/**
+ * CONTRACT §1.3: a reschedule is a new uid. The booking keeps its room if the room is still free
+ * at the new time; otherwise it is planned again. The old uid's room is freed either way.
+ */
+export async function followReschedule(trx: Queryable, deps: RoomDeps, b: Booking, oldUid: string, now: Date, options: { write?: boolean } = {}): Promise<AssignOutcome> {
+  await lockRoomPlanning(trx);
+  const old = await deleteAssignment(trx, oldUid);
+  const need = needOf(b, deps.settings);
+  if (!old?.room || !need || (await getAssignment(trx, b.uid))) {
+    const outcome = await assignBooking(trx, deps, b, now, { ...options, cause: 'rescheduled' });
+    if (old) await placeWaiting(trx, deps, { from: old.from, to: old.to }, now, 'rescheduled_away');
+    return outcome;
+  }
+  const loaded = await loadWorld(trx, deps, { from: new Date(need.start - DAY), to: new Date(need.end + DAY) }, now, { from: 0, to: 0 }, b.uid);
+  const index = new RoomIndex(loaded.world);
+  const room = loaded.rooms.get(old.room);
+  const keeps = room && !staticRuleFailure(need, room, index.blocksOf(room.name), deps.timeZone) && index.occupants(room.name, occupancy(need, room), b.uid).length === 0;
+  let outcome: AssignOutcome;
+  if (keeps) {
+    await place(trx, deps, b, room, { cause: 'rescheduled', keptFrom: oldUid, pinned: old.pinned }, now, { ...options, pinned: old.pinned });
+    await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'assigned', reasons: [{ code: 'room.kept_after_reschedule', room: room.name, from: oldUid }] }, now);
+    outcome = { outcome: 'assigned', room: room.name };
+  } else {
+    outcome = await assignBooking(trx, deps, b, now, { ...options, cause: 'rescheduled' });
+  }
+  await placeWaiting(trx, deps, { from: old.from, to: old.to }, now, 'rescheduled_away');
+  return outcome;
+}
+
+/** Frees a booking's room (cancelled, rejected) and lets waiting bookings have it. */
+export async function releaseBooking(trx: Queryable, deps: RoomDeps, uid: string, now: Date, why: string): Promise<boolean> {
+  await lockRoomPlanning(trx);
+  const old = await deleteAssignment(trx, uid);
+  if (!old) return false;
+  await recordDecision(trx, { bookingUid: uid, kind: 'room', outcome: 'released', reasons: [{ code: why, room: old.room }] }, now);
+  if (old.room) await placeWaiting(trx, deps, { from: old.from, to: old.to }, now, why);
+  return true;
+}
+
+/**
+ * Re-plans a window: bookings in rooms that became unusable move, waiting bookings get rooms, with
+ * as few announced bookings moving as possible (domain/replan-rooms.ts). Each change gets its
+ * decision and a new location write-back. Runs in the caller's transaction.
+ */
+export async function replanWindow(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, trigger: string): Promise<ReplanResult> {
+  await lockRoomPlanning(trx);
+  // Bookings up to a day either side may move to make way; beyond that they only occupy rooms.
+  const movable = { from: window.from.getTime() - DAY, to: window.to.getTime() + DAY };
+  const loaded = await loadWorld(trx, deps, { from: new Date(movable.from - DAY), to: new Date(movable.to + DAY) }, now, movable);
+  const result = replanRooms(loaded.world);
+  await clearRooms(trx, result.moves.map((m) => m.uid), now);
+  for (const move of result.moves) {
+    const b = loaded.bookings.get(move.uid)!;
+    const room = move.to ? loaded.rooms.get(move.to) : undefined;
+    const pinned = loaded.assignments.get(move.uid)?.pinned ?? false;
+    const excluded = result.unassigned.find((u) => u.uid === move.uid)?.excluded;
+    await place(trx, deps, b, room, { cause: trigger, why: move.why, ...move.detail, ...(excluded ? { excluded } : {}) }, now, { pinned: pinned && move.why !== 'room_unusable' });
+    await recordDecision(
+      trx,
+      {
+        bookingUid: move.uid,
+        kind: 'room',
+        outcome: move.to ? (move.from ? 'moved' : 'assigned') : 'unassigned',
+        reasons: [{ code: `room.${move.why}`, from: move.from ?? null, to: move.to ?? null, ...move.detail }],
+        detail: { trigger, method: result.method, movedInPlan: result.movedCount, ...(excluded ? { excluded } : {}) },
+      },
+      now,
+    );
+  }
+  return result;
+}
+
+/** Waiting bookings in (or near) a window that was freed try again. */
+export async function placeWaiting(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, trigger: string): Promise<ReplanResult | undefined> {
+  const waiting = await trx.query(`select 1 from room_assignments where room is null and during && tstzrange($1, $2) limit 1`, [new Date(window.from.getTime() - DAY), new Date(window.to.getTime() + DAY)]);
+  if (waiting.rows.length === 0) return undefined;
+  return replanWindow(trx, deps, window, now, trigger);
+}

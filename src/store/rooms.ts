@@ -1,0 +1,184 @@
+import type { Room, RoomBlock } from '../domain/room-model.ts';
+import type { Queryable } from './db.ts';
+
+export interface RoomRecord extends Room {
+  source: 'config' | 'api';
+}
+
+export interface Assignment {
+  bookingUid: string;
+  room: string | null;
+  from: Date;
+  to: Date;
+  pinned: boolean;
+  reasons: Record<string, unknown>;
+  locationText: string | null;
+  locationWritten: string | null;
+  assignedAt: Date;
+  updatedAt: Date;
+}
+
+function roomFromRow(r: Record<string, unknown>): RoomRecord {
+  const from = r.open_from_minute as number | null;
+  const to = r.open_until_minute as number | null;
+  return {
+    name: r.name as string,
+    floor: Number(r.floor),
+    building: r.building as string,
+    equipment: (r.equipment as string[]) ?? [],
+    cleaningMinutes: Number(r.cleaning_minutes),
+    ...(from !== null && to !== null ? { open: { fromMinute: from, toMinute: to } } : {}),
+    active: Boolean(r.active),
+    source: r.source as 'config' | 'api',
+  };
+}
+
+// Ranges are read as their bounds (both drivers give timestamptz as Date), never parsed from text.
+const ASSIGNMENT_COLUMNS = `booking_uid, room, lower(during) as from_at, upper(during) as to_at, pinned, reasons,
+  location_text, location_written, assigned_at, updated_at`;
+
+function assignmentFromRow(r: Record<string, unknown>): Assignment {
+  return {
+    bookingUid: r.booking_uid as string,
+    room: (r.room as string | null) ?? null,
+    from: new Date(r.from_at as Date),
+    to: new Date(r.to_at as Date),
+    pinned: Boolean(r.pinned),
+    reasons: (r.reasons as Record<string, unknown>) ?? {},
+    locationText: (r.location_text as string | null) ?? null,
+    locationWritten: (r.location_written as string | null) ?? null,
+    assignedAt: new Date(r.assigned_at as Date),
+    updatedAt: new Date(r.updated_at as Date),
+  };
+}
+
+export async function listRooms(db: Queryable, options: { includeInactive?: boolean } = {}): Promise<RoomRecord[]> {
+  const result = await db.query(`select * from rooms where $1 or active order by building, floor, name`, [options.includeInactive ?? false]);
+  return result.rows.map(roomFromRow);
+}
+
+export async function getRoom(db: Queryable, name: string): Promise<RoomRecord | undefined> {
+  const result = await db.query('select * from rooms where name = $1', [name]);
+  return result.rows[0] ? roomFromRow(result.rows[0]) : undefined;
+}
+
+export async function upsertRoom(trx: Queryable, room: Room, source: 'config' | 'api', now: Date): Promise<{ created: boolean }> {
+  const result = await trx.query<{ created: boolean }>(
+    `insert into rooms (name, floor, building, equipment, cleaning_minutes, open_from_minute, open_until_minute, active, source, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+     on conflict (name) do update set floor = excluded.floor, building = excluded.building, equipment = excluded.equipment,
+       cleaning_minutes = excluded.cleaning_minutes, open_from_minute = excluded.open_from_minute,
+       open_until_minute = excluded.open_until_minute, active = excluded.active, source = excluded.source, updated_at = excluded.updated_at
+     returning (xmax = 0) as created`,
+    [room.name, room.floor, room.building, [...room.equipment], room.cleaningMinutes, room.open?.fromMinute ?? null, room.open?.toMinute ?? null, room.active, source, now],
+  );
+  return { created: Boolean(result.rows[0]?.created) };
+}
+
+/** Config rooms no longer in the config stop being used (their bookings are re-planned). */
+export async function deactivateConfigRoomsExcept(trx: Queryable, names: readonly string[], now: Date): Promise<string[]> {
+  const result = await trx.query<{ name: string }>(
+    `update rooms set active = false, updated_at = $2 where source = 'config' and active and not (name = any($1::text[])) returning name`,
+    [names, now],
+  );
+  return result.rows.map((r) => r.name);
+}
+
+export async function setRoomActive(trx: Queryable, name: string, active: boolean, now: Date): Promise<boolean> {
+  const result = await trx.query('update rooms set active = $2, updated_at = $3 where name = $1', [name, active, now]);
+  return result.rowCount > 0;
+}
+
+export async function listBlocks(db: Queryable, window: { from: Date; to: Date }): Promise<RoomBlock[]> {
+  const result = await db.query(
+    `select id, room, lower(during) as from_at, upper(during) as to_at, reason from room_blocks
+      where lifted_at is null and during && tstzrange($1, $2) order by id`,
+    [window.from, window.to],
+  );
+  return result.rows.map((r) => ({
+    id: Number(r.id),
+    room: r.room as string,
+    from: new Date(r.from_at as Date).getTime(),
+    to: new Date(r.to_at as Date).getTime(),
+    reason: r.reason as string,
+  }));
+}
+
+export async function insertBlock(trx: Queryable, b: { room: string; from: Date; to: Date; reason: string; by: string }, now: Date): Promise<number> {
+  const result = await trx.query<{ id: string }>(
+    `insert into room_blocks (room, during, reason, created_by, created_at) values ($1, tstzrange($2, $3), $4, $5, $6) returning id`,
+    [b.room, b.from, b.to, b.reason, b.by, now],
+  );
+  return Number(result.rows[0]!.id);
+}
+
+export async function liftBlock(trx: Queryable, id: number, now: Date): Promise<{ room: string; from: Date; to: Date } | undefined> {
+  const result = await trx.query(
+    `update room_blocks set lifted_at = $2 where id = $1 and lifted_at is null returning room, lower(during) as from_at, upper(during) as to_at`,
+    [id, now],
+  );
+  const r = result.rows[0];
+  return r ? { room: r.room as string, from: new Date(r.from_at as Date), to: new Date(r.to_at as Date) } : undefined;
+}
+
+/** Serialises room decisions across workers and processes; the exclusion constraint backs it up. */
+export async function lockRoomPlanning(trx: Queryable): Promise<void> {
+  await trx.query(`select pg_advisory_xact_lock(hashtext('usher.rooms'))`);
+}
+
+export async function getAssignment(db: Queryable, uid: string): Promise<Assignment | undefined> {
+  const result = await db.query(`select ${ASSIGNMENT_COLUMNS} from room_assignments where booking_uid = $1`, [uid]);
+  return result.rows[0] ? assignmentFromRow(result.rows[0]) : undefined;
+}
+
+/** Assignments (and waiting bookings) whose time overlaps the window. */
+export async function listAssignments(db: Queryable, window: { from: Date; to: Date }): Promise<Assignment[]> {
+  const result = await db.query(
+    `select ${ASSIGNMENT_COLUMNS} from room_assignments where during && tstzrange($1, $2) order by lower(during), booking_uid`,
+    [window.from, window.to],
+  );
+  return result.rows.map(assignmentFromRow);
+}
+
+export async function listWaiting(db: Queryable, after: Date, limit: number): Promise<Assignment[]> {
+  const result = await db.query(
+    `select ${ASSIGNMENT_COLUMNS} from room_assignments where room is null and upper(during) > $1 order by lower(during) limit $2`,
+    [after, limit],
+  );
+  return result.rows.map(assignmentFromRow);
+}
+
+export async function saveAssignment(
+  trx: Queryable,
+  a: { bookingUid: string; room: string | null; from: Date; to: Date; pinned: boolean; reasons: Record<string, unknown>; locationText: string | null },
+  now: Date,
+): Promise<void> {
+  await trx.query(
+    `insert into room_assignments (booking_uid, room, during, pinned, reasons, location_text, assigned_at, updated_at)
+     values ($1, $2, tstzrange($3, $4), $5, $6, $7, $8, $8)
+     on conflict (booking_uid) do update set room = excluded.room, during = excluded.during, pinned = excluded.pinned,
+       reasons = excluded.reasons, location_text = excluded.location_text, updated_at = excluded.updated_at,
+       assigned_at = case when room_assignments.room is distinct from excluded.room then excluded.assigned_at else room_assignments.assigned_at end`,
+    [a.bookingUid, a.room, a.from, a.to, a.pinned, JSON.stringify(a.reasons), a.locationText, now],
+  );
+}
+
+/** Frees rooms first within a re-plan, so that swaps never meet the exclusion constraint half-done. */
+export async function clearRooms(trx: Queryable, uids: readonly string[], now: Date): Promise<void> {
+  if (uids.length === 0) return;
+  await trx.query(`update room_assignments set room = null, updated_at = $2 where booking_uid = any($1::text[])`, [uids, now]);
+}
+
+export async function deleteAssignment(trx: Queryable, uid: string): Promise<Assignment | undefined> {
+  const result = await trx.query(`delete from room_assignments where booking_uid = $1 returning ${ASSIGNMENT_COLUMNS}`, [uid]);
+  return result.rows[0] ? assignmentFromRow(result.rows[0]) : undefined;
+}
+
+export async function setAssignmentSpan(trx: Queryable, uid: string, from: Date, to: Date, now: Date): Promise<void> {
+  await trx.query(`update room_assignments set during = tstzrange($2, $3), updated_at = $4 where booking_uid = $1`, [uid, from, to, now]);
+}
+
+/** Cal.com confirmed a location: mark it written if it is still the one the booking should have. */
+export async function markLocationWritten(db: Queryable, uid: string, address: string): Promise<void> {
+  await db.query(`update room_assignments set location_written = $2 where booking_uid = $1 and location_text = $2`, [uid, address]);
+}
