@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { creditBalance } from '../store/credits.ts';
-import { GatePipeline, gateDeps } from '../../test/gate-harness.ts';
+import { EventPipeline, gateDeps } from '../../test/event-pipeline.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { adjustCredits, importMembers } from './gate-operations.ts';
 
@@ -42,7 +42,7 @@ describe.each(storeKinds)('the credit ledger under random event sequences on %s'
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 3 }), fc.array(step, { minLength: 1, maxLength: 18 }), async (initial, steps) => {
         const email = `member${run++}@prop.example`;
-        const cal = new GatePipeline(store.db, deps);
+        const cal = new EventPipeline(store.db, deps);
         await importMembers(store.db, [{ line: 1, email, credits: initial }], 'prop', cal.clock.now());
         const bookings: PayloadBooking[] = [];
         const cancelledKindly = new Set<string>();

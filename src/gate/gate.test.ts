@@ -5,7 +5,7 @@ import { listDecisions } from '../store/decisions.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
 import { getInboxEvent, listInboxEvents } from '../store/inbox.ts';
 import { listJobs } from '../store/jobs.ts';
-import { GatePipeline, gateDeps } from '../../test/gate-harness.ts';
+import { EventPipeline, gateDeps } from '../../test/event-pipeline.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { adjustCredits, decideByOperator, importMembers } from './gate-operations.ts';
 import type { GateDeps } from './decide-request.ts';
@@ -26,7 +26,7 @@ const session = (over: Partial<PayloadBooking> = {}) =>
 describe.each(storeKinds)('the gate on %s', (kind) => {
   let store: TestStore;
   let deps: GateDeps;
-  let cal: GatePipeline;
+  let cal: EventPipeline;
   beforeAll(async () => {
     store = await openTestStore(kind);
     deps = gateDeps(YAML);
@@ -34,7 +34,7 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
   afterAll(() => store.close());
   beforeEach(async () => {
     await store.reset();
-    cal = new GatePipeline(store.db, deps);
+    cal = new EventPipeline(store.db, deps);
   });
 
   const member = (credits: number, email = grace) => importMembers(store.db, [{ line: 1, email, name: 'Grace Hopper', credits }], 'test', cal.clock.now());
@@ -191,7 +191,7 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
 
   it('holds an unknown member for a person when configured; the operator approves or declines through the same outbox', async () => {
     const holdDeps = gateDeps(`${YAML}\n`.replace('cancellationWindowHours: 24', 'cancellationWindowHours: 24\n  unknownMember: hold'));
-    cal = new GatePipeline(store.db, holdDeps);
+    cal = new EventPipeline(store.db, holdDeps);
     const stranger = session({ attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' } });
     const other = session({ attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' }, start: new Date('2026-12-04T10:00:00Z') });
     await cal.deliver('BOOKING_REQUESTED', stranger);

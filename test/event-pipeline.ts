@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import type { GateDeps } from '../src/gate/decide-request.ts';
-import { recordBookingState } from '../src/jobs/handle-event.ts';
+import { recordBookingState, type EventHandler } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { bookingPayload, envelopeBody, type PayloadBooking } from '../src/sandbox/payloads.ts';
@@ -18,22 +18,22 @@ export function gateDeps(yaml: string, timeZone = 'Europe/London'): GateDeps {
 }
 
 /**
- * Feeds Cal.com events into the inbox and runs the real event pipeline (booking state, then the
- * gate) on them; outbox jobs stay pending for the test to read.
+ * Feeds Cal.com events into the inbox and runs the real event pipeline (booking state, the gate,
+ * and any other handlers given) on them; outbox jobs stay pending for the test to read.
  */
-export class GatePipeline {
+export class EventPipeline {
   readonly db: Db;
   readonly clock: FakeClock;
   readonly worker: Worker;
 
-  constructor(db: Db, deps: GateDeps, clock = new FakeClock()) {
+  constructor(db: Db, deps: GateDeps, clock = new FakeClock(), extraHandlers: EventHandler[] = []) {
     this.db = db;
     this.clock = clock;
     this.worker = new Worker({
       db,
       clock,
       log: createLogger('silent'),
-      eventHandlers: [recordBookingState, gateEventHandler(deps)],
+      eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,
@@ -44,6 +44,12 @@ export class GatePipeline {
 
   async deliver(trigger: string, b: PayloadBooking, options: { viaConfirm?: boolean; extra?: Record<string, unknown>; createdAt?: Date } = {}): Promise<void> {
     await this.store(trigger, b, options);
+    await this.run();
+  }
+
+  /** Any raw body (no-show, meeting events), as Cal.com would send it. */
+  async deliverBody(trigger: string, bookingUid: string, rawBody: string): Promise<void> {
+    await insertInboxEvents(this.db, [{ dedupeKey: randomUUID(), trigger, bookingUid, source: 'webhook', rawBody, state: 'pending', maxAttempts: 3 }]);
     await this.run();
   }
 
