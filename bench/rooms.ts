@@ -1,0 +1,121 @@
+/**
+ * npm run bench:rooms — the room planner on generated clinic days (docs/benchmarks.md).
+ *  1. choose a room for one new booking, 300 rooms × 5,000 bookings (target p99 ≤ 1 ms);
+ *     baseline in the same run: the same choice by scanning every booking (no index).
+ *  2. re-plan after blocking a busy room, 300 rooms × 3,000 bookings (target ≤ 100 ms), with moves;
+ *     baseline: greedy re-placement of the displaced bookings (no search), its moves and time.
+ *  3. small clinics (≤ 10 rooms × 60 bookings): planner vs the exact HiGHS MIP, time and moves.
+ */
+import { chooseRoom } from '../src/domain/choose-room.ts';
+import { replanRooms } from '../src/domain/replan-rooms.ts';
+import { RoomIndex } from '../src/domain/room-index.ts';
+import { occupancy, overlaps, staticRuleFailure, type RoomNeed } from '../src/domain/room-model.ts';
+import { blockBusiestRoom, DAY0, generateClinic, seeded } from '../test/clinic-generator.ts';
+import { exactReplan } from '../test/exact-rooms.ts';
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const ms = (x: number) => `${x.toFixed(3)} ms`;
+
+function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
+  const rnd = seeded(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const start = DAY0 + Math.floor(rnd() * days) * 86_400_000 + (8 * 60 + 15 * Math.floor(rnd() * 40)) * 60_000;
+    return { uid: `new${i}`, start, end: start + 30 * 60_000, doctor: `d${1 + Math.floor(rnd() * 150)}`, equipment: rnd() < 0.2 ? ['ecg'] : [], preferredRooms: [] };
+  });
+}
+
+// 1. One choice, indexed vs a full scan.
+{
+  const world = generateClinic(1, { rooms: 300, bookings: 5000, days: 2, doctors: 150 });
+  const t0 = performance.now();
+  const index = new RoomIndex(world);
+  const build = performance.now() - t0;
+  const needs = newNeeds(2000, 7, 2);
+  const times: number[] = [];
+  let assigned = 0;
+  for (const need of needs) {
+    index.bookings.set(need.uid, { need, frozen: false, pinned: false });
+    const t = performance.now();
+    const c = chooseRoom(index, need);
+    times.push(performance.now() - t);
+    if (c.outcome === 'assigned') assigned++;
+    index.bookings.delete(need.uid);
+  }
+  const placed = world.bookings.filter((b) => b.room);
+  const scanTimes: number[] = [];
+  for (const need of needs.slice(0, 200)) {
+    const t = performance.now();
+    let best: string | undefined;
+    for (const room of world.rooms) {
+      if (staticRuleFailure(need, room, world.blocks, world.timeZone)) continue;
+      const span = occupancy(need, room);
+      if (placed.some((b) => b.room === room.name && overlaps(occupancy(b.need, room), span))) continue;
+      best ??= room.name;
+    }
+    scanTimes.push(performance.now() - t);
+    void best;
+  }
+  console.log(`1. choose one room, 300 rooms × 5,000 bookings (${world.bookings.filter((b) => b.room).length} placed), 2,000 new bookings`);
+  console.log(`   index build ${ms(build)}; choose p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))}, max ${ms(pct(times, 100))}; ${assigned} got a room`);
+  console.log(`   baseline full scan (no index, no soft cost) p50 ${ms(pct(scanTimes, 50))}, p99 ${ms(pct(scanTimes, 99))}; ratio p99 ${(pct(scanTimes, 99) / pct(times, 99)).toFixed(1)}× slower`);
+}
+
+// 2. Re-plan after a block on a busy clinic day.
+{
+  const times: number[] = [];
+  const greedyTimes: number[] = [];
+  const rows: string[] = [];
+  for (let seed = 1; seed <= 20; seed++) {
+    const { world, block } = blockBusiestRoom(generateClinic(seed, { rooms: 300, bookings: 3000, days: 1, doctors: 150, frozenShare: 0.05, pinnedShare: 0.02 }), seed, 8);
+    const t = performance.now();
+    const r = replanRooms(world);
+    times.push(performance.now() - t);
+    // Baseline: every displaced booking greedily into the best free room, nobody else moves.
+    const g0 = performance.now();
+    const index = new RoomIndex(world);
+    const displaced = world.bookings.filter((b) => b.room === block.room && overlaps(occupancy(b.need, world.rooms.find((x) => x.name === block.room)!), block));
+    for (const b of displaced) index.remove(b.need.uid);
+    let greedyPlaced = 0;
+    for (const b of displaced) {
+      const c = chooseRoom(index, b.need);
+      if (c.outcome === 'assigned') {
+        index.place(b.need.uid, c.room);
+        greedyPlaced++;
+      }
+    }
+    greedyTimes.push(performance.now() - g0);
+    rows.push(`   seed ${seed}: displaced ${displaced.length}, moved ${r.movedCount}, unassigned ${r.unassigned.length} (${r.method}); greedy placed ${greedyPlaced}/${displaced.length}`);
+  }
+  console.log('2. re-plan after blocking the busiest room for 8 h, 300 rooms × 3,000 bookings, 20 days');
+  for (const row of rows) console.log(row);
+  console.log(`   re-plan p50 ${ms(pct(times, 50))}, p99/max ${ms(pct(times, 100))}; greedy baseline p50 ${ms(pct(greedyTimes, 50))}, max ${ms(pct(greedyTimes, 100))}`);
+}
+
+// 3. Small clinics against the exact MIP.
+{
+  let equal = 0;
+  let total = 0;
+  const planner: number[] = [];
+  const mip: number[] = [];
+  let moves = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const rooms = 3 + (seed % 8);
+    const bookings = 10 + ((seed * 7) % 51);
+    const { world } = blockBusiestRoom(generateClinic(seed, { rooms, bookings }), seed, 5);
+    const t = performance.now();
+    const r = replanRooms(world);
+    planner.push(performance.now() - t);
+    const t2 = performance.now();
+    const exact = await exactReplan(world);
+    mip.push(performance.now() - t2);
+    const assigned = world.bookings.length - world.bookings.filter((b) => !b.room).length - r.moves.filter((m) => !m.to && m.from).length + r.moves.filter((m) => m.to && !m.from).length;
+    total++;
+    moves += r.movedCount;
+    if (assigned === exact.assigned && r.movedCount === exact.moved) equal++;
+  }
+  console.log(`3. small clinics (3–10 rooms × 10–60 bookings), 60 instances: planner = HiGHS optimum on ${equal}/${total}; ${moves} moves in all`);
+  console.log(`   planner p50 ${ms(pct(planner, 50))}, max ${ms(pct(planner, 100))}; HiGHS p50 ${ms(pct(mip, 50))}, max ${ms(pct(mip, 100))}; ratio of medians ${(pct(mip, 50) / pct(planner, 50)).toFixed(1)}×`);
+}
