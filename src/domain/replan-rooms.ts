@@ -75,21 +75,32 @@ export function replanRooms(world: PlanningWorld, options: ReplanOptions = {}): 
       pending.push(b.need.uid);
     }
   }
-  const allowed = new Map<string, string[]>();
-  for (const [uid, b] of index.bookings) {
-    allowed.set(uid, index.roomList.filter((r) => !staticRuleFailure(b.need, r, index.blocksOf(r.name), world.timeZone)).map((r) => r.name));
-  }
+  // Rooms each booking may use at all, worked out only for bookings the plan actually touches.
+  const allowedCache = new Map<string, string[]>();
+  const allowed = (uid: string): string[] => {
+    let rooms = allowedCache.get(uid);
+    if (!rooms) {
+      const need = index.bookings.get(uid)!.need;
+      rooms = index.roomList.filter((r) => !staticRuleFailure(need, r, index.blocksOf(r.name), world.timeZone)).map((r) => r.name);
+      allowedCache.set(uid, rooms);
+    }
+    return rooms;
+  };
 
   let nodes = 0;
   let method: ReplanResult['method'] = 'none';
   if (pending.length > 0) {
     const search = new EjectionSearch(index, original, allowed);
     const lowerBound = search.moves();
-    if (search.run(pending, lowerBound, 0, options.directNodes ?? 20_000)) method = 'direct';
+    // A node looks at every room for every booking in the queue: budgets shrink as rooms grow, so
+    // that a large clinic falls back to greedy in about a second rather than searching for minutes.
+    const scale = Math.min(1, 100 / Math.max(10, index.roomList.length) ** 2);
+    const limit = (n: number) => Math.max(50, Math.round(n * scale));
+    if (search.run(pending, lowerBound, 0, options.directNodes ?? limit(20_000))) method = 'direct';
     // A short search first: it settles most cases where only a few bookings must move.
-    if (method === 'none' && search.solve(pending, options.quickSearchNodes ?? 3_000)) method = 'search';
+    if (method === 'none' && search.solve(pending, options.quickSearchNodes ?? limit(3_000))) method = 'search';
     if (method === 'none' && sweepComponents(index, world, original, allowed, pending, options)) method = 'sweep';
-    if (method === 'none' && search.solve(pending, options.searchNodes ?? 400_000)) method = 'search';
+    if (method === 'none' && search.solve(pending, options.searchNodes ?? limit(400_000))) method = 'search';
     nodes = search.nodes;
     if (method === 'none') {
       method = 'greedy';
@@ -114,6 +125,12 @@ function explain(index: RoomIndex, original: Map<string, string | undefined>, di
   const unassigned: ReplanResult['unassigned'] = [];
   for (const [uid, from] of original) {
     const to = index.placement.get(uid);
+    if (to === undefined && from === undefined) {
+      // Was waiting and still is: no move, but it belongs in the list of bookings without a room.
+      const choice = chooseRoom(index, index.bookings.get(uid)!.need);
+      unassigned.push({ uid, excluded: choice.outcome === 'unassigned' ? choice.excluded : [] });
+      continue;
+    }
     if (to === from) continue;
     const failure = displaced.get(uid);
     const why: RoomMove['why'] = !to ? 'no_room' : failure ? 'room_unusable' : from ? 'made_way' : 'placed';
@@ -133,7 +150,7 @@ function sweepComponents(
   index: RoomIndex,
   world: PlanningWorld,
   original: Map<string, string | undefined>,
-  allowed: Map<string, string[]>,
+  allowed: (uid: string) => string[],
   pending: readonly string[],
   options: ReplanOptions,
 ): boolean {
@@ -152,8 +169,7 @@ function sweepComponents(
         const b = index.bookings.get(uid)!;
         const orig = original.get(uid);
         const usable = orig !== undefined && !waiting.has(uid);
-        const prefs = allowed
-          .get(uid)!
+        const prefs = allowed(uid)
           .map((name) => ({ name, soft: index.softCost(b.need, index.rooms.get(name)!).cost }))
           .sort((x, y) => x.soft - y.soft)
           .map((x) => roomAt.get(x.name)!);
@@ -192,13 +208,13 @@ class EjectionSearch {
   nodes = 0;
   readonly #index: RoomIndex;
   readonly #original: Map<string, string | undefined>;
-  readonly #allowed: Map<string, string[]>;
+  readonly #allowed: (uid: string) => string[];
   readonly #inSearch = new Set<string>();
   #limit = 0;
   #overBudget = Number.POSITIVE_INFINITY;
   #dropsWouldHelp = false;
 
-  constructor(index: RoomIndex, original: Map<string, string | undefined>, allowed: Map<string, string[]>) {
+  constructor(index: RoomIndex, original: Map<string, string | undefined>, allowed: (uid: string) => string[]) {
     this.#index = index;
     this.#original = original;
     this.#allowed = allowed;
@@ -213,17 +229,28 @@ class EjectionSearch {
   /** One bounded attempt; the index holds the plan when it returns true, and is unchanged otherwise. */
   run(pending: readonly string[], budget: number, drops: number, nodeLimit: number): boolean {
     this.#limit = this.nodes + nodeLimit;
+    const before = new Map(this.#index.placement);
     try {
       return this.#search([...pending], budget, drops);
     } catch (error) {
-      if (error instanceof SearchAborted) return false;
-      throw error;
+      if (!(error instanceof SearchAborted)) throw error;
+      this.#restore(before);
+      return false;
     }
+  }
+
+  /** An aborted search leaves its half-made plan behind (it unwinds by exception): put things back. */
+  #restore(snapshot: ReadonlyMap<string, string>): void {
+    const index = this.#index;
+    for (const [uid, room] of [...index.placement]) if (snapshot.get(uid) !== room) index.remove(uid);
+    for (const [uid, room] of snapshot) if (index.placement.get(uid) !== room) index.place(uid, room);
+    this.#inSearch.clear();
   }
 
   /** The optimum over (drops, moves), or false when the node limit is reached first. */
   solve(pending: readonly string[], nodeLimit: number): boolean {
     this.#limit = this.nodes + nodeLimit;
+    const before = new Map(this.#index.placement);
     try {
       for (let drops = 0; drops <= pending.length; drops++) {
         let budget = this.moves();
@@ -238,8 +265,9 @@ class EjectionSearch {
       }
       return false;
     } catch (error) {
-      if (error instanceof SearchAborted) return false;
-      throw error;
+      if (!(error instanceof SearchAborted)) throw error;
+      this.#restore(before);
+      return false;
     }
   }
 
@@ -252,7 +280,7 @@ class EjectionSearch {
     const index = this.#index;
     const need = index.bookings.get(uid)!.need;
     const out: Option[] = [];
-    for (const name of this.#allowed.get(uid)!) {
+    for (const name of this.#allowed(uid)) {
       const room = index.rooms.get(name)!;
       const ejects = index.occupants(name, occupancy(need, room), uid);
       if (!ejects.every((e) => this.#movable(e))) continue;
