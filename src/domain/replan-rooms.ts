@@ -1,6 +1,7 @@
 import { chooseRoom, type Exclusion } from './choose-room.ts';
 import { RoomIndex, type PlanningWorld } from './room-index.ts';
-import { occupancy, overlaps, staticRuleFailure, type RuleFailure } from './room-model.ts';
+import { occupancy, staticRuleFailure, type RuleFailure } from './room-model.ts';
+import { EjectionSearch } from './ejection-search.ts';
 import { sweepPlan, SweepTooLarge, timeComponents, type SweepItem } from './sweep-plan.ts';
 
 export interface RoomMove {
@@ -35,8 +36,6 @@ export interface ReplanOptions {
   quickSearchNodes?: number;
   searchNodes?: number;
 }
-
-class SearchAborted extends Error {}
 
 /**
  * Re-plans rooms after something changed (a block, a room closed, bookings waiting for a room).
@@ -195,138 +194,3 @@ function sweepComponents(
   }
   return true;
 }
-
-interface Option {
-  room: string;
-  ejects: string[];
-  cost: number;
-  soft: number;
-}
-
-/** Iterative deepening with ejection chains (see replanRooms). */
-class EjectionSearch {
-  nodes = 0;
-  readonly #index: RoomIndex;
-  readonly #original: Map<string, string | undefined>;
-  readonly #allowed: (uid: string) => string[];
-  readonly #inSearch = new Set<string>();
-  #limit = 0;
-  #overBudget = Number.POSITIVE_INFINITY;
-  #dropsWouldHelp = false;
-
-  constructor(index: RoomIndex, original: Map<string, string | undefined>, allowed: (uid: string) => string[]) {
-    this.#index = index;
-    this.#original = original;
-    this.#allowed = allowed;
-  }
-
-  moves(): number {
-    let n = 0;
-    for (const [uid, room] of this.#original) if (room !== undefined && this.#index.placement.get(uid) !== room) n++;
-    return n;
-  }
-
-  /** One bounded attempt; the index holds the plan when it returns true, and is unchanged otherwise. */
-  run(pending: readonly string[], budget: number, drops: number, nodeLimit: number): boolean {
-    this.#limit = this.nodes + nodeLimit;
-    const before = new Map(this.#index.placement);
-    try {
-      return this.#search([...pending], budget, drops);
-    } catch (error) {
-      if (!(error instanceof SearchAborted)) throw error;
-      this.#restore(before);
-      return false;
-    }
-  }
-
-  /** An aborted search leaves its half-made plan behind (it unwinds by exception): put things back. */
-  #restore(snapshot: ReadonlyMap<string, string>): void {
-    const index = this.#index;
-    for (const [uid, room] of [...index.placement]) if (snapshot.get(uid) !== room) index.remove(uid);
-    for (const [uid, room] of snapshot) if (index.placement.get(uid) !== room) index.place(uid, room);
-    this.#inSearch.clear();
-  }
-
-  /** The optimum over (drops, moves), or false when the node limit is reached first. */
-  solve(pending: readonly string[], nodeLimit: number): boolean {
-    this.#limit = this.nodes + nodeLimit;
-    const before = new Map(this.#index.placement);
-    try {
-      for (let drops = 0; drops <= pending.length; drops++) {
-        let budget = this.moves();
-        for (;;) {
-          this.#overBudget = Number.POSITIVE_INFINITY;
-          this.#dropsWouldHelp = false;
-          if (this.#search([...pending], budget, drops)) return true;
-          if (!Number.isFinite(this.#overBudget)) break;
-          budget = this.#overBudget;
-        }
-        if (!this.#dropsWouldHelp) return false;
-      }
-      return false;
-    } catch (error) {
-      if (!(error instanceof SearchAborted)) throw error;
-      this.#restore(before);
-      return false;
-    }
-  }
-
-  #movable(uid: string): boolean {
-    const b = this.#index.bookings.get(uid)!;
-    return !b.frozen && !b.pinned && !this.#inSearch.has(uid);
-  }
-
-  #options(uid: string): Option[] {
-    const index = this.#index;
-    const need = index.bookings.get(uid)!.need;
-    const out: Option[] = [];
-    for (const name of this.#allowed(uid)) {
-      const room = index.rooms.get(name)!;
-      const ejects = index.occupants(name, occupancy(need, room), uid);
-      if (!ejects.every((e) => this.#movable(e))) continue;
-      const orig = this.#original.get(uid);
-      const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.length;
-      out.push({ room: name, ejects, cost, soft: index.softCost(need, room).cost });
-    }
-    return out.sort((a, b) => a.cost - b.cost || a.soft - b.soft);
-  }
-
-  #search(queue: string[], budget: number, drops: number): boolean {
-    if (++this.nodes > this.#limit) throw new SearchAborted();
-    if (queue.length === 0) return true;
-    const index = this.#index;
-    let pickAt = 0;
-    let pickOptions: Option[] | undefined;
-    for (let i = 0; i < queue.length; i++) {
-      const opts = this.#options(queue[i]!);
-      if (!pickOptions || opts.length < pickOptions.length) {
-        pickAt = i;
-        pickOptions = opts;
-        if (opts.length === 0) break;
-      }
-    }
-    const uid = queue[pickAt]!;
-    const rest = queue.filter((_, i) => i !== pickAt);
-    const base = this.moves() - (this.#original.get(uid) !== undefined ? 1 : 0);
-    for (const o of pickOptions!) {
-      const after = base + o.cost;
-      if (after > budget) {
-        this.#overBudget = Math.min(this.#overBudget, after);
-        continue;
-      }
-      for (const e of o.ejects) index.remove(e);
-      index.place(uid, o.room);
-      this.#inSearch.add(uid);
-      if (this.#search([...rest, ...o.ejects], budget, drops)) return true;
-      this.#inSearch.delete(uid);
-      index.remove(uid);
-      for (const e of o.ejects) index.place(e, this.#original.get(e)!);
-    }
-    if (drops > 0) {
-      if (this.#search(rest, budget, drops - 1)) return true;
-    } else this.#dropsWouldHelp = true;
-    return false;
-  }
-}
-
-
