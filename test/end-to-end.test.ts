@@ -9,20 +9,10 @@ import { getBooking, listBookings } from '../src/store/bookings.ts';
 import { enqueueJob } from '../src/store/jobs.ts';
 import { TEST_SECRET } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
-import { startTestUsher } from './usher.ts';
+import { startTestUsher, until } from './usher.ts';
 
 const KEY = 'cal_sandbox_demo_key';
 const GRACE_KEY = 'cal_sandbox_grace_key';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The start of the n-th free half hour from tomorrow, within the sandbox's 09:00–17:00 UTC. */
 function slot(n: number, lengthMinutes = 30): string {

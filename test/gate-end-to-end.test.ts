@@ -10,7 +10,7 @@ import { creditBalance, getHold } from '../src/store/credits.ts';
 import { listJobs } from '../src/store/jobs.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
-import { adminGet, postWebhook, startTestUsher } from './usher.ts';
+import { adminGet, postWebhook, startTestUsher, until } from './usher.ts';
 
 // Event type 9 (physio, requires confirmation) belongs to Dr Murray: her key confirms and declines it.
 const GRACE_KEY = 'cal_sandbox_grace_key';
@@ -23,16 +23,6 @@ gate:
   messages:
     credits.insufficient: "Not enough credits: {available} of {needed} needed"
 `;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function slot(n: number): string {
   const day = new Date();

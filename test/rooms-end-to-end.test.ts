@@ -6,7 +6,7 @@ import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
-import { adminGet, startTestUsher } from './usher.ts';
+import { adminGet, startTestUsher, until } from './usher.ts';
 
 const KEY = 'cal_sandbox_demo_key';
 const YAML = `
@@ -19,16 +19,6 @@ rooms:
 doctors:
   "5": { preferredRooms: ["1A"] }
 `;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function tomorrowAt(hour: number): Date {
   const d = new Date();

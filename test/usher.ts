@@ -32,3 +32,14 @@ export async function adminGet(baseUrl: string, path: string, token = TEST_ADMIN
   const text = await response.body.text();
   return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
 }
+
+/** Polls until `probe` gives something truthy (for effects of a running worker and a real Cal.com sandbox). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
