@@ -21,7 +21,7 @@ import type { GateDeps } from './gate/decide-request.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
 import { roomEventHandler } from './rooms/room-events.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
-import { assignBooking, type RoomDeps } from './rooms/room-planning.ts';
+import { holdRoomForApproval, type RoomDeps } from './rooms/room-planning.ts';
 import { markLocationWritten } from './store/rooms.ts';
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -95,7 +95,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       maxAttempts: config.worker.maxAttempts,
       // gate.requireRoom: approving holds a room in the same transaction, or the booking is declined.
       ...(config.roomSettings.requireRoom
-        ? { holdRoom: async (trx, booking, now) => (await assignBooking(trx, rooms, booking, now, { write: false, cause: 'gate' })).outcome !== 'unassigned' }
+        ? { holdRoom: (trx, booking, now) => holdRoomForApproval(trx, rooms, booking, now) }
         : {}),
     };
     const synced = await syncConfigRooms(db, config.rooms, rooms, clock.now());

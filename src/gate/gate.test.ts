@@ -3,7 +3,7 @@ import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { creditBalance, getHold } from '../store/credits.ts';
 import { listDecisions } from '../store/decisions.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
-import { getInboxEvent, listInboxEvents } from '../store/inbox.ts';
+import { listInboxEvents } from '../store/inbox.ts';
 import { listJobs } from '../store/jobs.ts';
 import { EventPipeline, gateDeps } from '../../test/event-pipeline.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
@@ -235,6 +235,5 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     expect(await importMembers(store.db, rows, 'test', cal.clock.now())).toEqual({ created: 2, updated: 0, credited: 3 });
     expect(await importMembers(store.db, rows, 'test', cal.clock.now())).toEqual({ created: 0, updated: 2, credited: 0 });
     expect(await balance()).toMatchObject({ available: 3 });
-    expect(await getInboxEvent(store.db, 1)).toBeUndefined();
   });
 });

@@ -232,3 +232,15 @@ export async function placeWaiting(trx: Queryable, deps: RoomDeps, window: { fro
   if (waiting.rows.length === 0) return undefined;
   return replanWindow(trx, deps, window, now, trigger);
 }
+
+/**
+ * gate.requireRoom: hold a room for a booking the gate is about to approve (in the gate's
+ * transaction; written to Cal.com only once confirmed). The gate runs before the rooms' own event
+ * handler, so a booker's reschedule (BOOKING_REQUESTED with rescheduleUid, CONTRACT §1.2) is
+ * followed here: the new booking may take its old room rather than compete with it.
+ */
+export async function holdRoomForApproval(trx: Queryable, deps: RoomDeps, b: Booking, now: Date): Promise<boolean> {
+  const old = b.rescheduledFromUid ? await getAssignment(trx, b.rescheduledFromUid) : undefined;
+  const outcome = old ? await followReschedule(trx, deps, b, old.bookingUid, now, { write: false }) : await assignBooking(trx, deps, b, now, { write: false, cause: 'gate' });
+  return outcome.outcome !== 'unassigned';
+}

@@ -11,7 +11,7 @@ import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts'
 import { roomBoard } from './room-board.ts';
 import { roomEventHandler } from './room-events.ts';
 import { blockRoom, markCleaned, moveBooking, syncConfigRooms, unblockRoom } from './room-operations.ts';
-import { assignBooking, type RoomDeps } from './room-planning.ts';
+import { holdRoomForApproval, type RoomDeps } from './room-planning.ts';
 import { importMembers } from '../gate/gate-operations.ts';
 
 const YAML = `
@@ -39,7 +39,7 @@ function deps(yaml: string) {
     settings: c.gate,
     timeZone: c.timeZone,
     maxAttempts: 3,
-    ...(c.roomSettings.requireRoom ? { holdRoom: async (trx, booking, now) => (await assignBooking(trx, rooms, booking, now, { write: false, cause: 'gate' })).outcome !== 'unassigned' } : {}),
+    ...(c.roomSettings.requireRoom ? { holdRoom: (trx, booking, now) => holdRoomForApproval(trx, rooms, booking, now) } : {}),
   };
   return { config: c, rooms, gate };
 }
@@ -246,6 +246,15 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     await cal.deliver('BOOKING_CREATED', { ...first, status: 'ACCEPTED' }, { viaConfirm: true });
     expect(await locationJobs(first.uid)).toHaveLength(1);
     expect((await listAssignments(store.db, { from: at('08:00'), to: at('11:00') })).filter((a) => a.room)).toHaveLength(2);
+
+    // The booker of the second moves it half an hour later (CONTRACT §1.2: BOOKING_REQUESTED with
+    // rescheduleUid). Its own old slot must not count against it: it keeps its room and is approved.
+    const secondRoom = await roomOf(second.uid);
+    const later = visit({ id: 3002, from: '09:30', to: '10:30', eventTypeId: 8, organizer: alan, status: 'PENDING', requiresConfirmation: true, reschedule: { id: second.id, uid: second.uid, start: second.start, end: second.end } });
+    await cal.deliver('BOOKING_REQUESTED', later);
+    expect((await getGateRecord(store.db, later.uid))?.outcome).toBe('approve');
+    expect(await roomOf(later.uid)).toBe(secondRoom);
+    expect(await getAssignment(store.db, second.uid)).toBeUndefined();
   });
 });
 
