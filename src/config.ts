@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { UsherError } from './errors.ts';
 import { gateSectionSchema, resolveGateSettings, type GateSettings } from './gate/gate-config.ts';
 import { resolveRoomSettings, roomSections, type RoomConfig, type RoomSettings } from './rooms/room-config.ts';
+import { boardSectionSchema, resolveBoardSettings, type BoardSettings } from './board/board-config.ts';
 
 /** The YAML file: everything about the business. Secrets and addresses come from the environment. */
 const fileSchema = z
@@ -69,6 +70,7 @@ const fileSchema = z
       )
       .default({}),
     ...roomSections,
+    board: boardSectionSchema,
   })
   .passthrough();
 
@@ -97,6 +99,7 @@ export interface Config {
   /** Rooms declared in the file (synced into the store at start; the admin API can add more). */
   readonly rooms: readonly RoomConfig[];
   readonly roomSettings: RoomSettings;
+  readonly board: BoardSettings;
   /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
   readonly file: Record<string, unknown>;
 }
@@ -193,6 +196,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
 
   let gate: GateSettings | undefined;
   let roomSettings: RoomSettings | undefined;
+  let board: BoardSettings | undefined;
   if (!parsed.success) {
     // The rest failed to parse: still list the gate's template faults now rather than on the next run.
     const section = gateSectionSchema.safeParse((raw as { gate?: unknown } | null)?.gate);
@@ -205,9 +209,12 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     const roomsResolved = resolveRoomSettings(parsed.data, parsed.data.gate.requireRoom);
     faults.push(...roomsResolved.faults.map((f) => `${configPath}: ${f}`));
     roomSettings = roomsResolved.settings;
+    const boardResolved = resolveBoardSettings(parsed.data.board, env, adminToken);
+    faults.push(...boardResolved.faults.map((f) => `${configPath}: ${f}`));
+    board = boardResolved.settings;
   }
 
-  if (faults.length > 0 || !parsed.success || !gate || !roomSettings) return { ok: false, faults };
+  if (faults.length > 0 || !parsed.success || !gate || !roomSettings || !board) return { ok: false, faults };
   const file = parsed.data;
   const config: Config = {
     port,
@@ -232,6 +239,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     eventTypes: file.eventTypes,
     rooms: file.rooms,
     roomSettings,
+    board,
     file: file as Record<string, unknown>,
   };
   return { ok: true, config: deepFreeze(config) };

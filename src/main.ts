@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { CalClient } from './cal/api-client.ts';
+import { CalClient, type Endpoint } from './cal/api-client.ts';
+import { BoardAuth } from './board/board-auth.ts';
+import { BoardFeed } from './board/board-feed.ts';
+import { boardView, type BoardDeps } from './board/board-view.ts';
 import { CalRateLimiter } from './cal/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
-import { calJobHandlers } from './jobs/cal-jobs.ts';
+import { calJobHandlers, calJobKinds } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
 import { Worker, type Clock } from './jobs/worker.ts';
 import type { Db } from './store/db.ts';
@@ -20,9 +23,18 @@ import { describeError } from './errors.ts';
 import type { GateDeps } from './gate/decide-request.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
 import { roomEventHandler } from './rooms/room-events.ts';
+import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
 import { holdRoomForApproval, type RoomDeps } from './rooms/room-planning.ts';
 import { markLocationWritten } from './store/rooms.ts';
+
+/** Which Cal.com endpoint (and so which rate buckets) each outbox job kind calls. */
+const JOB_ENDPOINTS: Record<string, Endpoint> = {
+  [calJobKinds.confirm]: 'bookings.confirm',
+  [calJobKinds.decline]: 'bookings.decline',
+  [calJobKinds.cancel]: 'bookings.cancel',
+  [calJobKinds.location]: 'bookings.location',
+};
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -47,13 +59,16 @@ export interface StartOptions {
   db?: Db;
 }
 
-export function createCalClient(config: Config, db: Db, clock: Clock, metrics?: Metrics): CalClient {
-  const limiter = new CalRateLimiter(
+export function createRateLimiter(config: Config, db: Db, clock: Clock): CalRateLimiter {
+  return new CalRateLimiter(
     { acquire: (buckets, now) => acquireRateBudget(db, buckets, now), block: (key, until) => blockRateBucket(db, key, until) },
     config.cal.rateLimit,
     config.cal.apiKey,
     () => clock.now(),
   );
+}
+
+export function createCalClient(config: Config, db: Db, clock: Clock, metrics?: Metrics, limiter = createRateLimiter(config, db, clock)): CalClient {
   return new CalClient({
     apiUrl: config.cal.apiUrl,
     apiKey: config.cal.apiKey,
@@ -86,7 +101,8 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     if (!config.cal.apiKey) log.warn('CAL_API_KEY is not set: jobs that call Cal.com will wait and retry until it is');
 
     const metrics = createMetrics(db, () => clock.now());
-    const cal = createCalClient(config, db, clock, metrics);
+    const limiter = createRateLimiter(config, db, clock);
+    const cal = createCalClient(config, db, clock, metrics, limiter);
     const inbox = new InboxWriter(db);
     const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts };
     const gate: GateDeps = {
@@ -128,6 +144,15 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         onJob: (kind, state) => metrics.jobsProcessed.inc({ kind, state }),
       },
     });
+    const present = bookingPresenter({ showNames: config.board.showNames, eventTypeTitles: Object.fromEntries(Object.entries(config.eventTypes).map(([id, t]) => [id, t.title])) });
+    const boardDeps: BoardDeps = {
+      timeZone: config.timeZone,
+      title: config.board.title,
+      present,
+      bucketsFor: (kind) => limiter.bucketsFor(JOB_ENDPOINTS[kind] ?? 'bookings.get'),
+    };
+    const feed = new BoardFeed({ db, log: log.child({ component: 'board' }), compute: async () => JSON.stringify(await boardView(db, boardDeps, clock.now())) });
+    await feed.start();
     const app = await buildApp({
       db,
       log,
@@ -142,6 +167,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       reconcile: reconcileOnce,
       gate,
       rooms,
+      board: { auth: new BoardAuth(db, config.board, config.adminToken), feed, title: config.board.title, present },
     });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('[::1]', '127.0.0.1');
@@ -183,6 +209,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         closing ??= (async () => {
           if (reconcileTimer) clearInterval(reconcileTimer);
           if (replanTimer) clearInterval(replanTimer);
+          await feed.close();
           await app.close();
           await worker.stop();
           await store?.close();

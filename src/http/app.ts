@@ -6,6 +6,7 @@ import type { Db } from '../store/db.ts';
 import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { adminRoutes } from './admin-routes.ts';
+import { boardRoutes, type BoardRouteOptions } from './board-routes.ts';
 import { gateRoutes } from './gate-routes.ts';
 import { roomRoutes } from './room-routes.ts';
 import type { RoomDeps } from '../rooms/room-planning.ts';
@@ -27,7 +28,8 @@ export interface AppOptions {
   reconcile: () => Promise<unknown>;
   gate: GateDeps;
   rooms: RoomDeps;
-  /** Later features add their routes here (board, rooms, members). */
+  board: Pick<BoardRouteOptions, 'auth' | 'feed' | 'title' | 'present'>;
+  /** Later features add their routes here. */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
@@ -94,7 +96,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
 
   await app.register(gateRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
-  await app.register(roomRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, rooms: o.rooms, showNames: false, wakeWorker: o.wakeWorker });
+  await app.register(roomRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, rooms: o.rooms, present: o.board.present, wakeWorker: o.wakeWorker });
+  await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, rooms: o.rooms, gate: o.gate, wakeWorker: o.wakeWorker });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);
   return app;

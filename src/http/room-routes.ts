@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ReplanResult } from '../domain/replan-rooms.ts';
 import { UsherError } from '../errors.ts';
 import { openMinutes } from '../rooms/room-config.ts';
-import { roomBoard } from '../rooms/room-board.ts';
+import { roomBoard, type BookingPresenter } from '../rooms/room-board.ts';
 import { blockRoom, markCleaned, moveBooking, putRoom, replanUpcoming, retireRoom, unblockRoom } from '../rooms/room-operations.ts';
 import type { RoomDeps } from '../rooms/room-planning.ts';
 import type { Db } from '../store/db.ts';
@@ -15,7 +15,7 @@ export interface RoomRouteOptions {
   adminToken: string | undefined;
   now: () => Date;
   rooms: RoomDeps;
-  showNames: boolean;
+  present: BookingPresenter;
   wakeWorker: () => void;
 }
 
@@ -93,6 +93,6 @@ export async function roomRoutes(app: FastifyInstance, o: RoomRouteOptions): Pro
 
   app.get('/api/rooms/board', async (req) => {
     const q = z.object({ at: isoTime.optional() }).parse(req.query);
-    return { data: await roomBoard(o.db, { timeZone: o.rooms.timeZone, showNames: o.showNames }, q.at ?? o.now()) };
+    return { data: await roomBoard(o.db, { timeZone: o.rooms.timeZone, present: o.present }, q.at ?? o.now()) };
   });
 }

@@ -1,4 +1,5 @@
 import { periodBounds } from '../domain/calendar-period.ts';
+import type { Booking } from '../domain/booking.ts';
 import { getBookings } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { listAssignments, listBlocks, listRooms } from '../store/rooms.ts';
@@ -43,8 +44,32 @@ export function initials(name: string | undefined): string | null {
   return parts.map((p) => `${p[0]!.toUpperCase()}.`).join(' ') || null;
 }
 
+/** How a booking is named on the board and in operator answers. */
+export interface BookingPresenter {
+  readonly showNames: boolean;
+  title(b: Booking): string;
+  who(b: Booking): string | null;
+}
+
+/**
+ * Cal.com's booking titles name the attendee ("Physio between Dr Murray and Ada Allen"), so the
+ * board titles a booking by its event type (the config's `eventTypes.<id>.title`, else the slug)
+ * and shows the person as initials unless `board.showNames` says otherwise.
+ */
+export function bookingPresenter(o: { showNames: boolean; eventTypeTitles?: Readonly<Record<string, string | undefined>> }): BookingPresenter {
+  return {
+    showNames: o.showNames,
+    title: (b) => {
+      const configured = b.eventTypeId !== undefined ? o.eventTypeTitles?.[String(b.eventTypeId)] : undefined;
+      const slug = b.eventTypeSlug ? b.eventTypeSlug.replace(/[-_]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase()) : undefined;
+      return configured ?? slug ?? (o.showNames ? b.title : undefined) ?? 'Booking';
+    },
+    who: (b) => (o.showNames ? (b.attendeeName ?? null) : initials(b.attendeeName)),
+  };
+}
+
 /** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
-export async function roomBoard(db: Queryable, o: { timeZone: string; showNames: boolean }, at: Date): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
+export async function roomBoard(db: Queryable, o: { timeZone: string; present: BookingPresenter }, at: Date): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
   const day = periodBounds(at, 'day', o.timeZone);
   const [rooms, blocks, assignments] = await Promise.all([listRooms(db), listBlocks(db, day), listAssignments(db, day)]);
   const bookings = await getBookings(db, assignments.map((a) => a.bookingUid));
@@ -54,8 +79,8 @@ export async function roomBoard(db: Queryable, o: { timeZone: string; showNames:
     if (!b) return undefined;
     return {
       uid,
-      title: b.title ?? null,
-      who: o.showNames ? (b.attendeeName ?? null) : initials(b.attendeeName),
+      title: o.present.title(b),
+      who: o.present.who(b),
       start: b.start.toISOString(),
       end: b.end.toISOString(),
       clearAt: a.to.toISOString(),

@@ -8,7 +8,7 @@ import { listJobs } from '../store/jobs.ts';
 import { getAssignment, listAssignments } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { roomBoard } from './room-board.ts';
+import { bookingPresenter, roomBoard } from './room-board.ts';
 import { roomEventHandler } from './room-events.ts';
 import { blockRoom, markCleaned, moveBooking, syncConfigRooms, unblockRoom } from './room-operations.ts';
 import { holdRoomForApproval, type RoomDeps } from './room-planning.ts';
@@ -200,7 +200,7 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
   it('a no-show frees the rest of the slot; a meeting that started shows in use, one that ended shows cleaning', async () => {
     const b = visit({ from: '09:00', to: '10:00' });
     await cal.deliver('BOOKING_CREATED', b);
-    const board = async (hhmm: string) => (await roomBoard(store.db, { timeZone: 'Europe/London', showNames: false }, at(hhmm))).rooms.find((r) => r.name === '1A')!;
+    const board = async (hhmm: string) => (await roomBoard(store.db, { timeZone: 'Europe/London', present: bookingPresenter({ showNames: false }) }, at(hhmm))).rooms.find((r) => r.name === '1A')!;
     expect((await board('08:00')).now).toEqual({ state: 'free' });
     expect((await board('08:00')).next).toMatchObject({ uid: b.uid, who: 'G. H.', written: false, location: 'Room 1A — Floor 1, North wing' });
     cal.clock.set(at('09:05'));

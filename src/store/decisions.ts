@@ -41,10 +41,11 @@ export async function recordDecision(
   );
 }
 
-export async function listDecisions(db: Queryable, filter: { bookingUid?: string; limit: number }): Promise<Decision[]> {
+export async function listDecisions(db: Queryable, filter: { bookingUid?: string; kinds?: readonly string[]; limit: number }): Promise<Decision[]> {
   const result = await db.query(
-    `select * from decisions where ($1::text is null or booking_uid = $1) order by id desc limit $2`,
-    [filter.bookingUid ?? null, filter.limit],
+    `select * from decisions where ($1::text is null or booking_uid = $1) and ($2::text[] is null or kind = any($2::text[]))
+      order by id desc limit $3`,
+    [filter.bookingUid ?? null, filter.kinds ?? null, filter.limit],
   );
   return result.rows.map(decisionFromRow);
 }

@@ -221,3 +221,13 @@ export async function supersedePendingJobs(trx: Queryable, bookingUid: string, k
   );
   return result.rowCount;
 }
+
+/** Jobs not yet done whose kind starts with a prefix (`cal.`), in the order the worker claims them. */
+export async function listQueuedJobs(db: Queryable, kindPrefix: string, limit: number): Promise<Job[]> {
+  const result = await db.query(
+    `select * from jobs where state in ('pending', 'running') and starts_with(kind, $1)
+      order by state = 'running' desc, priority_at nulls last, id limit $2`,
+    [kindPrefix, limit],
+  );
+  return result.rows.map(jobFromRow);
+}

@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 
 export interface BucketLimit {
   key: string;
@@ -73,4 +73,16 @@ export async function blockRateBucket(db: Db, key: string, until: Date): Promise
      on conflict (key) do update set blocked_until = greatest(rate_buckets.blocked_until, excluded.blocked_until)`,
     [key, until],
   );
+}
+
+/** The shared log as it stands: calls since `since` and any block, per bucket (the board's estimates). */
+export async function readRateLog(db: Queryable, keys: readonly string[], since: Date): Promise<Map<string, { calls: Date[]; blockedUntil: Date | null }>> {
+  const log = new Map<string, { calls: Date[]; blockedUntil: Date | null }>(keys.map((k) => [k, { calls: [], blockedUntil: null }]));
+  const [buckets, calls] = await Promise.all([
+    db.query<{ key: string; blocked_until: Date | null }>('select key, blocked_until from rate_buckets where key = any($1::text[])', [keys]),
+    db.query<{ bucket: string; called_at: Date }>('select bucket, called_at from rate_calls where bucket = any($1::text[]) and called_at > $2', [keys, since]),
+  ]);
+  for (const b of buckets.rows) log.get(b.key)!.blockedUntil = b.blocked_until ? new Date(b.blocked_until) : null;
+  for (const c of calls.rows) log.get(c.bucket)!.calls.push(new Date(c.called_at));
+  return log;
 }

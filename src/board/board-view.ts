@@ -1,0 +1,158 @@
+import { declineMessage } from '../domain/decline-message.ts';
+import type { GateReason } from '../domain/gate-policy.ts';
+import { expectedSendTimes, type EtaBucket } from '../domain/write-back-eta.ts';
+import { roomBoard, type BoardBooking, type BoardRoom, type BookingPresenter } from '../rooms/room-board.ts';
+import { getBookings } from '../store/bookings.ts';
+import type { Queryable } from '../store/db.ts';
+import { listDecisions } from '../store/decisions.ts';
+import { listHeldBookings } from '../store/gate-decisions.ts';
+import { listInboxEvents } from '../store/inbox.ts';
+import { listJobs, listQueuedJobs } from '../store/jobs.ts';
+import { readRateLog, WINDOW_MARGIN_MS } from '../store/rate-budget.ts';
+import { listWaiting } from '../store/rooms.ts';
+import { decisionText, waitingText } from './reason-text.ts';
+
+export interface BoardDeps {
+  timeZone: string;
+  title: string;
+  present: BookingPresenter;
+  /** The rate buckets a job of this kind draws from (CalRateLimiter.bucketsFor), for the estimates. */
+  bucketsFor(jobKind: string): { key: string; limit: number; windowSeconds: number }[];
+}
+
+export interface WriteBack {
+  job: string;
+  kind: string;
+  uid: string | null;
+  label: string;
+  /** `sending` now, or `queued` with the time the rate budget lets it out. */
+  state: 'sending' | 'queued';
+  expectedAt: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface BoardView {
+  at: string;
+  timeZone: string;
+  title: string;
+  groups: { building: string; floor: number; rooms: (BoardRoom & { bookings: string[] })[] }[];
+  /** Every booking the view mentions, by uid, with its write-back when Cal.com is behind. */
+  bookings: Record<string, BoardBooking & { writeBack?: { expectedAt: string; state: string } }>;
+  attention: {
+    waiting: { uid: string; label: string; start: string; end: string; why: string }[];
+    held: { uid: string; label: string; start: string; why: string; member: string | null }[];
+    writeBacks: WriteBack[];
+    dead: { ref: string; what: string; uid: string | null; error: string | null; at: string }[];
+  };
+  feed: { id: number; at: string; kind: string; outcome: string; uid: string | null; label: string | null; text: string }[];
+}
+
+const JOB_LABEL: Record<string, string> = {
+  'cal.location': 'room to Cal.com',
+  'cal.confirm': 'confirm in Cal.com',
+  'cal.decline': 'decline in Cal.com',
+  'cal.cancel': 'cancel in Cal.com',
+};
+
+/** Everything the board page shows, computed once per change and sent to every viewer. */
+export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promise<BoardView> {
+  const [board, waiting, held, queued, deadJobs, deadEvents, decisions] = await Promise.all([
+    roomBoard(db, { timeZone: deps.timeZone, present: deps.present }, at),
+    listWaiting(db, at, 100),
+    listHeldBookings(db, 100),
+    listQueuedJobs(db, 'cal.', 500),
+    listJobs(db, { state: 'dead', limit: 50 }),
+    listInboxEvents(db, { state: 'dead', limit: 50 }),
+    listDecisions(db, { kinds: ['gate', 'room'], limit: 40 }),
+  ]);
+  const known = new Map<string, BoardBooking>();
+  for (const room of board.rooms) for (const b of room.day.bookings) known.set(b.uid, b);
+  for (const b of board.waiting) known.set(b.uid, b);
+  const others = [...new Set([...waiting.map((w) => w.bookingUid), ...held.map((h) => h.bookingUid), ...queued.flatMap((j) => (j.bookingUid ? [j.bookingUid] : [])), ...decisions.flatMap((d) => (d.bookingUid ? [d.bookingUid] : []))])].filter((uid) => !known.has(uid));
+  const extra = await getBookings(db, others);
+  const label = (uid: string | null): string => {
+    if (!uid) return '';
+    const shown = known.get(uid);
+    const b = extra.get(uid);
+    const title = shown?.title ?? (b ? deps.present.title(b) : 'Booking');
+    const who = shown ? shown.who : b ? deps.present.who(b) : null;
+    return who ? `${title} · ${who}` : title;
+  };
+
+  const writeBacks = await estimateWriteBacks(db, deps, queued, at, label);
+  const bookings: BoardView['bookings'] = {};
+  for (const [uid, b] of known) bookings[uid] = b;
+  for (const w of writeBacks) {
+    const b = w.uid ? bookings[w.uid] : undefined;
+    if (b && w.kind === 'cal.location') bookings[w.uid!] = { ...b, writeBack: { expectedAt: w.expectedAt, state: w.state } };
+  }
+
+  const groups = new Map<string, BoardView['groups'][number]>();
+  for (const room of board.rooms) {
+    const key = `${room.building}\u0000${room.floor}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { building: room.building, floor: room.floor, rooms: [] }));
+    // The same booking objects everywhere, each with its write-back state.
+    const merged = { ...room, next: room.next ? (bookings[room.next.uid] ?? room.next) : null, day: { ...room.day, bookings: room.day.bookings.map((b) => bookings[b.uid] ?? b) } };
+    g.rooms.push({ ...merged, bookings: room.day.bookings.map((b) => b.uid) });
+  }
+  return {
+    at: at.toISOString(),
+    timeZone: deps.timeZone,
+    title: deps.title,
+    groups: [...groups.values()].sort((x, y) => x.building.localeCompare(y.building) || x.floor - y.floor),
+    bookings,
+    attention: {
+      waiting: waiting.map((w) => {
+        const b = known.get(w.bookingUid) ?? extra.get(w.bookingUid);
+        return { uid: w.bookingUid, label: label(w.bookingUid), start: (b ? new Date(b.start) : w.from).toISOString(), end: (b ? new Date(b.end) : w.to).toISOString(), why: waitingText(w.reasons) };
+      }),
+      held: held.map((h) => ({
+        uid: h.bookingUid,
+        label: label(h.bookingUid),
+        start: h.start.toISOString(),
+        why: declineMessage(h.reasons as unknown as GateReason[], {}),
+        member: h.memberEmail ? maskEmail(h.memberEmail, deps.present.showNames) : null,
+      })),
+      writeBacks,
+      dead: [
+        ...deadJobs.map((j) => ({ ref: `job_${j.id}`, what: JOB_LABEL[j.kind] ?? j.kind, uid: j.bookingUid, error: j.lastError, at: (j.finishedAt ?? j.createdAt).toISOString() })),
+        ...deadEvents.map((e) => ({ ref: `evt_${e.id}`, what: `${e.trigger} from Cal.com`, uid: e.bookingUid, error: e.lastError, at: (e.finishedAt ?? e.receivedAt).toISOString() })),
+      ],
+    },
+    feed: decisions.map((d) => ({ id: d.id, at: d.decidedAt.toISOString(), kind: d.kind, outcome: d.outcome, uid: d.bookingUid, label: d.bookingUid ? label(d.bookingUid) : null, text: decisionText(d) })),
+  };
+}
+
+/** `a…@example.com` unless names are shown: enough for the desk to tell members apart. */
+function maskEmail(email: string, show: boolean): string {
+  if (show) return email;
+  const at = email.indexOf('@');
+  return at > 0 ? `${email[0]}…${email.slice(at)}` : '…';
+}
+
+async function estimateWriteBacks(db: Queryable, deps: BoardDeps, queued: Awaited<ReturnType<typeof listQueuedJobs>>, at: Date, label: (uid: string | null) => string): Promise<WriteBack[]> {
+  if (queued.length === 0) return [];
+  const bucketsByKind = new Map(queued.map((j) => [j.kind, deps.bucketsFor(j.kind)]));
+  const limits = new Map([...bucketsByKind.values()].flat().map((b) => [b.key, b]));
+  const longest = Math.max(...[...limits.values()].map((b) => b.windowSeconds)) * 1000 + WINDOW_MARGIN_MS;
+  const log = await readRateLog(db, [...limits.keys()], new Date(at.getTime() - longest));
+  const buckets: EtaBucket[] = [...limits.values()].map((b) => {
+    const l = log.get(b.key)!;
+    return { key: b.key, limit: b.limit, windowMs: b.windowSeconds * 1000 + WINDOW_MARGIN_MS, recentCalls: l.calls.map((c) => c.getTime()), ...(l.blockedUntil ? { blockedUntil: l.blockedUntil.getTime() } : {}) };
+  });
+  const pending = queued.filter((j) => j.state === 'pending');
+  const eta = expectedSendTimes(pending.map((j) => ({ id: j.id, runAt: new Date(j.runAt).getTime(), buckets: bucketsByKind.get(j.kind)!.map((b) => b.key) })), buckets, at.getTime());
+  return queued.map((j) => ({
+    job: `job_${j.id}`,
+    kind: j.kind,
+    uid: j.bookingUid,
+    label: `${JOB_LABEL[j.kind] ?? j.kind}${j.bookingUid ? ` — ${label(j.bookingUid)}` : ''}`,
+    state: j.state === 'running' ? 'sending' : 'queued',
+    expectedAt: new Date(eta.get(j.id) ?? at.getTime()).toISOString(),
+    attempts: j.attempts,
+    lastError: j.lastError,
+  }));
+}
+

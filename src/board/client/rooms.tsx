@@ -1,0 +1,179 @@
+import type { BoardView, ViewBooking, ViewRoom } from './api.ts';
+import type { DialogState } from './dialogs.tsx';
+import { floorLabel, minuteOfDay, roomLabel, time, when } from './format.ts';
+
+interface Props {
+  view: BoardView;
+  now: number;
+  staff: boolean;
+  open: (d: DialogState) => void;
+}
+
+/** The hours the timeline spans: 08–18 at least, widened to whatever the day holds. */
+function span(view: BoardView, dayOf: number): { from: number; to: number } {
+  let from = 8 * 60;
+  let to = 18 * 60;
+  for (const g of view.groups)
+    for (const r of g.rooms) {
+      const items = [...r.day.bookings.map((b) => [b.start, b.clearAt]), ...r.day.blocks.map((b) => [b.from, b.until])];
+      for (const [a, z] of items) {
+        from = Math.min(from, minuteOfDay(a!, dayOf, view.timeZone));
+        to = Math.max(to, minuteOfDay(z!, dayOf, view.timeZone));
+      }
+    }
+  return { from: Math.max(0, Math.floor(from / 60) * 60), to: Math.min(24 * 60, Math.ceil(to / 60) * 60) };
+}
+
+export function bookingLabel(b: ViewBooking | undefined): string {
+  if (!b) return 'a booking';
+  return [b.title ?? 'Booking', b.who].filter(Boolean).join(' · ');
+}
+
+/** Where Cal.com stands on this booking's room: shown, or when it will be. */
+export function writeBackText(b: ViewBooking, zone: string, now: number): string {
+  if (b.written) return 'Cal.com shows this room';
+  if (b.writeBack?.state === 'sending') return 'Cal.com: sending now';
+  if (b.writeBack) return `Cal.com: expected ${when(b.writeBack.expectedAt, zone, now)}`;
+  return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
+}
+
+function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: number }) {
+  const zone = view.timeZone;
+  const s = room.now;
+  switch (s.state) {
+    case 'in_use':
+      return (
+        <>
+          <p class="state">In use · until {when(s.until, zone, now)}</p>
+          <p class="detail">{bookingLabel(view.bookings[s.booking])}</p>
+        </>
+      );
+    case 'cleaning':
+      return (
+        <>
+          <p class="state">Cleaning · until {when(s.until, zone, now)}</p>
+          <p class="detail">after {bookingLabel(view.bookings[s.after])}</p>
+        </>
+      );
+    case 'blocked':
+      return (
+        <>
+          <p class="state">Blocked · until {when(s.until, zone, now)}</p>
+          <p class="detail">{s.reason}</p>
+        </>
+      );
+    default:
+      return (
+        <>
+          <p class="state">Free · ready</p>
+          {room.next ? null : <p class="detail">nothing more today</p>}
+        </>
+      );
+  }
+}
+
+function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; view: BoardView; now: number; range: { from: number; to: number }; dayOf: number; open: Props['open'] }) {
+  const zone = view.timeZone;
+  const width = range.to - range.from;
+  const place = (a: string, z: string) => {
+    const left = Math.max(0, minuteOfDay(a, dayOf, zone) - range.from);
+    const right = Math.min(width, minuteOfDay(z, dayOf, zone) - range.from);
+    return { left: `${(left / width) * 100}%`, width: `${(Math.max(right - left, 0) / width) * 100}%` };
+  };
+  const nowAt = minuteOfDay(now, dayOf, zone) - range.from;
+  return (
+    <div class="timeline" style={{ '--hours': width / 60 }}>
+      {room.day.blocks.map((b) => (
+        <div key={`blk${b.id}`} class="slot block" style={place(b.from, b.until)} title={`Blocked ${time(b.from, zone)}–${time(b.until, zone)}: ${b.reason}`}>
+          <span>{b.reason}</span>
+        </div>
+      ))}
+      {room.day.bookings.map((b) => (
+        <div key={b.uid} class="slot-pair">
+          <div class="slot buffer" style={place(b.end, b.clearAt)} aria-hidden="true" />
+          <button
+            type="button"
+            class={`slot booking${b.written ? '' : ' unwritten'}${b.pinned ? ' pinned' : ''}${b.status === 'pending' ? ' tentative' : ''}`}
+            style={place(b.start, b.end)}
+            title={`${time(b.start, zone)}–${time(b.end, zone)} ${bookingLabel(b)} — ${writeBackText(b, zone, now)}`}
+            aria-label={`${time(b.start, zone)} to ${time(b.end, zone)}, ${bookingLabel(b)}, ${writeBackText(b, zone, now)}`}
+            onClick={() => open({ kind: 'booking', uid: b.uid })}
+          >
+            <span>{b.who ?? b.title}</span>
+          </button>
+        </div>
+      ))}
+      {nowAt >= 0 && nowAt <= width ? <div class="now-line" style={{ left: `${(nowAt / width) * 100}%` }} aria-hidden="true" /> : null}
+    </div>
+  );
+}
+
+function RoomRow({ room, view, now, staff, open, range, dayOf }: Props & { room: ViewRoom; range: { from: number; to: number }; dayOf: number }) {
+  const zone = view.timeZone;
+  const next = room.next;
+  const id = `room-${room.name.replace(/\W/g, '_')}`;
+  return (
+    <article class={`room s-${room.now.state}`} aria-labelledby={id} data-room={room.name}>
+      <div class="room-head">
+        <h3 id={id}>{roomLabel(room.name)}</h3>
+        <StateLine room={room} view={view} now={now} />
+        {next ? (
+          <p class="next">
+            Next {when(next.start, zone, now)} → {bookingLabel(next)}
+            {next.written ? '' : <span class="pending-mark" title={writeBackText(next, zone, now)}> · {writeBackText(next, zone, now)}</span>}
+          </p>
+        ) : null}
+        {staff ? (
+          <div class="actions">
+            {room.now.state === 'blocked' ? (
+              <button type="button" onClick={() => open({ kind: 'unblock', room: room.name, blockId: (room.now as { blockId: number }).blockId })}>
+                Unblock
+              </button>
+            ) : (
+              <button type="button" onClick={() => open({ kind: 'block', room: room.name })}>
+                Block…
+              </button>
+            )}
+            {room.now.state === 'cleaning' ? (
+              <button type="button" onClick={() => open({ kind: 'cleaned', room: room.name })}>
+                Cleaned
+              </button>
+            ) : null}
+          </div>
+        ) : null}
+      </div>
+      <Timeline room={room} view={view} now={now} range={range} dayOf={dayOf} open={open} />
+    </article>
+  );
+}
+
+export function RoomGroups(props: Props) {
+  const { view } = props;
+  const dayOf = new Date(view.at).getTime();
+  const range = span(view, dayOf);
+  const hours = [];
+  for (let m = range.from; m < range.to; m += 60) hours.push(m);
+  if (view.groups.length === 0) return <p class="empty">No rooms yet. Add them under <code>rooms:</code> in the config, or with PUT /api/rooms/&lt;name&gt;.</p>;
+  return (
+    <>
+      <div class="axis" aria-hidden="true">
+        <div />
+        <div class="axis-hours">
+          {hours.map((m) => (
+            <span key={m} style={{ left: `${((m - range.from) / (range.to - range.from)) * 100}%` }}>
+              {String(Math.floor(m / 60)).padStart(2, '0')}
+            </span>
+          ))}
+        </div>
+      </div>
+      {view.groups.map((g) => (
+        <section class="floor" key={`${g.building}|${g.floor}`} aria-label={floorLabel(g.building, g.floor)}>
+          <h2>{floorLabel(g.building, g.floor)}</h2>
+          {g.rooms.map((room) => (
+            <RoomRow key={room.name} {...props} room={room} range={range} dayOf={dayOf} />
+          ))}
+        </section>
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,104 @@
+import { declineMessage } from '../domain/decline-message.ts';
+import type { GateReason } from '../domain/gate-policy.ts';
+import type { Exclusion } from '../domain/choose-room.ts';
+import type { Decision, Reason } from '../store/decisions.ts';
+
+/**
+ * Reasons as the front desk reads them. The codes stay in the API and the decision log; the board
+ * says "occupied: 1A, 1B" and "Not enough credits: 0 of 1 needed".
+ */
+
+function roomList(e: { rooms: readonly string[]; more?: number }): string {
+  return e.rooms.join(', ') + (e.more ? ` and ${e.more} more` : '');
+}
+
+export function exclusionText(e: Exclusion): string {
+  const rooms = roomList(e);
+  switch (e.code) {
+    case 'room.occupied':
+      return `occupied: ${rooms}`;
+    case 'room.missing_equipment':
+      return `without ${((e.detail?.missing as string[] | undefined) ?? []).join(', ') || 'the equipment'}: ${rooms}`;
+    case 'room.not_allowed_for_doctor':
+      return `not the doctor's rooms: ${rooms}`;
+    case 'room.closed':
+      return `closed at that time: ${rooms}`;
+    case 'room.blocked':
+      return `blocked${e.detail?.reason ? ` (${String(e.detail.reason)})` : ''}: ${rooms}`;
+    case 'room.inactive':
+      return `out of service: ${rooms}`;
+    default:
+      return `${e.code}: ${rooms}`;
+  }
+}
+
+/** Why a booking waits for a room, from its assignment's reasons. */
+export function waitingText(reasons: Record<string, unknown>): string {
+  const excluded = (reasons.excluded as Exclusion[] | undefined) ?? [];
+  if (excluded.length === 0) return reasons.why === 'no_room' ? 'no room left after a re-plan' : 'no room matches';
+  return `no room free — ${excluded.map(exclusionText).join('; ')}`;
+}
+
+const WHY: Record<string, string> = {
+  room_unusable: 'its room became unusable',
+  made_way: 'made way for another booking',
+  placed: 'a room came free',
+  no_room: 'no room is left',
+};
+
+const PREFERENCE: Record<string, string> = {
+  'doctor.same_room_as_previous': "the doctor's room before",
+  'doctor.same_room_as_next': "the doctor's room after",
+  'doctor.same_floor': "the doctor's floor",
+  'room.preferred': "a preferred room",
+};
+
+/** "the doctor's room before, 1 spare piece of equipment". */
+export function preferenceText(codes: readonly string[]): string {
+  return codes
+    .map((c) => {
+      const surplus = /^equipment\.surplus:(\d+)$/.exec(c);
+      if (surplus) return `${surplus[1]} spare piece${surplus[1] === '1' ? '' : 's'} of equipment`;
+      return PREFERENCE[c] ?? c;
+    })
+    .join(', ');
+}
+
+function roomReasonText(d: Decision, r: Reason): string {
+  const room = (v: unknown) => (v ? `Room ${String(v)}` : 'no room');
+  switch (r.code) {
+    case 'room.assigned':
+      return `${room(r.room)} chosen${Array.isArray(r.preferences) && r.preferences.length ? ` (${preferenceText(r.preferences as string[])})` : ''}`;
+    case 'room.kept_after_reschedule':
+      return `${room(r.room)} kept after a reschedule`;
+    case 'room.moved_by_operator':
+      return `moved ${r.from ? `from ${String(r.from)} ` : ''}to ${String(r.to)} by ${String(r.by)} (pinned)`;
+    case 'room.blocked':
+      return `${room(r.room)} blocked by ${String(r.by)}: ${String(r.reason)}`;
+    case 'room.unblocked':
+      return `${room(r.room)} unblocked by ${String(r.by)}`;
+    case 'room.cleaned':
+      return `${room(r.room)} marked clean by ${String(r.by)}`;
+    default:
+      if (r.code.startsWith('room.released')) return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
+      if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${WHY[r.code.slice(5)] ?? r.code}`;
+      if (d.outcome === 'assigned') return `${room(r.to)} — ${WHY[r.code.slice(5)] ?? r.code}`;
+      return r.code;
+  }
+}
+
+/** One line for the feed: "Declined — Not enough credits: 0 of 1 needed", "Room 1A → 2B: made way…". */
+export function decisionText(d: Decision): string {
+  if (d.kind === 'gate') {
+    const verdict = d.outcome === 'approve' ? 'Approved' : d.outcome === 'hold' ? 'Held for a person' : 'Declined';
+    const operator = d.reasons.find((r) => r.code.startsWith('operator.'));
+    if (operator) return `${verdict} by ${String(operator.by)}${operator.note ? ` — ${String(operator.note)}` : ''}`;
+    return d.outcome === 'approve' ? 'Approved — every check passed' : `${verdict} — ${declineMessage(d.reasons as unknown as GateReason[], {})}`;
+  }
+  if (d.kind === 'room') {
+    if (d.outcome === 'unassigned') return `Waiting for a room — ${(d.reasons as unknown as Exclusion[]).map((e) => (e.rooms ? exclusionText(e) : e.code)).join('; ') || 'no room matches'}`;
+    return d.reasons.map((r) => roomReasonText(d, r)).join('; ');
+  }
+  if (d.kind === 'credits') return d.reasons.map((r) => r.code.replace(/^credits\./, 'credits ').replace(/[._]/g, ' ')).join('; ');
+  return `${d.kind} ${d.outcome}`;
+}

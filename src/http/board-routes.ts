@@ -1,0 +1,246 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { BoardAuth, type Viewer } from '../board/board-auth.ts';
+import type { BoardFeed } from '../board/board-feed.ts';
+import { boardAssets, type Asset } from '../board/client-assets.ts';
+import { UsherError } from '../errors.ts';
+import { decideByOperator } from '../gate/gate-operations.ts';
+import type { GateDeps } from '../gate/decide-request.ts';
+import { replay } from '../jobs/replay.ts';
+import type { BookingPresenter } from '../rooms/room-board.ts';
+import { blockRoom, markCleaned, moveBooking, unblockRoom } from '../rooms/room-operations.ts';
+import type { RoomDeps } from '../rooms/room-planning.ts';
+import { getBookings } from '../store/bookings.ts';
+import type { Db } from '../store/db.ts';
+import { presentReplan } from './room-routes.ts';
+
+export interface BoardRouteOptions {
+  db: Db;
+  auth: BoardAuth;
+  feed: BoardFeed;
+  title: string;
+  present: BookingPresenter;
+  now: () => Date;
+  rooms: RoomDeps;
+  gate: GateDeps;
+  wakeWorker: () => void;
+}
+
+// No inline script or style anywhere: the policy can forbid both.
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title: string, styleTag: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title><link rel="icon" href="data:,">${styleTag}</head>
+<body>${body}</body></html>`;
+}
+
+function signInPage(title: string, style: Asset, error?: string): string {
+  return page(
+    `Sign in · ${title}`,
+    `<link rel="stylesheet" href="/board/board.css?v=${style.etag.slice(1, 9)}">`,
+    `<main class="sign-in">
+  <h1>${escapeHtml(title)}</h1>
+  <p>Room board. Sign in with your Usher token.</p>
+  <form method="post" action="/board/sign-in">
+    <label for="token">Token</label>
+    <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+    ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+    <button type="submit">Sign in</button>
+  </form>
+</main>`,
+  );
+}
+
+const blockBody = z.object({ reason: z.string().trim().min(1, 'give a reason').max(200), until: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time').transform((v) => new Date(v)) }).strict();
+const moveBody = z.object({ room: z.string().min(1).max(40) }).strict();
+const approveBody = z.object({ note: z.string().max(500).optional(), charge: z.boolean().optional() }).strict();
+const declineBody = z.object({ reason: z.string().trim().min(1, 'give the booker a reason').max(500) }).strict();
+
+/**
+ * The room board: the page, its live feed (server-sent events) and the front desk's actions. Every
+ * action runs the same operations as the admin API and the webhooks, as the signed-in person.
+ */
+export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): Promise<void> {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/board')) reply.headers(req.url.startsWith('/board/app.js') || req.url.startsWith('/board/board.css') ? { ...SECURITY_HEADERS, 'cache-control': 'no-cache' } : SECURITY_HEADERS);
+  });
+
+  const viewer = async (req: FastifyRequest, reply: FastifyReply): Promise<Viewer | undefined> => {
+    const v = await o.auth.viewer(req, o.now());
+    if (!v) {
+      await reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'sign in at /board first' } });
+      return undefined;
+    }
+    return v;
+  };
+  /** Staff, with the CSRF token: the only way to change anything from the board. */
+  const staff = async (req: FastifyRequest, reply: FastifyReply): Promise<Viewer | undefined> => {
+    const v = await viewer(req, reply);
+    if (!v) return undefined;
+    if (v.role !== 'staff') {
+      await reply.code(403).send({ error: { code: 'FORBIDDEN', message: 'this sign-in can view the board, not act on it' } });
+      return undefined;
+    }
+    if (!BoardAuth.sameSite(req, v)) {
+      await reply.code(403).send({ error: { code: 'CSRF', message: 'missing or wrong CSRF token; reload the board' } });
+      return undefined;
+    }
+    return v;
+  };
+
+  const serveAsset = async (req: FastifyRequest, reply: FastifyReply, pick: (a: Awaited<ReturnType<typeof boardAssets>>) => Asset) => {
+    const a = pick(await boardAssets());
+    if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
+    return reply.header('content-type', a.type).header('etag', a.etag).send(a.body);
+  };
+  app.get('/board/app.js', (req, reply) => serveAsset(req, reply, (a) => a.script));
+  app.get('/board/board.css', (req, reply) => serveAsset(req, reply, (a) => a.style));
+
+  app.get('/board', async (req, reply) => {
+    const { script, style } = await boardAssets();
+    const v = await o.auth.viewer(req, o.now());
+    reply.header('content-type', 'text/html; charset=utf-8');
+    if (!v) return reply.send(signInPage(o.title, style, o.auth.enabled ? undefined : 'The board is disabled: set USHER_ADMIN_TOKEN or board.users.'));
+    const v8 = (a: Asset) => a.etag.slice(1, 9);
+    return reply.send(
+      page(
+        o.title,
+        `<link rel="stylesheet" href="/board/board.css?v=${v8(style)}"><script type="module" src="/board/app.js?v=${v8(script)}"></script>`,
+        `<div id="app"><p class="loading">Loading the board…</p></div>`,
+      ),
+    );
+  });
+
+  app.post('/board/sign-in', async (req, reply) => {
+    const { style } = await boardAssets();
+    reply.header('content-type', 'text/html; charset=utf-8');
+    if (o.auth.throttled(req.ip, o.now().getTime())) return reply.code(429).send(signInPage(o.title, style, 'Too many wrong tokens. Wait a few minutes and try again.'));
+    const token = typeof (req.body as { token?: unknown } | undefined)?.token === 'string' ? (req.body as { token: string }).token.trim() : '';
+    const v = await o.auth.signIn(req, reply, token, o.now());
+    if (!v) return reply.code(401).send(signInPage(o.title, style, 'That token is not valid.'));
+    return reply.code(303).header('location', '/board').send();
+  });
+
+  app.post('/board/sign-out', async (req, reply) => {
+    const v = await viewer(req, reply);
+    if (!v) return;
+    if (!BoardAuth.sameSite(req, v)) return reply.code(403).send({ error: { code: 'CSRF', message: 'missing or wrong CSRF token' } });
+    await o.auth.signOut(req, reply);
+    return { data: { signedOut: true } };
+  });
+
+  app.get('/board/api/session', async (req, reply) => {
+    const v = await viewer(req, reply);
+    if (!v) return;
+    // The server's time: a wall tablet's own clock is often minutes off, and the board must agree with Usher.
+    return { data: { name: v.name, role: v.role, csrfToken: v.csrfToken, title: o.title, now: o.now().toISOString() } };
+  });
+
+  app.get('/board/events', async (req, reply) => {
+    const v = await viewer(req, reply);
+    if (!v) return;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
+    // A dropped connection comes back after a second; the first message after it is the whole view.
+    res.write('retry: 1000\n\n');
+    let sent = 0;
+    const unsubscribe = await o.feed.subscribe((json) => {
+      res.write(`id: ${++sent}\nevent: view\ndata: ${json}\n\n`);
+    });
+    const heartbeat = setInterval(() => res.write(': still here\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  });
+
+  const done = <T>(value: T) => {
+    o.wakeWorker();
+    return { data: value };
+  };
+  const uidParam = z.object({ uid: z.string().min(1).max(200) });
+  const roomParam = z.object({ name: z.string().min(1).max(40) });
+
+  app.post('/board/api/rooms/:name/block', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { name } = roomParam.parse(req.params);
+    const body = blockBody.parse(req.body);
+    const now = o.now();
+    if (body.until <= now) throw new UsherError('BAD_REQUEST', 'until: must be in the future');
+    const result = await blockRoom(o.db, o.rooms, { room: name, from: now, to: body.until, reason: body.reason, by: v.name }, now);
+    const plan = presentReplan(result.replan);
+    return done({ blockId: result.blockId, plan: { ...plan, moves: await labelled(plan.moves) } });
+  });
+
+  app.post('/board/api/blocks/:id/unblock', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { id } = z.object({ id: z.coerce.number().int().positive() }).parse(req.params);
+    const plan = presentReplan((await unblockRoom(o.db, o.rooms, id, v.name, o.now())).replan);
+    return done({ plan: { ...plan, moves: await labelled(plan.moves) } });
+  });
+
+  app.post('/board/api/rooms/:name/cleaned', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { name } = roomParam.parse(req.params);
+    return done(await markCleaned(o.db, o.rooms, name, v.name, o.now()));
+  });
+
+  app.post('/board/api/bookings/:uid/move', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { uid } = uidParam.parse(req.params);
+    const { room } = moveBody.parse(req.body);
+    return done(await moveBooking(o.db, o.rooms, { uid, room, by: v.name }, o.now()));
+  });
+
+  app.post('/board/api/bookings/:uid/approve', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { uid } = uidParam.parse(req.params);
+    const body = approveBody.parse(req.body ?? {});
+    return done(await decideByOperator(o.db, o.gate, { uid, outcome: 'approve', actor: v.name, ...(body.charge !== undefined ? { charge: body.charge } : {}), ...(body.note ? { note: body.note } : {}) }, o.now()));
+  });
+
+  app.post('/board/api/bookings/:uid/decline', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { uid } = uidParam.parse(req.params);
+    const body = declineBody.parse(req.body);
+    return done(await decideByOperator(o.db, o.gate, { uid, outcome: 'decline', actor: v.name, message: body.reason }, o.now()));
+  });
+
+  app.post('/board/api/replay/:ref', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { ref } = z.object({ ref: z.string().min(1).max(40) }).parse(req.params);
+    const result = await replay(o.db, ref, o.now());
+    req.log.info({ ref, by: v.name }, 'replayed from the board');
+    return done('job' in result ? { ref, state: result.job.state } : { ref, state: result.event.state });
+  });
+
+  /** Moves as the desk reads them: the booking's title and initials beside its uid. */
+  async function labelled(moves: ReturnType<typeof presentReplan>['moves']) {
+    const bookings = await getBookings(o.db, moves.map((m) => m.uid));
+    return moves.map((m) => {
+      const b = bookings.get(m.uid);
+      const who = b ? o.present.who(b) : null;
+      return { ...m, label: `${b ? o.present.title(b) : 'Booking'}${who ? ` · ${who}` : ''}`, start: b?.start.toISOString() ?? null };
+    });
+  }
+}
