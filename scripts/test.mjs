@@ -44,6 +44,25 @@ function ensurePostgres() {
   return bin;
 }
 
+/** The board's browser tests drive Debian's Chromium through playwright-core (DESIGN §4). */
+function ensureChromium() {
+  const path = process.env.USHER_TEST_CHROMIUM ?? '/usr/bin/chromium';
+  if (existsSync(path)) return;
+  const mayInstall = isRoot && existsSync('/usr/bin/apt-get') && process.env.USHER_TEST_NO_INSTALL !== '1';
+  if (!mayInstall) {
+    process.stderr.write(
+      `[test] Chromium is missing (${path}). Install it, e.g. as root:\n` +
+        '         apt-get update && apt-get install -y chromium\n' +
+        '       or point USHER_TEST_CHROMIUM at a Chromium binary.\n',
+    );
+    process.exit(2);
+  }
+  log('installing Chromium from Debian (apt-get)');
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!existsSync(path)) throw new Error('Chromium still missing after install');
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -89,6 +108,7 @@ async function startPostgres(bin) {
 }
 
 const pgBin = ensurePostgres();
+ensureChromium();
 const server = await startPostgres(pgBin);
 let stopped = false;
 const stop = () => {

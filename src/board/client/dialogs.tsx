@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { act, ActionError, type BoardView, type Session } from './api.ts';
 import { roomLabel, time, when } from './format.ts';
-import { bookingLabel, writeBackText } from './rooms.tsx';
+import { bookingLabel, writeBackText, WRITTEN } from './rooms.tsx';
 
 export interface PlanMove {
   uid: string;
@@ -232,13 +232,16 @@ const WHY: Record<string, string> = { room_unusable: 'its room is blocked', made
 function ResultDialog({ title, moves, view, now, close }: Props & { title: string; moves: PlanMove[] }) {
   const zone = view.timeZone;
   const pending = new Map(view.attention.writeBacks.filter((w) => w.kind === 'cal.location' && w.uid).map((w) => [w.uid!, w]));
+  const rooms = view.groups.flatMap((g) => g.rooms);
   const status = (m: PlanMove) => {
     if (!m.to) return 'waiting for a room (see Needs attention)';
     const b = view.bookings[m.uid];
+    // The answer can arrive before the view that includes the move: say nothing about Cal.com yet.
+    if (b && !rooms.find((r) => r.name === m.to)?.bookings.includes(m.uid)) return 'Cal.com: being told';
     if (b) return writeBackText(b, zone, now);
     const w = pending.get(m.uid);
     if (w) return w.state === 'sending' ? 'Cal.com: sending now' : `Cal.com: expected ${when(w.expectedAt, zone, now)}`;
-    return 'Cal.com shows this room';
+    return WRITTEN;
   };
   return (
     <Modal title={title} close={close}>
@@ -259,7 +262,7 @@ function ResultDialog({ title, moves, view, now, close }: Props & { title: strin
                 <p>
                   {m.from ? roomLabel(m.from) : 'no room'} → {m.to ? roomLabel(m.to) : 'no room'} <span class="muted">({WHY[m.why] ?? m.why})</span>
                 </p>
-                <p class="write-state">{status(m)}</p>
+                <p class={`write-state${status(m) === WRITTEN ? ' done' : ''}`}>{status(m)}</p>
               </li>
             ))}
           </ul>

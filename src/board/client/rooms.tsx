@@ -29,9 +29,11 @@ export function bookingLabel(b: ViewBooking | undefined): string {
   return [b.title ?? 'Booking', b.who].filter(Boolean).join(' · ');
 }
 
+export const WRITTEN = 'Cal.com shows this room';
+
 /** Where Cal.com stands on this booking's room: shown, or when it will be. */
 export function writeBackText(b: ViewBooking, zone: string, now: number): string {
-  if (b.written) return 'Cal.com shows this room';
+  if (b.written) return WRITTEN;
   if (b.writeBack?.state === 'sending') return 'Cal.com: sending now';
   if (b.writeBack) return `Cal.com: expected ${when(b.writeBack.expectedAt, zone, now)}`;
   return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
@@ -99,7 +101,7 @@ function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; vie
             aria-label={`${time(b.start, zone)} to ${time(b.end, zone)}, ${bookingLabel(b)}, ${writeBackText(b, zone, now)}`}
             onClick={() => open({ kind: 'booking', uid: b.uid })}
           >
-            <span>{b.who ?? b.title}</span>
+            <span>{b.who?.replace(/\s/g, '') ?? b.title}</span>
           </button>
         </div>
       ))}

@@ -66,7 +66,7 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
   return (
     <section class="attention" aria-labelledby="attention-title" data-testid="attention">
       <h2 id="attention-title">
-        Needs attention <span class="count">{total}</span>
+        Needs attention <span class={`count${total > 0 ? ' alarm' : ''}`}>{total}</span>
       </h2>
       {total === 0 ? <p class="all-clear">Nothing needs attention.</p> : null}
       <Section title="Held for a person" items={a.held} tone="held" render={(h) => (
