@@ -81,4 +81,31 @@ eventTypes:
     const broken = loadConfig({ ...env, USHER_CONFIG: '/x.yaml' }, { yamlText: 'cal: [' });
     expect(!broken.ok && broken.faults[0]).toContain('not valid YAML');
   });
+
+  it('lists the board users whose tokens are unset, short or shared, and never keeps a token in the config', () => {
+    const yamlText = `
+board:
+  users:
+    - { name: Anna, token: "\${TOKEN_ANNA}" }
+    - { name: Ben, token: "\${TOKEN_BEN}" }
+    - { name: Cleo, token: "\${TOKEN_CLEO}", role: display }
+    - { name: anna, token: "\${TOKEN_DUP}" }
+`;
+    const env = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/x.yaml', TOKEN_ANNA: 'anna-token-0123456789', TOKEN_CLEO: 'short', TOKEN_DUP: 'admin-token-0123456789' };
+    const result = loadConfig(env, { yamlText });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.faults.map((f) => f.replace(/^\/x\.yaml: /, ''))).toEqual([
+      'board.users.1.token: environment variable TOKEN_BEN is not set',
+      'board.users.2.token: must be at least 16 characters (Cleo)',
+      'board.users.3.token: anna has the same token as the admin token; every user needs their own',
+      'board.users.3.name: "anna" appears twice',
+    ]);
+
+    const ok = loadConfig({ ...env, TOKEN_BEN: 'ben-token-0123456789ab', TOKEN_CLEO: 'cleo-token-0123456789', TOKEN_DUP: 'dup-token-0123456789ab' }, { yamlText: yamlText.replace('name: anna', 'name: Dana') });
+    expect(ok.ok).toBe(true);
+    if (!ok.ok) return;
+    expect(ok.config.board.users.map((u) => [u.name, u.role])).toEqual([['Anna', 'staff'], ['Ben', 'staff'], ['Cleo', 'display'], ['Dana', 'staff']]);
+    expect(JSON.stringify(ok.config.board)).not.toContain('anna-token-0123456789');
+  });
 });

@@ -70,6 +70,7 @@ export async function runStart(env: Env): Promise<void> {
       '',
       'Usher demo is running (embedded store, sandbox Cal.com, simulated patients):',
       `  Usher            ${usher.url}   (admin token in .usher/dev-secrets.json)`,
+      `  room board       ${usher.url}/board   (sign in with the admin token)`,
       `  metrics          ${usher.url}/metrics`,
       `  bookings (API)   curl -H "Authorization: Bearer $TOKEN" ${usher.url}/api/events`,
       `  gate             ./bin/usher.mjs gate held · ./bin/usher.mjs credits balance ada.lovelace@example.com`,
