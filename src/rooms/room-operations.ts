@@ -120,7 +120,8 @@ export async function moveBooking(db: Db, deps: RoomDeps, m: { uid: string; room
     const room = await getRoom(trx, m.room);
     if (!room) throw new UsherError('NOT_FOUND', `no room ${m.room}`);
     const window = { from: new Date(need.start - 86_400_000), to: new Date(need.end + 86_400_000) };
-    const [blocks, assignments] = await Promise.all([listBlocks(trx, window), listAssignments(trx, { from: new Date(need.start), to: new Date(need.end + room.cleaningMinutes * 60_000) })]);
+    const blocks = await listBlocks(trx, window);
+    const assignments = await listAssignments(trx, { from: new Date(need.start), to: new Date(need.end + room.cleaningMinutes * 60_000) });
     const rule = staticRuleFailure(need, room, blocks, deps.timeZone);
     if (rule) throw new UsherError('CONFLICT', `room ${m.room} cannot take this booking: ${rule.code}${rule.detail ? ` ${JSON.stringify(rule.detail)}` : ''}`);
     const span = occupancy(need, room);

@@ -62,7 +62,10 @@ interface LoadedWorld {
  * the freeze, and those outside `movable`, are fixed.
  */
 async function loadWorld(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, movable: { from: number; to: number }, exclude?: string): Promise<LoadedWorld> {
-  const [rooms, blocks, assignments] = await Promise.all([listRooms(trx, { includeInactive: true }), listBlocks(trx, window), listAssignments(trx, window)]);
+  // One after another: a transaction is one connection, and pg 9 refuses queries queued on one.
+  const rooms = await listRooms(trx, { includeInactive: true });
+  const blocks = await listBlocks(trx, window);
+  const assignments = await listAssignments(trx, window);
   const live = assignments.filter((a) => a.bookingUid !== exclude);
   const bookings = await getBookings(trx, live.map((a) => a.bookingUid));
   const freezeUntil = now.getTime() + deps.settings.freezeMinutes * MINUTE;

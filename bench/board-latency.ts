@@ -1,0 +1,103 @@
+// npm run bench:board — how long from a Cal.com webhook to the board showing it: a signed
+// BOOKING_CREATED is posted, and the clock stops when a server-sent view names the booking (the
+// worker has assigned its room, NOTIFY fired, the view was recomputed and pushed). The baseline in
+// the same run is the webhook's own acknowledgement. On the embedded store one process does it all;
+// with DATABASE_URL set, the webhook goes to one Usher and the board is read from another.
+import { signBody } from '../src/cal/verify-signature.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { startUsher, type Usher } from '../src/main.ts';
+import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
+import { openPglite, openPostgres, type Db } from '../src/store/db.ts';
+
+const SECRET = 'bench-secret-0123456789';
+const TOKEN = 'bench-admin-token-0123456789';
+const N = Number(process.env.BENCH_N ?? 40);
+const YAML = `
+timeZone: Europe/London
+reconciler: { intervalSeconds: 0 }
+planner: { replanIntervalSeconds: 0 }
+worker: { pollIntervalMs: 500 }
+rooms:
+${Array.from({ length: 12 }, (_, i) => `  - { name: "R${i + 1}", floor: ${i % 3}, building: "Main", cleaningMinutes: 10 }`).join('\n')}
+`;
+
+async function start(db: Db): Promise<Usher> {
+  const result = loadConfig({ PORT: '0', CAL_WEBHOOK_SECRET: SECRET, USHER_ADMIN_TOKEN: TOKEN, CAL_API_URL: 'http://127.0.0.1:9', USHER_CONFIG: '/nonexistent.yaml' }, { yamlText: YAML });
+  if (!result.ok) throw new Error(result.faults.join('\n'));
+  return startUsher(result.config, { db, log: createLogger('silent') });
+}
+
+/** Signs in like a browser and follows the board's event stream, calling back with each view. */
+async function follow(url: string, onView: (json: string, at: number) => void): Promise<() => void> {
+  const signIn = await fetch(`${url}/board/sign-in`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' });
+  const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+  const abort = new AbortController();
+  const res = await fetch(`${url}/board/events`, { headers: { cookie }, signal: abort.signal });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = message.split('\n').find((l) => l.startsWith('data: '));
+          if (data) onView(data.slice(6), performance.now());
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return () => abort.abort();
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+async function measure(label: string, ingest: Usher, board: Usher): Promise<void> {
+  const waiting = new Map<string, (at: number) => void>();
+  const stop = await follow(board.url, (json, at) => {
+    for (const [uid, resolve] of waiting) if (json.includes(uid)) resolve(at), waiting.delete(uid);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const acks: number[] = [];
+  const shown: number[] = [];
+  const base = Date.now() + 2 * 86_400_000;
+  for (let i = 0; i < N; i++) {
+    const b = sampleBooking({ id: 500_000 + i, start: new Date(base + i * 3_600_000) });
+    const body = envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
+    const seen = new Promise<number>((resolve) => waiting.set(b.uid, resolve));
+    const t0 = performance.now();
+    const res = await fetch(`${ingest.url}/webhooks/cal`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) }, body });
+    acks.push(performance.now() - t0);
+    if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+    shown.push((await seen) - t0);
+    await new Promise((r) => setTimeout(r, 150)); // one change at a time: measure latency, not batching
+  }
+  stop();
+  const f = (x: number) => `${x.toFixed(0)} ms`;
+  console.log(`${label}: webhook → board p50 ${f(pct(shown, 50))}, p95 ${f(pct(shown, 95))}, max ${f(Math.max(...shown))} | ack p50 ${f(pct(acks, 50))} | ratio p50 ${(pct(shown, 50) / pct(acks, 50)).toFixed(1)}× the ack (${N} webhooks)`);
+}
+
+const lite = await openPglite(undefined);
+const one = await start(lite);
+await measure('embedded store, one process', one, one);
+await one.close();
+await lite.close();
+
+if (process.env.DATABASE_URL) {
+  const [a, b] = [await openPostgres(process.env.DATABASE_URL), await openPostgres(process.env.DATABASE_URL)];
+  const ingest = await start(a);
+  const board = await start(b);
+  await measure('PostgreSQL, webhook into one Usher, board from another', ingest, board);
+  await board.close();
+  await ingest.close();
+  await a.close();
+  await b.close();
+}
