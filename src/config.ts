@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { UsherError } from './errors.ts';
 import { gateSectionSchema, resolveGateSettings, type GateSettings } from './gate/gate-config.ts';
 import { resolveRoomSettings, roomSections, type RoomConfig, type RoomSettings } from './rooms/room-config.ts';
+import { automationsSchema, resolveAutomations, type Automation } from './automations/automation-config.ts';
 import { boardSectionSchema, resolveBoardSettings, type BoardSettings } from './board/board-config.ts';
 
 /** The YAML file: everything about the business. Secrets and addresses come from the environment. */
@@ -71,6 +72,7 @@ const fileSchema = z
       .default({}),
     ...roomSections,
     board: boardSectionSchema,
+    automations: automationsSchema,
   })
   .passthrough();
 
@@ -100,6 +102,8 @@ export interface Config {
   readonly rooms: readonly RoomConfig[];
   readonly roomSettings: RoomSettings;
   readonly board: BoardSettings;
+  /** Follow-up actions on Cal.com's and Usher's events, secrets resolved, templates checked. */
+  readonly automations: readonly Automation[];
   /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
   readonly file: Record<string, unknown>;
 }
@@ -197,6 +201,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
   let gate: GateSettings | undefined;
   let roomSettings: RoomSettings | undefined;
   let board: BoardSettings | undefined;
+  let automations: Automation[] | undefined;
   if (!parsed.success) {
     // The rest failed to parse: still list the gate's template faults now rather than on the next run.
     const section = gateSectionSchema.safeParse((raw as { gate?: unknown } | null)?.gate);
@@ -212,9 +217,12 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     const boardResolved = resolveBoardSettings(parsed.data.board, env, adminToken);
     faults.push(...boardResolved.faults.map((f) => `${configPath}: ${f}`));
     board = boardResolved.settings;
+    const automationsResolved = resolveAutomations(parsed.data.automations, env);
+    faults.push(...automationsResolved.faults.map((f) => `${configPath}: ${f}`));
+    automations = automationsResolved.automations;
   }
 
-  if (faults.length > 0 || !parsed.success || !gate || !roomSettings || !board) return { ok: false, faults };
+  if (faults.length > 0 || !parsed.success || !gate || !roomSettings || !board || !automations) return { ok: false, faults };
   const file = parsed.data;
   const config: Config = {
     port,
@@ -240,6 +248,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     rooms: file.rooms,
     roomSettings,
     board,
+    automations,
     file: file as Record<string, unknown>,
   };
   return { ok: true, config: deepFreeze(config) };

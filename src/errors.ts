@@ -16,6 +16,10 @@ export const errorCodes = {
   RATE_LIMITED: { httpStatus: 503, retryable: true },
   STORE_UNAVAILABLE: { httpStatus: 503, retryable: true },
   ADMIN_UNREACHABLE: { httpStatus: 503, retryable: true },
+  /** An automation's target refused for good (a 4xx other than 408/429), or the automation is gone. */
+  TARGET_REFUSED: { httpStatus: 502, retryable: false },
+  /** An automation's target failed in a way worth retrying (5xx, 408, 429, timeout, network). */
+  TARGET_RETRYABLE: { httpStatus: 503, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof errorCodes;

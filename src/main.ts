@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { CalClient, type Endpoint } from './cal/api-client.ts';
+import { automationJobHandler } from './automations/automation-delivery.ts';
+import { AUTOMATION_JOB, automationEventHandler, dispatchUsherEvents } from './automations/automation-dispatch.ts';
 import { BoardAuth } from './board/board-auth.ts';
 import { BoardFeed } from './board/board-feed.ts';
 import { boardView, type BoardDeps } from './board/board-view.ts';
@@ -132,8 +134,12 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         recordBookingState,
         gateEventHandler(gate),
         roomEventHandler(rooms),
+        automationEventHandler(config.automations, config.worker.maxAttempts),
       ],
-      jobHandlers: calJobHandlers(cal, { onLocationWritten: (uid, address) => markLocationWritten(db, uid, address) }),
+      jobHandlers: {
+        ...calJobHandlers(cal, { onLocationWritten: (uid, address) => markLocationWritten(db, uid, address) }),
+        [AUTOMATION_JOB]: automationJobHandler({ db, automations: config.automations }),
+      },
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
       ingestBusy: () => inbox.busy,
@@ -167,6 +173,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       reconcile: reconcileOnce,
       gate,
       rooms,
+      cal,
       board: { auth: new BoardAuth(db, config.board, config.adminToken), feed, title: config.board.title, present },
     });
     const address = await app.listen({ port: config.port, host: config.host });
@@ -182,6 +189,20 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         );
       }, config.reconciler.intervalSeconds * 1000);
       reconcileTimer.unref();
+    }
+    // Usher's own events (room.moved, job.dead, …) become automation deliveries here.
+    let dispatchTimer: NodeJS.Timeout | undefined;
+    let dispatching: Promise<unknown> | undefined;
+    if (options.runWorker ?? true) {
+      dispatchTimer = setInterval(() => {
+        dispatching ??= dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())
+          .then(
+            (n) => n > 0 && worker.wake(),
+            (error) => log.warn({ err: describeError(error) }, 'dispatching automations failed; the next pass retries'),
+          )
+          .finally(() => (dispatching = undefined));
+      }, Math.min(config.worker.pollIntervalMs, 500));
+      dispatchTimer.unref();
     }
     let replanTimer: NodeJS.Timeout | undefined;
     if ((options.runWorker ?? true) && config.roomSettings.replanIntervalSeconds > 0) {
@@ -209,6 +230,8 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         closing ??= (async () => {
           if (reconcileTimer) clearInterval(reconcileTimer);
           if (replanTimer) clearInterval(replanTimer);
+          if (dispatchTimer) clearInterval(dispatchTimer);
+          await dispatching;
           await feed.close();
           await app.close();
           await worker.stop();

@@ -92,8 +92,9 @@ export interface ListBookingsQuery {
 export interface CreateBookingInput {
   start: Date;
   eventTypeId: number;
-  attendee: { name: string; email: string; timeZone: string; language?: string };
+  attendee: { name: string; email?: string; timeZone: string; language?: string; phoneNumber?: string };
   metadata?: Record<string, string>;
+  guests?: string[];
   lengthInMinutes?: number;
   bookingFieldsResponses?: Record<string, unknown>;
 }
@@ -136,6 +137,7 @@ export class CalClient {
       ...(input.metadata ? { metadata: input.metadata } : {}),
       ...(input.lengthInMinutes ? { lengthInMinutes: input.lengthInMinutes } : {}),
       ...(input.bookingFieldsResponses ? { bookingFieldsResponses: input.bookingFieldsResponses } : {}),
+      ...(input.guests ? { guests: input.guests } : {}),
     });
     return calBookingSchema.parse(data);
   }

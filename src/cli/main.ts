@@ -5,6 +5,7 @@ import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { config, print, withStore } from './cli-support.ts';
 import { runGateCommand, GATE_HELP } from './gate-commands.ts';
+import { BOOKING_HELP, runBookingCommand } from './booking-commands.ts';
 import { replay } from '../jobs/replay.ts';
 import { readLockOwner } from '../store/data-dir-lock.ts';
 import { listInboxEvents, type InboxState } from '../store/inbox.ts';
@@ -41,6 +42,7 @@ usage: usher <command> [options]
   events [--state S]    list inbox events (pending, done, ignored, unprocessable, dead)
   jobs [--state S]      list outbox jobs (pending, running, done, dead, superseded)
 ${GATE_HELP.slice(1)}
+${BOOKING_HELP.slice(1)}
 
 Configuration comes from the environment and USHER_CONFIG (see README.md).`;
 
@@ -86,6 +88,13 @@ export async function run(argv: string[], env: Env): Promise<void> {
       expires: { type: 'string' },
       note: { type: 'string' },
       'no-charge': { type: 'boolean' },
+      'event-type': { type: 'string' },
+      from: { type: 'string' },
+      'time-zone': { type: 'string' },
+      start: { type: 'string' },
+      email: { type: 'string' },
+      meta: { type: 'string', multiple: true },
+      'idempotency-key': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -193,6 +202,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
     }
     default:
       if (['members', 'credits', 'gate', 'booking'].includes(command) && (await runGateCommand(config(env, false), command, positionals, values))) return;
+      if (['slots', 'book'].includes(command) && (await runBookingCommand(config(env, false), command, values))) return;
       throw new UsherError('BAD_REQUEST', `unknown command "${command}" (usher help lists them)`);
   }
 }

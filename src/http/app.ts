@@ -6,6 +6,8 @@ import type { Db } from '../store/db.ts';
 import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { adminRoutes } from './admin-routes.ts';
+import type { CalClient } from '../cal/api-client.ts';
+import { bookingRoutes } from './booking-routes.ts';
 import { boardRoutes, type BoardRouteOptions } from './board-routes.ts';
 import { gateRoutes } from './gate-routes.ts';
 import { roomRoutes } from './room-routes.ts';
@@ -28,6 +30,7 @@ export interface AppOptions {
   reconcile: () => Promise<unknown>;
   gate: GateDeps;
   rooms: RoomDeps;
+  cal: CalClient;
   board: Pick<BoardRouteOptions, 'auth' | 'feed' | 'title' | 'present'>;
   /** Later features add their routes here. */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
@@ -97,6 +100,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   await app.register(gateRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
   await app.register(roomRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, rooms: o.rooms, present: o.board.present, wakeWorker: o.wakeWorker });
+  await app.register(bookingRoutes, { db: o.db, cal: o.cal, adminToken: o.adminToken, now: o.now });
   await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, rooms: o.rooms, gate: o.gate, wakeWorker: o.wakeWorker });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);

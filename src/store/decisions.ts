@@ -1,3 +1,4 @@
+import { usherEventOf, type UsherEvent } from '../domain/usher-events.ts';
 import type { Queryable } from './db.ts';
 
 export interface Reason {
@@ -39,6 +40,24 @@ export async function recordDecision(
      values ($1, $2, $3, $4, $5, $6, $7)`,
     [d.bookingUid ?? null, d.inboxEventId ?? null, d.kind, d.outcome, JSON.stringify(d.reasons), JSON.stringify(d.detail ?? {}), now],
   );
+  // What the decision announces to automations, in the same transaction (domain/usher-events.ts).
+  const event = usherEventOf(d);
+  if (event) await insertUsherEvent(trx, event, now);
+}
+
+export async function insertUsherEvent(trx: Queryable, e: UsherEvent, now: Date): Promise<void> {
+  await trx.query('insert into usher_events (kind, booking_uid, data, created_at) values ($1, $2, $3, $4)', [e.kind, e.bookingUid, JSON.stringify(e.data), now]);
+}
+
+/** Takes up to `limit` undispatched Usher events; the caller's transaction deletes them on commit. */
+export async function takeUsherEvents(trx: Queryable, limit: number): Promise<(UsherEvent & { id: number; createdAt: Date })[]> {
+  const result = await trx.query(
+    `delete from usher_events where id in (select id from usher_events order by id limit $1 for update skip locked) returning *`,
+    [limit],
+  );
+  return result.rows
+    .map((r) => ({ id: Number(r.id), kind: r.kind as UsherEvent['kind'], bookingUid: (r.booking_uid as string | null) ?? null, data: r.data as Record<string, unknown>, createdAt: new Date(r.created_at as Date) }))
+    .sort((a, b) => a.id - b.id);
 }
 
 export async function listDecisions(db: Queryable, filter: { bookingUid?: string; kinds?: readonly string[]; limit: number }): Promise<Decision[]> {

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { CalClient } from '../cal/api-client.ts';
+import { isUsherError, UsherError } from '../errors.ts';
+import type { Db } from '../store/db.ts';
+
+/** CONTRACT §4.2 "Create body": metadata has at most 50 keys of ≤ 40 characters, string values ≤ 500. */
+export const checkoutSchema = z
+  .object({
+    eventTypeId: z.number().int().positive(),
+    start: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time'),
+    lengthInMinutes: z.number().int().positive().max(24 * 60).optional(),
+    attendee: z
+      .object({
+        name: z.string().trim().min(1).max(200),
+        email: z.email().optional(),
+        timeZone: z.string().min(1).refine((tz) => {
+          try {
+            new Intl.DateTimeFormat('en', { timeZone: tz });
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'an IANA time zone'),
+        phoneNumber: z.string().max(40).optional(),
+        language: z.string().max(10).optional(),
+      })
+      .strict(),
+    guests: z.array(z.email()).max(30).optional(),
+    metadata: z
+      .record(z.string().min(1).max(40, 'metadata keys are at most 40 characters'), z.string().max(500, 'metadata values are at most 500 characters'))
+      .refine((m) => Object.keys(m).length <= 50, 'at most 50 metadata keys')
+      .optional(),
+    bookingFieldsResponses: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type CheckoutRequest = z.infer<typeof checkoutSchema>;
+
+export interface CheckoutAnswer {
+  status: number;
+  body: unknown;
+  /** The answer of an earlier request with the same key, repeated. */
+  replayed: boolean;
+}
+
+/** A call still out after this long is treated as lost (Usher stopped mid-call, or the answer never came). */
+const IN_FLIGHT_MS = 60_000;
+
+function hashOf(r: CheckoutRequest): string {
+  const canonical = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : Array.isArray(v) ? v.map(canonical) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(r))).digest('hex');
+}
+
+/** Cal.com's 400s for a create, told apart (CONTRACT §4.2 "Create errors"). */
+export function refusalOf(message: string): { status: number; code: string } {
+  if (/out_of_bounds|out of bounds|minimum notice|booking window/i.test(message)) return { status: 422, code: 'OUT_OF_BOUNDS' };
+  if (/in the past/i.test(message)) return { status: 422, code: 'IN_THE_PAST' };
+  if (/required_field|is required|missing/i.test(message)) return { status: 400, code: 'MISSING_FIELD' };
+  if (/limit/i.test(message)) return { status: 422, code: 'BOOKING_LIMIT' };
+  if (/already has booking|not available|no available users|taken|unavailable|conflict/i.test(message)) return { status: 409, code: 'SLOT_TAKEN' };
+  return { status: 422, code: 'CAL_REFUSED' };
+}
+
+async function finish(db: Db, key: string, status: number, body: unknown, now: Date): Promise<CheckoutAnswer> {
+  await db.query(`update booking_requests set state = 'done', status = $2, response = $3, updated_at = $4 where idempotency_key = $1`, [key, status, JSON.stringify(body), now]);
+  return { status, body, replayed: false };
+}
+
+/**
+ * A custom checkout: one Cal.com booking per Idempotency-Key. A retry with the same key and body
+ * gets the first answer again; the same key with another body is refused. When an earlier call's
+ * fate is unknown (a timeout, a crash), Cal.com is asked whether the booking exists before booking
+ * again, so a retried checkout never books twice.
+ */
+export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutRequest, now: () => Date): Promise<CheckoutAnswer> {
+  const hash = hashOf(r);
+  const claimed = await db.query(
+    `insert into booking_requests (idempotency_key, request_hash, state, created_at, updated_at) values ($1, $2, 'in_progress', $3, $3)
+     on conflict (idempotency_key) do nothing returning idempotency_key`,
+    [key, hash, now()],
+  );
+  let recovering = false;
+  if (claimed.rows.length === 0) {
+    const row = (await db.query('select * from booking_requests where idempotency_key = $1', [key])).rows[0]!;
+    if (row.request_hash !== hash) return { status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different booking request' } }, replayed: false };
+    if (row.state === 'done') return { status: Number(row.status), body: row.response, replayed: true };
+    if (now().getTime() - new Date(row.updated_at as Date).getTime() < IN_FLIGHT_MS) {
+      return { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
+    }
+    // Take the stale request over (only one retry can: the update is conditional on the old time).
+    const taken = await db.query(`update booking_requests set updated_at = $2 where idempotency_key = $1 and state = 'in_progress' and updated_at = $3 returning 1`, [key, now(), row.updated_at]);
+    if (taken.rows.length === 0) return { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
+    recovering = true;
+  }
+  const start = new Date(r.start);
+  if (recovering && r.attendee.email) {
+    const { bookings } = await cal.listBookings({ attendeeEmail: r.attendee.email, eventTypeId: r.eventTypeId, afterStart: new Date(start.getTime() - 1000), beforeEnd: new Date(start.getTime() + 24 * 3_600_000), take: 50 });
+    const earlier = bookings.find((b) => new Date(b.start).getTime() === start.getTime() && b.status !== 'cancelled' && b.status !== 'rejected');
+    if (earlier) return finish(db, key, 201, { data: earlier, recovered: true }, now());
+  }
+  try {
+    const booking = await cal.createBooking({
+      eventTypeId: r.eventTypeId,
+      start,
+      attendee: r.attendee,
+      ...(r.metadata ? { metadata: r.metadata } : {}),
+      ...(r.lengthInMinutes ? { lengthInMinutes: r.lengthInMinutes } : {}),
+      ...(r.bookingFieldsResponses ? { bookingFieldsResponses: r.bookingFieldsResponses } : {}),
+      ...(r.guests ? { guests: r.guests } : {}),
+    });
+    return finish(db, key, 201, { data: booking }, now());
+  } catch (error) {
+    if (isUsherError(error, 'RATE_LIMITED') || isUsherError(error, 'CAL_NOT_CONFIGURED')) {
+      // Nothing reached Cal.com: forget the key so the retry starts clean.
+      await db.query(`delete from booking_requests where idempotency_key = $1 and state = 'in_progress'`, [key]);
+      const retryAt = (error.detail as { retryAt?: Date } | undefined)?.retryAt;
+      return { status: 503, body: { error: { code: error.code, message: error.message, ...(retryAt ? { retryAt: retryAt.toISOString() } : {}) } }, replayed: false };
+    }
+    if (isUsherError(error, 'CAL_API_ERROR')) {
+      const detail = (error.detail ?? {}) as { status?: number; calMessage?: string };
+      const refusal = refusalOf(detail.calMessage ?? error.message);
+      return finish(db, key, refusal.status, { error: { code: refusal.code, message: error.message, calStatus: detail.status ?? null } }, now());
+    }
+    // A 5xx, a timeout, a dropped connection: Cal.com may or may not have booked. The key stays in
+    // progress; a retry after a minute asks Cal.com first.
+    const message = error instanceof UsherError ? error.message : 'Cal.com did not answer';
+    return { status: 502, body: { error: { code: 'CAL_UNCERTAIN', message: `${message}; the booking may or may not exist. Retry with the same Idempotency-Key after a minute: Usher checks Cal.com before booking again` } }, replayed: false };
+  }
+}
