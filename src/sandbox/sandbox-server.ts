@@ -11,8 +11,10 @@ export interface ApiFaults {
   /** Answer every API call with this status (500, 502, 503 or 429) until `untilMs` (epoch ms). */
   failStatus?: number;
   failUntilMs?: number;
-  /** Added to every API answer. */
+  /** Added to every API answer, before the request is handled. */
   latencyMs?: number;
+  /** Added after the request is handled, before the answer leaves: the change is made, the caller may give up waiting. */
+  answerDelayMs?: number;
 }
 
 export interface SandboxOptions {
@@ -118,6 +120,11 @@ export class Sandbox {
       if (f.failStatus && (f.failUntilMs === undefined || now().getTime() < f.failUntilMs)) {
         return calError(reply, req, f.failStatus, f.failStatus === 429 ? 'ThrottlerException' : 'InternalServerErrorException', 'sandbox: injected failure');
       }
+    });
+
+    app.addHook('onSend', async (req) => {
+      const delay = this.apiFaults.answerDelayMs;
+      if (delay && !req.url.startsWith('/_sandbox')) await new Promise((r) => setTimeout(r, delay));
     });
 
     const locationThrottle = (req: FastifyRequest, reply: FastifyReply): boolean => {
@@ -239,7 +246,7 @@ export class Sandbox {
       const body = z
         .object({
           delivery: z.object({ dropRate: z.number().min(0).max(1), duplicateRate: z.number().min(0).max(1), delayMs: z.number().min(0) }).partial().optional(),
-          api: z.object({ failStatus: z.number().int().min(400).max(599).optional(), failForSeconds: z.number().positive().optional(), latencyMs: z.number().min(0).optional() }).optional(),
+          api: z.object({ failStatus: z.number().int().min(400).max(599).optional(), failForSeconds: z.number().positive().optional(), latencyMs: z.number().min(0).optional(), answerDelayMs: z.number().min(0).optional() }).optional(),
         })
         .parse(req.body);
       if (body.delivery) this.sender.faults = { ...this.sender.faults, ...body.delivery } as DeliveryFaults;
@@ -248,6 +255,7 @@ export class Sandbox {
           ...(body.api.failStatus ? { failStatus: body.api.failStatus } : {}),
           ...(body.api.failForSeconds ? { failUntilMs: now().getTime() + body.api.failForSeconds * 1000 } : {}),
           ...(body.api.latencyMs ? { latencyMs: body.api.latencyMs } : {}),
+          ...(body.api.answerDelayMs ? { answerDelayMs: body.api.answerDelayMs } : {}),
         };
       }
       return { delivery: this.sender.faults, api: this.apiFaults };
