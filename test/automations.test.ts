@@ -233,3 +233,38 @@ describe('a checkout whose first call timed out', () => {
     }
   });
 });
+
+describe('a rate-limited automation target', () => {
+  it('sends no more than the limit per window, holding the rest without spending their attempts', async () => {
+    const store = await openTestStore('pglite');
+    const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000, locationRequestsPerMinute: 1000 });
+    await sandbox.listen(0, '127.0.0.1', 0);
+    const crm = await new Target().start();
+    const yaml = `
+worker: { pollIntervalMs: 20 }
+reconciler: { intervalSeconds: 0 }
+automations:
+  - name: crm
+    on: [BOOKING_CREATED]
+    rateLimit: { requests: 2, perSeconds: 60 }
+    http: { url: "${crm.url}/c", body: { email: "{{attendee.email}}" } }
+`;
+    const usher = await startTestUsher(store, { runWorker: true, env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY }, yaml });
+    try {
+      await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+      for (const [i, who] of ['a', 'b', 'c'].entries()) await sandboxBook(sandbox.url, tomorrowAt(9 + i), who.toUpperCase(), `${who}@example.com`);
+      await until('two delivered', async () => crm.delivered().length === 2);
+      const held = await until('the third held back', async () => {
+        const pending = (await adminGet(usher.url, '/api/jobs?state=pending&limit=20')).body.data as { kind: string; attempts: number; runAt: string }[];
+        return pending.find((j) => j.kind === 'automation.deliver' && Date.parse(j.runAt) > Date.now() + 30_000);
+      });
+      expect(held.attempts).toBe(0);
+      expect(crm.hits).toHaveLength(2);
+    } finally {
+      await sandbox.close();
+      await usher.close();
+      await crm.stop();
+      await store.close();
+    }
+  });
+});

@@ -180,6 +180,15 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await page.keyboard.press('Escape');
     await room(page, '1A').locator('.state', { hasText: 'Free · ready' }).waitFor();
 
+    // Staff move Pat back to 1A by hand: pinned there, and Cal.com told.
+    await room(page, patRoom).getByRole('button', { name: /10:30 to 11:00, Consultation · P\. D\./ }).click();
+    const moveDialog = page.getByRole('dialog', { name: 'Consultation · P. D.' });
+    await moveDialog.getByLabel('Move to').selectOption({ label: 'Room 1A' });
+    await screenshot(page, 'move-dialog');
+    await moveDialog.getByRole('button', { name: 'Move booking' }).click();
+    await room(page, '1A').locator('.slot.booking.pinned', { hasText: 'P.D.' }).waitFor();
+    await page.getByText('Consultation · P. D.: moved from ' + patRoom + ' to 1A by Anna (pinned)').waitFor();
+
     await room(page, '1B').getByRole('button', { name: 'Cleaned' }).click();
     await page.getByRole('dialog', { name: 'Room 1B is clean' }).getByRole('button', { name: 'Mark cleaned' }).click();
     await room(page, '1B').locator('.state', { hasText: 'Free · ready' }).waitFor();

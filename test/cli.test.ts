@@ -51,3 +51,42 @@ describe('usher CLI on the embedded store', () => {
     await expect(failed).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/PORT[\s\S]*CAL_WEBHOOK_SECRET[\s\S]*USHER_ADMIN_TOKEN/) });
   });
 });
+
+describe('usher slots and usher book against the sandbox Cal.com', () => {
+  it('lists free slots and books once per idempotency key, directly and through a running Usher', async () => {
+    const { Sandbox } = await import('../src/sandbox/sandbox-server.ts');
+    const { loadSeed } = await import('../src/sandbox/load-seed.ts');
+    const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000 });
+    await sandbox.listen(0, '127.0.0.1', 0);
+    const dir = mkdtempSync(join(tmpdir(), 'usher-cli-book-'));
+    const configPath = join(dir, 'usher.config.yaml');
+    writeFileSync(configPath, 'timeZone: Europe/London\nreconciler: { intervalSeconds: 0 }\n');
+    const env = { PATH: process.env.PATH ?? '', USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data'), USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, CAL_API_URL: sandbox.url, CAL_API_KEY: 'cal_sandbox_demo_key' };
+    const usher = (...args: string[]) => run(process.execPath, [bin, ...args], { env });
+    try {
+      const day = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+      const slots = JSON.parse((await usher('slots', '--event-type', '7', '--from', day, '--to', day)).stdout) as Record<string, { start: string }[]>;
+      const first = Object.values(slots).flat()[0]!.start;
+      const book = (key: string) => usher('book', '--event-type', '7', '--start', first, '--name', 'Cli Booker', '--email', 'cli@example.com', '--meta', 'source=cli', '--meta', 'plan=gold', '--idempotency-key', key);
+      const made = await book('cli-key-0001');
+      const booking = JSON.parse(made.stdout) as { uid: string; metadata: Record<string, string> };
+      expect(booking.metadata).toEqual({ source: 'cli', plan: 'gold' });
+      expect(made.stderr).toContain('idempotency key: cli-key-0001');
+      expect(JSON.parse((await book('cli-key-0001')).stdout).uid).toBe(booking.uid);
+
+      const server = await spawnServe(env);
+      try {
+        // Through the running server's admin API now (it holds the embedded store): same key, same booking.
+        expect(JSON.parse((await book('cli-key-0001')).stdout).uid).toBe(booking.uid);
+        await expect(book('cli-key-0002')).rejects.toMatchObject({ stderr: expect.stringContaining('SLOT_TAKEN') });
+      } finally {
+        server.child.kill('SIGTERM');
+        await server.exited;
+      }
+      expect([...sandbox.state.bookings.values()].filter((b) => b.attendee.email === 'cli@example.com')).toHaveLength(1);
+    } finally {
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
