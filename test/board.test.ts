@@ -159,7 +159,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await patMove.locator('.write-state.done', { hasText: 'Cal.com shows this room' }).waitFor();
     await samMove.locator('.write-state', { hasText: 'Cal.com: expected 09:41' }).waitFor();
     await screenshot(page, 'block-result');
-    await page.getByRole('region', { name: 'Not yet in Cal.com' }).locator(`li[data-uid="${sam}"]`, { hasText: 'expected 09:41 (rate limit)' }).waitFor();
+    await page.getByRole('region', { name: 'Not yet in Cal.com' }).locator(`li[data-uid="${sam}"]`, { hasText: /Consultation · S\. R\. — Room 2A to Cal\.com.*expected 09:41.*rate limit/ }).waitFor();
     const patRoom = /Room 1A → Room (1B|2A)/.exec((await patMove.textContent())!)![1]!;
     expect((await inCal(sandbox.url, pat)).location).toMatch(new RegExp(`^Room ${patRoom} — `));
     // Until its turn comes, Cal.com still shows the old room, exactly as the board says.

@@ -69,7 +69,7 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
   const known = new Map<string, BoardBooking>();
   for (const room of board.rooms) for (const b of room.day.bookings) known.set(b.uid, b);
   for (const b of board.waiting) known.set(b.uid, b);
-  const others = [...new Set([...waiting.map((w) => w.bookingUid), ...held.map((h) => h.bookingUid), ...queued.flatMap((j) => (j.bookingUid ? [j.bookingUid] : [])), ...decisions.flatMap((d) => (d.bookingUid ? [d.bookingUid] : []))])].filter((uid) => !known.has(uid));
+  const others = [...new Set([...waiting.map((w) => w.bookingUid), ...held.map((h) => h.bookingUid), ...[...queued, ...deadJobs].flatMap((j) => (j.bookingUid ? [j.bookingUid] : [])), ...decisions.flatMap((d) => (d.bookingUid ? [d.bookingUid] : []))])].filter((uid) => !known.has(uid));
   const extra = await getBookings(db, others);
   const label = (uid: string | null): string => {
     if (!uid) return '';
@@ -117,12 +117,17 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
       })),
       writeBacks,
       dead: [
-        ...deadJobs.map((j) => ({ ref: `job_${j.id}`, what: JOB_LABEL[j.kind] ?? j.kind, uid: j.bookingUid, error: j.lastError, at: (j.finishedAt ?? j.createdAt).toISOString() })),
+        ...deadJobs.map((j) => ({ ref: `job_${j.id}`, what: `${j.bookingUid ? `${label(j.bookingUid)} — ` : ''}${jobWhat(j)}`, uid: j.bookingUid, error: j.lastError, at: (j.finishedAt ?? j.createdAt).toISOString() })),
         ...deadEvents.map((e) => ({ ref: `evt_${e.id}`, what: `${e.trigger} from Cal.com`, uid: e.bookingUid, error: e.lastError, at: (e.finishedAt ?? e.receivedAt).toISOString() })),
       ],
     },
     feed: decisions.map((d) => ({ id: d.id, at: d.decidedAt.toISOString(), kind: d.kind, outcome: d.outcome, uid: d.bookingUid, label: d.bookingUid ? label(d.bookingUid) : null, text: decisionText(d) })),
   };
+}
+
+function jobWhat(j: { kind: string; payload: Record<string, unknown> }): string {
+  if (j.kind === 'automation.deliver') return `automation "${String(j.payload.automation)}" (${String(j.payload.event)})`;
+  return JOB_LABEL[j.kind] ?? j.kind;
 }
 
 /** `a…@example.com` unless names are shown: enough for the desk to tell members apart. */
@@ -148,7 +153,7 @@ async function estimateWriteBacks(db: Queryable, deps: BoardDeps, queued: Awaite
     job: `job_${j.id}`,
     kind: j.kind,
     uid: j.bookingUid,
-    label: `${JOB_LABEL[j.kind] ?? j.kind}${j.bookingUid ? ` — ${label(j.bookingUid)}` : ''}`,
+    label: `${j.bookingUid ? `${label(j.bookingUid)} — ` : ''}${j.kind === 'cal.location' && typeof j.payload.address === 'string' ? `${j.payload.address.split(' — ')[0]} to Cal.com` : (JOB_LABEL[j.kind] ?? j.kind)}`,
     state: j.state === 'running' ? 'sending' : 'queued',
     expectedAt: new Date(eta.get(j.id) ?? at.getTime()).toISOString(),
     attempts: j.attempts,

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { act, ActionError, type BoardView, type Session } from './api.ts';
-import { roomLabel, time, when } from './format.ts';
+import { eta, roomLabel, time, when } from './format.ts';
 import { bookingLabel, writeBackText, WRITTEN } from './rooms.tsx';
 
 export interface PlanMove {
@@ -240,7 +240,7 @@ function ResultDialog({ title, moves, view, now, close }: Props & { title: strin
     if (b && !rooms.find((r) => r.name === m.to)?.bookings.includes(m.uid)) return 'Cal.com: being told';
     if (b) return writeBackText(b, zone, now);
     const w = pending.get(m.uid);
-    if (w) return w.state === 'sending' ? 'Cal.com: sending now' : `Cal.com: expected ${when(w.expectedAt, zone, now)}`;
+    if (w) return w.state === 'sending' ? 'Cal.com: sending now' : `Cal.com: expected ${eta(w.expectedAt, zone, now)}`;
     return WRITTEN;
   };
   return (

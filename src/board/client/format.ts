@@ -29,6 +29,12 @@ export function when(iso: string, timeZone: string, now: number): string {
   return shortDay(iso, timeZone) === shortDay(now, timeZone) ? time(iso, timeZone) : `${shortDay(iso, timeZone)} ${time(iso, timeZone)}`;
 }
 
+/** "10:42", with a countdown when it is under two minutes away ("10:42, in 35 s"). */
+export function eta(iso: string, timeZone: string, now: number): string {
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  return seconds > 0 && seconds < 120 ? `${when(iso, timeZone, now)}, in ${seconds} s` : when(iso, timeZone, now);
+}
+
 /** Minutes since the clinic's midnight of the day `dayOf` falls in (may be <0 or >1440 for other days). */
 export function minuteOfDay(at: string | number, dayOf: number, timeZone: string): number {
   const parts = (t: number) => {

@@ -1,6 +1,6 @@
 import type { BoardView, ViewBooking, ViewRoom } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
-import { floorLabel, minuteOfDay, roomLabel, time, when } from './format.ts';
+import { eta, floorLabel, minuteOfDay, roomLabel, time, when } from './format.ts';
 
 interface Props {
   view: BoardView;
@@ -35,7 +35,7 @@ export const WRITTEN = 'Cal.com shows this room';
 export function writeBackText(b: ViewBooking, zone: string, now: number): string {
   if (b.written) return WRITTEN;
   if (b.writeBack?.state === 'sending') return 'Cal.com: sending now';
-  if (b.writeBack) return `Cal.com: expected ${when(b.writeBack.expectedAt, zone, now)}`;
+  if (b.writeBack) return `Cal.com: expected ${eta(b.writeBack.expectedAt, zone, now)}`;
   return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
 }
 

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { act, ActionError, type BoardView, type Session } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
-import { when } from './format.ts';
+import { eta, when } from './format.ts';
 
 interface Props {
   view: BoardView;
@@ -107,7 +107,7 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
           <li key={w.job} data-uid={w.uid ?? undefined}>
             <p class="what">{w.label}</p>
             <p class="why">
-              {w.state === 'sending' ? 'sending now' : `expected ${when(w.expectedAt, zone, now)} (rate limit)`}
+              {w.state === 'sending' ? 'sending now' : `expected ${eta(w.expectedAt, zone, now)} · held back by Cal.com's rate limit`}
               {w.attempts > 0 && w.lastError ? ` · attempt ${w.attempts} failed: ${w.lastError}` : ''}
             </p>
           </li>
