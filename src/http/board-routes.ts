@@ -158,6 +158,9 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     res.write('retry: 1000\n\n');
     let sent = 0;
     const unsubscribe = await o.feed.subscribe((json) => {
+      // A viewer that stopped reading (a sleeping tablet) is dropped rather than buffered without
+      // end; its browser reconnects and gets the whole view anyway.
+      if (res.writableLength > 4 * 1024 * 1024) return res.destroy();
       res.write(`id: ${++sent}\nevent: view\ndata: ${json}\n\n`);
     });
     const heartbeat = setInterval(() => res.write(': still here\n\n'), 15_000);
