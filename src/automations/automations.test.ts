@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
-import { standardWebhookHeaders } from './automation-delivery.ts';
+import { refusalOf } from '../bookings/checkout.ts';
+import { buildRequest, standardWebhookHeaders } from './automation-delivery.ts';
 import { matches } from './automation-dispatch.ts';
 
 const ENV = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml', CRM_TOKEN: 't0ken', HOOK: 'https://hooks.example/T1/B2/C3' };
@@ -72,5 +73,43 @@ describe('Standard Webhooks signature', () => {
     const key = Buffer.from('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'base64');
     const headers = standardWebhookHeaders(key, 'msg_p5jXN8AQM9LWM0D4loKWxJek', '{"test": 2432232314}', new Date(1614265330 * 1000));
     expect(headers).toEqual({ 'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek', 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' });
+  });
+});
+
+describe('requests an automation makes', () => {
+  it('renders Slack blocks as JSON and sends a GET without a body', async () => {
+    const result = load(`
+automations:
+  - name: desk
+    on: [room.moved]
+    slack:
+      webhookUrl: "\${HOOK}"
+      text: "{{room.to}}"
+      blocks: [{ type: section, text: { type: mrkdwn, text: "*{{attendee.name}}* → {{room.to}}" } }]
+  - name: ping
+    on: [BOOKING_CREATED]
+    http: { method: GET, url: "https://crm.example/ping/{{booking.uid}}?e={{attendee.email}}" }
+`);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const [desk, ping] = result.config.automations;
+    const context = { attendee: { name: 'Ann "A" Lee', email: 'a+b@example.com' }, room: { to: '2B' }, booking: { uid: 'u/1' } };
+    const p = (automation: string) => ({ automation, event: 'x', deliveryId: `usher-${automation}-ue_1`, context });
+    const slack = await buildRequest(undefined as never, desk!, p('desk'), new Date());
+    expect(slack.url).toBe('https://hooks.example/T1/B2/C3');
+    expect(JSON.parse(slack.body!)).toEqual({ text: '2B', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Ann "A" Lee* → 2B' } }] });
+    const get = await buildRequest(undefined as never, ping!, p('ping'), new Date());
+    expect(get).toEqual({ method: 'GET', url: 'https://crm.example/ping/u%2F1?e=a%2Bb%40example.com', headers: { 'user-agent': 'Usher-Automations/1', 'idempotency-key': 'usher-ping-ue_1' } });
+  });
+});
+
+describe("Cal.com's refusals of a checkout (CONTRACT §4.2)", () => {
+  it('are told apart by their message', () => {
+    expect(refusalOf('booking_time_out_of_bounds_error')).toEqual({ status: 422, code: 'OUT_OF_BOUNDS' });
+    expect(refusalOf('responses - {title}error_required_field')).toEqual({ status: 400, code: 'MISSING_FIELD' });
+    expect(refusalOf('Attempting to book a meeting in the past.')).toEqual({ status: 422, code: 'IN_THE_PAST' });
+    expect(refusalOf('User either already has booking at this time or is not available')).toEqual({ status: 409, code: 'SLOT_TAKEN' });
+    expect(refusalOf('no_available_users_found_error')).toEqual({ status: 409, code: 'SLOT_TAKEN' });
+    expect(refusalOf('Something else')).toEqual({ status: 422, code: 'CAL_REFUSED' });
   });
 });

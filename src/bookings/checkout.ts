@@ -58,7 +58,7 @@ export function refusalOf(message: string): { status: number; code: string } {
   if (/in the past/i.test(message)) return { status: 422, code: 'IN_THE_PAST' };
   if (/required_field|is required|missing/i.test(message)) return { status: 400, code: 'MISSING_FIELD' };
   if (/limit/i.test(message)) return { status: 422, code: 'BOOKING_LIMIT' };
-  if (/already has booking|not available|no available users|taken|unavailable|conflict/i.test(message)) return { status: 409, code: 'SLOT_TAKEN' };
+  if (/already has booking|not available|no[ _]available[ _]users|taken|unavailable|conflict/i.test(message)) return { status: 409, code: 'SLOT_TAKEN' };
   return { status: 422, code: 'CAL_REFUSED' };
 }
 
