@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { CalClient, type Endpoint } from './cal/api-client.ts';
+import { CalClient } from './cal/api-client.ts';
 import { automationJobHandler } from './automations/automation-delivery.ts';
 import { AUTOMATION_JOB, automationEventHandler, dispatchUsherEvents } from './automations/automation-dispatch.ts';
 import { BoardAuth } from './board/board-auth.ts';
@@ -10,7 +10,7 @@ import { CalRateLimiter } from './cal/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
-import { calJobHandlers, calJobKinds } from './jobs/cal-jobs.ts';
+import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
 import { Worker, type Clock } from './jobs/worker.ts';
 import type { Db } from './store/db.ts';
@@ -29,14 +29,6 @@ import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
 import { holdRoomForApproval, type RoomDeps } from './rooms/room-planning.ts';
 import { markLocationWritten } from './store/rooms.ts';
-
-/** Which Cal.com endpoint (and so which rate buckets) each outbox job kind calls. */
-const JOB_ENDPOINTS: Record<string, Endpoint> = {
-  [calJobKinds.confirm]: 'bookings.confirm',
-  [calJobKinds.decline]: 'bookings.decline',
-  [calJobKinds.cancel]: 'bookings.cancel',
-  [calJobKinds.location]: 'bookings.location',
-};
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -155,7 +147,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       timeZone: config.timeZone,
       title: config.board.title,
       present,
-      bucketsFor: (kind) => limiter.bucketsFor(JOB_ENDPOINTS[kind] ?? 'bookings.get'),
+      bucketsFor: (kind) => limiter.bucketsFor(calJobEndpoints[kind] ?? 'bookings.get'),
     };
     const feed = new BoardFeed({ db, log: log.child({ component: 'board' }), compute: async () => JSON.stringify(await boardView(db, boardDeps, clock.now())) });
     await feed.start();

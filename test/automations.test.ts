@@ -10,7 +10,7 @@ import { createCalClient } from '../src/main.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testConfig } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
 import { Target } from './target.ts';
-import { adminGet, startTestUsher, until } from './usher.ts';
+import { adminGet, startTestUsher, tomorrowAt, until } from './usher.ts';
 
 const KEY = 'cal_sandbox_demo_key';
 const CRM_TOKEN = 'crm-secret-token-0123456789';
@@ -45,12 +45,6 @@ automations:
     on: [job.dead]
     slack: { webhookUrl: "\${SLACK_URL}", text: "{{job.kind}} for {{booking.uid}} failed: {{job.error}}" }
 `;
-
-function tomorrowAt(hour: number): Date {
-  const d = new Date();
-  d.setUTCHours(0, 0, 0, 0);
-  return new Date(d.getTime() + 86_400_000 + hour * 3_600_000);
-}
 
 const admin = (usher: Usher, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
   request(`${usher.url}${path}`, { method: method as 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });

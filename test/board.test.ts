@@ -13,7 +13,7 @@ import { launchBrowser, screenshot, signIn, type TestBrowser } from './browser.t
 import { TEST_SECRET } from './config.ts';
 import { spawnServe, type ServeProcess } from './serve-process.ts';
 import { openTestStore, serverUrl, storeKinds, type TestStore } from './stores.ts';
-import { startTestUsher, until } from './usher.ts';
+import { inCal, startTestUsher, tomorrowAt, until } from './usher.ts';
 
 const KEY = 'cal_sandbox_demo_key';
 const ANNA = 'anna-token-0123456789abcdef';
@@ -44,13 +44,6 @@ board:
     - { name: Wall screen, token: "\${BOARD_TOKEN_WALL}", role: display }
 `;
 
-/** Tomorrow at hh:mm UTC (London in winter): always in the future for the sandbox's real clock. */
-function tomorrowAt(hour: number, minute = 0): Date {
-  const d = new Date();
-  d.setUTCHours(0, 0, 0, 0);
-  return new Date(d.getTime() + 86_400_000 + (hour * 60 + minute) * 60_000);
-}
-
 /** Usher lives at tomorrow 09:40, so that its "today" is a day the sandbox still takes bookings for. */
 function tomorrowClock(): Clock {
   const offset = tomorrowAt(9, 40).getTime() - Date.now();
@@ -66,11 +59,6 @@ async function book(sandboxUrl: string, at: Date, name: string, eventTypeId = 7)
   const body = (await res.body.json()) as { data: { uid: string } };
   if (res.statusCode !== 201) throw new Error(`booking failed: ${JSON.stringify(body)}`);
   return body.data.uid;
-}
-
-async function inCal(sandboxUrl: string, uid: string) {
-  const res = await request(`${sandboxUrl}/v2/bookings/${uid}`, { headers: { 'cal-api-version': '2024-08-13' } });
-  return ((await res.body.json()) as { data: { location?: string; status: string } }).data;
 }
 
 async function sandboxFaults(sandboxUrl: string, body: unknown) {

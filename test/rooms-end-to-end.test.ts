@@ -6,7 +6,7 @@ import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
-import { adminGet, startTestUsher, until } from './usher.ts';
+import { adminGet, inCal, startTestUsher, tomorrowAt, until } from './usher.ts';
 
 const KEY = 'cal_sandbox_demo_key';
 const YAML = `
@@ -19,12 +19,6 @@ rooms:
 doctors:
   "5": { preferredRooms: ["1A"] }
 `;
-
-function tomorrowAt(hour: number): Date {
-  const d = new Date();
-  d.setUTCHours(0, 0, 0, 0);
-  return new Date(d.getTime() + 86_400_000 + hour * 3_600_000);
-}
 
 describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (kind) => {
   let store: TestStore;
@@ -43,11 +37,6 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     await store.close();
   });
 
-  const inCal = async (uid: string) => {
-    const res = await request(`${sandbox.url}/v2/bookings/${uid}`, { headers: { 'cal-api-version': '2024-08-13' } });
-    return ((await res.body.json()) as { data: { location?: string } }).data;
-  };
-
   it('writes the chosen room into the Cal.com booking, shows it written, and moves it when the room is blocked', async () => {
     const res = await request(`${sandbox.url}/v2/bookings`, {
       method: 'POST',
@@ -55,7 +44,7 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
       body: JSON.stringify({ start: tomorrowAt(9).toISOString(), eventTypeId: 7, attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' } }),
     });
     const uid = ((await res.body.json()) as { data: { uid: string } }).data.uid;
-    await until('the room in Cal.com', async () => (await inCal(uid)).location === 'Room 1A — Floor 1, North wing');
+    await until('the room in Cal.com', async () => (await inCal(sandbox.url, uid)).location === 'Room 1A — Floor 1, North wing');
     const view = await until('written', async () => {
       const v = await adminGet(usher.url, `/api/bookings/${uid}`);
       return v.body.data.room?.written && v.body.data;
@@ -69,7 +58,7 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     });
     const plan = ((await blocked.body.json()) as { data: { plan: { movedCount: number; moves: { uid: string; to: string; why: string }[] } } }).data.plan;
     expect(plan).toMatchObject({ movedCount: 1, moves: [{ uid, to: '2B', why: 'room_unusable' }] });
-    await until('the new room in Cal.com', async () => (await inCal(uid)).location === 'Room 2B — Floor 2, South wing');
+    await until('the new room in Cal.com', async () => (await inCal(sandbox.url, uid)).location === 'Room 2B — Floor 2, South wing');
 
     const board = await adminGet(usher.url, `/api/rooms/board?at=${encodeURIComponent(tomorrowAt(9).toISOString())}`);
     const rooms = board.body.data.rooms as { name: string; now: { state: string; reason?: string } }[];

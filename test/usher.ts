@@ -43,3 +43,16 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Tomorrow at hh:mm UTC (London in winter): always in the future for the sandbox's real clock. */
+export function tomorrowAt(hour: number, minute = 0): Date {
+  const d = new Date();
+  d.setUTCHours(0, 0, 0, 0);
+  return new Date(d.getTime() + 86_400_000 + (hour * 60 + minute) * 60_000);
+}
+
+/** A booking as the sandbox Cal.com holds it (its public GET). */
+export async function inCal(sandboxUrl: string, uid: string): Promise<{ location?: string; status: string; rejectionReason?: string }> {
+  const res = await request(`${sandboxUrl}/v2/bookings/${uid}`, { headers: { 'cal-api-version': '2024-08-13' } });
+  return ((await res.body.json()) as { data: { location?: string; status: string } }).data;
+}

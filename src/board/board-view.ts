@@ -74,10 +74,8 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
   const label = (uid: string | null): string => {
     if (!uid) return '';
     const shown = known.get(uid);
-    const b = extra.get(uid);
-    const title = shown?.title ?? (b ? deps.present.title(b) : 'Booking');
-    const who = shown ? shown.who : b ? deps.present.who(b) : null;
-    return who ? `${title} · ${who}` : title;
+    if (!shown) return deps.present.label(extra.get(uid));
+    return shown.who ? `${shown.title} · ${shown.who}` : (shown.title ?? 'Booking');
   };
 
   const writeBacks = await estimateWriteBacks(db, deps, queued, at, label);

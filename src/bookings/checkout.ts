@@ -43,6 +43,8 @@ export interface CheckoutAnswer {
   replayed: boolean;
 }
 
+const IN_PROGRESS: CheckoutAnswer = { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
+
 /** A call still out after this long is treated as lost (Usher stopped mid-call, or the answer never came). */
 const IN_FLIGHT_MS = 60_000;
 
@@ -86,11 +88,11 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
     if (row.request_hash !== hash) return { status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different booking request' } }, replayed: false };
     if (row.state === 'done') return { status: Number(row.status), body: row.response, replayed: true };
     if (now().getTime() - new Date(row.updated_at as Date).getTime() < IN_FLIGHT_MS) {
-      return { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
+      return IN_PROGRESS;
     }
     // Take the stale request over (only one retry can: the update is conditional on the old time).
     const taken = await db.query(`update booking_requests set updated_at = $2 where idempotency_key = $1 and state = 'in_progress' and updated_at = $3 returning 1`, [key, now(), row.updated_at]);
-    if (taken.rows.length === 0) return { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
+    if (taken.rows.length === 0) return IN_PROGRESS;
     recovering = true;
   }
   const start = new Date(r.start);

@@ -240,10 +240,6 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
   /** Moves as the desk reads them: the booking's title and initials beside its uid. */
   async function labelled(moves: ReturnType<typeof presentReplan>['moves']) {
     const bookings = await getBookings(o.db, moves.map((m) => m.uid));
-    return moves.map((m) => {
-      const b = bookings.get(m.uid);
-      const who = b ? o.present.who(b) : null;
-      return { ...m, label: `${b ? o.present.title(b) : 'Booking'}${who ? ` · ${who}` : ''}`, start: b?.start.toISOString() ?? null };
-    });
+    return moves.map((m) => ({ ...m, label: o.present.label(bookings.get(m.uid)), start: bookings.get(m.uid)?.start.toISOString() ?? null }));
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CalClient } from '../cal/api-client.ts';
+import type { CalClient, Endpoint } from '../cal/api-client.ts';
 import { isUsherError, UsherError } from '../errors.ts';
 import type { Job } from '../store/jobs.ts';
 import type { JobHandler } from './worker.ts';
@@ -10,6 +10,14 @@ export const calJobKinds = {
   cancel: 'cal.cancel',
   location: 'cal.location',
 } as const;
+
+/** Which Cal.com endpoint (and so which rate buckets) each kind calls: the board's estimates need it. */
+export const calJobEndpoints: Readonly<Record<string, Endpoint>> = {
+  [calJobKinds.confirm]: 'bookings.confirm',
+  [calJobKinds.decline]: 'bookings.decline',
+  [calJobKinds.cancel]: 'bookings.cancel',
+  [calJobKinds.location]: 'bookings.location',
+};
 
 const uidOnly = z.object({ uid: z.string().min(1) });
 const withReason = uidOnly.extend({ reason: z.string().min(1) });

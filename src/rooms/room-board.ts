@@ -49,6 +49,8 @@ export interface BookingPresenter {
   readonly showNames: boolean;
   title(b: Booking): string;
   who(b: Booking): string | null;
+  /** "Consultation · P. D.": what the desk reads wherever a booking is named. */
+  label(b: Booking | undefined): string;
 }
 
 /**
@@ -57,8 +59,13 @@ export interface BookingPresenter {
  * and shows the person as initials unless `board.showNames` says otherwise.
  */
 export function bookingPresenter(o: { showNames: boolean; eventTypeTitles?: Readonly<Record<string, string | undefined>> }): BookingPresenter {
-  return {
+  const presenter: BookingPresenter = {
     showNames: o.showNames,
+    label: (b) => {
+      if (!b) return 'Booking';
+      const who = presenter.who(b);
+      return who ? `${presenter.title(b)} · ${who}` : presenter.title(b);
+    },
     title: (b) => {
       const configured = b.eventTypeId !== undefined ? o.eventTypeTitles?.[String(b.eventTypeId)] : undefined;
       const slug = b.eventTypeSlug ? b.eventTypeSlug.replace(/[-_]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase()) : undefined;
@@ -66,6 +73,7 @@ export function bookingPresenter(o: { showNames: boolean; eventTypeTitles?: Read
     },
     who: (b) => (o.showNames ? (b.attendeeName ?? null) : initials(b.attendeeName)),
   };
+  return presenter;
 }
 
 /** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
