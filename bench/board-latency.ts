@@ -3,12 +3,19 @@
 // worker has assigned its room, NOTIFY fired, the view was recomputed and pushed). The baseline in
 // the same run is the webhook's own acknowledgement. On the embedded store one process does it all;
 // with DATABASE_URL set, the webhook goes to one Usher and the board is read from another.
+// Then: the cost of one view (what every change costs each process while someone watches) on a
+// 300-room clinic day, against a 12-room one in the same run.
 import { signBody } from '../src/cal/verify-signature.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { startUsher, type Usher } from '../src/main.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { openPglite, openPostgres, type Db } from '../src/store/db.ts';
+import { boardView } from '../src/board/board-view.ts';
+import { bookingPresenter } from '../src/rooms/room-board.ts';
+import { saveBooking } from '../src/store/bookings.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { saveAssignment, upsertRoom } from '../src/store/rooms.ts';
 
 const SECRET = 'bench-secret-0123456789';
 const TOKEN = 'bench-admin-token-0123456789';
@@ -101,3 +108,42 @@ if (process.env.DATABASE_URL) {
   await a.close();
   await b.close();
 }
+
+/** A clinic day straight into the store: `rooms` rooms, ten 30-minute bookings each, all assigned. */
+async function clinicDay(rooms: number): Promise<Db> {
+  const db = await openPglite(undefined);
+  await migrate(db);
+  const now = new Date();
+  const day = new Date(now);
+  day.setUTCHours(8, 0, 0, 0);
+  await db.transaction(async (trx) => {
+    for (let r = 0; r < rooms; r++) {
+      const name = `R${r + 1}`;
+      await upsertRoom(trx, { name, floor: r % 5, building: r < rooms / 2 ? 'North' : 'South', equipment: [], cleaningMinutes: 10, active: true }, 'api', now);
+      for (let k = 0; k < 10; k++) {
+        const start = new Date(day.getTime() + k * 45 * 60_000);
+        const uid = `b${r}-${k}`;
+        await saveBooking(trx, { uid, status: 'accepted', eventTypeId: 7, eventTypeSlug: 'consultation', start, end: new Date(start.getTime() + 30 * 60_000), attendeeName: 'Pat Doe', attendeeEmail: `p${r}-${k}@example.com`, metadata: {} }, now);
+        await saveAssignment(trx, { bookingUid: uid, room: name, from: start, to: new Date(start.getTime() + 40 * 60_000), pinned: false, reasons: {}, locationText: `Room ${name}` }, now);
+      }
+    }
+  });
+  return db;
+}
+
+const deps = { timeZone: 'Europe/London', title: 'Bench', present: bookingPresenter({ showNames: false }), bucketsFor: () => [] };
+const cost: Record<number, number> = {};
+for (const rooms of [12, 300]) {
+  const db = await clinicDay(rooms);
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    bytes = JSON.stringify(await boardView(db, deps, new Date())).length;
+    times.push(performance.now() - t);
+  }
+  cost[rooms] = pct(times, 50);
+  console.log(`one view, ${rooms} rooms × 10 bookings (embedded store): p50 ${pct(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms, ${(bytes / 1024).toFixed(0)} KB of JSON`);
+  await db.close();
+}
+console.log(`ratio 300 rooms / 12 rooms: ${(cost[300]! / cost[12]!).toFixed(1)}× the time`);

@@ -20,6 +20,8 @@ export interface BoardDeps {
   bucketsFor(jobKind: string): { key: string; limit: number; windowSeconds: number }[];
 }
 
+export type ViewRoom = Omit<BoardRoom, 'day' | 'next'> & { blocks: BoardRoom['day']['blocks']; bookings: string[]; next: string | null };
+
 export interface WriteBack {
   job: string;
   kind: string;
@@ -36,7 +38,8 @@ export interface BoardView {
   at: string;
   timeZone: string;
   title: string;
-  groups: { building: string; floor: number; rooms: (BoardRoom & { bookings: string[] })[] }[];
+  /** Rooms name their bookings by uid; each booking is sent once, in `bookings`. */
+  groups: { building: string; floor: number; rooms: ViewRoom[] }[];
   /** Every booking the view mentions, by uid, with its write-back when Cal.com is behind. */
   bookings: Record<string, BoardBooking & { writeBack?: { expectedAt: string; state: string } }>;
   attention: {
@@ -91,9 +94,8 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
     const key = `${room.building}\u0000${room.floor}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { building: room.building, floor: room.floor, rooms: [] }));
-    // The same booking objects everywhere, each with its write-back state.
-    const merged = { ...room, next: room.next ? (bookings[room.next.uid] ?? room.next) : null, day: { ...room.day, bookings: room.day.bookings.map((b) => bookings[b.uid] ?? b) } };
-    g.rooms.push({ ...merged, bookings: room.day.bookings.map((b) => b.uid) });
+    const { day, next, ...rest } = room;
+    g.rooms.push({ ...rest, blocks: day.blocks, bookings: day.bookings.map((b) => b.uid), next: next?.uid ?? null });
   }
   return {
     at: at.toISOString(),

@@ -81,8 +81,11 @@ export async function roomBoard(db: Queryable, o: { timeZone: string; present: B
   const day = periodBounds(at, 'day', o.timeZone);
   const [rooms, blocks, assignments] = await Promise.all([listRooms(db), listBlocks(db, day), listAssignments(db, day)]);
   const bookings = await getBookings(db, assignments.map((a) => a.bookingUid));
+  const byUid = new Map(assignments.map((a) => [a.bookingUid, a]));
+  const byRoom = new Map<string, typeof assignments>();
+  for (const a of assignments) if (a.room) byRoom.set(a.room, [...(byRoom.get(a.room) ?? []), a]);
   const present = (uid: string): BoardBooking | undefined => {
-    const a = assignments.find((x) => x.bookingUid === uid)!;
+    const a = byUid.get(uid)!;
     const b = bookings.get(uid);
     if (!b) return undefined;
     return {
@@ -100,7 +103,7 @@ export async function roomBoard(db: Queryable, o: { timeZone: string; present: B
   };
   const t = at.getTime();
   const result: BoardRoom[] = rooms.map((room) => {
-    const mine = assignments.filter((a) => a.room === room.name).sort((x, y) => x.from.getTime() - y.from.getTime());
+    const mine = (byRoom.get(room.name) ?? []).sort((x, y) => x.from.getTime() - y.from.getTime());
     const myBlocks = blocks.filter((b) => b.room === room.name);
     let now: RoomState = { state: 'free' };
     const block = myBlocks.find((b) => b.from <= t && t < b.to);

@@ -15,7 +15,7 @@ function span(view: BoardView, dayOf: number): { from: number; to: number } {
   let to = 18 * 60;
   for (const g of view.groups)
     for (const r of g.rooms) {
-      const items = [...r.day.bookings.map((b) => [b.start, b.clearAt]), ...r.day.blocks.map((b) => [b.from, b.until])];
+      const items = [...r.bookings.map((uid) => [view.bookings[uid]!.start, view.bookings[uid]!.clearAt]), ...r.blocks.map((b) => [b.from, b.until])];
       for (const [a, z] of items) {
         from = Math.min(from, minuteOfDay(a!, dayOf, view.timeZone));
         to = Math.max(to, minuteOfDay(z!, dayOf, view.timeZone));
@@ -85,12 +85,12 @@ function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; vie
   const nowAt = minuteOfDay(now, dayOf, zone) - range.from;
   return (
     <div class="timeline" style={{ '--hours': width / 60 }}>
-      {room.day.blocks.map((b) => (
+      {room.blocks.map((b) => (
         <div key={`blk${b.id}`} class="slot block" style={place(b.from, b.until)} title={`Blocked ${time(b.from, zone)}–${time(b.until, zone)}: ${b.reason}`}>
           <span>{b.reason}</span>
         </div>
       ))}
-      {room.day.bookings.map((b) => (
+      {room.bookings.map((uid) => view.bookings[uid]!).map((b) => (
         <div key={b.uid} class="slot-pair">
           <div class="slot buffer" style={place(b.end, b.clearAt)} aria-hidden="true" />
           <button
@@ -112,7 +112,7 @@ function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; vie
 
 function RoomRow({ room, view, now, staff, open, range, dayOf }: Props & { room: ViewRoom; range: { from: number; to: number }; dayOf: number }) {
   const zone = view.timeZone;
-  const next = room.next;
+  const next = room.next ? view.bookings[room.next] : undefined;
   const id = `room-${room.name.replace(/\W/g, '_')}`;
   return (
     <article class={`room s-${room.now.state}`} aria-labelledby={id} data-room={room.name}>
