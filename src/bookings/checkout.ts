@@ -45,6 +45,8 @@ export interface CheckoutAnswer {
 
 const IN_PROGRESS: CheckoutAnswer = { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
 
+const KEY_TTL_MS = 7 * 24 * 3_600_000;
+
 /** A call still out after this long is treated as lost (Usher stopped mid-call, or the answer never came). */
 const IN_FLIGHT_MS = 60_000;
 
@@ -77,6 +79,8 @@ async function finish(db: Db, key: string, status: number, body: unknown, now: D
  */
 export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutRequest, now: () => Date): Promise<CheckoutAnswer> {
   const hash = hashOf(r);
+  // Keys live a week (a checkout is retried within minutes); answers hold personal data, so they go.
+  await db.query(`delete from booking_requests where created_at < $1`, [new Date(now().getTime() - KEY_TTL_MS)]);
   const claimed = await db.query(
     `insert into booking_requests (idempotency_key, request_hash, state, created_at, updated_at) values ($1, $2, 'in_progress', $3, $3)
      on conflict (idempotency_key) do nothing returning idempotency_key`,

@@ -37,3 +37,4 @@ begin
 end $$;
 create trigger jobs_dead_event after update of state on jobs
   for each row execute function usher_job_dead();
+create index booking_requests_created on booking_requests (created_at);
