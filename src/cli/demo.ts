@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { loadConfig, type Env } from '../config.ts';
@@ -69,7 +70,7 @@ export async function runStart(env: Env): Promise<void> {
     [
       '',
       'Usher demo is running (embedded store, sandbox Cal.com, simulated patients):',
-      `  Usher            ${usher.url}   (admin token in .usher/dev-secrets.json)`,
+      `  Usher            ${usher.url}   (admin token ${env.USHER_ADMIN_TOKEN ? 'from USHER_ADMIN_TOKEN' : `in ${relative(process.cwd(), join(dirname(result.config.dataDir), 'dev-secrets.json'))}`})`,
       `  room board       ${usher.url}/board   (sign in with the admin token)`,
       `  metrics          ${usher.url}/metrics`,
       `  bookings (API)   curl -H "Authorization: Bearer $TOKEN" ${usher.url}/api/events`,
