@@ -7,7 +7,8 @@ interface Option {
   room: string;
   ejects: string[];
   cost: number;
-  soft: number;
+  /** The soft cost, worked out only for the booking the node actually branches on. */
+  soft?: number;
 }
 
 /**
@@ -21,6 +22,12 @@ export class EjectionSearch {
   readonly #original: Map<string, string | undefined>;
   readonly #allowed: (uid: string) => string[];
   readonly #inSearch = new Set<string>();
+  /**
+   * Every booking whose room may differ from its original one: those already moved when a search
+   * starts, and whatever the search touches. moves() counts over these instead of every booking
+   * (it runs at each node; a clinic day has thousands of bookings and a search touches dozens).
+   */
+  #touched = new Set<string>();
   #limit = 0;
   #overBudget = Number.POSITIVE_INFINITY;
   #dropsWouldHelp = false;
@@ -29,17 +36,28 @@ export class EjectionSearch {
     this.#index = index;
     this.#original = original;
     this.#allowed = allowed;
+    this.#resetTouched([]);
   }
 
   moves(): number {
     let n = 0;
-    for (const [uid, room] of this.#original) if (room !== undefined && this.#index.placement.get(uid) !== room) n++;
+    for (const uid of this.#touched) {
+      const room = this.#original.get(uid);
+      if (room !== undefined && this.#index.placement.get(uid) !== room) n++;
+    }
     return n;
+  }
+
+  /** Starts the touched set from the index as it stands (other planners may have changed it). */
+  #resetTouched(pending: readonly string[]): void {
+    this.#touched = new Set(pending);
+    for (const [uid, room] of this.#original) if (room !== undefined && this.#index.placement.get(uid) !== room) this.#touched.add(uid);
   }
 
   /** One bounded attempt; the index holds the plan when it returns true, and is unchanged otherwise. */
   run(pending: readonly string[], budget: number, drops: number, nodeLimit: number): boolean {
     this.#limit = this.nodes + nodeLimit;
+    this.#resetTouched(pending);
     const before = new Map(this.#index.placement);
     try {
       return this.#search([...pending], budget, drops);
@@ -61,6 +79,7 @@ export class EjectionSearch {
   /** The optimum over (drops, moves), or false when the node limit is reached first. */
   solve(pending: readonly string[], nodeLimit: number): boolean {
     this.#limit = this.nodes + nodeLimit;
+    this.#resetTouched(pending);
     const before = new Map(this.#index.placement);
     try {
       for (let drops = 0; drops <= pending.length; drops++) {
@@ -97,9 +116,17 @@ export class EjectionSearch {
       if (!ejects.every((e) => this.#movable(e))) continue;
       const orig = this.#original.get(uid);
       const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.length;
-      out.push({ room: name, ejects, cost, soft: index.softCost(need, room).cost });
+      out.push({ room: name, ejects, cost });
     }
-    return out.sort((a, b) => a.cost - b.cost || a.soft - b.soft);
+    return out;
+  }
+
+  /** The chosen booking's options in the order they are tried: fewest moves, then the soft cost. */
+  #ordered(uid: string, options: Option[]): Option[] {
+    const index = this.#index;
+    const need = index.bookings.get(uid)!.need;
+    for (const o of options) o.soft = index.softCost(need, index.rooms.get(o.room)!).cost;
+    return options.sort((a, b) => a.cost - b.cost || a.soft! - b.soft!);
   }
 
   #search(queue: string[], budget: number, drops: number): boolean {
@@ -119,14 +146,15 @@ export class EjectionSearch {
     const uid = queue[pickAt]!;
     const rest = queue.filter((_, i) => i !== pickAt);
     const base = this.moves() - (this.#original.get(uid) !== undefined ? 1 : 0);
-    for (const o of pickOptions!) {
+    for (const o of this.#ordered(uid, pickOptions!)) {
       const after = base + o.cost;
       if (after > budget) {
         this.#overBudget = Math.min(this.#overBudget, after);
         continue;
       }
-      for (const e of o.ejects) index.remove(e);
+      for (const e of o.ejects) (index.remove(e), this.#touched.add(e));
       index.place(uid, o.room);
+      this.#touched.add(uid);
       this.#inSearch.add(uid);
       if (this.#search([...rest, ...o.ejects], budget, drops)) return true;
       this.#inSearch.delete(uid);
