@@ -38,6 +38,8 @@ export interface Usher {
   worker: Worker;
   cal: CalClient;
   metrics: Metrics;
+  /** The live board of this process (its viewers, for health and tests). */
+  board: BoardFeed;
   url: string;
   /** One reconciliation pass now (also run every `reconciler.intervalSeconds`). */
   reconcile(): Promise<ReconcileResult>;
@@ -216,6 +218,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       worker,
       cal,
       metrics,
+      board: feed,
       url,
       reconcile: reconcileOnce,
       close() {

@@ -31,7 +31,6 @@ const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
 };
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -73,8 +72,10 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.addHook('onSend', async (req, reply) => {
-    if (req.url.startsWith('/board')) reply.headers(req.url.startsWith('/board/app.js') || req.url.startsWith('/board/board.css') ? { ...SECURITY_HEADERS, 'cache-control': 'no-cache' } : SECURITY_HEADERS);
+  // Every answer of this plugin: the security headers, and no caching unless a route says otherwise.
+  app.addHook('onSend', async (_req, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
   const viewer = async (req: FastifyRequest, reply: FastifyReply): Promise<Viewer | undefined> => {
@@ -102,8 +103,10 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
 
   const serveAsset = async (req: FastifyRequest, reply: FastifyReply, pick: (a: Awaited<ReturnType<typeof boardAssets>>) => Asset) => {
     const a = pick(await boardAssets());
+    // Revalidated on each load (the ETag makes that a 304): a new Usher's page is never stale.
+    reply.header('etag', a.etag).header('cache-control', 'no-cache');
     if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
-    return reply.header('content-type', a.type).header('etag', a.etag).send(a.body);
+    return reply.header('content-type', a.type).send(a.body);
   };
   app.get('/board/app.js', (req, reply) => serveAsset(req, reply, (a) => a.script));
   app.get('/board/board.css', (req, reply) => serveAsset(req, reply, (a) => a.style));
@@ -157,17 +160,25 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     // A dropped connection comes back after a second; the first message after it is the whole view.
     res.write('retry: 1000\n\n');
     let sent = 0;
-    const unsubscribe = await o.feed.subscribe((json) => {
+    let heartbeat: NodeJS.Timeout | undefined;
+    let unsubscribe: (() => void) | undefined;
+    let closed = false;
+    // The response's close (the request's fires as soon as its body is read, which for a GET is at
+    // once). Listened for first: the first view can take a while to compute, and a viewer gone by
+    // then must not stay subscribed (and recomputed for) for ever.
+    res.on('close', () => {
+      closed = true;
+      clearInterval(heartbeat);
+      unsubscribe?.();
+    });
+    unsubscribe = await o.feed.subscribe((json) => {
       // A viewer that stopped reading (a sleeping tablet) is dropped rather than buffered without
       // end; its browser reconnects and gets the whole view anyway.
       if (res.writableLength > 4 * 1024 * 1024) return res.destroy();
       res.write(`id: ${++sent}\nevent: view\ndata: ${json}\n\n`);
     });
-    const heartbeat = setInterval(() => res.write(': still here\n\n'), 15_000);
-    req.raw.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+    if (closed) return unsubscribe();
+    heartbeat = setInterval(() => res.write(': still here\n\n'), 15_000);
   });
 
   const done = <T>(value: T) => {
