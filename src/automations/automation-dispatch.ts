@@ -70,7 +70,8 @@ async function enqueueDeliveries(trx: Queryable, automations: readonly Automatio
 /** Cal.com's events: matched in the event's own transaction, so the deliveries commit with it. */
 export function automationEventHandler(automations: readonly Automation[], maxAttempts: number): EventHandler {
   return async (event: CalEvent, { trx, inboxEvent, now }) => {
-    if (automations.length === 0 || event.kind === 'ping') return;
+    // The webhook hot path: nothing to parse or build unless some automation wants this trigger.
+    if (event.kind === 'ping' || !automations.some((a) => a.on.includes(event.trigger))) return;
     const payload = (JSON.parse(inboxEvent.rawBody) as { payload?: unknown }).payload ?? null;
     const booking = event.kind === 'booking' || event.kind === 'meeting' ? fromSnapshot(event.booking) : { booking: { uid: event.kind === 'no-show' ? event.bookingUid : (event.bookingUid ?? null) }, attendee: null, organizer: null };
     const extra = event.kind === 'booking' ? { cancellationReason: event.cancellationReason ?? null, rejectionReason: event.rejectionReason ?? null, rescheduleUid: event.rescheduleUid ?? null } : {};

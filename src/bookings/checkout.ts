@@ -100,9 +100,12 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
     recovering = true;
   }
   const start = new Date(r.start);
-  if (recovering && r.attendee.email) {
-    const { bookings } = await cal.listBookings({ attendeeEmail: r.attendee.email, eventTypeId: r.eventTypeId, afterStart: new Date(start.getTime() - 1000), beforeEnd: new Date(start.getTime() + 24 * 3_600_000), take: 50 });
-    const earlier = bookings.find((b) => new Date(b.start).getTime() === start.getTime() && b.status !== 'cancelled' && b.status !== 'rejected');
+  if (recovering) {
+    // The booking the lost call may have made: this type, this start, this attendee (by e-mail when
+    // given, else by name; CONTRACT §4.2 list filters), and still live.
+    const { bookings } = await cal.listBookings({ ...(r.attendee.email ? { attendeeEmail: r.attendee.email } : {}), eventTypeId: r.eventTypeId, afterStart: new Date(start.getTime() - 1000), beforeEnd: new Date(start.getTime() + 24 * 3_600_000), take: 250 });
+    const sameAttendee = (b: (typeof bookings)[number]) => b.attendees.some((a) => (r.attendee.email ? a.email?.toLowerCase() === r.attendee.email.toLowerCase() : a.name === r.attendee.name));
+    const earlier = bookings.find((b) => new Date(b.start).getTime() === start.getTime() && b.status !== 'cancelled' && b.status !== 'rejected' && sameAttendee(b));
     if (earlier) return finish(db, key, 201, { data: earlier, recovered: true }, now());
   }
   try {
