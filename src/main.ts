@@ -12,7 +12,8 @@ import { buildApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
-import { Worker, type Clock } from './jobs/worker.ts';
+import { Worker } from './jobs/worker.ts';
+import { systemClock, type Clock } from './clock.ts';
 import type { Db } from './store/db.ts';
 import { InboxWriter } from './store/inbox.ts';
 import { releaseStaleJobs } from './store/jobs.ts';
@@ -29,8 +30,6 @@ import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
 import { holdRoomForApproval, type RoomDeps } from './rooms/room-planning.ts';
 import { markLocationWritten } from './store/rooms.ts';
-
-export const systemClock: Clock = { now: () => new Date() };
 
 export interface Usher {
   app: FastifyInstance;

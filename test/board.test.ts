@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { subscribeSandbox } from '../src/cli/demo.ts';
-import type { Clock } from '../src/jobs/worker.ts';
+import type { Clock } from '../src/clock.ts';
 import type { Usher } from '../src/main.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';

@@ -1,4 +1,4 @@
-import type { Clock } from '../src/jobs/worker.ts';
+import type { Clock } from '../src/clock.ts';
 
 /** A clock that moves only when the test says so (STYLE §10: never sleep for time to pass). */
 export class FakeClock implements Clock {

@@ -49,7 +49,7 @@ export class EventPipeline {
 
   /** Any raw body (no-show, meeting events), as Cal.com would send it. */
   async deliverBody(trigger: string, bookingUid: string, rawBody: string): Promise<void> {
-    await insertInboxEvents(this.db, [{ dedupeKey: randomUUID(), trigger, bookingUid, source: 'webhook', rawBody, state: 'pending', maxAttempts: 3 }]);
+    await insertInboxEvents(this.db, [{ dedupeKey: randomUUID(), trigger, bookingUid, source: 'webhook', rawBody, state: 'pending', maxAttempts: 3, receivedAt: this.clock.now() }]);
     await this.run();
   }
 
@@ -65,6 +65,7 @@ export class EventPipeline {
         rawBody: envelopeBody(trigger, payload, options.createdAt ?? this.clock.now()),
         state: 'pending',
         maxAttempts: 3,
+        receivedAt: this.clock.now(),
       },
     ]);
   }

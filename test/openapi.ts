@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-// Cal.com's own spec, beside the project (../shared/calcom/openapi-v2.json).
-const specPath = fileURLToPath(new URL('../../shared/calcom/openapi-v2.json', import.meta.url));
+// Cal.com's own spec, vendored with its provenance (vendor/calcom/SOURCE.md).
+const specPath = fileURLToPath(new URL('../vendor/calcom/openapi-v2.json', import.meta.url));
 
 let ajv: Ajv | undefined;
 

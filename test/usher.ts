@@ -3,7 +3,7 @@ import { signBody } from '../src/cal/verify-signature.ts';
 import type { Env } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { startUsher, type Usher } from '../src/main.ts';
-import type { Clock } from '../src/jobs/worker.ts';
+import type { Clock } from '../src/clock.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testConfig } from './config.ts';
 import type { TestStore } from './stores.ts';
 

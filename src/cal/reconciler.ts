@@ -5,11 +5,11 @@ import type { CalBooking, CalClient } from './api-client.ts';
 /** What the reconciler needs from the store, injected by the composition root. */
 export interface ReconcilerPort {
   readWatermark(): Promise<Date | undefined>;
-  writeWatermark(at: Date): Promise<void>;
+  writeWatermark(at: Date, now: Date): Promise<void>;
   /** Usher's own view of these bookings. */
   known(uids: readonly string[]): Promise<Map<string, { status: BookingStatus; start: Date; end: Date }>>;
   /** Feeds synthetic events into the inbox (deduplicated like webhooks); returns how many were new. */
-  enqueue(events: readonly { dedupeKey: string; trigger: string; bookingUid: string; rawBody: string }[]): Promise<number>;
+  enqueue(events: readonly { dedupeKey: string; trigger: string; bookingUid: string; rawBody: string }[], now: Date): Promise<number>;
 }
 
 export interface ReconcileResult {
@@ -101,8 +101,8 @@ export async function reconcile(client: CalClient, port: ReconcilerPort, now: ()
       const updated = b.updatedAt ? new Date(b.updatedAt) : undefined;
       if (updated && (!watermark || updated > watermark)) watermark = updated;
     }
-    result.fed += await port.enqueue(feed);
-    if (watermark) await port.writeWatermark(watermark);
+    result.fed += await port.enqueue(feed, now());
+    if (watermark) await port.writeWatermark(watermark, now());
     if (!page.pagination.hasNextPage) break;
   }
   result.watermark = watermark?.toISOString();

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { checkout, checkoutSchema } from '../bookings/checkout.ts';
 import type { Config } from '../config.ts';
 import { UsherError } from '../errors.ts';
-import { createCalClient, systemClock } from '../main.ts';
+import { systemClock } from '../clock.ts';
+import { createCalClient } from '../main.ts';
 import { print, withStore } from './cli-support.ts';
 
 export const BOOKING_HELP = `

@@ -22,7 +22,8 @@ import { sendTrigger, TRIGGER_NAMES } from './send-trigger.ts';
 import { devEnvironment } from './dev-environment.ts';
 import { reconcile } from '../cal/reconciler.ts';
 import { reconcilerStore } from '../store/reconciler-store.ts';
-import { createCalClient, startUsher, systemClock } from '../main.ts';
+import { systemClock } from '../clock.ts';
+import { createCalClient, startUsher } from '../main.ts';
 
 const HELP = `usher — the back office beside Cal.com
 
@@ -141,7 +142,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
       const cfg = config(env, false);
       const result = await withStore(
         cfg,
-        async (db) => reconcile(createCalClient(cfg, db, systemClock), reconcilerStore(db, cfg.worker.maxAttempts, () => {}), () => new Date()),
+        async (db) => reconcile(createCalClient(cfg, db, systemClock), reconcilerStore(db, cfg.worker.maxAttempts, () => {}), () => systemClock.now()),
         (admin) => admin.call('POST', '/api/reconcile'),
       );
       print(result);

@@ -225,7 +225,7 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     await member(1);
     const lot = await store.db.query<{ id: string }>('select id from credit_lots where member_email = $1', [grace]);
     await expect(
-      store.db.query(`insert into credit_ledger (member_email, kind, amount, lot_id, actor) values ($1, 'hold', -2, $2, 'test')`, [grace, lot.rows[0]!.id]),
+      store.db.query(`insert into credit_ledger (member_email, kind, amount, lot_id, actor, at) values ($1, 'hold', -2, $2, 'test', $3)`, [grace, lot.rows[0]!.id, new Date()]),
     ).rejects.toThrow(/credit_lots_remaining_check|check constraint/);
     expect(await balance()).toMatchObject({ available: 1 });
   });

@@ -59,7 +59,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
 
     const parsed = parseWebhook(body);
     const receivedAt = o.now();
-    const common = { source: 'webhook' as const, rawBody: text, maxAttempts: o.maxAttempts };
+    const common = { source: 'webhook' as const, rawBody: text, maxAttempts: o.maxAttempts, receivedAt };
     let row: NewInboxEvent;
     switch (parsed.outcome) {
       case 'event': {

@@ -45,6 +45,7 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
         source: 'webhook' as const,
         rawBody: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), clock.now()),
         state: 'pending' as const,
+        receivedAt: clock.now(),
         maxAttempts: 2,
       })),
     );

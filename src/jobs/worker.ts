@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents } from '../store/inbox.ts';
@@ -20,10 +21,6 @@ class BatchFailed extends Error {
   constructor(cause: unknown) {
     super('an event in the batch failed', { cause });
   }
-}
-
-export interface Clock {
-  now(): Date;
 }
 
 export interface JobContext {

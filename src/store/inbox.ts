@@ -12,6 +12,8 @@ export interface NewInboxEvent {
   state: 'pending' | 'ignored' | 'unprocessable';
   lastError?: string;
   maxAttempts: number;
+  /** From the injected clock (src/clock.ts): it is also when a pending event first becomes runnable. */
+  receivedAt: Date;
 }
 
 export interface InboxEvent {
@@ -57,10 +59,11 @@ export interface Stored {
 export async function insertInboxEvents(db: Queryable, events: readonly NewInboxEvent[]): Promise<Stored[]> {
   if (events.length === 0) return [];
   const inserted = await db.query<{ id: string | number; dedupe_key: string }>(
-    `insert into inbox_events (dedupe_key, trigger, booking_uid, source, raw_body, state, last_error, max_attempts, finished_at)
-     select k, t, u, s, b, st, e, m, case when st = 'pending' then null else now() end
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
-         as x(k, t, u, s, b, st, e, m)
+    `insert into inbox_events (dedupe_key, trigger, booking_uid, source, raw_body, state, last_error, max_attempts,
+                               received_at, run_at, finished_at)
+     select k, t, u, s, b, st, e, m, r, r, case when st = 'pending' then null else r end
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
+         as x(k, t, u, s, b, st, e, m, r)
      on conflict (dedupe_key) do nothing
      returning id, dedupe_key`,
     [
@@ -72,6 +75,7 @@ export async function insertInboxEvents(db: Queryable, events: readonly NewInbox
       events.map((e) => e.state),
       events.map((e) => e.lastError ?? null),
       events.map((e) => e.maxAttempts),
+      events.map((e) => e.receivedAt),
     ],
   );
   const fresh = new Map(inserted.rows.map((r) => [r.dedupe_key, Number(r.id)]));

@@ -9,11 +9,11 @@ export function reconcilerStore(db: Db, maxAttempts: number, onFed: () => void):
       const result = await db.query<{ watermark: Date }>(`select watermark from reconciler_state where key = 'bookings'`);
       return result.rows[0] ? new Date(result.rows[0].watermark) : undefined;
     },
-    async writeWatermark(at) {
+    async writeWatermark(at, now) {
       await db.query(
-        `insert into reconciler_state (key, watermark) values ('bookings', $1)
-         on conflict (key) do update set watermark = greatest(reconciler_state.watermark, excluded.watermark), updated_at = now()`,
-        [at],
+        `insert into reconciler_state (key, watermark, updated_at) values ('bookings', $1, $2)
+         on conflict (key) do update set watermark = greatest(reconciler_state.watermark, excluded.watermark), updated_at = excluded.updated_at`,
+        [at, now],
       );
     },
     async known(uids) {
@@ -23,10 +23,10 @@ export function reconcilerStore(db: Db, maxAttempts: number, onFed: () => void):
       );
       return new Map(result.rows.map((r) => [r.uid, { status: r.status, start: new Date(r.start_at), end: new Date(r.end_at) }]));
     },
-    async enqueue(events) {
+    async enqueue(events, now) {
       const stored = await insertInboxEvents(
         db,
-        events.map((e) => ({ ...e, source: 'reconciler' as const, state: 'pending' as const, maxAttempts })),
+        events.map((e) => ({ ...e, source: 'reconciler' as const, state: 'pending' as const, maxAttempts, receivedAt: now })),
       );
       const fresh = stored.filter((s) => !s.duplicate).length;
       if (fresh > 0) onFed();

@@ -26,7 +26,7 @@ describe.each(storeKinds)('store on %s', (kind) => {
 
   it('dead-letters an event after its last attempt and replays it with fresh attempts', async () => {
     const [stored] = await insertInboxEvents(store.db, [
-      { dedupeKey: 'k1', trigger: 'BOOKING_CREATED', bookingUid: 'u1', source: 'webhook', rawBody: '{}', state: 'pending', maxAttempts: 2 },
+      { dedupeKey: 'k1', trigger: 'BOOKING_CREATED', bookingUid: 'u1', source: 'webhook', rawBody: '{}', state: 'pending', maxAttempts: 2, receivedAt: now },
     ]);
     const id = stored!.id;
     expect(await failInboxEvent(store.db, id, 'boom 1', now, now)).toBe('pending');
