@@ -10,7 +10,8 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { startUsher, type Usher } from '../src/main.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
-import { openPglite, openPostgres, type Db } from '../src/store/db.ts';
+import { openPostgres, type Db } from '../src/store/db.ts';
+import { benchServer } from './bench-store.ts';
 import { boardView } from '../src/board/board-view.ts';
 import { bookingPresenter } from '../src/rooms/room-board.ts';
 import { saveBooking } from '../src/store/bookings.ts';
@@ -92,11 +93,12 @@ async function measure(label: string, ingest: Usher, board: Usher): Promise<void
   console.log(`${label}: webhook → board p50 ${f(pct(shown, 50))}, p95 ${f(pct(shown, 95))}, max ${f(Math.max(...shown))} | ack p50 ${f(pct(acks, 50))} | ratio p50 ${(pct(shown, 50) / pct(acks, 50)).toFixed(1)}× the ack (${N} webhooks)`);
 }
 
-const lite = await openPglite(undefined);
-const one = await start(lite);
+const server = await benchServer();
+const embedded = await server.fresh();
+const one = await start(embedded);
 await measure('embedded store, one process', one, one);
 await one.close();
-await lite.close();
+await embedded.close();
 
 if (process.env.DATABASE_URL) {
   const [a, b] = [await openPostgres(process.env.DATABASE_URL), await openPostgres(process.env.DATABASE_URL)];
@@ -111,8 +113,7 @@ if (process.env.DATABASE_URL) {
 
 /** A clinic day straight into the store: `rooms` rooms, ten 30-minute bookings each, all assigned. */
 async function clinicDay(rooms: number): Promise<Db> {
-  const db = await openPglite(undefined);
-  await migrate(db);
+  const db = await server.fresh();
   const now = new Date();
   const day = new Date(now);
   day.setUTCHours(8, 0, 0, 0);
@@ -147,3 +148,4 @@ for (const rooms of [12, 300]) {
   await db.close();
 }
 console.log(`ratio 300 rooms / 12 rooms: ${(cost[300]! / cost[12]!).toFixed(1)}× the time`);
+await server.stop();

@@ -1,6 +1,18 @@
 #!/usr/bin/env node
-// `npm test`: the whole suite on both stores. Starts a throwaway PostgreSQL server for the server
-// lane (installing Debian's packages when missing and allowed), runs vitest, and always stops it.
+// `npm test`: the whole suite, then two cheaper lanes that guard what the main run cannot see.
+//
+//  1. main       every test, on Usher's own embedded PostgreSQL 18 (test/global-setup.ts starts one
+//                server for the run) and Debian's Chromium for the board.
+//  2. postgres15 the migrations and the end-to-end tests against Debian's PostgreSQL 15 through
+//                DATABASE_URL: users' own servers are older than the embedded one (DESIGN §4).
+//  3. dates      the tests where a date meets the database (the worker's queues, the gate's periods,
+//                rooms around "now", the sandbox's real clock) under faketime at three dates: before
+//                the tests' fake clock starts, a year after it, and in 2031. One clock (src/clock.ts)
+//                means the suite passes on any date; this lane proves it on every run, at a quarter
+//                of the cost of running everything three more times.
+//
+// Arguments go to vitest and run the main lane only (`npm test -- src/gate`). USHER_TEST_LANES picks
+// lanes (e.g. `main,dates`). Debian's packages are installed when missing and the user is root.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,58 +20,47 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const isRoot = process.getuid?.() === 0;
+const mayInstall = isRoot && existsSync('/usr/bin/apt-get') && process.env.USHER_TEST_NO_INSTALL !== '1';
+const args = process.argv.slice(2);
+const lanes = new Set((process.env.USHER_TEST_LANES ?? (args.length ? 'main' : 'main,postgres15,dates')).split(','));
+
+const COMPAT_FILES = ['src/store/', 'test/end-to-end.test.ts', 'test/gate-end-to-end.test.ts', 'test/rooms-end-to-end.test.ts', 'test/clock-skew.test.ts', 'test/shared-budget.test.ts'];
+const DATE_FILES = ['src/jobs/', 'src/gate/gate.test.ts', 'src/rooms/rooms.test.ts', 'src/store/', 'test/end-to-end.test.ts', 'test/clock-skew.test.ts'];
+// Before the fake clock's 2026-12-01 start, a year after it, and years on.
+const DATES = ['2026-06-15 10:00:00', '2027-12-01 12:00:00', '2031-03-20 09:30:00'];
 
 function log(message) {
   process.stdout.write(`[test] ${message}\n`);
 }
 
+function run(cmd, cmdArgs, options = {}) {
+  const result = spawnSync(cmd, cmdArgs, { stdio: 'inherit', ...options });
+  if (result.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} exited with ${result.status}`);
+}
+
+let aptUpdated = false;
+function aptInstall(what, packages) {
+  if (!mayInstall) {
+    process.stderr.write(`[test] ${what} is missing. Install it, e.g. as root:\n         apt-get update && apt-get install -y ${packages.join(' ')}\n`);
+    process.exit(2);
+  }
+  log(`installing ${what} from Debian (apt-get)`);
+  if (!aptUpdated) run('apt-get', ['update', '-qq']);
+  aptUpdated = true;
+  run('apt-get', ['install', '-y', '-qq', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
 function findPgBin() {
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(a) - Number(b));
   return versions[0] ? join(base, versions[0], 'bin') : undefined;
-}
-
-function run(cmd, args, options = {}) {
-  const result = spawnSync(cmd, args, { stdio: 'inherit', ...options });
-  if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${result.status}`);
-}
-
-function ensurePostgres() {
-  let bin = findPgBin();
-  if (bin) return bin;
-  const mayInstall = isRoot && existsSync('/usr/bin/apt-get') && process.env.USHER_TEST_NO_INSTALL !== '1';
-  if (!mayInstall) {
-    process.stderr.write(
-      '[test] PostgreSQL server binaries are missing. Install them, e.g. as root:\n' +
-        '         apt-get update && apt-get install -y postgresql-15 postgresql-contrib\n',
-    );
-    process.exit(2);
-  }
-  log('installing PostgreSQL 15 from Debian (apt-get)');
-  run('apt-get', ['update', '-qq']);
-  run('apt-get', ['install', '-y', '-qq', 'postgresql-15', 'postgresql-contrib'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  bin = findPgBin();
-  if (!bin) throw new Error('PostgreSQL still missing after install');
-  return bin;
 }
 
 /** The board's browser tests drive Debian's Chromium through playwright-core (DESIGN §4). */
 function ensureChromium() {
   const path = process.env.USHER_TEST_CHROMIUM ?? '/usr/bin/chromium';
-  if (existsSync(path)) return;
-  const mayInstall = isRoot && existsSync('/usr/bin/apt-get') && process.env.USHER_TEST_NO_INSTALL !== '1';
-  if (!mayInstall) {
-    process.stderr.write(
-      `[test] Chromium is missing (${path}). Install it, e.g. as root:\n` +
-        '         apt-get update && apt-get install -y chromium\n' +
-        '       or point USHER_TEST_CHROMIUM at a Chromium binary.\n',
-    );
-    process.exit(2);
-  }
-  log('installing Chromium from Debian (apt-get)');
-  run('apt-get', ['update', '-qq']);
-  run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!existsSync(path)) aptInstall('Chromium', ['chromium']);
   if (!existsSync(path)) throw new Error('Chromium still missing after install');
 }
 
@@ -74,12 +75,15 @@ function freePort() {
   });
 }
 
-async function startPostgres(bin) {
-  const dir = mkdtempSync(join(tmpdir(), 'usher-pg-'));
+/** Debian's PostgreSQL 15, throwaway and fast (no fsync), as the postgres user when root. */
+async function startDebianPostgres() {
+  if (!findPgBin()) aptInstall('PostgreSQL 15', ['postgresql-15', 'postgresql-contrib']);
+  const bin = findPgBin();
+  if (!bin) throw new Error('PostgreSQL still missing after install');
+  const dir = mkdtempSync(join(tmpdir(), 'usher-pg15-'));
   const data = join(dir, 'data');
   const port = await freePort();
-  // initdb refuses to run as root (DESIGN §4): run the server as the postgres user.
-  const asPg = isRoot ? (cmd, args) => run('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'ignore' }) : (cmd, args) => run(cmd, args, { stdio: 'ignore' });
+  const asPg = isRoot ? (cmd, a) => run('runuser', ['-u', 'postgres', '--', cmd, ...a], { stdio: 'ignore' }) : (cmd, a) => run(cmd, a, { stdio: 'ignore' });
   if (isRoot) {
     chmodSync(dir, 0o755);
     const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim());
@@ -92,7 +96,7 @@ async function startPostgres(bin) {
     '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
     'start',
   ]);
-  log(`PostgreSQL started on 127.0.0.1:${port}`);
+  log(`PostgreSQL ${bin.split('/').at(-2)} started on 127.0.0.1:${port}`);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop() {
@@ -102,29 +106,46 @@ async function startPostgres(bin) {
         // already stopped
       }
       rmSync(dir, { recursive: true, force: true });
-      log('PostgreSQL stopped');
     },
   };
 }
 
-const pgBin = ensurePostgres();
-ensureChromium();
-const server = await startPostgres(pgBin);
-let stopped = false;
-const stop = () => {
-  if (!stopped) {
-    stopped = true;
-    server.stop();
-  }
-};
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { stop(); process.exit(130); });
-process.on('exit', stop);
+function vitest(vitestArgs, env = {}, prefix = []) {
+  return new Promise((resolve) => {
+    const [cmd, ...rest] = [...prefix, process.execPath, 'node_modules/vitest/vitest.mjs', 'run', ...vitestArgs];
+    const child = spawn(cmd, rest, { stdio: 'inherit', env: { ...process.env, ...env } });
+    const forward = (signal) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
 
-const vitest = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: { ...process.env, USHER_TEST_DATABASE_URL: server.url },
-});
-vitest.on('exit', (code, signal) => {
+const results = [];
+if (lanes.has('main')) {
+  ensureChromium();
+  log('lane main: the whole suite on the embedded PostgreSQL 18');
+  results.push(['main', await vitest(args)]);
+}
+if (lanes.has('postgres15')) {
+  const server = await startDebianPostgres();
+  const stop = () => server.stop();
+  process.on('exit', stop);
+  log('lane postgres15: migrations and end-to-end tests on Debian PostgreSQL 15');
+  results.push(['postgres15', await vitest(COMPAT_FILES, { USHER_TEST_DATABASE_URL: server.url, USHER_TEST_LANE: 'PostgreSQL 15' })]);
   stop();
-  process.exit(code ?? (signal ? 1 : 0));
-});
+  process.off('exit', stop);
+}
+if (lanes.has('dates')) {
+  if (!existsSync('/usr/bin/faketime')) aptInstall('faketime', ['faketime']);
+  for (const date of DATES) {
+    log(`lane dates: ${DATE_FILES.join(' ')} at ${date} UTC (faketime)`);
+    results.push([`dates ${date}`, await vitest(DATE_FILES, { TZ: 'UTC' }, ['faketime', date])]);
+  }
+}
+for (const [lane, code] of results) log(`${code === 0 ? 'passed' : 'FAILED'}: ${lane}`);
+process.exit(results.every(([, code]) => code === 0) ? 0 : 1);

@@ -83,6 +83,12 @@ export interface Config {
   readonly host: string;
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  /** initdb and pg_ctl for the embedded server instead of the registry package's (USHER_POSTGRES_BIN). */
+  readonly postgresBin: string | undefined;
+  /** The system user that runs the embedded server when Usher runs as root (USHER_POSTGRES_USER). */
+  readonly postgresUser: string;
+  /** CLI commands go through the admin API of the Usher at this address (USHER_ADMIN_URL). */
+  readonly adminUrl: string | undefined;
   readonly configPath: string;
   readonly logLevel: string;
   readonly cal: FileConfig['cal'] & {
@@ -144,6 +150,8 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     faults.push('DATABASE_URL: must start with postgres:// or postgresql://');
   }
+
+  if (env.USHER_ADMIN_URL && !/^https?:\/\//.test(env.USHER_ADMIN_URL.trim())) faults.push('USHER_ADMIN_URL: must start with http:// or https://');
 
   const apiUrl = (env.CAL_API_URL?.trim() || 'https://api.cal.com').replace(/\/+$/, '');
   try {
@@ -229,6 +237,9 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     host: env.HOST || '127.0.0.1',
     databaseUrl,
     dataDir: resolve(env.USHER_DATA_DIR || './.usher/data'),
+    postgresBin: env.USHER_POSTGRES_BIN?.trim() || undefined,
+    postgresUser: env.USHER_POSTGRES_USER?.trim() || 'usher',
+    adminUrl: env.USHER_ADMIN_URL?.trim().replace(/\/+$/, '') || undefined,
     configPath,
     logLevel: env.LOG_LEVEL || 'info',
     cal: {

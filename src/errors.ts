@@ -5,6 +5,8 @@
 export const errorCodes = {
   CONFIG_INVALID: { httpStatus: 500, retryable: false },
   DATA_DIR_LOCKED: { httpStatus: 409, retryable: false },
+  /** A command that only reads found no data where it looked (it never creates a data dir). */
+  NO_STORE: { httpStatus: 404, retryable: false },
   NOT_FOUND: { httpStatus: 404, retryable: false },
   BAD_REQUEST: { httpStatus: 400, retryable: false },
   CONFLICT: { httpStatus: 409, retryable: false },

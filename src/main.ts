@@ -82,7 +82,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
   const { log } = options;
   const clock = options.clock ?? systemClock;
   let store: OpenedStore | undefined;
-  const db = options.db ?? (store = await openStore(config)).db;
+  const db = options.db ?? (store = await openStore(config, 'serve', (message) => log.info(message))).db;
   try {
     const migrated = await migrate(db);
     if (migrated.applied.length > 0) log.info({ applied: migrated.applied }, 'migrations applied');

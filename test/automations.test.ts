@@ -199,7 +199,7 @@ describe.each(storeKinds)('automations and custom checkout with the sandbox Cal.
 
 describe('a checkout whose first call timed out', () => {
   it('asks Cal.com before booking again, so the retry finds the booking instead of making a second', async () => {
-    const store = await openTestStore('pglite');
+    const store = await openTestStore();
     const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000, locationRequestsPerMinute: 1000 });
     await sandbox.listen(0, '127.0.0.1', 0);
     try {
@@ -230,7 +230,7 @@ describe('a checkout whose first call timed out', () => {
 
 describe('a rate-limited automation target', () => {
   it('sends no more than the limit per window, holding the rest without spending their attempts', async () => {
-    const store = await openTestStore('pglite');
+    const store = await openTestStore();
     const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000, locationRequestsPerMinute: 1000 });
     await sandbox.listen(0, '127.0.0.1', 0);
     const crm = await new Target().start();

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listMigrations } from '../src/store/migrate.ts';
-import { TEST_ADMIN_TOKEN } from './config.ts';
+import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
 import { spawnServe } from './serve-process.ts';
 import { postWebhook } from './usher.ts';
 
@@ -15,6 +15,7 @@ const bin = fileURLToPath(new URL('../bin/usher.mjs', import.meta.url));
 
 describe('usher CLI on the embedded store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'usher-cli-'));
+  chmodSync(dir, 0o755);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const configPath = join(dir, 'usher.config.yaml');
   writeFileSync(configPath, 'worker: { pollIntervalMs: 50 }\n');
@@ -25,25 +26,40 @@ describe('usher CLI on the embedded store', () => {
     const { stdout } = await usher('migrate');
     const all = (await listMigrations()).map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
     expect(all[0]).toBe('0001_foundation');
-    expect(JSON.parse(stdout)).toEqual({ applied: all, store: 'pglite' });
-    expect(JSON.parse((await usher('migrate')).stdout)).toEqual({ applied: [], store: 'pglite' });
+    expect(JSON.parse(stdout)).toEqual({ applied: all, store: 'embedded' });
+    expect(JSON.parse((await usher('migrate')).stdout)).toEqual({ applied: [], store: 'embedded' });
   });
 
-  it('goes through the running server’s admin API when it holds the store', async () => {
+  it('works beside a running usher serve by connecting to its embedded server directly, without the admin token', async () => {
     const server = await spawnServe(env);
     try {
       const res = await postWebhook(server.url, JSON.stringify({ triggerEvent: 'BOOKING_CREATED', createdAt: '2026-12-01T08:00:00Z', payload: { uid: 'u1' } }));
       expect(res.body.status).toBe('unprocessable');
-      const listed = JSON.parse((await usher('events', '--state', 'unprocessable')).stdout);
+      const direct = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...env, USHER_ADMIN_TOKEN: '' } });
+      const listed = JSON.parse((await direct('events', '--state', 'unprocessable')).stdout);
       expect(listed).toHaveLength(1);
       expect(listed[0].lastError).toContain('startTime');
-      const replayed = JSON.parse((await usher('replay', listed[0].id)).stdout);
+      const replayed = JSON.parse((await direct('replay', listed[0].id)).stdout);
       expect(replayed.replayed).toMatchObject({ id: listed[0].id, state: 'pending', attempts: 0 });
-      await expect(usher('replay', 'job_4242')).rejects.toMatchObject({ stderr: expect.stringContaining('no job job_4242') });
+      await expect(direct('replay', 'job_4242')).rejects.toMatchObject({ stderr: expect.stringContaining('no job job_4242') });
+      // From another machine, the same commands go through the admin API (USHER_ADMIN_URL).
+      const remote = JSON.parse((await run(process.execPath, [bin, 'events'], { env: { ...env, USHER_DATA_DIR: join(dir, 'elsewhere'), USHER_ADMIN_URL: server.url } })).stdout);
+      expect(remote.map((e: { id: string }) => e.id)).toContain(listed[0].id);
+      expect(existsSync(join(dir, 'elsewhere')), 'a remote command touches no local data dir').toBe(false);
+      // A second usher serve on the same data dir says that one is running, and where.
+      const second = run(process.execPath, [bin, 'serve'], { env: { ...env, PORT: '0', CAL_WEBHOOK_SECRET: TEST_SECRET } });
+      await expect(second).rejects.toMatchObject({ stderr: expect.stringMatching(new RegExp(`already running on .*\\(process ${server.child.pid}, answering at ${server.url}`)) });
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
     }
+  });
+
+  it('a command that only reads never creates a data dir', async () => {
+    const nowhere = join(dir, 'never-made');
+    const failed = run(process.execPath, [bin, 'events'], { env: { ...env, USHER_DATA_DIR: nowhere } });
+    await expect(failed).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`no Usher data in ${nowhere}`) });
+    expect(existsSync(nowhere)).toBe(false);
   });
 
   it('lists every configuration fault and exits 2', async () => {
@@ -59,6 +75,7 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
     const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000 });
     await sandbox.listen(0, '127.0.0.1', 0);
     const dir = mkdtempSync(join(tmpdir(), 'usher-cli-book-'));
+    chmodSync(dir, 0o755);
     const configPath = join(dir, 'usher.config.yaml');
     writeFileSync(configPath, 'timeZone: Europe/London\nreconciler: { intervalSeconds: 0 }\n');
     const env = { PATH: process.env.PATH ?? '', USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data'), USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, CAL_API_URL: sandbox.url, CAL_API_KEY: 'cal_sandbox_demo_key' };
@@ -76,7 +93,7 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
 
       const server = await spawnServe(env);
       try {
-        // Through the running server's admin API now (it holds the embedded store): same key, same booking.
+        // Beside a running Usher (sharing its embedded server): same key, same booking.
         expect(JSON.parse((await book('cli-key-0001')).stdout).uid).toBe(booking.uid);
         await expect(book('cli-key-0002')).rejects.toMatchObject({ stderr: expect.stringContaining('SLOT_TAKEN') });
       } finally {

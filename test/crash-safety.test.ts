@@ -1,17 +1,22 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
-import { serverUrl } from './stores.ts';
+import { runningServer } from '../src/store/embedded-server.ts';
 import { openTestStore, type TestStore } from './stores.ts';
 import { adminGet, postWebhook } from './usher.ts';
 import { spawnServe } from './serve-process.ts';
 
-const lanes = serverUrl ? (['pglite', 'postgres'] as const) : (['pglite'] as const);
+// Three ways a kill -9 leaves things: the embedded server survives its Usher as an orphan (the next
+// start adopts it), dies with it mid-write (the next start recovers it from its WAL), or the store
+// is an external PostgreSQL server that never noticed.
+const lanes = ['embedded store, server left running', 'embedded store, server killed too', 'external PostgreSQL'] as const;
 
 describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
   const dir = mkdtempSync(join(tmpdir(), 'usher-crash-'));
+  // The embedded server runs as an unprivileged user when the tests run as root: it must reach the data dir.
+  chmodSync(dir, 0o755);
   let store: TestStore | undefined;
   afterAll(async () => {
     await store?.close();
@@ -22,9 +27,10 @@ describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
     const configPath = join(dir, 'usher.config.yaml');
     writeFileSync(configPath, 'worker: { pollIntervalMs: 50 }\n');
     let env: Record<string, string> = { USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data') };
-    if (kind === 'postgres') {
-      store = await openTestStore('postgres');
-      env = { ...env, DATABASE_URL: store.url! };
+    const embedded = kind !== 'external PostgreSQL';
+    if (!embedded) {
+      store = await openTestStore();
+      env = { ...env, DATABASE_URL: store.url };
     }
     const first = await spawnServe(env);
 
@@ -51,8 +57,12 @@ describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
     await first.exited;
     expect(killed).toBe(true);
     expect(acked.size).toBeGreaterThanOrEqual(150);
+    const orphan = embedded ? runningServer(join(dir, 'data')) : undefined;
+    if (embedded) expect(orphan, 'the embedded server outlives a kill -9 of its Usher').toBeDefined();
+    if (kind === 'embedded store, server killed too') process.kill(orphan!.pid, 'SIGKILL');
 
     const second = await spawnServe(env);
+    if (kind === 'embedded store, server left running') expect(runningServer(join(dir, 'data'))?.pid, 'the next start adopts the orphan').toBe(orphan!.pid);
     try {
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -72,5 +82,6 @@ describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     }
+    if (embedded) expect(runningServer(join(dir, 'data')), 'a clean stop stops the embedded server').toBeUndefined();
   });
 });

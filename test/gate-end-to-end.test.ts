@@ -124,8 +124,8 @@ describe.each(storeKinds)('fifty requests at once for a member with three credit
 
   it('confirms exactly three and declines the rest, whichever worker takes which', async () => {
     store = await openTestStore(kind);
-    // Two Usher instances on one PostgreSQL server race for the events; PGlite has one.
-    const instances = kind === 'postgres' ? 2 : 1;
+    // Two Usher instances on one PostgreSQL server race for the events.
+    const instances = 2;
     for (let i = 0; i < instances; i++) {
       ushers.push(await startTestUsher(store, { runWorker: true, env: { CAL_API_URL: 'http://127.0.0.1:9' }, yaml: GATE_YAML.replace('pollIntervalMs: 20', 'pollIntervalMs: 10, batchSize: 1') }));
     }

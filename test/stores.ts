@@ -1,20 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openPglite, openPostgres, type Db } from '../src/store/db.ts';
+import { inject } from 'vitest';
+import { openPostgres, type Db } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
 
-export type StoreKind = 'pglite' | 'postgres';
+/** The server of this run (test/global-setup.ts): the embedded PostgreSQL 18, or the compatibility lane's. */
+export const serverUrl = inject('databaseUrl');
 
-/** The server lane runs when scripts/test.mjs started a PostgreSQL server and said where. */
-export const serverUrl = process.env.USHER_TEST_DATABASE_URL;
-
-export const storeKinds: StoreKind[] = serverUrl ? ['pglite', 'postgres'] : ['pglite'];
+/** What `describe.each(storeKinds)` names: the one engine of this run. */
+export const storeKinds = [inject('databaseLane') === 'embedded' ? 'postgres' : `postgres (${inject('databaseLane')})`];
 
 export interface TestStore {
   db: Db;
-  kind: StoreKind;
-  /** A connection string to the same database, for child processes (postgres only). */
-  url: string | undefined;
+  /** A connection string to the same database, for child processes. */
+  url: string;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -29,27 +28,17 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, migrated store: in-memory PGlite, or a new database of its own on the test server. */
-export async function openTestStore(kind: StoreKind): Promise<TestStore> {
-  let db: Db;
-  let url: string | undefined;
-  let drop = async () => {};
-  if (kind === 'pglite') {
-    db = await openPglite(undefined);
-  } else {
-    if (!serverUrl) throw new Error('USHER_TEST_DATABASE_URL is not set');
-    const name = `usher_test_${randomBytes(6).toString('hex')}`;
-    await withAdmin((c) => c.query(`create database ${name}`));
-    const u = new URL(serverUrl);
-    u.pathname = `/${name}`;
-    url = u.toString();
-    db = await openPostgres(url);
-    drop = () => withAdmin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => {});
-  }
+/** A fresh, migrated database of its own on the run's server. */
+export async function openTestStore(_kind?: string): Promise<TestStore> {
+  const name = `usher_test_${randomBytes(6).toString('hex')}`;
+  await withAdmin((c) => c.query(`create database ${name}`));
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const db = await openPostgres(url);
   await migrate(db);
   return {
     db,
-    kind,
     url,
     async reset() {
       const tables = await db.query<{ t: string }>(
@@ -61,7 +50,7 @@ export async function openTestStore(kind: StoreKind): Promise<TestStore> {
     },
     async close() {
       await db.close();
-      await drop();
+      await withAdmin((c) => c.query(`drop database if exists ${name} with (force)`));
     },
   };
 }

@@ -1,6 +1,4 @@
 import { loadConfig, type Config, type Env } from '../config.ts';
-import { isUsherError, UsherError } from '../errors.ts';
-import { readLockOwner } from '../store/data-dir-lock.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore } from '../store/open-store.ts';
@@ -18,29 +16,36 @@ export function config(env: Env, requireSecrets: boolean): Config {
 export type StoreAccess = { kind: 'local'; db: Db; close(): Promise<void> } | { kind: 'remote'; admin: AdminClient };
 
 /**
- * The embedded store admits one process. When `usher serve` holds it, CLI commands go through its
- * admin API instead of failing; with PostgreSQL they open the database directly.
+ * On the machine where Usher keeps its data, commands open the store directly: the embedded
+ * server `usher serve` runs (a second connection, no admin token needed), or one started for the
+ * command's duration. With USHER_ADMIN_URL they go through that Usher's admin API instead.
  */
-export async function storeAccess(cfg: Config, migrateOnOpen: boolean): Promise<StoreAccess> {
+export interface AccessOptions {
+  /** Apply pending migrations first (commands that write). */
+  migrate?: boolean;
+  /** May create the data dir and its store (false for commands that only read). */
+  create?: boolean;
+}
+
+export async function storeAccess(cfg: Config, options: AccessOptions = {}): Promise<StoreAccess> {
+  if (cfg.adminUrl) return { kind: 'remote', admin: new AdminClient(cfg.adminUrl, cfg.adminToken) };
+  const store = await openStore(cfg, (options.create ?? true) ? 'command' : 'read');
   try {
-    const store = await openStore(cfg);
-    if (migrateOnOpen) await migrate(store.db);
-    return { kind: 'local', db: store.db, close: () => store.close() };
+    if (options.migrate ?? true) await migrate(store.db);
   } catch (error) {
-    if (!isUsherError(error, 'DATA_DIR_LOCKED')) throw error;
-    const owner = readLockOwner(cfg.dataDir);
-    if (!owner?.adminUrl) throw new UsherError('DATA_DIR_LOCKED', `${error.message}, and it has no admin API to go through yet`);
-    return { kind: 'remote', admin: new AdminClient(owner.adminUrl, cfg.adminToken) };
+    await store.close();
+    throw error;
   }
+  return { kind: 'local', db: store.db, close: () => store.close() };
 }
 
 export async function withStore<T>(
   cfg: Config,
   local: (db: Db) => Promise<T>,
   remote: (admin: AdminClient) => Promise<T>,
-  migrateOnOpen = true,
+  options: AccessOptions = {},
 ): Promise<T> {
-  const access = await storeAccess(cfg, migrateOnOpen);
+  const access = await storeAccess(cfg, options);
   if (access.kind === 'remote') return remote(access.admin);
   try {
     return await local(access.db);
@@ -52,4 +57,3 @@ export async function withStore<T>(
 export function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
-

@@ -160,7 +160,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
           // A running server applied every migration it knows at start.
           print({ applied: [], note: 'usher serve holds the store and applied migrations at start', ready: await admin.call('GET', '/readyz').catch((e) => describeError(e)) });
         },
-        false,
+        { migrate: false },
       );
       return;
     }
@@ -186,6 +186,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
         cfg,
         async (db) => (await listInboxEvents(db, { ...(state ? { state } : {}), limit })).map((e) => presentEvent(e)),
         (admin) => admin.call('GET', `/api/events?limit=${limit}${state ? `&state=${state}` : ''}`),
+        { migrate: false, create: false },
       );
       print(result);
       return;
@@ -197,6 +198,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
         cfg,
         async (db) => (await listJobs(db, { ...(state ? { state } : {}), limit })).map(presentJob),
         (admin) => admin.call('GET', `/api/jobs?limit=${limit}${state ? `&state=${state}` : ''}`),
+        { migrate: false, create: false },
       );
       print(result);
       return;

@@ -45,9 +45,9 @@ export interface WorkerOptions extends BackoffPolicy {
   /** Events handled per transaction. */
   batchSize?: number;
   /**
-   * True while webhooks wait to be stored. On the embedded store both share one thread and one
-   * connection, and an acknowledgement matters more than a decision a moment later: while ingest is
-   * busy the worker takes at most half the time (it rests as long as its last batch took).
+   * True while webhooks wait to be stored. The worker's JavaScript shares Node's one thread with the
+   * webhook route, and an acknowledgement matters more than a decision a moment later: while ingest
+   * is busy the worker takes at most half the time (it rests as long as its last batch took).
    */
   ingestBusy?: () => boolean;
   /** A job running longer than this is presumed orphaned by a dead process and handed out again. */
@@ -133,7 +133,7 @@ export class Worker {
   async runInboxOnce(): Promise<boolean> {
     const started = performance.now();
     const busy = this.#o.ingestBusy?.() ?? false;
-    // While webhooks wait, short batches: PGlite blocks this thread for the whole transaction.
+    // While webhooks wait, short batches: each batch's JavaScript holds the thread the route needs.
     const limit = busy ? 2 : (this.#o.batchSize ?? 8);
     let outcomes: string[];
     try {

@@ -34,8 +34,10 @@ export function readLockOwner(dataDir: string): LockOwner | undefined {
 }
 
 /**
- * PGlite does not lock its data directory, and two processes writing one directory corrupt it
- * (DESIGN §4). An O_EXCL lock file with the owner's pid; a lock left by a dead process is taken over.
+ * One `usher serve` per data dir: a second would run a second set of loops over the same store and
+ * stop the embedded server under the first when it exits. An O_EXCL lock file with the owner's pid
+ * and admin URL; a lock left by a dead process is taken over. (The server itself is guarded by
+ * PostgreSQL's own postmaster.pid; CLI commands share it without this lock.)
  */
 export function lockDataDir(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
@@ -67,7 +69,8 @@ export function lockDataDir(dataDir: string): DataDirLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const current = readLockOwner(dataDir);
       if (current) {
-        throw new UsherError('DATA_DIR_LOCKED', `data directory ${dataDir} is in use by process ${current.pid}`, {
+        const where = current.adminUrl ? `, answering at ${current.adminUrl}` : '';
+        throw new UsherError('DATA_DIR_LOCKED', `Usher is already running on ${dataDir} (process ${current.pid}${where}, since ${current.startedAt})`, {
           detail: current,
         });
       }

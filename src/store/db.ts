@@ -1,5 +1,3 @@
-import { PGlite } from '@electric-sql/pglite';
-import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import pg from 'pg';
 
 export type Row = Record<string, unknown>;
@@ -16,60 +14,27 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** `embedded`: the PostgreSQL server Usher owns in its data dir; `external`: DATABASE_URL. */
+export type StoreKind = 'embedded' | 'external';
+
 export interface Db extends Queryable {
-  readonly kind: 'pglite' | 'postgres';
-  /**
-   * Runs fn in one transaction. Inside fn use only `trx`: PGlite is a single connection, so a
-   * query on the store itself waits for the transaction to end and deadlocks (DESIGN §4).
-   */
+  readonly kind: StoreKind;
+  /** Runs fn in one transaction on one connection of the pool; inside fn use only `trx`. */
   transaction<T>(fn: (trx: Queryable) => Promise<T>): Promise<T>;
   /** Subscribes to NOTIFY on a channel; returns the unsubscribe function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
-export async function openPglite(dataDir: string | undefined): Promise<Db> {
-  const lite = await PGlite.create({ dataDir, extensions: { btree_gist } });
-  return {
-    kind: 'pglite',
-    async query(sql, params) {
-      const result = await lite.query<never>(sql, params as unknown[] | undefined);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-    },
-    async exec(sql) {
-      await lite.exec(sql);
-    },
-    async transaction(fn) {
-      return lite.transaction(async (tx) =>
-        fn({
-          async query(sql, params) {
-            const result = await tx.query<never>(sql, params as unknown[] | undefined);
-            return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-          },
-          async exec(sql) {
-            await tx.exec(sql);
-          },
-        }),
-      );
-    },
-    async listen(channel, onNotify) {
-      const unsubscribe = await lite.listen(channel, onNotify);
-      return async () => unsubscribe();
-    },
-    async close() {
-      await lite.close();
-    },
-  };
-}
-
-export async function openPostgres(connectionString: string, maxConnections = 10): Promise<Db> {
+export async function openPostgres(connectionString: string, options: { kind?: StoreKind; maxConnections?: number } = {}): Promise<Db> {
+  const maxConnections = options.maxConnections ?? 10;
   const pool = new pg.Pool({ connectionString, max: maxConnections });
   // An idle client that loses its server emits 'error'; without a listener that crashes the process.
   pool.on('error', () => {});
   await pool.query('select 1');
   const listeners: pg.PoolClient[] = [];
   return {
-    kind: 'postgres',
+    kind: options.kind ?? 'external',
     async query(sql, params) {
       const result = await pool.query(sql, params as unknown[] | undefined);
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };

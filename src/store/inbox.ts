@@ -101,10 +101,10 @@ export async function insertInboxEvents(db: Queryable, events: readonly NewInbox
 
 /**
  * Group commit for the webhook route: events that arrive in one turn of the event loop, and while
- * an insert is in flight, go in one multi-row insert. PGlite runs on the main thread, so requests
- * pile up in the sockets while it works; starting the flush on setImmediate (after pending I/O
- * callbacks) lets them all join, instead of a batch of one per query. At low load that costs well
- * under a millisecond; under load hundreds of events share one statement.
+ * an insert is in flight, go in one multi-row insert, so one fsync'd commit acknowledges many
+ * webhooks. Starting the flush on setImmediate (after pending I/O callbacks) lets the requests read
+ * in the same turn join, instead of a batch of one per query. At low load that costs well under a
+ * millisecond; under load hundreds of events share one statement.
  */
 export class InboxWriter {
   #queue: { event: NewInboxEvent; resolve: (s: Stored) => void; reject: (e: unknown) => void }[] = [];

@@ -146,7 +146,7 @@ export async function deadLetterJob(db: Queryable, id: number, error: string, re
   );
 }
 
-/** Jobs left running by a process that died (or, for PGlite at start, by the previous process). */
+/** Jobs left running by a process that died (or, on the embedded store at start, by the previous `usher serve`). */
 export async function releaseStaleJobs(db: Queryable, olderThan: Date, now: Date): Promise<number> {
   const result = await db.query(
     `update jobs set state = 'pending', locked_by = null, locked_at = null, attempts = greatest(attempts - 1, 0),

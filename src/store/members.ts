@@ -22,7 +22,7 @@ export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-// `date` comes back as a Date at local midnight from pg and at UTC midnight from PGlite: read it as text.
+// pg turns a `date` into a Date at the process's local midnight, which shifts the day across zones: read it as text.
 const MEMBER_COLUMNS = 'email, name, active, membership_until::text as membership_until, created_at, updated_at';
 
 export function memberFromRow(row: Record<string, unknown>): Member {

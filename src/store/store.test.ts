@@ -61,7 +61,7 @@ describe('the embedded store’s data directory lock', () => {
 
   it('refuses a second holder while the first lives, and frees the directory on release', () => {
     const lock = lockDataDir(dir);
-    expect(() => lockDataDir(dir)).toThrow(/in use by process/);
+    expect(() => lockDataDir(dir)).toThrow(/already running on .* \(process \d+/);
     lock.release();
     lockDataDir(dir).release();
   });
