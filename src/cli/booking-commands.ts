@@ -6,13 +6,6 @@ import { systemClock } from '../clock.ts';
 import { createCalClient } from '../main.ts';
 import { print, withStore } from './cli-support.ts';
 
-export const BOOKING_HELP = `
-  slots --event-type ID --from DATE --to DATE [--time-zone TZ]
-                                       free slots of an event type in Cal.com
-  book --event-type ID --start ISO --name N --email E [--time-zone TZ] [--meta key=value …]
-       [--idempotency-key K]           book in Cal.com (a custom checkout); prints the key: repeat
-                                       the command with it and no second booking is ever made`;
-
 export interface BookingCommandValues {
   'event-type'?: string | undefined;
   from?: string | undefined;

@@ -2,7 +2,7 @@ import { loadConfig, type Config, type Env } from '../config.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore } from '../store/open-store.ts';
-import { AdminClient } from './admin-client.ts';
+import type { AdminClient } from './admin-client.ts';
 
 export function config(env: Env, requireSecrets: boolean): Config {
   const result = loadConfig(env, { requireSecrets });
@@ -28,7 +28,10 @@ export interface AccessOptions {
 }
 
 export async function storeAccess(cfg: Config, options: AccessOptions = {}): Promise<StoreAccess> {
-  if (cfg.adminUrl) return { kind: 'remote', admin: new AdminClient(cfg.adminUrl, cfg.adminToken) };
+  if (cfg.adminUrl) {
+    const { AdminClient } = await import('./admin-client.ts');
+    return { kind: 'remote', admin: new AdminClient(cfg.adminUrl, cfg.adminToken) };
+  }
   const store = await openStore(cfg, (options.create ?? true) ? 'command' : 'read');
   try {
     if (options.migrate ?? true) await migrate(store.db);

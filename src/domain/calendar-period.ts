@@ -1,5 +1,11 @@
 import { TZDate } from '@date-fns/tz';
-import { addDays, addMonths, addWeeks, startOfDay, startOfMonth, startOfWeek } from 'date-fns';
+// One module per function: the package root loads all ~250 of date-fns' modules (~0.4 s of every CLI command's start).
+import { addDays } from 'date-fns/addDays';
+import { addMonths } from 'date-fns/addMonths';
+import { addWeeks } from 'date-fns/addWeeks';
+import { startOfDay } from 'date-fns/startOfDay';
+import { startOfMonth } from 'date-fns/startOfMonth';
+import { startOfWeek } from 'date-fns/startOfWeek';
 
 export type Period = 'day' | 'week' | 'month';
 export const periods: readonly Period[] = ['day', 'week', 'month'];

@@ -5,11 +5,12 @@ import { replanRooms, type ReplanResult } from '../domain/replan-rooms.ts';
 import { RoomIndex, type PlanningWorld } from '../domain/room-index.ts';
 import { occupancy, staticRuleFailure, type PlannedBooking, type Room, type RoomNeed } from '../domain/room-model.ts';
 import { calJobKinds } from '../jobs/cal-jobs.ts';
+import { periodBounds } from '../domain/calendar-period.ts';
 import { getBookings } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import { enqueueJob } from '../store/jobs.ts';
-import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, listRooms, lockRoomPlanning, saveAssignment, type Assignment } from '../store/rooms.ts';
+import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, listPlacedStays, listRooms, lockRoomPlanning, saveAssignment, type Assignment, type PlacedStay } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
 
 export interface RoomDeps {
@@ -53,7 +54,7 @@ interface LoadedWorld {
   world: PlanningWorld;
   rooms: Map<string, Room>;
   bookings: Map<string, Booking>;
-  assignments: Map<string, Assignment>;
+  assignments: Map<string, PlacedStay>;
 }
 
 /**
@@ -66,8 +67,39 @@ async function loadWorld(trx: Queryable, deps: RoomDeps, window: { from: Date; t
   const rooms = await listRooms(trx, { includeInactive: true });
   const blocks = await listBlocks(trx, window);
   const assignments = await listAssignments(trx, window);
+  const bookings = await getBookings(trx, assignments.filter((a) => a.bookingUid !== exclude).map((a) => a.bookingUid));
+  return buildWorld(deps, rooms, blocks, assignments, bookings, now, movable, exclude);
+}
+
+/**
+ * The world one room choice needs, and no more: the rooms, their blocks, and the bookings holding a
+ * room on the booking's local day (the day's balance and the doctor's neighbours are the soft
+ * costs; anything overlapping the booking's stay is on that day too). Waiting bookings and the
+ * days around do not change one choice, and loading them made each decision cost as much as the
+ * three days' bookings (docs/benchmarks.md, worker).
+ */
+async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, now: Date, exclude: string): Promise<LoadedWorld> {
+  const rooms = await listRooms(trx, { includeInactive: true });
+  const day = periodBounds(new Date(need.start), 'day', deps.timeZone);
+  const longestCleaning = Math.max(0, ...rooms.map((r) => r.cleaningMinutes)) * MINUTE;
+  const window = { from: new Date(Math.min(day.from.getTime(), need.start)), to: new Date(Math.max(day.to.getTime(), need.end + longestCleaning)) };
+  const blocks = await listBlocks(trx, window);
+  const stays = await listPlacedStays(trx, window);
+  const bookings = new Map(stays.flatMap((s) => (s.booking ? [[s.stay.bookingUid, s.booking] as const] : [])));
+  return buildWorld(deps, rooms, blocks, stays.map((s) => s.stay), bookings, now, { from: 0, to: 0 }, exclude);
+}
+
+function buildWorld(
+  deps: RoomDeps,
+  rooms: readonly Room[],
+  blocks: PlanningWorld['blocks'],
+  assignments: readonly PlacedStay[],
+  bookings: Map<string, Booking>,
+  now: Date,
+  movable: { from: number; to: number },
+  exclude: string | undefined,
+): LoadedWorld {
   const live = assignments.filter((a) => a.bookingUid !== exclude);
-  const bookings = await getBookings(trx, live.map((a) => a.bookingUid));
   const freezeUntil = now.getTime() + deps.settings.freezeMinutes * MINUTE;
   const planned: PlannedBooking[] = [];
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
@@ -140,8 +172,7 @@ export async function assignBooking(trx: Queryable, deps: RoomDeps, b: Booking, 
     }
     return { outcome: 'kept', room: existing.room };
   }
-  const window = { from: new Date(need.start - DAY), to: new Date(need.end + DAY) };
-  const loaded = await loadWorld(trx, deps, window, now, { from: 0, to: 0 }, b.uid);
+  const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
   const index = new RoomIndex(loaded.world);
   const choice = chooseRoom(index, need);
   const cause = options.cause ?? 'booking';
@@ -170,7 +201,7 @@ export async function followReschedule(trx: Queryable, deps: RoomDeps, b: Bookin
     if (old) await placeWaiting(trx, deps, { from: old.from, to: old.to }, now, 'rescheduled_away');
     return outcome;
   }
-  const loaded = await loadWorld(trx, deps, { from: new Date(need.start - DAY), to: new Date(need.end + DAY) }, now, { from: 0, to: 0 }, b.uid);
+  const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
   const index = new RoomIndex(loaded.world);
   const room = loaded.rooms.get(old.room);
   const keeps = room && !staticRuleFailure(need, room, index.blocksOf(room.name), deps.timeZone) && index.occupants(room.name, occupancy(need, room), b.uid).length === 0;

@@ -339,18 +339,21 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   refuseEarlierStore(dataDir);
   await waitWhileChanging(dataDir);
   const running = runningServer(dataDir);
-  const bins = await serverBinaries(options.binDir);
   const userName = options.rootRunsAs ?? 'usher';
-  const owner = serverOwner(userName, log);
   const stop = async () => {
     if (!existsSync(join(cluster, 'postmaster.pid'))) return;
-    runAs(owner, bins.pgCtl, ['stop', '-D', cluster, '-m', 'fast', '-w', '-t', '60', '-s'], 'stopping PostgreSQL');
+    const pgCtl = (await serverBinaries(options.binDir)).pgCtl;
+    runAs(serverOwner(userName, log), pgCtl, ['stop', '-D', cluster, '-m', 'fast', '-w', '-t', '60', '-s'], 'stopping PostgreSQL');
   };
+  // Joining a running server needs neither its binaries nor its user: a CLI command beside
+  // `usher serve` only connects.
   if (running) {
     await ensureDatabase(running);
     return { ...running, started: false, stop };
   }
 
+  const bins = await serverBinaries(options.binDir);
+  const owner = serverOwner(userName, log);
   mkdirSync(dataDir, { recursive: true });
   checkReachable(owner, dataDir, userName);
   if (!existsSync(join(cluster, 'PG_VERSION'))) {
