@@ -200,6 +200,8 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await item.waitFor({ state: 'detached' });
     await until('confirmed in Cal.com', async () => (await inCal(sandbox.url, held)).status === 'accepted');
     await page.getByText('Physio · U. K.: Approved by Anna — known to reception').waitFor();
+    // Its room reaches Cal.com before the fault below, which would fail that write-back too.
+    await until('the approved booking’s room in Cal.com', async () => (await inCal(sandbox.url, held)).location?.startsWith('Room '));
 
     // A write-back that Cal.com keeps refusing dies after two attempts and shows with a Replay button.
     await sandboxFaults(sandbox.url, { delivery: { delayMs: 300 } });

@@ -16,6 +16,8 @@ import {
 import { handleInboxEvent, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
 
+const LOOPS = ['inbox', 'jobs'] as const;
+
 /** Thrown out of a batch's transaction to roll it back and run it again event by event. */
 class BatchFailed extends Error {
   constructor(cause: unknown) {
@@ -66,7 +68,11 @@ export class Worker {
   readonly #o: WorkerOptions;
   #running = false;
   #loops: Promise<void>[] = [];
-  #wakers = new Set<() => void>();
+  #wakers = new Map<string, () => void>();
+  // Loops a wake-up reached while they were busy: their next idle() returns at once, so a wake-up
+  // between "found nothing" and "waiting" is not lost.
+  #wokenMeanwhile = new Set<string>();
+  #unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
   #lastStaleCheck = 0;
 
   constructor(options: WorkerOptions) {
@@ -76,7 +82,15 @@ export class Worker {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loops = [this.#loop('inbox', () => this.runInboxOnce()), this.#loop('jobs', () => this.runJobOnce())];
+    // Work stored by any process (an event, a Cal.com call a decision wrote) wakes the loops at once
+    // (migration 0008); without it they would find it on their next poll.
+    this.#unlisten = this.#o.db.listen('usher_work', () => this.wake()).catch((error: unknown) => {
+      this.#o.log.warn({ err: describeError(error) }, 'cannot listen for new work; polling only');
+      return undefined;
+    });
+    // One job at a time per process: jobs are claimed soonest booking first, and under Cal.com's
+    // 5/min location budget concurrent claims would let a later booking take the last call.
+    this.#loops = LOOPS.map((name) => this.#loop(name, () => (name === 'inbox' ? this.runInboxOnce() : this.runJobOnce())));
   }
 
   /** Stop taking work, let the item in hand finish, hand back claimed jobs. */
@@ -85,11 +99,16 @@ export class Worker {
     this.#running = false;
     this.wake();
     await Promise.all(this.#loops);
+    await (await this.#unlisten)?.();
     await releaseWorkerJobs(this.#o.db, this.id, this.#o.clock.now());
   }
 
   wake(): void {
-    for (const wake of this.#wakers) wake();
+    for (const loop of LOOPS) {
+      const wake = this.#wakers.get(loop);
+      if (wake) wake();
+      else this.#wokenMeanwhile.add(loop);
+    }
   }
 
   /** Processes everything runnable now; for tests and `usher` one-shot commands. */
@@ -108,19 +127,20 @@ export class Worker {
         // The store is unreachable or similar: nothing was decided, so wait and try again.
         this.#o.log.error({ err: describeError(error), loop: name }, 'worker loop step failed');
       }
-      if (!didWork && this.#running) await this.#idle();
+      if (!didWork && this.#running) await this.#idle(name);
     }
   }
 
-  #idle(): Promise<void> {
+  #idle(loop: string): Promise<void> {
+    if (this.#wokenMeanwhile.delete(loop)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#wakers.delete(done);
+        this.#wakers.delete(loop);
         resolve();
       };
       const timer = setTimeout(done, this.#o.pollIntervalMs);
-      this.#wakers.add(done);
+      this.#wakers.set(loop, done);
     });
   }
 
