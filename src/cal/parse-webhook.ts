@@ -42,6 +42,16 @@ const responses = z
   .nullish()
   .catch(undefined);
 
+/**
+ * A booking must end after it starts: the store keeps its time as a range, which refuses an end
+ * before the start (and the rooms refuse an empty one), so the worker would fail on it at every
+ * attempt. Caught at the door instead, and kept as unprocessable with the reason.
+ */
+// zod runs an object's refinement even when a field failed: only compare two real dates.
+const endsAfterStart = (p: { startTime: unknown; endTime: unknown }) =>
+  !(p.startTime instanceof Date && p.endTime instanceof Date) || p.endTime.getTime() > p.startTime.getTime();
+const endsAfterStartIssue = { message: 'endTime must be after startTime', path: ['endTime'] };
+
 const bookingPayload = z.looseObject({
   uid: z.string().min(1),
   bookingId: idNumber.nullish(),
@@ -62,7 +72,7 @@ const bookingPayload = z.looseObject({
   cancelledBy: z.string().nullish().catch(undefined),
   rejectionReason: z.string().nullish(),
   requestReschedule: z.boolean().nullish(),
-});
+}).refine(endsAfterStart, endsAfterStartIssue);
 
 const envelope = z.looseObject({
   triggerEvent: z.string(),
@@ -86,7 +96,7 @@ const meetingBody = z.looseObject({
   responses,
   user: person.nullish(),
   attendees: z.array(person).nullish(),
-});
+}).refine(endsAfterStart, endsAfterStartIssue);
 
 const noShowPayload = z.looseObject({
   bookingUid: z.string().min(1),

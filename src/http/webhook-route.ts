@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { rawDedupeKey, webhookDedupeKey } from '../cal/dedupe-key.ts';
-import { parseWebhook } from '../cal/parse-webhook.ts';
+import { parseWebhook, type ParsedWebhook } from '../cal/parse-webhook.ts';
 import { verifySignature } from '../cal/verify-signature.ts';
 import { eventBookingUid } from '../domain/booking-event.ts';
 import { describeError } from '../errors.ts';
@@ -57,7 +57,13 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
       return reply.code(400).send({ error: { code: 'INVALID_JSON', message: 'body is not valid JSON' } });
     }
 
-    const parsed = parseWebhook(body);
+    // Checked before anything else reads the body (parsing and hashing recurse): signed by Cal.com
+    // but something the worker would trip on at every attempt is kept where an operator sees it,
+    // with why, instead of retried in vain or answered 500 and lost.
+    const fault = bodyFault(body);
+    const parsed: ParsedWebhook = fault
+      ? { outcome: 'invalid', trigger: triggerOf(body), bookingUid: undefined, problems: [fault] }
+      : parseWebhook(body);
     const receivedAt = o.now();
     const common = { source: 'webhook' as const, rawBody: text, maxAttempts: o.maxAttempts, receivedAt };
     let row: NewInboxEvent;
@@ -106,4 +112,38 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
     if (!stored.duplicate && row.state === 'pending') o.onStored();
     return reply.code(200).send({ received: true, id: stored.id, status: result });
   });
+}
+
+/**
+ * Deeper than any body Cal.com sends (its payloads nest a handful of levels: responses, metadata);
+ * PostgreSQL's jsonb and the handlers' recursion have limits of their own far below 100,000.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * What makes a parsed body unstorable or unhandleable, if anything: U+0000 in a key or a string
+ * (PostgreSQL's text refuses it), or nesting deeper than MAX_BODY_DEPTH. One iterative walk.
+ */
+function triggerOf(body: unknown): string | undefined {
+  const t = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).triggerEvent : undefined;
+  return typeof t === 'string' ? t : undefined;
+}
+
+function bodyFault(value: unknown): string | undefined {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > MAX_BODY_DEPTH) return `the body nests deeper than ${MAX_BODY_DEPTH} levels`;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return 'a value holds the character U+0000, which Usher cannot store as text';
+    } else if (Array.isArray(v)) {
+      for (const inner of v) stack.push([inner, depth + 1]);
+    } else if (v && typeof v === 'object') {
+      for (const [k, inner] of Object.entries(v)) {
+        if (k.includes('\u0000')) return 'a key holds the character U+0000, which Usher cannot store as text';
+        stack.push([inner, depth + 1]);
+      }
+    }
+  }
+  return undefined;
 }

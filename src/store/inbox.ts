@@ -55,9 +55,32 @@ export interface Stored {
   duplicate: boolean;
 }
 
+const NUL = /\u0000/g;
+
+/**
+ * PostgreSQL's text cannot hold U+0000, and JSON can carry it (`"\u0000"` in a uid or a trigger
+ * name). Such an event is kept, never dropped: its fields with the character written as the six
+ * characters `\u0000`, marked unprocessable with the reason (the raw body keeps its escapes as sent).
+ */
+export function storableInboxEvent(e: NewInboxEvent): NewInboxEvent {
+  const fields = [e.dedupeKey, e.trigger, e.bookingUid ?? '', e.rawBody, e.lastError ?? ''];
+  if (!fields.some((f) => f.includes('\u0000'))) return e;
+  const escape = (s: string) => s.replace(NUL, '\\u0000');
+  return {
+    ...e,
+    dedupeKey: escape(e.dedupeKey),
+    trigger: escape(e.trigger),
+    bookingUid: e.bookingUid === undefined ? undefined : escape(e.bookingUid),
+    rawBody: escape(e.rawBody),
+    state: 'unprocessable',
+    lastError: `a field holds the character U+0000, which Usher's store cannot keep as text; stored with it written as \\u0000${e.lastError ? ` (${escape(e.lastError)})` : ''}`,
+  };
+}
+
 /** Inserts events; a dedupe key already present is a duplicate and keeps the first row. */
-export async function insertInboxEvents(db: Queryable, events: readonly NewInboxEvent[]): Promise<Stored[]> {
-  if (events.length === 0) return [];
+export async function insertInboxEvents(db: Queryable, given: readonly NewInboxEvent[]): Promise<Stored[]> {
+  if (given.length === 0) return [];
+  const events = given.map(storableInboxEvent);
   const inserted = await db.query<{ id: string | number; dedupe_key: string }>(
     `insert into inbox_events (dedupe_key, trigger, booking_uid, source, raw_body, state, last_error, max_attempts,
                                received_at, run_at, finished_at)
@@ -140,7 +163,17 @@ export class InboxWriter {
           const stored = await insertInboxEvents(this.#db, batch.map((b) => b.event));
           batch.forEach((b, i) => b.resolve(stored[i]!));
         } catch (error) {
-          for (const b of batch) b.reject(error);
+          // One event never decides another's fate (DESIGN §4): the group failed, so each row goes
+          // alone and only a row that fails by itself is refused.
+          if (batch.length === 1) batch[0]!.reject(error);
+          else {
+            for (const b of batch) {
+              await insertInboxEvents(this.#db, [b.event]).then(
+                (stored) => b.resolve(stored[0]!),
+                (alone: unknown) => b.reject(alone),
+              );
+            }
+          }
         }
         // Let requests that arrived meanwhile reach add() before deciding the queue is empty.
         await new Promise((resolve) => setImmediate(resolve));
