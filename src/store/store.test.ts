@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { enqueueJob, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
 import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
 import { migrate, pendingMigrations } from './migrate.ts';
+import { openStore } from './open-store.ts';
 
 describe.each(storeKinds)('store on %s', (kind) => {
   let store: TestStore;
@@ -64,5 +65,35 @@ describe('the embedded store’s data directory lock', () => {
     expect(() => lockDataDir(dir)).toThrow(/already running on .* \(process \d+/);
     lock.release();
     lockDataDir(dir).release();
+  });
+});
+
+describe('opening the embedded store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'usher-open-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const settings = (dataDir: string) => ({ databaseUrl: undefined, dataDir, postgresBin: undefined, postgresUser: 'usher' });
+
+  it('recognises a data dir left by Usher 0.1 (PGlite) and says what to do, without touching it', async () => {
+    const dataDir = join(dir, 'old');
+    mkdirSync(join(dataDir, 'pgdata'), { recursive: true });
+    writeFileSync(join(dataDir, 'pgdata', 'PG_VERSION'), '17\n');
+    await expect(openStore(settings(dataDir))).rejects.toThrow(/Usher 0\.1's embedded store \(PGlite\)[\s\S]*members list[\s\S]*mv /);
+    expect(readdirSync(dataDir).sort()).toEqual(['pgdata']);
+  });
+
+  it('a command that only reads finds no store in an empty place and creates nothing', async () => {
+    const dataDir = join(dir, 'nothing-here');
+    await expect(openStore(settings(dataDir), 'read')).rejects.toThrow(/no Usher data in/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it.runIf(process.getuid?.() === 0)('as root, refuses a data dir its server user cannot reach, and says why', async () => {
+    const privateDir = mkdtempSync(join(tmpdir(), 'usher-private-'));
+    try {
+      chmodSync(privateDir, 0o700);
+      await expect(openStore(settings(join(privateDir, 'data')))).rejects.toThrow(/runs as "usher", which cannot reach .* USHER_DATA_DIR/);
+    } finally {
+      rmSync(privateDir, { recursive: true, force: true });
+    }
   });
 });
