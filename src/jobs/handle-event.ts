@@ -1,7 +1,7 @@
 import { parseWebhook } from '../cal/parse-webhook.ts';
 import { applyBookingEvent, applyMeetingEvent, markRescheduled } from '../domain/booking.ts';
 import type { CalEvent } from '../domain/booking-event.ts';
-import { lockBooking, saveBooking } from '../store/bookings.ts';
+import { findSuccessor, lockBooking, saveBooking } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import type { InboxEvent } from '../store/inbox.ts';
@@ -25,7 +25,14 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
   switch (event.kind) {
     case 'booking': {
       const previous = await lockBooking(trx, event.booking.uid);
-      const change = applyBookingEvent(previous, event);
+      let change = applyBookingEvent(previous, event);
+      // CONTRACT §1.3: a reschedule cancels the old booking silently, and Cal.com does not order its
+      // deliveries: when the newer booking arrived first, this one's late events find it replaced and
+      // leave it cancelled, exactly as if they had come in order (no ghost holding a room).
+      if (!event.rescheduleUid && (change.booking.status === 'accepted' || change.booking.status === 'pending') && !change.booking.rescheduledToUid) {
+        const successor = await findSuccessor(trx, event.booking.uid);
+        if (successor) change = { booking: markRescheduled(change.booking, successor), previous, reason: `cal.${event.trigger}.already_rescheduled`, changed: true };
+      }
       if (change.changed || !previous) await saveBooking(trx, change.booking, now);
       if (event.rescheduleUid) {
         const old = await lockBooking(trx, event.rescheduleUid);

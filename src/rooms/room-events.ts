@@ -18,7 +18,14 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
           case 'BOOKING_CREATED':
           case 'BOOKING_RESCHEDULED':
           case 'BOOKING_PAID':
-            if (booking.status !== 'accepted') return;
+            if (booking.status !== 'accepted') {
+              // The new booking was cancelled before its reschedule arrived (Cal.com does not order
+              // deliveries): the old booking is cancelled all the same, so its room is freed, as in order.
+              if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
+                await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
+              }
+              return;
+            }
             if (event.rescheduleUid) await followReschedule(trx, deps, booking, event.rescheduleUid, now);
             else await assignBooking(trx, deps, booking, now);
             return;

@@ -91,3 +91,9 @@ export async function getBookings(db: Queryable, uids: readonly string[]): Promi
   const result = await db.query('select * from bookings where uid = any($1::text[])', [uids]);
   return new Map(result.rows.map((r) => [r.uid as string, bookingFromRow(r)]));
 }
+
+/** The booking that says it was rescheduled from `uid`, if one is known (CONTRACT §1.3). */
+export async function findSuccessor(db: Queryable, uid: string): Promise<string | undefined> {
+  const result = await db.query<{ uid: string }>('select uid from bookings where rescheduled_from_uid = $1 order by created_at limit 1', [uid]);
+  return result.rows[0]?.uid;
+}
