@@ -87,6 +87,11 @@ export interface Config {
   readonly postgresBin: string | undefined;
   /** The system user that runs the embedded server when Usher runs as root (USHER_POSTGRES_USER). */
   readonly postgresUser: string;
+  /**
+   * Which peers' X-Forwarded-For to believe for the client's address (fastify's trustProxy), so
+   * that sign-in and admin throttles count each client, not the proxy (USHER_TRUST_PROXY).
+   */
+  readonly trustProxy: false | string[];
   /** CLI commands go through the admin API of the Usher at this address (USHER_ADMIN_URL). */
   readonly adminUrl: string | undefined;
   readonly configPath: string;
@@ -152,6 +157,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
   }
 
   if (env.USHER_ADMIN_URL && !/^https?:\/\//.test(env.USHER_ADMIN_URL.trim())) faults.push('USHER_ADMIN_URL: must start with http:// or https://');
+  const trustProxy = parseTrustProxy(env.USHER_TRUST_PROXY, faults);
 
   const apiUrl = (env.CAL_API_URL?.trim() || 'https://api.cal.com').replace(/\/+$/, '');
   try {
@@ -240,6 +246,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     postgresBin: env.USHER_POSTGRES_BIN?.trim() || undefined,
     postgresUser: env.USHER_POSTGRES_USER?.trim() || 'usher',
     adminUrl: env.USHER_ADMIN_URL?.trim().replace(/\/+$/, '') || undefined,
+    trustProxy,
     configPath,
     logLevel: env.LOG_LEVEL || 'info',
     cal: {
@@ -263,6 +270,26 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     file: file as Record<string, unknown>,
   };
   return { ok: true, config: deepFreeze(config) };
+}
+
+/**
+ * USHER_TRUST_PROXY: unset → `loopback` (a reverse proxy on the same machine, the README's set-up;
+ * nobody else can send from there); `false`; or the proxies' addresses and CIDR ranges,
+ * comma-separated (`10.0.0.2, 172.18.0.0/16`). `true` (believe anyone) is refused: any client could
+ * then pick the address its failed sign-ins count against.
+ */
+function parseTrustProxy(raw: string | undefined, faults: string[]): false | string[] {
+  const value = raw?.trim();
+  if (!value) return ['loopback'];
+  if (value === 'false') return false;
+  if (value === 'true') {
+    faults.push('USHER_TRUST_PROXY: "true" would believe any client\'s X-Forwarded-For; name the proxy\'s addresses or range (e.g. 172.18.0.0/16)');
+    return false;
+  }
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((s) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(s));
+  if (bad.length > 0) faults.push(`USHER_TRUST_PROXY: not an address, CIDR range or loopback/linklocal/uniquelocal: ${bad.join(', ')}`);
+  return list;
 }
 
 export function loadConfigOrThrow(env: Env, options?: { requireSecrets?: boolean }): Config {

@@ -160,6 +160,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       now: () => clock.now(),
       webhookSecret: config.cal.webhookSecret,
       adminToken: config.adminToken,
+      trustProxy: config.trustProxy,
       webhooks: config.webhooks,
       maxAttempts: config.worker.maxAttempts,
       wakeWorker: () => worker.wake(),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AuthThrottle } from '../http/auth-throttle.ts';
 import type { Db } from '../store/db.ts';
 import { createBoardSession, deleteBoardSession, getBoardSession, type BoardRole, type BoardSession } from '../store/board-sessions.ts';
 import { tokenHash, type BoardSettings } from './board-config.ts';
@@ -44,7 +45,7 @@ export class BoardAuth {
   readonly #db: Db;
   readonly #settings: BoardSettings;
   readonly #credentials: Credential[];
-  readonly #failures = new Map<string, { count: number; since: number }>();
+  readonly #throttle = new AuthThrottle();
 
   constructor(db: Db, settings: BoardSettings, adminToken: string | undefined) {
     this.#db = db;
@@ -59,18 +60,9 @@ export class BoardAuth {
     return this.#credentials.length > 0;
   }
 
-  /** Ten wrong tokens from one address in five minutes, and it waits out the rest of them. */
-  throttled(ip: string, now: number): boolean {
-    const f = this.#failures.get(ip);
-    if (!f || now - f.since > 5 * 60_000) return false;
-    return f.count >= 10;
-  }
-
-  #failed(ip: string, now: number): void {
-    const f = this.#failures.get(ip);
-    if (!f || now - f.since > 5 * 60_000) this.#failures.set(ip, { count: 1, since: now });
-    else f.count += 1;
-    if (this.#failures.size > 10_000) this.#failures.clear();
+  /** Seconds the client must wait before trying another token (src/http/auth-throttle.ts), 0 if none. */
+  throttled(req: FastifyRequest, now: number): number {
+    return this.#throttle.waitSeconds(req.ip, now);
   }
 
   /** Checks every credential (no early exit, each in constant time): which one, if any, matches. */
@@ -84,7 +76,7 @@ export class BoardAuth {
   async signIn(req: FastifyRequest, reply: FastifyReply, token: string, now: Date): Promise<Viewer | undefined> {
     const credential = token ? this.#match(token) : undefined;
     if (!credential) {
-      this.#failed(req.ip, now.getTime());
+      this.#throttle.failed(req.ip, now.getTime());
       return undefined;
     }
     const id = randomBytes(32).toString('base64url');

@@ -1,17 +1,31 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthThrottle } from './auth-throttle.ts';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** Bearer check in constant time (hashing first makes the lengths equal). */
-export function bearerGuard(token: string | undefined) {
+/**
+ * Bearer check in constant time (hashing first makes the lengths equal), behind a throttle on
+ * failed attempts per client address. Every answer of the admin API can carry personal data
+ * (names, e-mails, bookings): none may be kept by a cache.
+ */
+export type AdminGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** One guard, and so one throttle, for every admin route of an app: a guesser moving between routes counts once. */
+export function bearerGuard(token: string | undefined, adminThrottle: AuthThrottle, now: () => number): AdminGuard {
   const expected = token ? digest(token) : undefined;
   return async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('cache-control', 'no-store');
+    const wait = adminThrottle.waitSeconds(req.ip, now());
+    if (wait > 0) {
+      return reply.code(429).header('retry-after', String(wait)).send({ error: { code: 'RATE_LIMITED', message: `too many failed authentications from this address; try again in ${wait} s` } });
+    }
     const header = req.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!expected || !given || !timingSafeEqual(digest(given), expected)) {
+      if (expected) adminThrottle.failed(req.ip, now());
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="usher"')

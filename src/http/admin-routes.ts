@@ -5,11 +5,12 @@ import type { Db } from '../store/db.ts';
 import { getInboxEvent, listInboxEvents, type InboxEvent } from '../store/inbox.ts';
 import { getJob, listJobs, type Job } from '../store/jobs.ts';
 import { parseRef, replay } from '../jobs/replay.ts';
-import { bearerGuard } from './admin-auth.ts';
+import type { AdminGuard } from './admin-auth.ts';
 
 export interface AdminRouteOptions {
   db: Db;
-  adminToken: string | undefined;
+  /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
+  adminGuard: AdminGuard;
   now: () => Date;
   onReplay: () => void;
   reconcile: () => Promise<unknown>;
@@ -67,7 +68,7 @@ function safeJson(text: string): unknown {
 }
 
 export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): Promise<void> {
-  app.addHook('onRequest', bearerGuard(o.adminToken));
+  app.addHook('onRequest', o.adminGuard);
 
   app.get('/api/events', async (req) => {
     const q = listQuery.parse(req.query);

@@ -5,7 +5,9 @@ import { describeError, UsherError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
+import { bearerGuard } from './admin-auth.ts';
 import { adminRoutes } from './admin-routes.ts';
+import { AuthThrottle } from './auth-throttle.ts';
 import type { CalClient } from '../cal/api-client.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import { boardRoutes, type BoardRouteOptions } from './board-routes.ts';
@@ -24,6 +26,8 @@ export interface AppOptions {
   now: () => Date;
   webhookSecret: string | undefined;
   adminToken: string | undefined;
+  /** Whose X-Forwarded-For names the client (Config.trustProxy). */
+  trustProxy?: false | string[];
   webhooks: { maxBodyBytes: number; repeatWindowSeconds: number };
   maxAttempts: number;
   wakeWorker: () => void;
@@ -47,6 +51,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // SSE connections stay open otherwise and close() never returns (DESIGN §4).
     forceCloseConnections: true,
+    trustProxy: o.trustProxy ?? false,
     bodyLimit: 1_048_576,
   });
 
@@ -96,11 +101,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     onStored: o.wakeWorker,
   });
 
-  await app.register(adminRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
+  const adminGuard = bearerGuard(o.adminToken, new AuthThrottle(), () => o.now().getTime());
+  await app.register(adminRoutes, { db: o.db, adminGuard, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
 
-  await app.register(gateRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
-  await app.register(roomRoutes, { db: o.db, adminToken: o.adminToken, now: o.now, rooms: o.rooms, present: o.board.present, wakeWorker: o.wakeWorker });
-  await app.register(bookingRoutes, { db: o.db, cal: o.cal, adminToken: o.adminToken, now: o.now });
+  await app.register(gateRoutes, { db: o.db, adminGuard, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
+  await app.register(roomRoutes, { db: o.db, adminGuard, now: o.now, rooms: o.rooms, present: o.board.present, wakeWorker: o.wakeWorker });
+  await app.register(bookingRoutes, { db: o.db, cal: o.cal, adminGuard, now: o.now });
   await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, rooms: o.rooms, gate: o.gate, wakeWorker: o.wakeWorker });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);

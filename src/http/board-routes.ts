@@ -129,7 +129,8 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
   app.post('/board/sign-in', async (req, reply) => {
     const { style } = await boardAssets();
     reply.header('content-type', 'text/html; charset=utf-8');
-    if (o.auth.throttled(req.ip, o.now().getTime())) return reply.code(429).send(signInPage(o.title, style, 'Too many wrong tokens. Wait a few minutes and try again.'));
+    const wait = o.auth.throttled(req, o.now().getTime());
+    if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send(signInPage(o.title, style, 'Too many wrong tokens from here. Wait a few minutes and try again.'));
     const token = typeof (req.body as { token?: unknown } | undefined)?.token === 'string' ? (req.body as { token: string }).token.trim() : '';
     const v = await o.auth.signIn(req, reply, token, o.now());
     if (!v) return reply.code(401).send(signInPage(o.title, style, 'That token is not valid.'));

@@ -4,12 +4,13 @@ import type { CalClient } from '../cal/api-client.ts';
 import { checkout, checkoutSchema } from '../bookings/checkout.ts';
 import { UsherError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
-import { bearerGuard } from './admin-auth.ts';
+import type { AdminGuard } from './admin-auth.ts';
 
 export interface BookingRouteOptions {
   db: Db;
   cal: CalClient;
-  adminToken: string | undefined;
+  /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
+  adminGuard: AdminGuard;
   now: () => Date;
 }
 
@@ -17,7 +18,7 @@ const day = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'a date (YYYY
 
 /** Custom booking flows over the admin API: free slots, and a checkout that never books twice. */
 export async function bookingRoutes(app: FastifyInstance, o: BookingRouteOptions): Promise<void> {
-  app.addHook('onRequest', bearerGuard(o.adminToken));
+  app.addHook('onRequest', o.adminGuard);
 
   app.get('/api/slots', async (req) => {
     const q = z.object({ eventTypeId: z.coerce.number().int().positive(), from: day, to: day, timeZone: z.string().optional() }).strict().parse(req.query);

@@ -7,12 +7,13 @@ import { adjustCredits, decideByOperator, heldBookings, importMembers, memberAcc
 import { parseMembersCsv } from '../gate/members-csv.ts';
 import type { Db } from '../store/db.ts';
 import { listMembers, upsertMember } from '../store/members.ts';
-import { bearerGuard } from './admin-auth.ts';
+import type { AdminGuard } from './admin-auth.ts';
 import { bookingView } from './booking-view.ts';
 
 export interface GateRouteOptions {
   db: Db;
-  adminToken: string | undefined;
+  /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
+  adminGuard: AdminGuard;
   now: () => Date;
   gate: GateDeps;
   wakeWorker: () => void;
@@ -30,7 +31,7 @@ const uidParam = z.object({ uid: z.string().min(1) });
 
 /** Members, credits and held bookings over the admin API (bearer USHER_ADMIN_TOKEN). */
 export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Promise<void> {
-  app.addHook('onRequest', bearerGuard(o.adminToken));
+  app.addHook('onRequest', o.adminGuard);
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1_048_576 }, (_req, body, done) => done(null, body));
   const tz = o.gate.timeZone;
   const expiry = (v: string | undefined) => (v === undefined ? undefined : /^\d{4}-\d{2}-\d{2}$/.test(v) ? endOfLocalDate(v, tz) : new Date(v));

@@ -8,11 +8,12 @@ import { blockRoom, markCleaned, moveBooking, putRoom, replanUpcoming, retireRoo
 import type { RoomDeps } from '../rooms/room-planning.ts';
 import type { Db } from '../store/db.ts';
 import { listRooms } from '../store/rooms.ts';
-import { bearerGuard } from './admin-auth.ts';
+import type { AdminGuard } from './admin-auth.ts';
 
 export interface RoomRouteOptions {
   db: Db;
-  adminToken: string | undefined;
+  /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
+  adminGuard: AdminGuard;
   now: () => Date;
   rooms: RoomDeps;
   present: BookingPresenter;
@@ -40,7 +41,7 @@ export function presentReplan(r: ReplanResult | undefined) {
 
 /** Rooms, blocks, moves and the room board over the admin API (bearer USHER_ADMIN_TOKEN). */
 export async function roomRoutes(app: FastifyInstance, o: RoomRouteOptions): Promise<void> {
-  app.addHook('onRequest', bearerGuard(o.adminToken));
+  app.addHook('onRequest', o.adminGuard);
   const done = <T>(value: T) => {
     o.wakeWorker();
     return { data: value };
