@@ -34,14 +34,14 @@ function payloadOf<T>(schema: z.ZodType<T>, job: Job): T {
  * generic message. Rather than trust the text, ask Cal.com for the booking: if a person confirmed,
  * declined or cancelled it meanwhile, their decision stands and the job is done ("respected").
  */
-async function unlessDecidedElsewhere(client: CalClient, uid: string, call: () => Promise<{ uid: string; status: string }>) {
+async function unlessDecidedElsewhere(client: CalClient, uid: string, call: () => Promise<{ uid: string; status: string }>, settled: (status: string) => boolean = (s) => s !== 'pending') {
   try {
     const booking = await call();
     return { uid: booking.uid, status: booking.status };
   } catch (error) {
     if (!isUsherError(error, 'CAL_API_ERROR')) throw error;
     const current = await client.getBooking(uid).catch(() => undefined);
-    if (!current || current.status === 'pending') throw error;
+    if (!current || !settled(current.status)) throw error;
     return { uid, status: current.status, respected: true, calAnswer: error.message };
   }
 }
@@ -64,8 +64,9 @@ export function calJobHandlers(client: CalClient, hooks: CalJobHooks = {}): Reco
     },
     [calJobKinds.cancel]: async (job) => {
       const { uid, reason } = payloadOf(withReason, job);
-      const booking = await client.cancelBooking(uid, reason);
-      return { uid: booking.uid, status: booking.status };
+      // A crash between Cal.com's answer and the job's "done" sends the cancel again, and Cal.com
+      // refuses a cancelled booking (400): that refusal means the work is done, not failed.
+      return unlessDecidedElsewhere(client, uid, () => client.cancelBooking(uid, reason), (status) => status === 'cancelled');
     },
     [calJobKinds.location]: async (job) => {
       const { uid, address } = payloadOf(withAddress, job);
