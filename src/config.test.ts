@@ -48,7 +48,7 @@ eventTypes:
     expect(second.faults).toEqual([
       '/x.yaml: gate.messages.credits.insufficient: {cost} is not a field of this reason (fields: available, needed)',
       '/x.yaml: eventTypes.9.gate.creditCost: Too small: expected number to be >=0',
-      '/x.yaml: eventTypes.9.gate.maxBookingsPerMember: Unrecognized key: "year"',
+      '/x.yaml: eventTypes.9.gate.maxBookingsPerMember.year: unknown key (known here: day, week, month)',
     ]);
     const good = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' }, { yamlText: 'gate: { defaults: { bookingWindowDays: 30 } }\neventTypes: { "10": { gate: { creditCost: 2 } } }\n' });
     expect(good.ok && good.config.gate.policies['10']).toMatchObject({ creditCost: 2, bookingWindowDays: 30, requireMembership: true, limitScope: 'eventType' });
@@ -107,5 +107,28 @@ board:
     if (!ok.ok) return;
     expect(ok.config.board.users.map((u) => [u.name, u.role])).toEqual([['Anna', 'staff'], ['Ben', 'staff'], ['Cleo', 'display'], ['Dana', 'staff']]);
     expect(JSON.stringify(ok.config.board)).not.toContain('anna-token-0123456789');
+  });
+
+  it('refuses unknown keys at every level, with where and what was probably meant', () => {
+    const env = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' };
+    const typo = loadConfig(env, { yamlText: 'roomz:\n  - { name: "1A" }\nworker: { pollIntervalMS: 100 }\nboard: { titel: Clinic }\nzzz: 1\n' });
+    expect(typo.ok).toBe(false);
+    if (typo.ok) return;
+    expect(typo.faults).toEqual(
+      expect.arrayContaining([
+        '/x.yaml: roomz: unknown key — did you mean "rooms"?',
+        '/x.yaml: worker.pollIntervalMS: unknown key — did you mean "pollIntervalMs"?',
+        '/x.yaml: board.titel: unknown key — did you mean "title"?',
+      ]),
+    );
+    expect(typo.faults.find((f) => f.startsWith('/x.yaml: zzz:'))).toMatch(/unknown key \(known here: timeZone, cal, /);
+  });
+
+  it('names the line of a YAML syntax error and shows it with a caret', () => {
+    const env = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' };
+    const bad = loadConfig(env, { yamlText: 'timeZone: Europe/London\nworker:\n  pollIntervalMs: 100\n    batchSize: 4\n' });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.faults[0]).toMatch(/^\/x\.yaml:3:\d+: not valid YAML: .+\n\n.*pollIntervalMs: 100\n\s*\^/);
   });
 });

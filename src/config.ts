@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
+import { schemaFaults } from './config-faults.ts';
 import { z } from 'zod';
 import { UsherError } from './errors.ts';
 import { gateSectionSchema, resolveGateSettings, type GateSettings } from './gate/gate-config.ts';
@@ -74,7 +75,8 @@ const fileSchema = z
     board: boardSectionSchema,
     automations: automationsSchema,
   })
-  .passthrough();
+  // Strict at every level: a misspelt section (`roomz:`) must not silently leave the clinic without rooms.
+  .strict();
 
 export type FileConfig = z.infer<typeof fileSchema>;
 
@@ -197,17 +199,18 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
   }
   let raw: unknown = {};
   if (yamlText) {
-    try {
-      raw = parseYaml(yamlText) ?? {};
-    } catch (error) {
-      faults.push(`${configPath}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
-    }
+    // Every syntax error, each with its line and the yaml library's excerpt with a caret under it.
+    const doc = parseDocument(yamlText, { prettyErrors: true });
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const where = e.linePos?.[0] ? `${configPath}:${e.linePos[0].line}:${e.linePos[0].col}` : configPath;
+        faults.push(`${where}: not valid YAML: ${e.message.trimEnd()}`);
+      }
+    } else raw = doc.toJS() ?? {};
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      faults.push(`${configPath}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    }
+    faults.push(...schemaFaults(fileSchema, parsed.error.issues, `${configPath}: `));
   } else if (!isValidTimeZone(parsed.data.timeZone)) {
     faults.push(`${configPath}: timeZone: "${parsed.data.timeZone}" is not an IANA time zone`);
   }

@@ -62,6 +62,19 @@ describe('usher CLI on the embedded store', () => {
     expect(existsSync(nowhere)).toBe(false);
   });
 
+  it('usher config check prints the configuration with secrets masked, or every fault with a did-you-mean', async () => {
+    const good = await run(process.execPath, [bin, 'config', 'check'], { env: { ...env, CAL_WEBHOOK_SECRET: TEST_SECRET } });
+    const shown = JSON.parse(good.stdout);
+    expect(shown.environment).toMatchObject({ USHER_ADMIN_TOKEN: expect.stringMatching(/^set \(\d+ characters, not shown\)$/), CAL_WEBHOOK_SECRET: expect.stringContaining('not shown') });
+    expect(good.stdout).not.toContain(TEST_ADMIN_TOKEN);
+    expect(good.stdout).not.toContain(TEST_SECRET);
+    expect(shown.settings.worker.pollIntervalMs).toBe(50);
+    const typo = join(dir, 'typo.yaml');
+    writeFileSync(typo, 'roomz:\n  - { name: "1A" }\n');
+    const failed = run(process.execPath, [bin, 'config', 'check', typo], { env: { ...env, CAL_WEBHOOK_SECRET: TEST_SECRET } });
+    await expect(failed).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`${typo}: roomz: unknown key — did you mean "rooms"?`) });
+  });
+
   it('lists every configuration fault and exits 2', async () => {
     const failed = run(process.execPath, [bin, 'serve'], { env: { ...env, USHER_ADMIN_TOKEN: 'short', PORT: 'x' } });
     await expect(failed).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/PORT[\s\S]*CAL_WEBHOOK_SECRET[\s\S]*USHER_ADMIN_TOKEN/) });

@@ -1,4 +1,5 @@
 import { loadConfig, type Config, type Env } from '../config.ts';
+import { formatFaults } from '../config-faults.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore } from '../store/open-store.ts';
@@ -7,7 +8,7 @@ import type { AdminClient } from './admin-client.ts';
 export function config(env: Env, requireSecrets: boolean): Config {
   const result = loadConfig(env, { requireSecrets });
   if (!result.ok) {
-    process.stderr.write(`usher: configuration has ${result.faults.length} fault(s):\n${result.faults.map((f) => `  - ${f}`).join('\n')}\n`);
+    process.stderr.write(`usher: ${formatFaults(result.faults)}\n`);
     process.exit(2);
   }
   return result.config;

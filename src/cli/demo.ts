@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { loadConfig, type Env } from '../config.ts';
+import { formatFaults } from '../config-faults.ts';
 import { actionableTriggers } from '../domain/booking-event.ts';
 import { UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
@@ -37,7 +38,7 @@ export async function runStart(env: Env): Promise<void> {
   const devEnv = await devEnvironment(env);
   if (env.CAL_API_KEY) {
     const result = loadConfig(devEnv);
-    if (!result.ok) throw new UsherError('CONFIG_INVALID', result.faults.join('; '));
+    if (!result.ok) throw new UsherError('CONFIG_INVALID', formatFaults(result.faults));
     await keepRunning(await startUsher(result.config, { log: createLogger(result.config.logLevel) }), []);
     return;
   }
@@ -51,7 +52,7 @@ export async function runStart(env: Env): Promise<void> {
     CAL_API_URL: sandboxUrl,
     CAL_API_KEY: apiKey,
   });
-  if (!result.ok) throw new UsherError('CONFIG_INVALID', result.faults.join('; '));
+  if (!result.ok) throw new UsherError('CONFIG_INVALID', formatFaults(result.faults));
   const log = createLogger(result.config.logLevel);
   const usher = await startUsher(result.config, { log });
   if ((await listMembers(usher.db, { limit: 1 })).length === 0) {

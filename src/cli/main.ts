@@ -12,6 +12,7 @@ import { listJobs, type JobState } from '../store/jobs.ts';
 import { migrate } from '../store/migrate.ts';
 import { presentEvent, presentJob } from '../http/admin-routes.ts';
 import { systemClock } from '../clock.ts';
+import { formatFaults } from '../config-faults.ts';
 // The server, the demo, the sandbox and the Cal.com client load only for the commands that use
 // them (import(…) below): a command such as `usher events` starts in a fraction of the time.
 
@@ -28,6 +29,8 @@ usage: usher <command> [options]
   trigger <TRIGGER> [--to URL]
                         send one signed, realistic Cal.com webhook (default to this usher)
   reconcile             compare Cal.com's bookings with Usher's once and feed what is missing
+  config check [FILE]   check the configuration (FILE, or USHER_CONFIG, and the environment):
+                        prints it resolved, secrets masked (exit 0), or every fault (exit 2)
   migrate               apply database migrations
   replay <evt_N|job_N>  re-run a dead-lettered event or job
   events [--state S]    list inbox events (pending, done, ignored, unprocessable, dead)
@@ -36,6 +39,30 @@ ${GATE_HELP.slice(1)}
 ${BOOKING_HELP.slice(1)}
 
 Configuration comes from the environment and USHER_CONFIG (see README.md).`;
+
+/** A secret as `usher config check` shows it: that it is set, never what it is. */
+const masked = (secret: string | undefined) => (secret ? `set (${secret.length} characters, not shown)` : 'not set');
+
+/** The configuration as Usher will run it: the file's settings with defaults, and what came from the environment. */
+function presentConfig(c: Config) {
+  const databaseUrl = c.databaseUrl ? c.databaseUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@') : undefined;
+  return {
+    configFile: c.configPath,
+    environment: {
+      PORT: c.port,
+      HOST: c.host,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { USHER_DATA_DIR: c.dataDir }),
+      CAL_API_URL: c.cal.apiUrl,
+      CAL_API_KEY: masked(c.cal.apiKey),
+      CAL_WEBHOOK_SECRET: c.cal.allowUnsignedWebhooks ? 'unsigned webhooks allowed (USHER_ALLOW_UNSIGNED_WEBHOOKS)' : masked(c.cal.webhookSecret),
+      USHER_ADMIN_TOKEN: masked(c.adminToken),
+      USHER_TRUST_PROXY: c.trustProxy === false ? 'false' : c.trustProxy.join(', '),
+      LOG_LEVEL: c.logLevel,
+    },
+    // As written, with every default filled in; ${VAR} references to secrets stay unresolved.
+    settings: c.file,
+  };
+}
 
 async function serve(cfg: Config): Promise<void> {
   const log = createLogger(cfg.logLevel);
@@ -146,6 +173,14 @@ export async function run(argv: string[], env: Env): Promise<void> {
       print(result);
       return;
     }
+    case 'config': {
+      if (positionals[0] !== 'check') throw new UsherError('BAD_REQUEST', 'usage: usher config check [FILE]');
+      const file = positionals[1];
+      const result = loadConfig(file ? { ...env, USHER_CONFIG: file } : env);
+      if (!result.ok) throw new UsherError('CONFIG_INVALID', formatFaults(result.faults));
+      print(presentConfig(result.config));
+      return;
+    }
     case 'migrate': {
       const cfg = config(env, false);
       await withStore(
@@ -211,5 +246,6 @@ export async function run(argv: string[], env: Env): Promise<void> {
 run(process.argv.slice(2), process.env).catch((error: unknown) => {
   process.stderr.write(`usher: ${isUsherError(error) ? error.message : describeError(error)}\n`);
   if (isUsherError(error) && Array.isArray(error.detail)) process.stderr.write(error.detail.map((f) => `  - ${String(f)}\n`).join(''));
-  process.exit(isUsherError(error) && error.httpStatus < 500 ? 2 : 1);
+  // 2: the command or its configuration is wrong (nothing was done); 1: it failed while working.
+  process.exit(isUsherError(error) && (error.httpStatus < 500 || error.code === 'CONFIG_INVALID') ? 2 : 1);
 });

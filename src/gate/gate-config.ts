@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaFaults } from '../config-faults.ts';
 import { templateFaults } from '../domain/decline-message.ts';
 import type { GatePolicy, GateReasonCode, UnknownMemberAction } from '../domain/gate-policy.ts';
 
@@ -55,7 +56,7 @@ export function resolveGateSettings(
     const merged = { ...section.defaults, ...(raw as Record<string, unknown>) };
     const parsed = gatePolicySchema.safeParse(merged);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) faults.push(`eventTypes.${id}.gate.${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      faults.push(...schemaFaults(gatePolicySchema, parsed.error.issues, `eventTypes.${id}.gate.`));
       continue;
     }
     const p = parsed.data;
