@@ -1,6 +1,6 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -107,9 +107,16 @@ function isRoot(): boolean {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed server whose parent never reaps it (PID 1 in many containers) stays a zombie that
+  // signals still reach: on Linux, its state in /proc says it is dead.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return true;
   }
 }
 
@@ -281,6 +288,49 @@ export function runningServer(dataDir: string): RunningServer | undefined {
   return { pid, url: connectionUrl(dataDir, host, port) };
 }
 
+/**
+ * A server killed with SIGKILL leaves postmaster.pid behind, and where nobody reaps it (PID 1 in
+ * many containers) it lingers as a zombie whose pid PostgreSQL's own check takes for a live server,
+ * so it refuses to start ("lock file already exists"). When the pid in the file is dead or a
+ * zombie, the file goes. Safe: PostgreSQL still refuses while any old backend holds its shared
+ * memory, and recovers from the WAL what the killed server had not written.
+ */
+function removeStaleLockFiles(cluster: string, socketDir: string, log: (m: string) => void): void {
+  const socketLocks = existsSync(socketDir) ? readdirSync(socketDir).filter((f) => /^\.s\.PGSQL\.\d+\.lock$/.test(f)).map((f) => join(socketDir, f)) : [];
+  for (const lockFile of [join(cluster, 'postmaster.pid'), ...socketLocks]) {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(lockFile, 'utf8').split('\n')[0]);
+    } catch {
+      continue;
+    }
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    rmSync(lockFile, { force: true });
+    log(`removed ${lockFile}, left by a PostgreSQL server that is gone (pid ${pid}); it recovers on start`);
+  }
+}
+
+/**
+ * pg_ctl start, again for up to 30 s while what is left of a killed server is still going: its
+ * backends leave a moment after their postmaster, and until then PostgreSQL refuses to start on
+ * their shared memory (and its pid may still look alive). Any other failure is final at once.
+ */
+async function startCluster(owner: Owner | undefined, bins: ServerBinaries, cluster: string, socketDir: string, logPath: string, log: (m: string) => void): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    removeStaleLockFiles(cluster, socketDir, log);
+    try {
+      runAs(owner, bins.pgCtl, ['start', '-D', cluster, '-l', logPath, '-w', '-t', '120', '-s'], 'starting PostgreSQL');
+      return;
+    } catch (error) {
+      const tail = readFileSync(logPath, 'utf8').slice(-2000);
+      const leftovers = /pre-existing shared memory block|lock file ".*" already exists/.test(tail);
+      if (!leftovers || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 async function waitWhileChanging(dataDir: string): Promise<void> {
   const pidFile = join(dataDir, CLUSTER_DIR, 'postmaster.pid');
   for (let i = 0; i < 300; i++) {
@@ -348,8 +398,14 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   // Joining a running server needs neither its binaries nor its user: a CLI command beside
   // `usher serve` only connects.
   if (running) {
-    await ensureDatabase(running);
-    return { ...running, started: false, stop };
+    try {
+      await ensureDatabase(running);
+      return { ...running, started: false, stop };
+    } catch (error) {
+      // Its lock file says running, but nobody answers (killed a moment ago, its children still
+      // going): start it again; pg_ctl waits for what is left of the old one.
+      log(`the PostgreSQL server of ${dataDir} (pid ${running.pid}) does not answer (${(error as Error).message}); starting it again`);
+    }
   }
 
   const bins = await serverBinaries(options.binDir);
@@ -373,7 +429,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     chownSync(logPath, owner.uid, owner.gid);
   }
   try {
-    runAs(owner, bins.pgCtl, ['start', '-D', cluster, '-l', logPath, '-w', '-t', '120', '-s'], 'starting PostgreSQL');
+    await startCluster(owner, bins, cluster, socketDir, logPath, log);
   } catch (error) {
     // Another process may have started it a moment before us: join that one.
     const other = runningServer(dataDir);
