@@ -60,13 +60,15 @@ const JOB_LABEL: Record<string, string> = {
 
 /** Everything the board page shows, computed once per change and sent to every viewer. */
 export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promise<BoardView> {
-  const [board, waiting, held, queued, deadJobs, deadEvents, decisions] = await Promise.all([
+  const [board, waiting, held, queued, deadJobs, deadEvents, unreadable, decisions] = await Promise.all([
     roomBoard(db, { timeZone: deps.timeZone, present: deps.present }, at),
     listWaiting(db, at, 100),
     listHeldBookings(db, 100),
     listQueuedJobs(db, 'cal.', 500),
     listJobs(db, { state: 'dead', limit: 50 }),
     listInboxEvents(db, { state: 'dead', limit: 50 }),
+    // Signed by Cal.com but never handleable as received (issue 16): someone has to look at them.
+    listInboxEvents(db, { state: 'unprocessable', limit: 50 }),
     listDecisions(db, { kinds: ['gate', 'room'], limit: 40 }),
   ]);
   const known = new Map<string, BoardBooking>();
@@ -119,6 +121,7 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
       dead: [
         ...deadJobs.map((j) => ({ ref: `job_${j.id}`, what: `${j.bookingUid ? `${label(j.bookingUid)} — ` : ''}${jobWhat(j)}`, uid: j.bookingUid, error: j.lastError, at: (j.finishedAt ?? j.createdAt).toISOString() })),
         ...deadEvents.map((e) => ({ ref: `evt_${e.id}`, what: `${e.trigger} from Cal.com`, uid: e.bookingUid, error: e.lastError, at: (e.finishedAt ?? e.receivedAt).toISOString() })),
+        ...unreadable.map((e) => ({ ref: `evt_${e.id}`, what: `${e.trigger} from Cal.com, which Usher cannot read`, uid: e.bookingUid, error: e.lastError, at: (e.finishedAt ?? e.receivedAt).toISOString() })),
       ],
     },
     feed: decisions.map((d) => ({ id: d.id, at: d.decidedAt.toISOString(), kind: d.kind, outcome: d.outcome, uid: d.bookingUid, label: d.bookingUid ? label(d.bookingUid) : null, text: decisionText(d) })),

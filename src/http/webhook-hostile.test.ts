@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Usher } from '../main.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../sandbox/payloads.ts';
+import { boardView } from '../board/board-view.ts';
+import { bookingPresenter } from '../rooms/room-board.ts';
 import { getBooking } from '../store/bookings.ts';
 import { countInboxByState, listInboxEvents } from '../store/inbox.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
@@ -56,6 +58,9 @@ describe.each(storeKinds)('hostile and broken webhooks at the door on %s', (kind
     expect(event?.lastError).toContain('endTime must be after startTime');
     await usher.worker.drain();
     expect(await getBooking(store.db, b.uid)).toBeUndefined();
+    // Someone has to look at it: the board lists it under what needs attention, with the reason.
+    const view = await boardView(store.db, { timeZone: 'Europe/London', title: 'Test', present: bookingPresenter({ showNames: false }), bucketsFor: () => [] }, new Date());
+    expect(view.attention.dead).toContainEqual(expect.objectContaining({ ref: `evt_${event!.id}`, what: 'BOOKING_CREATED from Cal.com, which Usher cannot read', error: expect.stringContaining('endTime must be after startTime') }));
   });
 
   it.each([
