@@ -5,6 +5,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     {
       level,
       base: { service: 'usher' },
+      // An error logs its type, message, stack and the chain of causes (what failed underneath).
+      serializers: { err: pino.stdSerializers.errWithCause },
       // Secrets never reach a log line, whatever a caller passes in.
       redact: {
         paths: [

@@ -22,7 +22,6 @@ import { openStore, type OpenedStore } from './store/open-store.ts';
 import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
 import { reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
-import { describeError } from './errors.ts';
 import type { GateDeps } from './gate/decide-request.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
 import { roomEventHandler } from './rooms/room-events.ts';
@@ -179,7 +178,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       reconcileTimer = setInterval(() => {
         reconcileOnce().then(
           (r) => r.fed > 0 && log.info({ ...r }, 'reconciler fed missed changes into the inbox'),
-          (error) => log.warn({ err: describeError(error) }, 'reconciliation failed; next pass will retry'),
+          (error) => log.warn({ err: error }, 'reconciliation failed; next pass will retry'),
         );
       }, config.reconciler.intervalSeconds * 1000);
       reconcileTimer.unref();
@@ -192,7 +191,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         dispatching ??= dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())
           .then(
             (n) => n > 0 && worker.wake(),
-            (error) => log.warn({ err: describeError(error) }, 'dispatching automations failed; the next pass retries'),
+            (error) => log.warn({ err: error }, 'dispatching automations failed; the next pass retries'),
           )
           .finally(() => (dispatching = undefined));
       }, Math.min(config.worker.pollIntervalMs, 500));
@@ -204,7 +203,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       replanTimer = setInterval(() => {
         replanUpcoming(db, rooms, clock.now(), 'periodic').then(
           (r) => r && r.moves.length > 0 && (worker.wake(), log.info({ moved: r.movedCount, placed: r.moves.filter((m) => m.why === 'placed').length }, 'periodic re-plan changed rooms')),
-          (error) => log.warn({ err: describeError(error) }, 'periodic re-plan failed; the next one will retry'),
+          (error) => log.warn({ err: error }, 'periodic re-plan failed; the next one will retry'),
         );
       }, config.roomSettings.replanIntervalSeconds * 1000);
       replanTimer.unref();

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { describeError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 
 export const BOARD_CHANNEL = 'usher_board';
@@ -89,7 +88,7 @@ export class BoardFeed {
         } catch (error) {
           // The viewers keep the last view; the next change or tick tries again.
           this.#stale = true;
-          this.#o.log.warn({ err: describeError(error) }, 'board view failed; keeping the last one');
+          this.#o.log.warn({ err: error }, 'board view failed; keeping the last one');
         }
       } while (this.#again && !this.#closed);
     })().finally(() => {

@@ -76,7 +76,7 @@ async function serve(cfg: Config): Promise<void> {
     usher.close().then(
       () => process.exit(0),
       (error) => {
-        log.error({ err: describeError(error) }, 'stop failed');
+        log.error({ err: error }, 'stop failed');
         process.exit(1);
       },
     );

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../store/db.ts';
 import { countInboxByState, oldestPendingInboxAge } from '../store/inbox.ts';
 import { countJobsByState } from '../store/jobs.ts';
@@ -20,11 +20,14 @@ export interface Metrics {
   calCallSeconds: Histogram<'endpoint'>;
   eventsProcessed: Counter<'state'>;
   jobsProcessed: Counter<'kind' | 'state'>;
+  httpSeconds: Histogram<'method' | 'route' | 'status'>;
 }
 
 /** One registry per app (not prom-client's global), so tests and several apps in a process stay apart. */
 export function createMetrics(db: Db, now: () => Date): Metrics {
   const registry = new Registry();
+  // The process itself: CPU, resident memory, heap, event-loop lag, GC, open handles.
+  collectDefaultMetrics({ register: registry, prefix: 'usher_' });
   const metrics: Metrics = {
     registry,
     webhooks: new Counter({ name: 'usher_webhooks_total', help: 'Webhook deliveries by result', labelNames: ['result'], registers: [registry] }),
@@ -43,6 +46,13 @@ export function createMetrics(db: Db, now: () => Date): Metrics {
     }),
     eventsProcessed: new Counter({ name: 'usher_events_processed_total', help: 'Inbox events handled by outcome', labelNames: ['state'], registers: [registry] }),
     jobsProcessed: new Counter({ name: 'usher_jobs_processed_total', help: 'Outbox job runs by kind and outcome', labelNames: ['kind', 'state'], registers: [registry] }),
+    httpSeconds: new Histogram({
+      name: 'usher_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
   };
   new Gauge({
     name: 'usher_jobs',

@@ -5,7 +5,7 @@ import { bookingPayload, envelopeBody, meetingBody, noShowBody, pingBody, sample
 import { getBooking } from '../store/bookings.ts';
 import { listDecisions } from '../store/decisions.ts';
 import { countInboxByState, listInboxEvents } from '../store/inbox.ts';
-import { TEST_SECRET } from '../../test/config.ts';
+import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../../test/config.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { adminGet, postWebhook, startTestUsher } from '../../test/usher.ts';
 
@@ -135,5 +135,17 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     expect(text).toMatch(/usher_webhooks_total\{result="accepted"\} \d+/);
     expect(text).toMatch(/usher_webhooks_total\{result="rejected_signature"\} \d+/);
     expect(text).toContain('usher_queue_lag_seconds');
+    // The process and the HTTP edge: resident memory, event-loop lag, latency per route pattern.
+    expect(text).toMatch(/usher_process_resident_memory_bytes \d+/);
+    expect(text).toContain('usher_nodejs_eventloop_lag_seconds');
+    expect(text).toMatch(/usher_http_request_duration_seconds_bucket\{le="0.01",method="POST",route="\/webhooks\/cal",status="200"\} \d+/);
+  });
+
+  it('answers an unknown path and a refused content type in the one error shape', async () => {
+    const nope = await adminGet(usher.url, '/nope');
+    expect(nope).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'no route GET /nope' } } });
+    const res = await fetch(`${usher.url}/api/members/import`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/xml' }, body: '<x/>' });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });
 });

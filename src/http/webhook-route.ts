@@ -3,7 +3,6 @@ import { rawDedupeKey, webhookDedupeKey } from '../cal/dedupe-key.ts';
 import { parseWebhook, type ParsedWebhook } from '../cal/parse-webhook.ts';
 import { verifySignature } from '../cal/verify-signature.ts';
 import { eventBookingUid } from '../domain/booking-event.ts';
-import { describeError } from '../errors.ts';
 import type { InboxWriter, NewInboxEvent } from '../store/inbox.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -104,7 +103,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
     } catch (error) {
       // Not stored, so not acknowledged: a 503 at least shows in Cal.com's delivery log.
       o.metrics.webhooks.inc({ result: 'store_unavailable' });
-      req.log.error({ err: describeError(error) }, 'inbox write failed');
+      req.log.error({ err: error }, 'inbox write failed');
       return reply.code(503).send({ error: { code: 'STORE_UNAVAILABLE', message: 'could not store the event; not accepted' } });
     }
     const result = stored.duplicate ? 'duplicate' : row.state === 'pending' ? 'accepted' : row.state;

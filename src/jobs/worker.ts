@@ -85,7 +85,7 @@ export class Worker {
     // Work stored by any process (an event, a Cal.com call a decision wrote) wakes the loops at once
     // (migration 0008); without it they would find it on their next poll.
     this.#unlisten = this.#o.db.listen('usher_work', () => this.wake()).catch((error: unknown) => {
-      this.#o.log.warn({ err: describeError(error) }, 'cannot listen for new work; polling only');
+      this.#o.log.warn({ err: error }, 'cannot listen for new work; polling only');
       return undefined;
     });
     // One job at a time per process: jobs are claimed soonest booking first, and under Cal.com's
@@ -125,7 +125,7 @@ export class Worker {
         didWork = await step();
       } catch (error) {
         // The store is unreachable or similar: nothing was decided, so wait and try again.
-        this.#o.log.error({ err: describeError(error), loop: name }, 'worker loop step failed');
+        this.#o.log.error({ err: error, loop: name }, 'worker loop step failed');
       }
       if (!didWork && this.#running) await this.#idle(name);
     }
@@ -191,7 +191,7 @@ export class Worker {
           const attempt = event.attempts + 1;
           const retryAt = new Date(now.getTime() + retryDelayMs(attempt, this.#o, this.#o.random));
           const state = await failInboxEvent(trx, event.id, describeError(error), retryAt, now);
-          log.warn({ eventId: event.id, attempt, state, err: describeError(error) }, 'event failed');
+          log.warn({ eventId: event.id, attempt, state, err: error }, 'event failed');
           states.push(state === 'dead' ? 'dead' : 'retry');
         }
       }
