@@ -21,6 +21,7 @@ const HELP = `usher — the back office beside Cal.com
 usage: usher <command> [options]
 
   serve                 run the webhook receiver, worker and admin API
+  demo                  the demo: the sandbox Cal.com, simulated patients and Usher, local secrets
   start                 what \`npm start\` runs: with CAL_API_KEY, serve; without, the demo
                         (sandbox Cal.com + simulated patients + usher, local secrets)
   sandbox [--port P] [--seed F] [--state FILE] [--drop-rate R] [--duplicate-rate R] [--delay-ms MS]
@@ -128,6 +129,9 @@ export async function run(argv: string[], env: Env): Promise<void> {
       return serve(config(env, true));
     case 'start':
       return (await import('./demo.ts')).runStart(env);
+    case 'demo':
+      // Always the sandbox, never a real Cal.com account, whatever CAL_API_KEY says.
+      return (await import('./demo.ts')).runStart({ ...env, CAL_API_KEY: '' });
     case 'sandbox': {
       const { Sandbox } = await import('../sandbox/sandbox-server.ts');
       const { loadSeed } = await import('../sandbox/load-seed.ts');
