@@ -79,6 +79,8 @@ function roomReasonText(d: Decision, r: Reason): string {
       return `${room(r.room)} unblocked by ${String(r.by)}`;
     case 'room.cleaned':
       return `${room(r.room)} marked clean by ${String(r.by)}`;
+    case 'room.booking_ended':
+      return 'no room: the appointment had already ended when Usher heard of it, so nothing was written to Cal.com';
     default:
       if (r.code.startsWith('room.released')) return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
       if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${WHY[r.code.slice(5)] ?? r.code}`;

@@ -98,6 +98,15 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     expect(await getJob(store.db, b.id)).toMatchObject({ state: 'dead', lastError: expect.stringContaining('Cancellation reason is required') });
   });
 
+  it('never writes a room into a booking that has ended by the time its turn comes: done, with why, and no call', async () => {
+    const { id } = await enqueue(calJobKinds.location, { uid: 'u1', address: 'Room 1A', endsAt: '2026-12-01T07:59:00.000Z' });
+    const live = await enqueue(calJobKinds.location, { uid: 'u2', address: 'Room 1B', endsAt: '2026-12-01T09:00:00.000Z' });
+    await worker.drain();
+    expect(await getJob(store.db, id)).toMatchObject({ state: 'done', lastResponse: { uid: 'u1', skipped: expect.stringContaining('had ended') } });
+    expect(await getJob(store.db, live.id)).toMatchObject({ state: 'done' });
+    expect(cal.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['PATCH /v2/bookings/u2/location']);
+  });
+
   it('respects a decision a person made in Cal.com first: a refused decline of an accepted booking is done, not dead', async () => {
     cal.responder = (req) =>
       req.method === 'GET'

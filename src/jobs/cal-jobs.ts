@@ -21,7 +21,8 @@ export const calJobEndpoints: Readonly<Record<string, Endpoint>> = {
 
 const uidOnly = z.object({ uid: z.string().min(1) });
 const withReason = uidOnly.extend({ reason: z.string().min(1) });
-const withAddress = uidOnly.extend({ address: z.string().min(1) });
+// `endsAt`: when the booking ends (jobs written before it was carried have none).
+const withAddress = uidOnly.extend({ address: z.string().min(1), endsAt: z.iso.datetime({ offset: true }).optional() });
 
 function payloadOf<T>(schema: z.ZodType<T>, job: Job): T {
   const parsed = schema.safeParse(job.payload);
@@ -68,8 +69,11 @@ export function calJobHandlers(client: CalClient, hooks: CalJobHooks = {}): Reco
       // refuses a cancelled booking (400): that refusal means the work is done, not failed.
       return unlessDecidedElsewhere(client, uid, () => client.cancelBooking(uid, reason), (status) => status === 'cancelled');
     },
-    [calJobKinds.location]: async (job) => {
-      const { uid, address } = payloadOf(withAddress, job);
+    [calJobKinds.location]: async (job, ctx) => {
+      const { uid, address, endsAt } = payloadOf(withAddress, job);
+      // A booking that has ended is history: writing its room would change a past record in
+      // Cal.com and spend one of five location calls a minute on nobody. The job ends saying so.
+      if (endsAt && Date.parse(endsAt) <= ctx.now.getTime()) return { uid, skipped: 'the booking had ended; its location in Cal.com was left as it was' };
       const booking = await client.updateLocation(uid, address);
       await hooks.onLocationWritten?.(uid, address);
       return { uid: booking.uid, location: booking.location ?? null };

@@ -18,6 +18,12 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
           case 'BOOKING_CREATED':
           case 'BOOKING_RESCHEDULED':
           case 'BOOKING_PAID':
+            if (booking.status === 'accepted' && booking.end <= now && !(await getAssignment(trx, booking.uid))) {
+              // Already over when Usher heard of it (a late webhook, or the reconciler reading an
+              // account's history): no room to hold, and nothing to write to Cal.com. Said once.
+              await recordDecision(trx, { bookingUid: booking.uid, kind: 'room', outcome: 'not_needed', reasons: [{ code: 'room.booking_ended', end: booking.end.toISOString() }] }, now);
+              return;
+            }
             if (booking.status !== 'accepted') {
               // The new booking was cancelled before its reschedule arrived (Cal.com does not order
               // deliveries): the old booking is cancelled all the same, so its room is freed, as in order.

@@ -129,7 +129,7 @@ function buildWorld(
 export async function enqueueLocation(trx: Queryable, b: Booking, address: string, deps: RoomDeps, now: Date): Promise<void> {
   await enqueueJob(
     trx,
-    { kind: calJobKinds.location, payload: { uid: b.uid, address }, bookingUid: b.uid, coalesceKey: `location:${b.uid}`, priorityAt: b.start, maxAttempts: deps.maxAttempts },
+    { kind: calJobKinds.location, payload: { uid: b.uid, address, endsAt: b.end.toISOString() }, bookingUid: b.uid, coalesceKey: `location:${b.uid}`, priorityAt: b.start, maxAttempts: deps.maxAttempts },
     now,
   );
 }

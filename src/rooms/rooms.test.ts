@@ -84,6 +84,16 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     expect(await locationJobs(b.uid)).toHaveLength(1);
   });
 
+  it('gives a booking that had ended before Usher heard of it no room, writes nothing to Cal.com, and says why', async () => {
+    // Usher's clock is 2026-12-01 08:00: yesterday's appointment arrives late (or from the reconciler).
+    const past = sampleBooking({ start: new Date('2026-11-30T09:00:00Z'), end: new Date('2026-11-30T09:30:00Z'), lengthMinutes: 30 });
+    await cal.deliver('BOOKING_CREATED', past);
+    expect(await getAssignment(store.db, past.uid)).toBeUndefined();
+    expect(await locationJobs(past.uid)).toEqual([]);
+    const decision = (await listDecisions(store.db, { bookingUid: past.uid, limit: 10 })).find((x) => x.kind === 'room');
+    expect(decision).toMatchObject({ outcome: 'not_needed', reasons: [{ code: 'room.booking_ended' }] });
+  });
+
   it('puts an ECG check only in a room with an ECG, and the doctor’s next appointment in the same room', async () => {
     const ecg = visit({ from: '09:00', to: '09:30', eventTypeId: 8, organizer: alan });
     const next = visit({ from: '09:45', to: '10:15', organizer: alan });
