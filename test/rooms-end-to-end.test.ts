@@ -37,6 +37,27 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     await store.close();
   });
 
+  it('never touches a video consultation’s Cal Video link: no room, no location call, and the booking says why', async () => {
+    const make = (eventTypeId: number, hour: number, name: string) =>
+      request(`${sandbox.url}/v2/bookings`, {
+        method: 'POST',
+        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+        body: JSON.stringify({ start: tomorrowAt(hour).toISOString(), eventTypeId, attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' } }),
+      }).then(async (r) => ((await r.body.json()) as { data: { uid: string } }).data.uid);
+    const video = await make(11, 10, 'Vic Video');
+    const inPerson = await make(7, 11, 'Ida Person');
+    // The in-person booking after it gets its room written: by then the video one was handled too.
+    await until('the in-person room in Cal.com', async () => (await inCal(sandbox.url, inPerson)).location?.startsWith('Room '));
+    const view = await until('the video booking decided', async () => {
+      const v = await adminGet(usher.url, `/api/bookings/${video}`);
+      return v.body.data?.decisions?.some((d: { kind: string }) => d.kind === 'room') && v.body.data;
+    });
+    expect(view.room).toBeNull();
+    expect(view.decisions).toContainEqual(expect.objectContaining({ kind: 'room', outcome: 'not_needed', reasons: [expect.objectContaining({ code: 'room.not_in_person', kind: 'video', location: 'integrations:daily' })] }));
+    expect(view.jobs.filter((j: { kind: string }) => j.kind === 'cal.location')).toEqual([]);
+    expect((await inCal(sandbox.url, video)).location).toBe('integrations:daily');
+  });
+
   it('writes the chosen room into the Cal.com booking, shows it written, and moves it when the room is blocked', async () => {
     const res = await request(`${sandbox.url}/v2/bookings`, {
       method: 'POST',

@@ -79,8 +79,10 @@ function roomReasonText(d: Decision, r: Reason): string {
       return `${room(r.room)} unblocked by ${String(r.by)}`;
     case 'room.cleaned':
       return `${room(r.room)} marked clean by ${String(r.by)}`;
-    case 'room.booking_ended':
-      return 'no room: the appointment had already ended when Usher heard of it, so nothing was written to Cal.com';
+    case 'room.write_skipped_ended':
+      return 'not written to Cal.com: the appointment had already ended';
+    case 'room.not_in_person':
+      return `no room needed: ${r.kind === 'video' ? 'a video call' : r.kind === 'phone' ? 'a phone call' : 'an online meeting'} keeps its own location in Cal.com`;
     default:
       if (r.code.startsWith('room.released')) return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
       if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${WHY[r.code.slice(5)] ?? r.code}`;

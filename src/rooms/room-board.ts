@@ -23,6 +23,8 @@ export interface BoardBooking {
   pinned: boolean;
   /** Cal.com shows the current room already (false while the write-back waits for the budget). */
   written: boolean;
+  /** Not written, and never will be: the appointment had ended (Usher does not write to past bookings). */
+  writeSkipped: boolean;
   location: string | null;
 }
 
@@ -98,6 +100,7 @@ export async function roomBoard(db: Queryable, o: { timeZone: string; present: B
       status: b.status,
       pinned: a.pinned,
       written: a.locationText !== null && a.locationText === a.locationWritten,
+      writeSkipped: !(a.locationText !== null && a.locationText === a.locationWritten) && b.end.getTime() <= at.getTime(),
       location: a.locationText,
     };
   };

@@ -1,8 +1,8 @@
 import type { EventHandler } from '../jobs/handle-event.ts';
 import { getBooking } from '../store/bookings.ts';
-import { getAssignment, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
-import { recordDecision } from '../store/decisions.ts';
-import { assignBooking, followReschedule, placeWaiting, releaseBooking, type RoomDeps } from './room-planning.ts';
+import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
+import { hasDecision, recordDecision } from '../store/decisions.ts';
+import { assignBooking, followReschedule, noRoomReason, placeWaiting, releaseBooking, type RoomDeps } from './room-planning.ts';
 
 /**
  * The rooms' part of handling an event; runs after the booking record (and the gate) in the
@@ -18,11 +18,20 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
           case 'BOOKING_CREATED':
           case 'BOOKING_RESCHEDULED':
           case 'BOOKING_PAID':
-            if (booking.status === 'accepted' && booking.end <= now && !(await getAssignment(trx, booking.uid))) {
-              // Already over when Usher heard of it (a late webhook, or the reconciler reading an
-              // account's history): no room to hold, and nothing to write to Cal.com. Said once.
-              await recordDecision(trx, { bookingUid: booking.uid, kind: 'room', outcome: 'not_needed', reasons: [{ code: 'room.booking_ended', end: booking.end.toISOString() }] }, now);
-              return;
+            if (booking.status === 'accepted' && (await hasActiveRooms(trx)) && !(await getAssignment(trx, booking.uid))) {
+              // A video call, a link or a phone call keeps its own location: no room, nothing written,
+              // and why, said once in the decision log.
+              const notHere = noRoomReason(booking, deps.settings);
+              const why = notHere?.code === 'room.not_in_person' ? { ...notHere, location: booking.location ?? null } : undefined;
+              if (why) {
+                if (!(await hasDecision(trx, booking.uid, 'room', 'not_needed'))) {
+                  await recordDecision(trx, { bookingUid: booking.uid, kind: 'room', outcome: 'not_needed', reasons: [why] }, now);
+                }
+                if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
+                  await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
+                }
+                return;
+              }
             }
             if (booking.status !== 'accepted') {
               // The new booking was cancelled before its reschedule arrived (Cal.com does not order

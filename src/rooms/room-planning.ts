@@ -6,11 +6,12 @@ import { RoomIndex, type PlanningWorld } from '../domain/room-index.ts';
 import { occupancy, staticRuleFailure, type PlannedBooking, type Room, type RoomNeed } from '../domain/room-model.ts';
 import { calJobKinds } from '../jobs/cal-jobs.ts';
 import { periodBounds } from '../domain/calendar-period.ts';
+import { locationKind, type LocationKind } from '../domain/location-kind.ts';
 import { getBookings } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
-import { recordDecision } from '../store/decisions.ts';
+import { hasDecision, recordDecision } from '../store/decisions.ts';
 import { enqueueJob } from '../store/jobs.ts';
-import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, listPlacedStays, listRooms, lockRoomPlanning, saveAssignment, type Assignment, type PlacedStay } from '../store/rooms.ts';
+import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, hasActiveRooms, listPlacedStays, listRooms, lockRoomPlanning, saveAssignment, type Assignment, type PlacedStay } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
 
 export interface RoomDeps {
@@ -29,10 +30,24 @@ function metadataEquipment(metadata: Record<string, unknown>): string[] {
   return [];
 }
 
+/**
+ * Why a booking needs no room, if it does not: its event type says so (`needsRoom: false`), or it
+ * does not happen in person — a video call, a link or a phone call keeps its location untouched,
+ * since writing a room would overwrite it (issue 14: a patient lost their video link).
+ */
+export function noRoomReason(b: Booking, settings: RoomSettings): { code: 'room.type_needs_none' | 'room.not_in_person'; kind?: LocationKind } | undefined {
+  const type = b.eventTypeId !== undefined ? settings.eventTypes[String(b.eventTypeId)] : undefined;
+  if (type && !type.needsRoom) return { code: 'room.type_needs_none' };
+  // Usher's own room text, written back earlier, is an address like any other: still in person.
+  const kind = locationKind(b.location);
+  if (kind !== 'in_person' && kind !== 'unset') return { code: 'room.not_in_person', kind };
+  return undefined;
+}
+
 /** What a booking needs of a room, from the config (event type, doctor) and its own metadata. */
 export function needOf(b: Booking, settings: RoomSettings): RoomNeed | undefined {
+  if (noRoomReason(b, settings)) return undefined;
   const type = b.eventTypeId !== undefined ? settings.eventTypes[String(b.eventTypeId)] : undefined;
-  if (type && !type.needsRoom) return undefined;
   const byId = b.organizerId !== undefined ? settings.doctors[String(b.organizerId)] : undefined;
   const email = b.organizerEmail?.toLowerCase();
   const byEmail = email ? settings.doctors[email] : undefined;
@@ -125,8 +140,18 @@ function buildWorld(
   };
 }
 
-/** The location write-back: coalesced per booking (only the newest room is sent), soonest first. */
+/**
+ * The location write-back: coalesced per booking (only the newest room is sent), soonest first.
+ * Never for a booking that has ended (a late webhook, a first reconcile over an account's history):
+ * its room is kept in Usher's records, but Cal.com's past booking is left as it was, said once.
+ */
 export async function enqueueLocation(trx: Queryable, b: Booking, address: string, deps: RoomDeps, now: Date): Promise<void> {
+  if (b.end <= now) {
+    if (!(await hasDecision(trx, b.uid, 'room', 'write_skipped'))) {
+      await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'write_skipped', reasons: [{ code: 'room.write_skipped_ended', end: b.end.toISOString() }] }, now);
+    }
+    return;
+  }
   await enqueueJob(
     trx,
     { kind: calJobKinds.location, payload: { uid: b.uid, address, endsAt: b.end.toISOString() }, bookingUid: b.uid, coalesceKey: `location:${b.uid}`, priorityAt: b.start, maxAttempts: deps.maxAttempts },
@@ -163,7 +188,7 @@ export async function assignBooking(trx: Queryable, deps: RoomDeps, b: Booking, 
   const need = needOf(b, deps.settings);
   if (!need) return { outcome: 'not_needed' };
   // A business without rooms (only the gate, say) has nothing to assign.
-  if ((await trx.query('select 1 from rooms where active limit 1')).rows.length === 0) return { outcome: 'not_needed' };
+  if (!(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
   await lockRoomPlanning(trx);
   const existing = await getAssignment(trx, b.uid);
   if (existing?.room && existing.from.getTime() === b.start.getTime()) {

@@ -84,14 +84,35 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     expect(await locationJobs(b.uid)).toHaveLength(1);
   });
 
-  it('gives a booking that had ended before Usher heard of it no room, writes nothing to Cal.com, and says why', async () => {
+  it('never writes to a booking that had ended before Usher heard of it: its room is kept in the records, Cal.com is left alone, and why', async () => {
     // Usher's clock is 2026-12-01 08:00: yesterday's appointment arrives late (or from the reconciler).
     const past = sampleBooking({ start: new Date('2026-11-30T09:00:00Z'), end: new Date('2026-11-30T09:30:00Z'), lengthMinutes: 30 });
     await cal.deliver('BOOKING_CREATED', past);
-    expect(await getAssignment(store.db, past.uid)).toBeUndefined();
+    await cal.deliver('BOOKING_CREATED', past, { extra: { description: 'a second copy' } });
+    expect(await roomOf(past.uid)).toBe('1A');
     expect(await locationJobs(past.uid)).toEqual([]);
-    const decision = (await listDecisions(store.db, { bookingUid: past.uid, limit: 10 })).find((x) => x.kind === 'room');
-    expect(decision).toMatchObject({ outcome: 'not_needed', reasons: [{ code: 'room.booking_ended' }] });
+    const said = (await listDecisions(store.db, { bookingUid: past.uid, limit: 10 })).filter((x) => x.outcome === 'write_skipped');
+    expect(said).toEqual([expect.objectContaining({ kind: 'room', reasons: [expect.objectContaining({ code: 'room.write_skipped_ended' })] })]);
+  });
+
+  it('leaves a video, link or phone booking’s location alone: no room, nothing written to Cal.com, and why, once', async () => {
+    const online = [
+      visit({ from: '09:00', to: '09:30', location: 'integrations:daily', metadata: { videoCallUrl: 'https://app.cal.com/video/abc' } }),
+      visit({ from: '09:00', to: '09:30', location: 'https://zoom.us/j/123456789' }),
+      visit({ from: '09:00', to: '09:30', location: '+44 20 7946 0958' }),
+    ];
+    for (const b of online) {
+      await cal.deliver('BOOKING_CREATED', b);
+      await cal.deliver('BOOKING_CREATED', b, { extra: { description: 'a second copy' } });
+      expect(await getAssignment(store.db, b.uid)).toBeUndefined();
+      expect(await locationJobs(b.uid)).toEqual([]);
+      const said = (await listDecisions(store.db, { bookingUid: b.uid, limit: 10 })).filter((x) => x.kind === 'room');
+      expect(said).toEqual([expect.objectContaining({ outcome: 'not_needed', reasons: [expect.objectContaining({ code: 'room.not_in_person', location: b.location })] })]);
+    }
+    // The room those three did not take is free for the in-person booking at the same time.
+    const inPerson = visit({ from: '09:00', to: '09:30' });
+    await cal.deliver('BOOKING_CREATED', inPerson);
+    expect(await roomOf(inPerson.uid)).toBe('1A');
   });
 
   it('puts an ECG check only in a room with an ECG, and the doctor’s next appointment in the same room', async () => {

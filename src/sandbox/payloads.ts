@@ -190,8 +190,9 @@ export function sampleBooking(overrides: Partial<PayloadBooking> = {}): PayloadB
     status: 'ACCEPTED',
     organizer: { id: 5, name: 'Dr Ada Byron', email: 'ada@clinic.example', username: 'ada', timeZone: 'Europe/London' },
     attendee: { name: 'Grace Hopper', email: 'grace@example.com', timeZone: 'Europe/London' },
-    location: 'integrations:daily',
-    metadata: { videoCallUrl: 'https://app.cal.com/video/abc' },
+    // An in-person appointment: Cal.com's "in person (organizer address)" location is the address.
+    location: 'Harbour Clinic, 1 Quay Street, Bristol',
+    metadata: {},
     createdAt: new Date(start.getTime() - 86_400_000),
     ...overrides,
   };

@@ -97,7 +97,7 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
         start,
         end,
         status: eventType.requiresConfirmation ? 'pending' : 'accepted',
-        location: 'integrations:daily',
+        location: eventType.location,
         metadata: input.metadata ?? {},
       },
       now(),

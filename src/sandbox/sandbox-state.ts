@@ -18,6 +18,8 @@ export interface SbEventType {
   lengthInMinutes: number;
   requiresConfirmation: boolean;
   hostId: number;
+  /** What its bookings' `location` says (an address in person, `integrations:daily` for Cal Video). */
+  location: string;
 }
 
 export type SbStatus = 'accepted' | 'pending' | 'cancelled' | 'rejected';
@@ -64,6 +66,11 @@ export const seedSchema = z.object({
         lengthInMinutes: z.number().int().positive(),
         requiresConfirmation: z.boolean().default(false),
         hostId: z.number().int(),
+        /**
+         * The booking's `location` as Cal.com stores it (CONTRACT §3.2): an address for an in-person
+         * type, `integrations:daily` (Cal Video, Cal.com's default) for a video one.
+         */
+        location: z.string().default('integrations:daily'),
       }),
     )
     .min(1),

@@ -68,3 +68,9 @@ export async function listDecisions(db: Queryable, filter: { bookingUid?: string
   );
   return result.rows.map(decisionFromRow);
 }
+
+/** Has this booking a decision of this kind and outcome already (to say a thing once, not per copy)? */
+export async function hasDecision(db: Queryable, bookingUid: string, kind: string, outcome: string): Promise<boolean> {
+  const result = await db.query('select 1 from decisions where booking_uid = $1 and kind = $2 and outcome = $3 limit 1', [bookingUid, kind, outcome]);
+  return result.rows.length > 0;
+}

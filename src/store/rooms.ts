@@ -124,6 +124,11 @@ export async function liftBlock(trx: Queryable, id: number, now: Date): Promise<
 }
 
 /** Serialises room decisions across workers and processes; the exclusion constraint backs it up. */
+/** Does the business have any room at all? (One with only the gate has nothing to assign.) */
+export async function hasActiveRooms(db: Queryable): Promise<boolean> {
+  return (await db.query('select 1 from rooms where active limit 1')).rows.length > 0;
+}
+
 export async function lockRoomPlanning(trx: Queryable): Promise<void> {
   await trx.query(`select pg_advisory_xact_lock(hashtext('usher.rooms'))`);
 }

@@ -34,6 +34,7 @@ export const WRITTEN = 'Cal.com shows this room';
 /** Where Cal.com stands on this booking's room: shown, or when it will be. */
 export function writeBackText(b: ViewBooking, zone: string, now: number): string {
   if (b.written) return WRITTEN;
+  if (b.writeSkipped) return 'Cal.com left as it was: the appointment had ended';
   if (b.writeBack?.state === 'sending') return 'Cal.com: sending now';
   if (b.writeBack) return `Cal.com: expected ${eta(b.writeBack.expectedAt, zone, now)}`;
   return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
@@ -95,7 +96,7 @@ function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; vie
           <div class="slot buffer" style={place(b.end, b.clearAt)} aria-hidden="true" />
           <button
             type="button"
-            class={`slot booking${b.written ? '' : ' unwritten'}${b.pinned ? ' pinned' : ''}${b.status === 'pending' ? ' tentative' : ''}`}
+            class={`slot booking${b.written || b.writeSkipped ? '' : ' unwritten'}${b.pinned ? ' pinned' : ''}${b.status === 'pending' ? ' tentative' : ''}`}
             style={place(b.start, b.end)}
             title={`${time(b.start, zone)}–${time(b.end, zone)} ${bookingLabel(b)} — ${writeBackText(b, zone, now)}`}
             aria-label={`${time(b.start, zone)} to ${time(b.end, zone)}, ${bookingLabel(b)}, ${writeBackText(b, zone, now)}`}
