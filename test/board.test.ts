@@ -103,6 +103,8 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
   it('shows bookings arriving from Cal.com without a reload, and a block from the page moves them with their write-back state', async () => {
     await signIn(page, usher.url, ANNA);
     await expect(page.getByRole('heading', { name: 'Harbour Clinic' }).isVisible()).resolves.toBe(true);
+    // The first view can follow "Live" by a moment: wait for the rooms before reading them.
+    await page.getByRole('region', { name: 'North wing · Floor 1' }).locator('h3').first().waitFor();
     expect(await page.getByRole('region', { name: 'North wing · Floor 1' }).locator('h3').allTextContents()).toEqual(['Room 1A', 'Room 1B']);
     expect(await page.getByRole('region', { name: 'South wing · Floor 2' }).locator('h3').allTextContents()).toEqual(['Room 2A']);
     expect(await room(page, '1A').locator('.state').textContent()).toBe('Free · ready');
