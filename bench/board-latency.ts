@@ -15,7 +15,6 @@ import { benchServer } from './bench-store.ts';
 import { boardView } from '../src/board/board-view.ts';
 import { bookingPresenter } from '../src/rooms/room-board.ts';
 import { saveBooking } from '../src/store/bookings.ts';
-import { migrate } from '../src/store/migrate.ts';
 import { saveAssignment, upsertRoom } from '../src/store/rooms.ts';
 
 const SECRET = 'bench-secret-0123456789';

@@ -11,7 +11,7 @@ import { getBookings } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import { enqueueJob } from '../store/jobs.ts';
-import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, hasActiveRooms, listPlacedStays, listRooms, lockRoomPlanning, saveAssignment, type Assignment, type PlacedStay } from '../store/rooms.ts';
+import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, hasActiveRooms, listPlacedStays, listRooms, lockRoomPlanning, saveAssignment, type PlacedStay } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
 
 export interface RoomDeps {
