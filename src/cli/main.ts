@@ -32,6 +32,10 @@ usage: usher <command> [options]
   reconcile             compare Cal.com's bookings with Usher's once and feed what is missing
   config check [FILE]   check the configuration (FILE, or USHER_CONFIG, and the environment):
                         prints it resolved, secrets masked (exit 0), or every fault (exit 2)
+  backup FILE           a consistent copy of the whole store (gzip'd JSON lines), taken while Usher runs
+  restore FILE [--replace]
+                        put a backup back, in one transaction (stop usher serve first; --replace
+                        empties a store that already holds events)
   migrate               apply database migrations
   replay <evt_N|job_N>  re-run a dead-lettered event or job
   events [--state S]    list inbox events (pending, done, ignored, unprocessable, dead)
@@ -115,6 +119,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
       email: { type: 'string' },
       meta: { type: 'string', multiple: true },
       'idempotency-key': { type: 'string' },
+      replace: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -183,6 +188,30 @@ export async function run(argv: string[], env: Env): Promise<void> {
       const result = loadConfig(file ? { ...env, USHER_CONFIG: file } : env);
       if (!result.ok) throw new UsherError('CONFIG_INVALID', formatFaults(result.faults));
       print(presentConfig(result.config));
+      return;
+    }
+    case 'backup':
+    case 'restore': {
+      const file = positionals[0];
+      if (!file) throw new UsherError('BAD_REQUEST', `usage: usher ${command} FILE`);
+      const cfg = config(env, false);
+      const { openStore } = await import('../store/open-store.ts');
+      const { backupStore, restoreStore } = await import('../store/backup.ts');
+      if (command === 'restore' && !cfg.databaseUrl) {
+        const { readLockOwner } = await import('../store/data-dir-lock.ts');
+        const owner = readLockOwner(cfg.dataDir);
+        if (owner) throw new UsherError('CONFLICT', `usher serve is running on ${cfg.dataDir} (process ${owner.pid}): stop it before restoring`);
+      }
+      const store = await openStore(cfg, command === 'backup' ? 'read' : 'command');
+      try {
+        if (command === 'backup') print(await backupStore(store.url, file, systemClock.now()));
+        else {
+          await migrate(store.db);
+          print(await restoreStore(store.db, file, { replace: values.replace ?? false }));
+        }
+      } finally {
+        await store.close();
+      }
       return;
     }
     case 'migrate': {

@@ -14,6 +14,8 @@ export interface StoreSettings {
 
 export interface OpenedStore {
   db: Db;
+  /** The connection string of this store (for a second client of its own, such as a backup's). */
+  url: string;
   /** Present for `usher serve` on the embedded store: one service per data dir. */
   lock: DataDirLock | undefined;
   /** The embedded server this store runs on (undefined with DATABASE_URL). */
@@ -41,7 +43,7 @@ export function hasEmbeddedStore(dataDir: string): boolean {
 export async function openStore(settings: StoreSettings, role: StoreRole = 'serve', log?: (message: string) => void): Promise<OpenedStore> {
   if (settings.databaseUrl) {
     const db = await openPostgres(settings.databaseUrl, { kind: 'external' });
-    return { db, lock: undefined, server: undefined, close: () => db.close() };
+    return { db, url: settings.databaseUrl, lock: undefined, server: undefined, close: () => db.close() };
   }
   const { dataDir } = settings;
   if (role === 'read' && !hasEmbeddedStore(dataDir) && !existsSync(join(dataDir, 'pgdata'))) {
@@ -55,6 +57,7 @@ export async function openStore(settings: StoreSettings, role: StoreRole = 'serv
     const s = server;
     return {
       db,
+      url: server.url,
       lock,
       server,
       async close() {
