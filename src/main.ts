@@ -222,14 +222,21 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       reconcile: reconcileOnce,
       close() {
         closing ??= (async () => {
+          // Each step says what it waits for, so a stop that takes long shows where it is.
+          const step = async (what: string, work: () => Promise<unknown>) => {
+            const started = performance.now();
+            log.info(`stopping: ${what}`);
+            await work();
+            log.info({ ms: Math.round(performance.now() - started) }, `stopped: ${what}`);
+          };
           if (reconcileTimer) clearInterval(reconcileTimer);
           if (replanTimer) clearInterval(replanTimer);
           if (dispatchTimer) clearInterval(dispatchTimer);
-          await dispatching;
-          await feed.close();
-          await app.close();
-          await worker.stop();
-          await store?.close();
+          await step('the automation dispatch in hand', async () => dispatching);
+          await step(`the board's live streams (${feed.viewers} open)`, () => feed.close());
+          await step('HTTP: no new requests, finishing the ones in flight', () => app.close());
+          await step("the worker: the batch and the Cal.com call in hand, then handing back claimed jobs", () => worker.stop());
+          if (store) await step(store.server ? 'the store, and the embedded PostgreSQL server (a fast shutdown: every commit is on disk)' : 'the store', () => store!.close());
         })();
         return closing;
       },

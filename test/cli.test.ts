@@ -55,6 +55,20 @@ describe('usher CLI on the embedded store', () => {
     }
   });
 
+  it('refuses bad arguments before any work, saying what is allowed, with exit 2', async () => {
+    const nowhere = join(dir, 'never-made-either');
+    const cases: [string[], RegExp][] = [
+      [['events', '--limit', 'abc'], /--limit must be a whole number from 1 to 1000 \(got "abc"\)/],
+      [['events', '--state', 'bogus'], /--state must be one of pending, running, done, ignored, unprocessable, dead/],
+      [['jobs', '--bogus'], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      await expect(run(process.execPath, [bin, ...args], { env: { ...env, USHER_DATA_DIR: nowhere } })).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(message) });
+    }
+    expect(existsSync(nowhere)).toBe(false);
+    expect((await usher('--version')).stdout).toMatch(/^usher \d+\.\d+\.\d+\n$/);
+  });
+
   it('a command that only reads never creates a data dir', async () => {
     const nowhere = join(dir, 'never-made');
     const failed = run(process.execPath, [bin, 'events'], { env: { ...env, USHER_DATA_DIR: nowhere } });

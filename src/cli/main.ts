@@ -90,9 +90,30 @@ async function serve(cfg: Config): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+const INBOX_STATES: readonly InboxState[] = ['pending', 'running', 'done', 'ignored', 'unprocessable', 'dead'];
+const JOB_STATES: readonly JobState[] = ['pending', 'running', 'done', 'dead', 'superseded'];
+
+/** A usage fault: said plainly, exit 2, before any work (no store opened, nothing created). */
+function usage(message: string): never {
+  throw new UsherError('BAD_REQUEST', message);
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) usage(`--${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+  return value as T;
+}
+
 export async function run(argv: string[], env: Env): Promise<void> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
+  if (command === '--version' || command === '-v' || command === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`usher ${pkg.version}\n`);
+    return;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
     args: rest,
     options: {
       limit: { type: 'string' },
@@ -124,11 +145,17 @@ export async function run(argv: string[], env: Env): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
+  } catch (error) {
+    // An unknown flag or a flag without its value: name it, and where to look.
+    usage(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (usher help lists the commands and their options)`);
+  }
+  const { values, positionals } = parsed;
   if (!command || command === 'help' || values.help) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
   const limit = Number(values.limit ?? 50);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) usage(`--limit must be a whole number from 1 to 1000 (got "${values.limit}")`);
   switch (command) {
     case 'serve':
       return serve(config(env, true));
@@ -247,7 +274,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
     }
     case 'events': {
       const cfg = config(env, false);
-      const state = values.state as InboxState | undefined;
+      const state = oneOf('state', values.state, INBOX_STATES);
       const result = await withStore(
         cfg,
         async (db) => (await listInboxEvents(db, { ...(state ? { state } : {}), limit })).map((e) => presentEvent(e)),
@@ -259,7 +286,7 @@ export async function run(argv: string[], env: Env): Promise<void> {
     }
     case 'jobs': {
       const cfg = config(env, false);
-      const state = values.state as JobState | undefined;
+      const state = oneOf('state', values.state, JOB_STATES);
       const result = await withStore(
         cfg,
         async (db) => (await listJobs(db, { ...(state ? { state } : {}), limit })).map(presentJob),
