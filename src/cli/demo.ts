@@ -67,14 +67,18 @@ export async function runStart(env: Env): Promise<void> {
     onAction: (action, detail) => log.info({ component: 'demo-traffic', action, detail }, 'patient action'),
   });
   traffic.start();
+  const secretsFile = relative(process.cwd(), join(dirname(result.config.dataDir), 'dev-secrets.json'));
+  // Copy-paste as printed: the token comes from where the demo keeps it (or from the environment).
+  const token = env.USHER_ADMIN_TOKEN ? '$USHER_ADMIN_TOKEN' : `$(node -p "require('./${secretsFile}').adminToken")`;
   process.stdout.write(
     [
       '',
       'Usher demo is running (embedded store, sandbox Cal.com, simulated patients):',
-      `  Usher            ${usher.url}   (admin token ${env.USHER_ADMIN_TOKEN ? 'from USHER_ADMIN_TOKEN' : `in ${relative(process.cwd(), join(dirname(result.config.dataDir), 'dev-secrets.json'))}`})`,
+      `  Usher            ${usher.url}   (admin token ${env.USHER_ADMIN_TOKEN ? 'from USHER_ADMIN_TOKEN' : `in ${secretsFile}`})`,
       `  room board       ${usher.url}/board   (sign in with the admin token)`,
       `  metrics          ${usher.url}/metrics`,
-      `  bookings (API)   curl -H "Authorization: Bearer $TOKEN" ${usher.url}/api/events`,
+      `  events (API)     curl -H "Authorization: Bearer ${token}" ${usher.url}/api/events`,
+      `  events (CLI)     ./bin/usher.mjs events --limit 10   (beside the demo: no token needed)`,
       `  gate             ./bin/usher.mjs gate held · ./bin/usher.mjs credits balance ada.lovelace@example.com`,
       `  sandbox Cal.com  ${sandboxUrl}/v2/bookings  (API key ${apiKey}; faults: ${sandboxUrl}/_sandbox/faults)`,
       'Ctrl-C stops everything.',

@@ -82,6 +82,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     o.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
+  // Whoever opens Usher's address in a browser is looking for the room board.
+  app.get('/', async (_req, reply) => reply.code(303).header('location', '/board').send());
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {

@@ -142,6 +142,8 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
   });
 
   it('answers an unknown path and a refused content type in the one error shape', async () => {
+    const root = await fetch(`${usher.url}/`, { redirect: 'manual' });
+    expect([root.status, root.headers.get('location')]).toEqual([303, '/board']);
     const nope = await adminGet(usher.url, '/nope');
     expect(nope).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'no route GET /nope' } } });
     const res = await fetch(`${usher.url}/api/members/import`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/xml' }, body: '<x/>' });
