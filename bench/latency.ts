@@ -91,11 +91,11 @@ const targets: [string, string][] = [['this Usher', here]];
 if (process.env.BENCH_BASELINE) targets.push([`baseline (${process.env.BENCH_BASELINE})`, process.env.BENCH_BASELINE]);
 try {
   for (const [name, root] of targets) {
-    const one = await serve(root, { ...common, USHER_DATA_DIR: join(dir, `data-${lines.length}`) });
+    const single = await serve(root, { ...common, USHER_DATA_DIR: join(dir, `data-${lines.length}`) });
     try {
-      lines.push(await measure(`${name}, embedded store, one process`, one.url));
+      lines.push(await measure(`${name}, embedded store, one process`, single.url));
     } finally {
-      await stop(one.child);
+      await stop(single.child);
     }
     const pgServer = await benchServer();
     try {

@@ -18,24 +18,16 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
           case 'BOOKING_CREATED':
           case 'BOOKING_RESCHEDULED':
           case 'BOOKING_PAID':
-            if (booking.status === 'accepted' && (await hasActiveRooms(trx)) && !(await getAssignment(trx, booking.uid))) {
-              // A video call, a link or a phone call keeps its own location: no room, nothing written,
-              // and why, said once in the decision log.
-              const notHere = noRoomReason(booking, deps.settings);
-              const why = notHere?.code === 'room.not_in_person' ? { ...notHere, location: booking.location ?? null } : undefined;
-              if (why) {
-                if (!(await hasDecision(trx, booking.uid, 'room', 'not_needed'))) {
-                  await recordDecision(trx, { bookingUid: booking.uid, kind: 'room', outcome: 'not_needed', reasons: [why] }, now);
-                }
-                if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
-                  await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
-                }
-                return;
+            // Not accepted (the new booking was cancelled before its reschedule arrived: Cal.com does
+            // not order deliveries), or not in person (a video call, a link or a phone call keeps its
+            // own location): no room for it, but the booking it replaced is cancelled all the same,
+            // so that one's room is freed, as in order.
+            const notHere = booking.status === 'accepted' ? noRoomReason(booking, deps.settings) : undefined;
+            if (booking.status !== 'accepted' || notHere?.code === 'room.not_in_person') {
+              if (notHere && (await hasActiveRooms(trx)) && !(await hasDecision(trx, booking.uid, 'room', 'not_needed'))) {
+                // Said once in the decision log, with what the location is.
+                await recordDecision(trx, { bookingUid: booking.uid, kind: 'room', outcome: 'not_needed', reasons: [{ ...notHere, location: booking.location ?? null }] }, now);
               }
-            }
-            if (booking.status !== 'accepted') {
-              // The new booking was cancelled before its reschedule arrived (Cal.com does not order
-              // deliveries): the old booking is cancelled all the same, so its room is freed, as in order.
               if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
                 await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
               }
