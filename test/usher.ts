@@ -5,7 +5,8 @@ import { createLogger } from '../src/log.ts';
 import { startUsher, type Usher } from '../src/main.ts';
 import type { Clock } from '../src/clock.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testConfig } from './config.ts';
-import type { TestStore } from './stores.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { openTestStore, type TestStore } from './stores.ts';
 
 /** Usher on a real HTTP port over a test store; the worker is driven by the test (drain()). */
 export function startTestUsher(store: TestStore, options: { clock?: Clock; env?: Env; yaml?: string; runWorker?: boolean } = {}): Promise<Usher> {
@@ -31,6 +32,23 @@ export async function adminGet(baseUrl: string, path: string, token = TEST_ADMIN
   const response = await request(baseUrl + path, { headers: { authorization: `Bearer ${token}` } });
   const text = await response.body.text();
   return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * A store of its own and an Usher over it for every test of a describe block, closed after them:
+ * `const t = usherPerFile(kind)`, then `t.usher.url`, `t.store.db`.
+ */
+export function usherPerFile(kind: string, options: Parameters<typeof startTestUsher>[1] = {}): { readonly store: TestStore; readonly usher: Usher } {
+  const ctx = {} as { store: TestStore; usher: Usher };
+  beforeAll(async () => {
+    ctx.store = await openTestStore(kind);
+    ctx.usher = await startTestUsher(ctx.store, options);
+  });
+  afterAll(async () => {
+    await ctx.usher?.close();
+    await ctx.store?.close();
+  });
+  return ctx;
 }
 
 /** Polls until `probe` gives something truthy (for effects of a running worker and a real Cal.com sandbox). */

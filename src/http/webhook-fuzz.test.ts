@@ -1,14 +1,13 @@
 import fc from 'fast-check';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signBody } from '../cal/verify-signature.ts';
 import { knownTriggers } from '../domain/booking-event.ts';
-import type { Usher } from '../main.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../sandbox/payloads.ts';
 import { getInboxEvent } from '../store/inbox.ts';
 import { TEST_SECRET } from '../../test/config.ts';
-import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { startTestUsher } from '../../test/usher.ts';
+import { storeKinds } from '../../test/stores.ts';
+import { usherPerFile } from '../../test/usher.ts';
 
 // Bounded and seeded in the suite; a longer hunt: USHER_FUZZ_RUNS=100000 USHER_FUZZ_SEED=<n> npm run fuzz
 const RUNS = Number(process.env.USHER_FUZZ_RUNS ?? 2000);
@@ -47,16 +46,7 @@ const cases = fc.record({
 });
 
 describe.each(storeKinds)('fuzzing the webhook route on %s', (kind) => {
-  let store: TestStore;
-  let usher: Usher;
-  beforeAll(async () => {
-    store = await openTestStore(kind);
-    usher = await startTestUsher(store);
-  });
-  afterAll(async () => {
-    await usher.close();
-    await store.close();
-  });
+  const t = usherPerFile(kind);
 
   it(`answers ${RUNS} generated bodies and headers with no 5xx; every signed one is stored or refused with a reason`, async () => {
     await fc.assert(
@@ -65,13 +55,13 @@ describe.each(storeKinds)('fuzzing the webhook route on %s', (kind) => {
         if (contentType) headers['content-type'] = contentType;
         if (signature === 'valid') headers['x-cal-signature-256'] = signBody(body, TEST_SECRET);
         else if (signature !== 'none') headers['x-cal-signature-256'] = signature;
-        const res = await request(`${usher.url}/webhooks/cal`, { method: 'POST', headers, body });
+        const res = await request(`${t.usher.url}/webhooks/cal`, { method: 'POST', headers, body });
         const text = await res.body.text();
         expect(res.statusCode, text).toBeLessThan(500);
         const answer = text ? (JSON.parse(text) as { id?: number; status?: string; error?: { code: string; message: string } }) : {};
         if (res.statusCode === 200) {
           expect(signature === 'valid').toBe(true);
-          expect(await getInboxEvent(store.db, answer.id!), 'a 200 means the event is stored').toBeDefined();
+          expect(await getInboxEvent(t.store.db, answer.id!), 'a 200 means the event is stored').toBeDefined();
         } else {
           expect(answer.error?.code).toBeTruthy();
           expect(answer.error?.message).toBeTruthy();
@@ -79,6 +69,6 @@ describe.each(storeKinds)('fuzzing the webhook route on %s', (kind) => {
       }),
       { numRuns: RUNS, seed: SEED },
     );
-    expect((await request(`${usher.url}/healthz`)).statusCode).toBe(200);
+    expect((await request(`${t.usher.url}/healthz`)).statusCode).toBe(200);
   }, 3_600_000);
 });

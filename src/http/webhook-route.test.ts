@@ -1,39 +1,28 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { signBody } from '../cal/verify-signature.ts';
-import type { Usher } from '../main.ts';
 import { bookingPayload, envelopeBody, meetingBody, noShowBody, pingBody, sampleBooking } from '../sandbox/payloads.ts';
 import { getBooking } from '../store/bookings.ts';
 import { listDecisions } from '../store/decisions.ts';
 import { countInboxByState, listInboxEvents } from '../store/inbox.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../../test/config.ts';
-import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { adminGet, postWebhook, startTestUsher } from '../../test/usher.ts';
+import { storeKinds } from '../../test/stores.ts';
+import { adminGet, postWebhook, usherPerFile } from '../../test/usher.ts';
 
 describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
-  let store: TestStore;
-  let usher: Usher;
-
-  beforeAll(async () => {
-    store = await openTestStore(kind);
-    usher = await startTestUsher(store);
-  });
-  afterAll(async () => {
-    await usher.close();
-    await store.close();
-  });
-  beforeEach(() => store.reset());
+  const t = usherPerFile(kind);
+  beforeEach(() => t.store.reset());
 
   const created = (b = sampleBooking()) => envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
 
   it('stores a signed event before answering 200, and the worker records the booking', async () => {
     const booking = sampleBooking();
-    const res = await postWebhook(usher.url, created(booking));
+    const res = await postWebhook(t.usher.url, created(booking));
     expect(res).toMatchObject({ status: 200, body: { received: true, status: 'accepted' } });
-    const [event] = await listInboxEvents(store.db, { limit: 10 });
+    const [event] = await listInboxEvents(t.store.db, { limit: 10 });
     expect(event).toMatchObject({ trigger: 'BOOKING_CREATED', bookingUid: booking.uid, state: 'pending' });
 
-    await usher.worker.drain();
-    expect(await getBooking(store.db, booking.uid)).toMatchObject({ status: 'accepted', attendeeEmail: 'grace@example.com', organizerId: 5 });
+    await t.usher.worker.drain();
+    expect(await getBooking(t.store.db, booking.uid)).toMatchObject({ status: 'accepted', attendeeEmail: 'grace@example.com', organizerId: 5 });
   });
 
   it.each([
@@ -42,63 +31,63 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     ['no-secret-provided', 'no-secret-provided'],
     ['a signature made with another secret', signBody(created(), 'not-the-secret')],
   ])('refuses %s with 401 and stores nothing', async (_label, signature) => {
-    const res = await postWebhook(usher.url, created(), signature);
+    const res = await postWebhook(t.usher.url, created(), signature);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('SIGNATURE_INVALID');
-    expect(await countInboxByState(store.db)).toEqual({});
+    expect(await countInboxByState(t.store.db)).toEqual({});
   });
 
   it('refuses a body whose bytes changed after signing', async () => {
     const body = created();
     const signature = signBody(body, TEST_SECRET);
-    const res = await postWebhook(usher.url, `${body} `, signature);
+    const res = await postWebhook(t.usher.url, `${body} `, signature);
     expect(res.status).toBe(401);
   });
 
   it('answers 400 to a signed body that is not JSON, and 413 to one over the limit', async () => {
-    expect((await postWebhook(usher.url, '{"triggerEvent":')).status).toBe(400);
+    expect((await postWebhook(t.usher.url, '{"triggerEvent":')).status).toBe(400);
     const huge = JSON.stringify({ triggerEvent: 'PING', pad: 'x'.repeat(1_100_000) });
-    const res = await postWebhook(usher.url, huge);
+    const res = await postWebhook(t.usher.url, huge);
     expect(res.status).toBe(413);
-    expect(await countInboxByState(store.db)).toEqual({});
+    expect(await countInboxByState(t.store.db)).toEqual({});
   });
 
   it('records an unknown trigger as ignored and answers 200', async () => {
-    const res = await postWebhook(usher.url, JSON.stringify({ triggerEvent: 'BOOKING_TELEPORTED', createdAt: new Date().toISOString(), payload: { uid: 'x' } }));
+    const res = await postWebhook(t.usher.url, JSON.stringify({ triggerEvent: 'BOOKING_TELEPORTED', createdAt: new Date().toISOString(), payload: { uid: 'x' } }));
     expect(res).toMatchObject({ status: 200, body: { status: 'ignored' } });
-    expect(await countInboxByState(store.db)).toEqual({ ignored: 1 });
+    expect(await countInboxByState(t.store.db)).toEqual({ ignored: 1 });
   });
 
   it('keeps a signed event that fails validation as unprocessable, with the reason, and answers 200', async () => {
     const payload = { ...bookingPayload(sampleBooking(), 'BOOKING_CREATED'), endTime: 'soon' };
-    const res = await postWebhook(usher.url, envelopeBody('BOOKING_CREATED', payload, new Date()));
+    const res = await postWebhook(t.usher.url, envelopeBody('BOOKING_CREATED', payload, new Date()));
     expect(res).toMatchObject({ status: 200, body: { status: 'unprocessable' } });
-    const [event] = await listInboxEvents(store.db, { limit: 1 });
+    const [event] = await listInboxEvents(t.store.db, { limit: 1 });
     expect(event?.state).toBe('unprocessable');
     expect(event?.lastError).toContain('payload.endTime');
-    const listed = await adminGet(usher.url, '/api/events?state=unprocessable');
+    const listed = await adminGet(t.usher.url, '/api/events?state=unprocessable');
     expect(listed.body.data).toHaveLength(1);
   });
 
   it('accepts MEETING_STARTED/ENDED without envelope, PING without uid, and no-show updates', async () => {
     const booking = sampleBooking();
     for (const body of [created(booking), meetingBody(booking, 'MEETING_STARTED'), meetingBody(booking, 'MEETING_ENDED'), pingBody(new Date()), noShowBody(booking, [{ email: 'grace@example.com', noShow: true }], new Date())]) {
-      expect((await postWebhook(usher.url, body)).status).toBe(200);
+      expect((await postWebhook(t.usher.url, body)).status).toBe(200);
     }
-    await usher.worker.drain();
-    expect(await countInboxByState(store.db)).toEqual({ done: 5 });
-    expect((await getBooking(store.db, booking.uid))?.meetingState).toBe('ended');
+    await t.usher.worker.drain();
+    expect(await countInboxByState(t.store.db)).toEqual({ done: 5 });
+    expect((await getBooking(t.store.db, booking.uid))?.meetingState).toBe('ended');
   });
 
   it('treats the same event delivered by two subscriptions (new createdAt) as one', async () => {
     const booking = sampleBooking();
     const payload = bookingPayload(booking, 'BOOKING_CREATED');
-    const first = await postWebhook(usher.url, envelopeBody('BOOKING_CREATED', payload, new Date('2026-11-22T10:00:00.001Z')));
-    const second = await postWebhook(usher.url, envelopeBody('BOOKING_CREATED', payload, new Date('2026-11-22T10:00:00.002Z')));
+    const first = await postWebhook(t.usher.url, envelopeBody('BOOKING_CREATED', payload, new Date('2026-11-22T10:00:00.001Z')));
+    const second = await postWebhook(t.usher.url, envelopeBody('BOOKING_CREATED', payload, new Date('2026-11-22T10:00:00.002Z')));
     expect(first.body).toMatchObject({ status: 'accepted' });
     expect(second.body).toMatchObject({ status: 'duplicate', id: first.body.id });
-    await usher.worker.drain();
-    expect(await listDecisions(store.db, { bookingUid: booking.uid, limit: 10 })).toHaveLength(1);
+    await t.usher.worker.drain();
+    expect(await listDecisions(t.store.db, { bookingUid: booking.uid, limit: 10 })).toHaveLength(1);
   });
 
   it('keeps real repeats apart: a no-show marked, unmarked and marked again later', async () => {
@@ -111,26 +100,26 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
       noShowBody(booking, absent, new Date('2026-12-01T09:40:00.200Z')),
     ];
     const statuses = [];
-    for (const body of bodies) statuses.push((await postWebhook(usher.url, body)).body.status);
+    for (const body of bodies) statuses.push((await postWebhook(t.usher.url, body)).body.status);
     expect(statuses).toEqual(['accepted', 'accepted', 'accepted', 'duplicate']);
   });
 
   it('stores 50 concurrent identical deliveries once and processes them once', async () => {
     const booking = sampleBooking();
     const body = created(booking);
-    const results = await Promise.all(Array.from({ length: 50 }, () => postWebhook(usher.url, body)));
+    const results = await Promise.all(Array.from({ length: 50 }, () => postWebhook(t.usher.url, body)));
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(results.filter((r) => r.body.status === 'accepted')).toHaveLength(1);
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
-    await usher.worker.drain();
-    expect(await countInboxByState(store.db)).toEqual({ done: 1 });
-    expect(await listDecisions(store.db, { bookingUid: booking.uid, limit: 100 })).toHaveLength(1);
+    await t.usher.worker.drain();
+    expect(await countInboxByState(t.store.db)).toEqual({ done: 1 });
+    expect(await listDecisions(t.store.db, { bookingUid: booking.uid, limit: 100 })).toHaveLength(1);
   });
 
   it('counts what it received in /metrics', async () => {
-    await postWebhook(usher.url, created());
-    await postWebhook(usher.url, created(), null);
-    const response = await fetch(`${usher.url}/metrics`);
+    await postWebhook(t.usher.url, created());
+    await postWebhook(t.usher.url, created(), null);
+    const response = await fetch(`${t.usher.url}/metrics`);
     const text = await response.text();
     expect(text).toMatch(/usher_webhooks_total\{result="accepted"\} \d+/);
     expect(text).toMatch(/usher_webhooks_total\{result="rejected_signature"\} \d+/);
@@ -142,11 +131,11 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
   });
 
   it('answers an unknown path and a refused content type in the one error shape', async () => {
-    const root = await fetch(`${usher.url}/`, { redirect: 'manual' });
+    const root = await fetch(`${t.usher.url}/`, { redirect: 'manual' });
     expect([root.status, root.headers.get('location')]).toEqual([303, '/board']);
-    const nope = await adminGet(usher.url, '/nope');
+    const nope = await adminGet(t.usher.url, '/nope');
     expect(nope).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'no route GET /nope' } } });
-    const res = await fetch(`${usher.url}/api/members/import`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/xml' }, body: '<x/>' });
+    const res = await fetch(`${t.usher.url}/api/members/import`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/xml' }, body: '<x/>' });
     expect(res.status).toBe(415);
     expect(await res.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });
