@@ -127,23 +127,25 @@ function refuseEarlierStore(dataDir: string): void {
   }
 }
 
+/** PostgreSQL's lock file of the cluster, as its lines say (pid, port, socket dir, listen address, status). */
+function readPostmasterPid(dataDir: string): { pid: number; port: number; socketDir: string; listen: string; status: string } | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(join(dataDir, CLUSTER_DIR, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  return { pid: Number(lines[0]), port: Number(lines[3]), socketDir: lines[4]?.trim() ?? '', listen: lines[5]?.trim() ?? '', status: lines[7]?.trim() ?? '' };
+}
+
 /**
  * The server PostgreSQL's own lock file (postmaster.pid) says is running for this cluster, if any:
  * left by a killed Usher, started by a CLI command, or by `usher serve`.
  */
 export function runningServer(dataDir: string): RunningServer | undefined {
-  const pidFile = join(dataDir, CLUSTER_DIR, 'postmaster.pid');
-  let lines: string[];
-  try {
-    lines = readFileSync(pidFile, 'utf8').split('\n');
-  } catch {
-    return undefined;
-  }
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  const socketDir = lines[4]?.trim() ?? '';
-  const listen = lines[5]?.trim() ?? '';
-  const status = lines[7]?.trim() ?? '';
+  const lock = readPostmasterPid(dataDir);
+  if (!lock) return undefined;
+  const { pid, port, socketDir, listen, status } = lock;
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || status !== 'ready') return undefined;
   // A pid can be reused by another program after a reboot: on Linux, check it is a postgres.
   const comm = `/proc/${pid}/comm`;
@@ -196,19 +198,11 @@ async function startCluster(owner: Owner | undefined, bins: ServerBinaries, clus
   }
 }
 
+/** Waits (up to 30 s) while a server of this cluster is still starting or stopping, so it is not joined or started twice. */
 async function waitWhileChanging(dataDir: string): Promise<void> {
-  const pidFile = join(dataDir, CLUSTER_DIR, 'postmaster.pid');
   for (let i = 0; i < 300; i++) {
-    let status = '';
-    let pid = 0;
-    try {
-      const lines = readFileSync(pidFile, 'utf8').split('\n');
-      pid = Number(lines[0]);
-      status = lines[7]?.trim() ?? '';
-    } catch {
-      return;
-    }
-    if (!isAlive(pid) || status === 'ready' || status === 'standby') return;
+    const lock = readPostmasterPid(dataDir);
+    if (!lock || !isAlive(lock.pid) || lock.status === 'ready' || lock.status === 'standby') return;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
