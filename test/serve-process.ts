@@ -29,6 +29,9 @@ export async function spawnServe(env: Record<string, string>, port?: number): Pr
   const child = spawn(process.execPath, [bin, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
+      // Under faketime (npm test's dates lane), the server shares the test's clock, as processes on
+      // one machine share one: otherwise the test's jobs would lie years ahead of the server's time.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME'))),
       PORT: String(p),
       CAL_WEBHOOK_SECRET: TEST_SECRET,
       USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,

@@ -31,11 +31,15 @@ describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher proce
     });
     const [a, b] = await Promise.all([spawnServe(env), spawnServe(env)]);
     try {
-      const deadline = Date.now() + 60_000;
+      // Inside the test's own timeout, so that a failure says where the jobs stand.
+      const deadline = Date.now() + 45_000;
       for (;;) {
         const left = await store.db.query<{ n: string }>(`select count(*) as n from jobs where state <> 'done'`);
         if (Number(left.rows[0]!.n) === 0) break;
-        if (Date.now() > deadline) throw new Error(`jobs not done:\n${a.output()}\n${b.output()}`);
+        if (Date.now() > deadline) {
+          const jobs = await store.db.query(`select id, state, attempts, run_at, last_error from jobs order by id`);
+          throw new Error(`jobs not done:\n${JSON.stringify(jobs.rows)}\n${a.output()}\n${b.output()}`);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
