@@ -30,7 +30,16 @@ ${Array.from({ length: 12 }, (_, i) => `  - { name: "R${i + 1}", floor: ${i % 3}
 `;
 
 async function start(db: Db): Promise<Usher> {
-  const result = loadConfig({ PORT: '0', CAL_WEBHOOK_SECRET: SECRET, USHER_ADMIN_TOKEN: TOKEN, CAL_API_URL: 'http://127.0.0.1:9', USHER_CONFIG: '/nonexistent.yaml' }, { yamlText: YAML });
+  const result = loadConfig(
+    {
+      PORT: '0',
+      CAL_WEBHOOK_SECRET: SECRET,
+      USHER_ADMIN_TOKEN: TOKEN,
+      CAL_API_URL: 'http://127.0.0.1:9',
+      USHER_CONFIG: '/nonexistent.yaml',
+    },
+    { yamlText: YAML },
+  );
   if (!result.ok) throw new Error(result.faults.join('\n'));
   return startUsher(result.config, { db, log: createLogger('silent') });
 }
@@ -50,8 +59,7 @@ async function follow(url: string, onView: (json: string, at: number) => void): 
         const { value, done } = await reader.read();
         if (done) return;
         buffer += decoder.decode(value, { stream: true });
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
           const message = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const data = message.split('\n').find((l) => l.startsWith('data: '));
@@ -70,7 +78,11 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 async function measure(label: string, ingest: Usher, board: Usher): Promise<void> {
   const waiting = new Map<string, (at: number) => void>();
   const stop = await follow(board.url, (json, at) => {
-    for (const [uid, resolve] of waiting) if (json.includes(uid)) resolve(at), waiting.delete(uid);
+    for (const [uid, resolve] of waiting)
+      if (json.includes(uid)) {
+        resolve(at);
+        waiting.delete(uid);
+      }
   });
   await new Promise((r) => setTimeout(r, 300));
   const acks: number[] = [];
@@ -81,7 +93,11 @@ async function measure(label: string, ingest: Usher, board: Usher): Promise<void
     const body = envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
     const seen = new Promise<number>((resolve) => waiting.set(b.uid, resolve));
     const t0 = performance.now();
-    const res = await fetch(`${ingest.url}/webhooks/cal`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) }, body });
+    const res = await fetch(`${ingest.url}/webhooks/cal`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) },
+      body,
+    });
     acks.push(performance.now() - t0);
     if (!res.ok) throw new Error(`webhook answered ${res.status}`);
     shown.push((await seen) - t0);
@@ -89,7 +105,9 @@ async function measure(label: string, ingest: Usher, board: Usher): Promise<void
   }
   stop();
   const f = (x: number) => `${x.toFixed(0)} ms`;
-  console.log(`${label}: webhook → board p50 ${f(pct(shown, 50))}, p95 ${f(pct(shown, 95))}, max ${f(Math.max(...shown))} | ack p50 ${f(pct(acks, 50))} | ratio p50 ${(pct(shown, 50) / pct(acks, 50)).toFixed(1)}× the ack (${N} webhooks)`);
+  console.log(
+    `${label}: webhook → board p50 ${f(pct(shown, 50))}, p95 ${f(pct(shown, 95))}, max ${f(Math.max(...shown))} | ack p50 ${f(pct(acks, 50))} | ratio p50 ${(pct(shown, 50) / pct(acks, 50)).toFixed(1)}× the ack (${N} webhooks)`,
+  );
 }
 
 const server = await benchServer();
@@ -119,12 +137,43 @@ async function clinicDay(rooms: number): Promise<Db> {
   await db.transaction(async (trx) => {
     for (let r = 0; r < rooms; r++) {
       const name = `R${r + 1}`;
-      await upsertRoom(trx, { name, floor: r % 5, building: r < rooms / 2 ? 'North' : 'South', equipment: [], cleaningMinutes: 10, active: true }, 'api', now);
+      await upsertRoom(
+        trx,
+        { name, floor: r % 5, building: r < rooms / 2 ? 'North' : 'South', equipment: [], cleaningMinutes: 10, active: true },
+        'api',
+        now,
+      );
       for (let k = 0; k < 10; k++) {
         const start = new Date(day.getTime() + k * 45 * 60_000);
         const uid = `b${r}-${k}`;
-        await saveBooking(trx, { uid, status: 'accepted', eventTypeId: 7, eventTypeSlug: 'consultation', start, end: new Date(start.getTime() + 30 * 60_000), attendeeName: 'Pat Doe', attendeeEmail: `p${r}-${k}@example.com`, metadata: {} }, now);
-        await saveAssignment(trx, { bookingUid: uid, room: name, from: start, to: new Date(start.getTime() + 40 * 60_000), pinned: false, reasons: {}, locationText: `Room ${name}` }, now);
+        await saveBooking(
+          trx,
+          {
+            uid,
+            status: 'accepted',
+            eventTypeId: 7,
+            eventTypeSlug: 'consultation',
+            start,
+            end: new Date(start.getTime() + 30 * 60_000),
+            attendeeName: 'Pat Doe',
+            attendeeEmail: `p${r}-${k}@example.com`,
+            metadata: {},
+          },
+          now,
+        );
+        await saveAssignment(
+          trx,
+          {
+            bookingUid: uid,
+            room: name,
+            from: start,
+            to: new Date(start.getTime() + 40 * 60_000),
+            pinned: false,
+            reasons: {},
+            locationText: `Room ${name}`,
+          },
+          now,
+        );
       }
     }
   });
@@ -143,7 +192,9 @@ for (const rooms of [12, 300]) {
     times.push(performance.now() - t);
   }
   cost[rooms] = pct(times, 50);
-  console.log(`one view, ${rooms} rooms × 10 bookings (embedded store): p50 ${pct(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms, ${(bytes / 1024).toFixed(0)} KB of JSON`);
+  console.log(
+    `one view, ${rooms} rooms × 10 bookings (embedded store): p50 ${pct(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms, ${(bytes / 1024).toFixed(0)} KB of JSON`,
+  );
   await db.close();
 }
 console.log(`ratio 300 rooms / 12 rooms: ${(cost[300]! / cost[12]!).toFixed(1)}× the time`);

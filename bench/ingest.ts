@@ -46,7 +46,11 @@ interface Run {
   errors: number;
 }
 
-async function load(url: string, bodies: { body: string; signature: string }[], options: { connections: number; rate?: number }): Promise<Run> {
+async function load(
+  url: string,
+  bodies: { body: string; signature: string }[],
+  options: { connections: number; rate?: number },
+): Promise<Run> {
   let i = 0;
   const result = await autocannon({
     url: `${url}/webhooks/cal`,
@@ -91,8 +95,12 @@ process.stdout.write(`payload: ${bodies.length} distinct BOOKING_CREATED bodies,
 const dir = mkdtempSync(join(tmpdir(), 'usher-bench-'));
 chmodSync(dir, 0o755);
 writeFileSync(join(dir, 'usher.config.yaml'), 'worker: { pollIntervalMs: 200 }\n');
-const targets: { name: string; root?: string }[] = [{ name: 'bare fastify (ceiling)' }, { name: 'usher serve, embedded PostgreSQL 18', root }];
-if (process.env.BENCH_BASELINE) targets.push({ name: `usher serve, baseline ${process.env.BENCH_BASELINE}`, root: process.env.BENCH_BASELINE });
+const targets: { name: string; root?: string }[] = [
+  { name: 'bare fastify (ceiling)' },
+  { name: 'usher serve, embedded PostgreSQL 18', root },
+];
+if (process.env.BENCH_BASELINE)
+  targets.push({ name: `usher serve, baseline ${process.env.BENCH_BASELINE}`, root: process.env.BENCH_BASELINE });
 const results: { name: string; max: Run; fixed: Run; backlogAfterFixed: number | undefined }[] = [];
 try {
   for (const [i, target] of targets.entries()) {

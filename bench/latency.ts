@@ -35,13 +35,25 @@ async function serve(root: string, env: Record<string, string>): Promise<{ url: 
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'bin/usher.mjs'), 'serve'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), CAL_WEBHOOK_SECRET: SECRET, USHER_ADMIN_TOKEN: 'bench-admin-token-0123456789', CAL_API_URL: cal.url, CAL_API_KEY: 'cal_bench', LOG_LEVEL: process.env.BENCH_LOG ?? 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      CAL_WEBHOOK_SECRET: SECRET,
+      USHER_ADMIN_TOKEN: 'bench-admin-token-0123456789',
+      CAL_API_URL: cal.url,
+      CAL_API_KEY: 'cal_bench',
+      LOG_LEVEL: process.env.BENCH_LOG ?? 'warn',
+      ...env,
+    },
     stdio: ['ignore', process.env.BENCH_LOG ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error('usher serve exited');
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { url, child };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -56,13 +68,37 @@ async function stop(child: ChildProcess): Promise<void> {
 let n = 0;
 async function one(url: string): Promise<number> {
   const start = new Date(Date.now() + 7 * 86_400_000 + n * 3_600_000);
-  const b = sampleBooking({ id: 50_000 + n++, eventTypeId: 9, requiresConfirmation: true, status: 'PENDING', start, end: new Date(start.getTime() + 1_800_000) });
+  const b = sampleBooking({
+    id: 50_000 + n++,
+    eventTypeId: 9,
+    requiresConfirmation: true,
+    status: 'PENDING',
+    start,
+    end: new Date(start.getTime() + 1_800_000),
+  });
   const body = envelopeBody('BOOKING_REQUESTED', bookingPayload(b, 'BOOKING_REQUESTED'), new Date());
   const seen = new Promise<number>((resolve) => arrived.set(b.uid, resolve));
   const t0 = performance.now();
-  const res = await fetch(`${url}/webhooks/cal`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) }, body });
+  const res = await fetch(`${url}/webhooks/cal`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) },
+    body,
+  });
   if (!res.ok) throw new Error(`webhook answered ${res.status}`);
-  const at = await Promise.race([seen, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`no confirm for ${b.uid} in 8 s; Cal.com saw ${JSON.stringify(cal.requests.slice(-3).map((r) => r.method + " " + r.path))}`)), 8_000))]);
+  const at = await Promise.race([
+    seen,
+    new Promise<number>((_, reject) =>
+      setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no confirm for ${b.uid} in 8 s; Cal.com saw ${JSON.stringify(cal.requests.slice(-3).map((r) => `${r.method} ${r.path}`))}`,
+            ),
+          ),
+        8_000,
+      ),
+    ),
+  ]);
   arrived.delete(b.uid);
   return at - t0;
 }

@@ -33,7 +33,10 @@ function serverPids(dataDir: string): number[] {
   const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
   if (!existsSync(pidFile)) return [];
   const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((p) => p > 0);
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
   return [postmaster, ...children];
 }
 
@@ -48,13 +51,26 @@ async function serve(root: string, env: Record<string, string>): Promise<{ url: 
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(root, 'bin/usher.mjs'), 'serve'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), CAL_WEBHOOK_SECRET: SECRET, USHER_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      CAL_WEBHOOK_SECRET: SECRET,
+      USHER_ADMIN_TOKEN: TOKEN,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error('usher serve exited');
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return { url, child, readyMs: performance.now() - t0 };
+    if (
+      await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, child, readyMs: performance.now() - t0 };
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -66,7 +82,10 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function pending(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/usher_inbox_events\{state="pending"\} (\d+)/.exec(text)?.[1] ?? 0) + Number(/usher_inbox_events\{state="running"\} (\d+)/.exec(text)?.[1] ?? 0);
+  return (
+    Number(/usher_inbox_events\{state="pending"\} (\d+)/.exec(text)?.[1] ?? 0) +
+    Number(/usher_inbox_events\{state="running"\} (\d+)/.exec(text)?.[1] ?? 0)
+  );
 }
 
 async function send(url: string, n: number): Promise<void> {
@@ -77,7 +96,11 @@ async function send(url: string, n: number): Promise<void> {
       const k = i++;
       const b = sampleBooking({ id: 200_000 + k, start: new Date(base + (k % 400) * 1_800_000) });
       const body = envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
-      const res = await fetch(`${url}/webhooks/cal`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) }, body });
+      const res = await fetch(`${url}/webhooks/cal`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) },
+        body,
+      });
       if (!res.ok) throw new Error(`webhook answered ${res.status}`);
     }
   };
@@ -89,7 +112,11 @@ function cliMs(root: string, env: Record<string, string>, args: string[]): numbe
   const times: number[] = [];
   for (let k = 0; k < 5; k++) {
     const t = performance.now();
-    const r = spawnSync(process.execPath, [join(root, 'bin/usher.mjs'), ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'bin/usher.mjs'), ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`usher ${args.join(' ')}: ${r.stderr}`);
     times.push(performance.now() - t);
   }
@@ -118,7 +145,9 @@ try {
       // The baseline's CLI went through the admin API while serve held its store: it needs the token.
       const cli = cliMs(root, { ...env, USHER_ADMIN_TOKEN: TOKEN }, ['members', 'list']);
       const f = (x: number) => x.toFixed(0);
-      rows.push(`| ${name} | ${f(fresh.readyMs)} | ${f(warm.readyMs)} | ${f(idle.usher)} + ${f(idle.postgres)} = **${f(idle.total)}** | ${f(busy.usher)} + ${f(busy.postgres)} = **${f(busy.total)}** | ${f(cli)} |`);
+      rows.push(
+        `| ${name} | ${f(fresh.readyMs)} | ${f(warm.readyMs)} | ${f(idle.usher)} + ${f(idle.postgres)} = **${f(idle.total)}** | ${f(busy.usher)} + ${f(busy.postgres)} = **${f(busy.total)}** | ${f(cli)} |`,
+      );
     } finally {
       await stop(warm.child);
     }
@@ -126,6 +155,8 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('| target | start → /readyz, fresh data dir (ms) | warm (ms) | PSS idle, Usher + PostgreSQL (MB) | PSS after 10,000 webhooks (MB) | `members list` beside serve (ms, median of 5) |');
+console.log(
+  '| target | start → /readyz, fresh data dir (ms) | warm (ms) | PSS idle, Usher + PostgreSQL (MB) | PSS after 10,000 webhooks (MB) | `members list` beside serve (ms, median of 5) |',
+);
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

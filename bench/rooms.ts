@@ -23,7 +23,14 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
   const rnd = seeded(seed);
   return Array.from({ length: n }, (_, i) => {
     const start = DAY0 + Math.floor(rnd() * days) * 86_400_000 + (8 * 60 + 15 * Math.floor(rnd() * 40)) * 60_000;
-    return { uid: `new${i}`, start, end: start + 30 * 60_000, doctor: `d${1 + Math.floor(rnd() * 150)}`, equipment: rnd() < 0.2 ? ['ecg'] : [], preferredRooms: [] };
+    return {
+      uid: `new${i}`,
+      start,
+      end: start + 30 * 60_000,
+      doctor: `d${1 + Math.floor(rnd() * 150)}`,
+      equipment: rnd() < 0.2 ? ['ecg'] : [],
+      preferredRooms: [],
+    };
   });
 }
 
@@ -59,8 +66,12 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
     void best;
   }
   console.log(`1. choose one room, 300 rooms × 5,000 bookings (${world.bookings.filter((b) => b.room).length} placed), 2,000 new bookings`);
-  console.log(`   index build ${ms(build)}; choose p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))}, max ${ms(pct(times, 100))}; ${assigned} got a room`);
-  console.log(`   baseline full scan (no index, no soft cost) p50 ${ms(pct(scanTimes, 50))}, p99 ${ms(pct(scanTimes, 99))}; ratio p99 ${(pct(scanTimes, 99) / pct(times, 99)).toFixed(1)}× slower`);
+  console.log(
+    `   index build ${ms(build)}; choose p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))}, max ${ms(pct(times, 100))}; ${assigned} got a room`,
+  );
+  console.log(
+    `   baseline full scan (no index, no soft cost) p50 ${ms(pct(scanTimes, 50))}, p99 ${ms(pct(scanTimes, 99))}; ratio p99 ${(pct(scanTimes, 99) / pct(times, 99)).toFixed(1)}× slower`,
+  );
 }
 
 // 2. Re-plan after a block on a busy clinic day.
@@ -69,14 +80,20 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
   const greedyTimes: number[] = [];
   const rows: string[] = [];
   for (let seed = 1; seed <= 20; seed++) {
-    const { world, block } = blockBusiestRoom(generateClinic(seed, { rooms: 300, bookings: 3000, days: 1, doctors: 150, frozenShare: 0.05, pinnedShare: 0.02 }), seed, 8);
+    const { world, block } = blockBusiestRoom(
+      generateClinic(seed, { rooms: 300, bookings: 3000, days: 1, doctors: 150, frozenShare: 0.05, pinnedShare: 0.02 }),
+      seed,
+      8,
+    );
     const t = performance.now();
     const r = replanRooms(world);
     times.push(performance.now() - t);
     // Baseline: every displaced booking greedily into the best free room, nobody else moves.
     const g0 = performance.now();
     const index = new RoomIndex(world);
-    const displaced = world.bookings.filter((b) => b.room === block.room && overlaps(occupancy(b.need, world.rooms.find((x) => x.name === block.room)!), block));
+    const displaced = world.bookings.filter(
+      (b) => b.room === block.room && overlaps(occupancy(b.need, world.rooms.find((x) => x.name === block.room)!), block),
+    );
     for (const b of displaced) index.remove(b.need.uid);
     let greedyPlaced = 0;
     for (const b of displaced) {
@@ -87,11 +104,15 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
       }
     }
     greedyTimes.push(performance.now() - g0);
-    rows.push(`   seed ${seed}: displaced ${displaced.length}, moved ${r.movedCount}, unassigned ${r.unassigned.length} (${r.method}); greedy placed ${greedyPlaced}/${displaced.length}`);
+    rows.push(
+      `   seed ${seed}: displaced ${displaced.length}, moved ${r.movedCount}, unassigned ${r.unassigned.length} (${r.method}); greedy placed ${greedyPlaced}/${displaced.length}`,
+    );
   }
   console.log('2. re-plan after blocking the busiest room for 8 h, 300 rooms × 3,000 bookings, 20 days');
   for (const row of rows) console.log(row);
-  console.log(`   re-plan p50 ${ms(pct(times, 50))}, p99/max ${ms(pct(times, 100))}; greedy baseline p50 ${ms(pct(greedyTimes, 50))}, max ${ms(pct(greedyTimes, 100))}`);
+  console.log(
+    `   re-plan p50 ${ms(pct(times, 50))}, p99/max ${ms(pct(times, 100))}; greedy baseline p50 ${ms(pct(greedyTimes, 50))}, max ${ms(pct(greedyTimes, 100))}`,
+  );
 }
 
 // 3. Small clinics against the exact MIP.
@@ -111,11 +132,19 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
     const t2 = performance.now();
     const exact = await exactReplan(world);
     mip.push(performance.now() - t2);
-    const assigned = world.bookings.length - world.bookings.filter((b) => !b.room).length - r.moves.filter((m) => !m.to && m.from).length + r.moves.filter((m) => m.to && !m.from).length;
+    const assigned =
+      world.bookings.length -
+      world.bookings.filter((b) => !b.room).length -
+      r.moves.filter((m) => !m.to && m.from).length +
+      r.moves.filter((m) => m.to && !m.from).length;
     total++;
     moves += r.movedCount;
     if (assigned === exact.assigned && r.movedCount === exact.moved) equal++;
   }
-  console.log(`3. small clinics (3–10 rooms × 10–60 bookings), 60 instances: planner = HiGHS optimum on ${equal}/${total}; ${moves} moves in all`);
-  console.log(`   planner p50 ${ms(pct(planner, 50))}, max ${ms(pct(planner, 100))}; HiGHS p50 ${ms(pct(mip, 50))}, max ${ms(pct(mip, 100))}; ratio of medians ${(pct(mip, 50) / pct(planner, 50)).toFixed(1)}×`);
+  console.log(
+    `3. small clinics (3–10 rooms × 10–60 bookings), 60 instances: planner = HiGHS optimum on ${equal}/${total}; ${moves} moves in all`,
+  );
+  console.log(
+    `   planner p50 ${ms(pct(planner, 50))}, max ${ms(pct(planner, 100))}; HiGHS p50 ${ms(pct(mip, 50))}, max ${ms(pct(mip, 100))}; ratio of medians ${(pct(mip, 50) / pct(planner, 50)).toFixed(1)}×`,
+  );
 }

@@ -27,7 +27,10 @@ const start0 = Date.UTC(2027, 0, 4, 0, 0, 0);
 
 function yamlFor(rooms: number): string {
   if (rooms === 0) return 'timeZone: Europe/London\n';
-  const list = Array.from({ length: rooms }, (_, i) => `  - { name: "R${i + 1}", floor: ${i % 4}, building: "Main", cleaningMinutes: 10${i % 5 === 0 ? ', equipment: [ecg]' : ''} }`);
+  const list = Array.from(
+    { length: rooms },
+    (_, i) => `  - { name: "R${i + 1}", floor: ${i % 4}, building: "Main", cleaningMinutes: 10${i % 5 === 0 ? ', equipment: [ecg]' : ''} }`,
+  );
   return `timeZone: Europe/London\nrooms:\n${list.join('\n')}\ndoctors:\n  "5": { preferredRooms: ["R1"] }\n`;
 }
 
@@ -39,7 +42,12 @@ function bookings(n: number): string[] {
     const weekday = day + 2 * Math.floor(day / 5);
     const slot = (i * 7) % 13;
     const start = new Date(start0 + weekday * DAY + (8 * 60 + slot * 45) * 60_000);
-    const b = sampleBooking({ id: 10_000 + i, start, end: new Date(start.getTime() + 30 * 60_000), organizer: { id: 5 + (i % 6), name: 'Dr Bench', email: `dr${i % 6}@clinic.example`, username: 'dr', timeZone: 'Europe/London' } });
+    const b = sampleBooking({
+      id: 10_000 + i,
+      start,
+      end: new Date(start.getTime() + 30 * 60_000),
+      organizer: { id: 5 + (i % 6), name: 'Dr Bench', email: `dr${i % 6}@clinic.example`, username: 'dr', timeZone: 'Europe/London' },
+    });
     return JSON.stringify({ uid: b.uid, body: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()) });
   });
 }
@@ -68,14 +76,22 @@ function profiled(db: Db): Db {
     });
   return new Proxy(db, {
     get(target, key, receiver) {
-      if (key === 'transaction') return <R>(fn: (trx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<R>) => target.transaction((trx) => fn(wrap(trx)));
+      if (key === 'transaction')
+        return <R>(fn: (trx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<R>) => target.transaction((trx) => fn(wrap(trx)));
       return Reflect.get(target, key, receiver);
     },
   });
 }
 
-async function run(rawDb: Db, rooms: number, items: string[]): Promise<{ perSecond: number; jobs: number; assigned: number; waiting: number }> {
-  const result = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'bench-admin-token-0123', USHER_CONFIG: '/nonexistent' }, { yamlText: yamlFor(rooms) });
+async function run(
+  rawDb: Db,
+  rooms: number,
+  items: string[],
+): Promise<{ perSecond: number; jobs: number; assigned: number; waiting: number }> {
+  const result = loadConfig(
+    { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'bench-admin-token-0123', USHER_CONFIG: '/nonexistent' },
+    { yamlText: yamlFor(rooms) },
+  );
   if (!result.ok) throw new Error(result.faults.join('\n'));
   const config = result.config;
   const db = profiled(rawDb);
@@ -87,7 +103,12 @@ async function run(rawDb: Db, rooms: number, items: string[]): Promise<{ perSeco
     db,
     clock: { now: () => now },
     log: createLogger('silent'),
-    eventHandlers: [recordBookingState, gateEventHandler({ settings: config.gate, timeZone: config.timeZone, maxAttempts: 8 }), roomEventHandler(deps), automationEventHandler(config.automations, 8)],
+    eventHandlers: [
+      recordBookingState,
+      gateEventHandler({ settings: config.gate, timeZone: config.timeZone, maxAttempts: 8 }),
+      roomEventHandler(deps),
+      automationEventHandler(config.automations, 8),
+    ],
     jobHandlers: {},
     pollIntervalMs: 50,
     backoffBaseSeconds: 1,
@@ -95,7 +116,19 @@ async function run(rawDb: Db, rooms: number, items: string[]): Promise<{ perSeco
   });
   for (let i = 0; i < items.length; i += 1000) {
     const chunk = items.slice(i, i + 1000).map((s) => JSON.parse(s) as { uid: string; body: string });
-    await insertInboxEvents(db, chunk.map((c) => ({ dedupeKey: randomUUID(), trigger: 'BOOKING_CREATED', bookingUid: c.uid, source: 'webhook' as const, rawBody: c.body, state: 'pending' as const, maxAttempts: 8, receivedAt: now })));
+    await insertInboxEvents(
+      db,
+      chunk.map((c) => ({
+        dedupeKey: randomUUID(),
+        trigger: 'BOOKING_CREATED',
+        bookingUid: c.uid,
+        source: 'webhook' as const,
+        rawBody: c.body,
+        state: 'pending' as const,
+        maxAttempts: 8,
+        receivedAt: now,
+      })),
+    );
   }
   const t0 = performance.now();
   while (await worker.runInboxOnce()) {
@@ -103,7 +136,8 @@ async function run(rawDb: Db, rooms: number, items: string[]): Promise<{ perSeco
   }
   const seconds = (performance.now() - t0) / 1000;
   if (process.env.BENCH_PROFILE) {
-    for (const [k, v] of [...profile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}× ${k}`);
+    for (const [k, v] of [...profile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
+      console.log(`${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}× ${k}`);
   }
   const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
   return {

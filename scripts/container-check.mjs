@@ -24,7 +24,8 @@ try {
   step('clean copy of HEAD');
   mkdirSync(app);
   execFileSync('sh', ['-c', `git -C "${root}" archive HEAD | tar -x -C "${app}"`]);
-  for (const gone of ['node_modules', '.git', 'test-artifacts']) if (existsSync(join(app, gone))) throw new Error(`${gone} in the image's context`);
+  for (const gone of ['node_modules', '.git', 'test-artifacts'])
+    if (existsSync(join(app, gone))) throw new Error(`${gone} in the image's context`);
   step('production install: npm ci --omit=dev');
   execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app, stdio: 'inherit' });
   if (existsSync(join(app, 'node_modules', 'vitest'))) throw new Error('a dev dependency was installed');
@@ -32,8 +33,12 @@ try {
   const asRoot = process.getuid?.() === 0;
   let ids = {};
   if (asRoot) {
-    if (spawnSync('id', ['-u', 'usher-image']).status !== 0) execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'usher-image']);
-    ids = { uid: Number(execFileSync('id', ['-u', 'usher-image']).toString()), gid: Number(execFileSync('id', ['-g', 'usher-image']).toString()) };
+    if (spawnSync('id', ['-u', 'usher-image']).status !== 0)
+      execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'usher-image']);
+    ids = {
+      uid: Number(execFileSync('id', ['-u', 'usher-image']).toString()),
+      gid: Number(execFileSync('id', ['-g', 'usher-image']).toString()),
+    };
     chownSync(data, ids.uid, ids.gid);
   }
   const port = 3000 + Math.floor(Math.random() * 2000) + 20000;
@@ -61,7 +66,11 @@ try {
   }
   step('HEALTHCHECK passes');
   const body = JSON.stringify({ triggerEvent: 'PING', createdAt: new Date().toISOString(), payload: {} });
-  const res = await fetch(`http://127.0.0.1:${port}/webhooks/cal`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-cal-signature-256': createHmac('sha256', secret).update(body).digest('hex') }, body });
+  const res = await fetch(`http://127.0.0.1:${port}/webhooks/cal`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-cal-signature-256': createHmac('sha256', secret).update(body).digest('hex') },
+    body,
+  });
   if (res.status !== 200) throw new Error(`a signed webhook got ${res.status}`);
   step('a signed webhook is accepted and stored');
   child.kill('SIGTERM');

@@ -24,8 +24,22 @@ const mayInstall = isRoot && existsSync('/usr/bin/apt-get') && process.env.USHER
 const args = process.argv.slice(2);
 const lanes = new Set((process.env.USHER_TEST_LANES ?? (args.length ? 'main' : 'main,postgres15,dates')).split(','));
 
-const COMPAT_FILES = ['src/store/', 'test/end-to-end.test.ts', 'test/gate-end-to-end.test.ts', 'test/rooms-end-to-end.test.ts', 'test/clock-skew.test.ts', 'test/shared-budget.test.ts'];
-const DATE_FILES = ['src/jobs/', 'src/gate/gate.test.ts', 'src/rooms/rooms.test.ts', 'src/store/', 'test/end-to-end.test.ts', 'test/clock-skew.test.ts'];
+const COMPAT_FILES = [
+  'src/store/',
+  'test/end-to-end.test.ts',
+  'test/gate-end-to-end.test.ts',
+  'test/rooms-end-to-end.test.ts',
+  'test/clock-skew.test.ts',
+  'test/shared-budget.test.ts',
+];
+const DATE_FILES = [
+  'src/jobs/',
+  'src/gate/gate.test.ts',
+  'src/rooms/rooms.test.ts',
+  'src/store/',
+  'test/end-to-end.test.ts',
+  'test/clock-skew.test.ts',
+];
 // Before the fake clock's 2026-12-01 start, a year after it, and years on.
 const DATES = ['2026-06-15 10:00:00', '2027-12-01 12:00:00', '2031-03-20 09:30:00'];
 
@@ -41,7 +55,9 @@ function run(cmd, cmdArgs, options = {}) {
 let aptUpdated = false;
 function aptInstall(what, packages) {
   if (!mayInstall) {
-    process.stderr.write(`[test] ${what} is missing. Install it, e.g. as root:\n         apt-get update && apt-get install -y ${packages.join(' ')}\n`);
+    process.stderr.write(
+      `[test] ${what} is missing. Install it, e.g. as root:\n         apt-get update && apt-get install -y ${packages.join(' ')}\n`,
+    );
     process.exit(2);
   }
   log(`installing ${what} from Debian (apt-get)`);
@@ -53,7 +69,9 @@ function aptInstall(what, packages) {
 function findPgBin() {
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(a) - Number(b));
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(a) - Number(b));
   return versions[0] ? join(base, versions[0], 'bin') : undefined;
 }
 
@@ -83,7 +101,9 @@ async function startDebianPostgres() {
   const dir = mkdtempSync(join(tmpdir(), 'usher-pg15-'));
   const data = join(dir, 'data');
   const port = await freePort();
-  const asPg = isRoot ? (cmd, a) => run('runuser', ['-u', 'postgres', '--', cmd, ...a], { stdio: 'ignore' }) : (cmd, a) => run(cmd, a, { stdio: 'ignore' });
+  const asPg = isRoot
+    ? (cmd, a) => run('runuser', ['-u', 'postgres', '--', cmd, ...a], { stdio: 'ignore' })
+    : (cmd, a) => run(cmd, a, { stdio: 'ignore' });
   if (isRoot) {
     chmodSync(dir, 0o755);
     const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim());
@@ -92,8 +112,15 @@ async function startDebianPostgres() {
   }
   asPg(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
   asPg(join(bin, 'pg_ctl'), [
-    '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60',
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
+    '-D',
+    data,
+    '-l',
+    join(dir, 'server.log'),
+    '-w',
+    '-t',
+    '60',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
     'start',
   ]);
   log(`PostgreSQL ${bin.split('/').at(-2)} started on 127.0.0.1:${port}`);

@@ -5,12 +5,24 @@ describe('loadConfig', () => {
   it('lists every fault at once', () => {
     const result = loadConfig(
       { PORT: 'eighty', DATABASE_URL: 'mysql://x', CAL_API_URL: 'ftp://cal', USHER_ADMIN_TOKEN: 'short', USHER_CONFIG: '/x.yaml' },
-      { yamlText: 'timeZone: Mars/Olympus\ncal: { bookingsApiVersion: "2023-01-01", rateLimit: { requestsPerWindow: -1 } }\nworker: { maxAttempts: 0 }\n' },
+      {
+        yamlText:
+          'timeZone: Mars/Olympus\ncal: { bookingsApiVersion: "2023-01-01", rateLimit: { requestsPerWindow: -1 } }\nworker: { maxAttempts: 0 }\n',
+      },
     );
     expect(result.ok).toBe(false);
     if (result.ok) return;
     const text = result.faults.join('\n');
-    for (const fragment of ['PORT', 'DATABASE_URL', 'CAL_API_URL', 'CAL_WEBHOOK_SECRET', 'USHER_ADMIN_TOKEN', 'cal.bookingsApiVersion', 'cal.rateLimit.requestsPerWindow', 'worker.maxAttempts']) {
+    for (const fragment of [
+      'PORT',
+      'DATABASE_URL',
+      'CAL_API_URL',
+      'CAL_WEBHOOK_SECRET',
+      'USHER_ADMIN_TOKEN',
+      'cal.bookingsApiVersion',
+      'cal.rateLimit.requestsPerWindow',
+      'worker.maxAttempts',
+    ]) {
       expect(text).toContain(fragment);
     }
   });
@@ -50,8 +62,16 @@ eventTypes:
       '/x.yaml: eventTypes.9.gate.creditCost: Too small: expected number to be >=0',
       '/x.yaml: eventTypes.9.gate.maxBookingsPerMember.year: unknown key (known here: day, week, month)',
     ]);
-    const good = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' }, { yamlText: 'gate: { defaults: { bookingWindowDays: 30 } }\neventTypes: { "10": { gate: { creditCost: 2 } } }\n' });
-    expect(good.ok && good.config.gate.policies['10']).toMatchObject({ creditCost: 2, bookingWindowDays: 30, requireMembership: true, limitScope: 'eventType' });
+    const good = loadConfig(
+      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' },
+      { yamlText: 'gate: { defaults: { bookingWindowDays: 30 } }\neventTypes: { "10": { gate: { creditCost: 2 } } }\n' },
+    );
+    expect(good.ok && good.config.gate.policies['10']).toMatchObject({
+      creditCost: 2,
+      bookingWindowDays: 30,
+      requireMembership: true,
+      limitScope: 'eventType',
+    });
   });
 
   it('requires a webhook secret unless unsigned webhooks are explicitly allowed', () => {
@@ -68,7 +88,11 @@ eventTypes:
     expect(result.config).toMatchObject({
       port: 3000,
       host: '127.0.0.1',
-      cal: { apiUrl: 'https://api.cal.com', bookingsApiVersion: '2024-08-13', rateLimit: { requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 } },
+      cal: {
+        apiUrl: 'https://api.cal.com',
+        bookingsApiVersion: '2024-08-13',
+        rateLimit: { requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 },
+      },
       webhooks: { maxBodyBytes: 1_048_576 },
     });
     expect(Object.isFrozen(result.config.cal.rateLimit)).toBe(true);
@@ -91,7 +115,14 @@ board:
     - { name: Cleo, token: "\${TOKEN_CLEO}", role: display }
     - { name: anna, token: "\${TOKEN_DUP}" }
 `;
-    const env = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/x.yaml', TOKEN_ANNA: 'anna-token-0123456789', TOKEN_CLEO: 'short', TOKEN_DUP: 'admin-token-0123456789' };
+    const env = {
+      CAL_WEBHOOK_SECRET: 'x',
+      USHER_ADMIN_TOKEN: 'admin-token-0123456789',
+      USHER_CONFIG: '/x.yaml',
+      TOKEN_ANNA: 'anna-token-0123456789',
+      TOKEN_CLEO: 'short',
+      TOKEN_DUP: 'admin-token-0123456789',
+    };
     const result = loadConfig(env, { yamlText });
     expect(result.ok).toBe(false);
     if (result.ok) return;
@@ -102,16 +133,26 @@ board:
       'board.users.3.name: "anna" appears twice',
     ]);
 
-    const ok = loadConfig({ ...env, TOKEN_BEN: 'ben-token-0123456789ab', TOKEN_CLEO: 'cleo-token-0123456789', TOKEN_DUP: 'dup-token-0123456789ab' }, { yamlText: yamlText.replace('name: anna', 'name: Dana') });
+    const ok = loadConfig(
+      { ...env, TOKEN_BEN: 'ben-token-0123456789ab', TOKEN_CLEO: 'cleo-token-0123456789', TOKEN_DUP: 'dup-token-0123456789ab' },
+      { yamlText: yamlText.replace('name: anna', 'name: Dana') },
+    );
     expect(ok.ok).toBe(true);
     if (!ok.ok) return;
-    expect(ok.config.board.users.map((u) => [u.name, u.role])).toEqual([['Anna', 'staff'], ['Ben', 'staff'], ['Cleo', 'display'], ['Dana', 'staff']]);
+    expect(ok.config.board.users.map((u) => [u.name, u.role])).toEqual([
+      ['Anna', 'staff'],
+      ['Ben', 'staff'],
+      ['Cleo', 'display'],
+      ['Dana', 'staff'],
+    ]);
     expect(JSON.stringify(ok.config.board)).not.toContain('anna-token-0123456789');
   });
 
   it('refuses unknown keys at every level, with where and what was probably meant', () => {
     const env = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml' };
-    const typo = loadConfig(env, { yamlText: 'roomz:\n  - { name: "1A" }\nworker: { pollIntervalMS: 100 }\nboard: { titel: Clinic }\nzzz: 1\n' });
+    const typo = loadConfig(env, {
+      yamlText: 'roomz:\n  - { name: "1A" }\nworker: { pollIntervalMS: 100 }\nboard: { titel: Clinic }\nzzz: 1\n',
+    });
     expect(typo.ok).toBe(false);
     if (typo.ok) return;
     expect(typo.faults).toEqual(

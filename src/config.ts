@@ -158,7 +158,8 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     faults.push('DATABASE_URL: must start with postgres:// or postgresql://');
   }
 
-  if (env.USHER_ADMIN_URL && !/^https?:\/\//.test(env.USHER_ADMIN_URL.trim())) faults.push('USHER_ADMIN_URL: must start with http:// or https://');
+  if (env.USHER_ADMIN_URL && !/^https?:\/\//.test(env.USHER_ADMIN_URL.trim()))
+    faults.push('USHER_ADMIN_URL: must start with http:// or https://');
   const trustProxy = parseTrustProxy(env.USHER_TRUST_PROXY, faults);
 
   const apiUrl = (env.CAL_API_URL?.trim() || 'https://api.cal.com').replace(/\/+$/, '');
@@ -286,10 +287,15 @@ function parseTrustProxy(raw: string | undefined, faults: string[]): false | str
   if (!value) return ['loopback'];
   if (value === 'false') return false;
   if (value === 'true') {
-    faults.push('USHER_TRUST_PROXY: "true" would believe any client\'s X-Forwarded-For; name the proxy\'s addresses or range (e.g. 172.18.0.0/16)');
+    faults.push(
+      'USHER_TRUST_PROXY: "true" would believe any client\'s X-Forwarded-For; name the proxy\'s addresses or range (e.g. 172.18.0.0/16)',
+    );
     return false;
   }
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((s) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(s));
   if (bad.length > 0) faults.push(`USHER_TRUST_PROXY: not an address, CIDR range or loopback/linklocal/uniquelocal: ${bad.join(', ')}`);
   return list;

@@ -62,7 +62,13 @@ export function createRateLimiter(config: Config, db: Db, clock: Clock): CalRate
   );
 }
 
-export function createCalClient(config: Config, db: Db, clock: Clock, metrics?: Metrics, limiter = createRateLimiter(config, db, clock)): CalClient {
+export function createCalClient(
+  config: Config,
+  db: Db,
+  clock: Clock,
+  metrics?: Metrics,
+  limiter = createRateLimiter(config, db, clock),
+): CalClient {
   return new CalClient({
     apiUrl: config.cal.apiUrl,
     apiKey: config.cal.apiKey,
@@ -80,8 +86,8 @@ export function createCalClient(config: Config, db: Db, clock: Clock, metrics?: 
 export async function startUsher(config: Config, options: StartOptions): Promise<Usher> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
-  let store: OpenedStore | undefined;
-  const db = options.db ?? (store = await openStore(config, 'serve', (message) => log.info(message))).db;
+  const store: OpenedStore | undefined = options.db ? undefined : await openStore(config, 'serve', (message) => log.info(message));
+  const db = options.db ?? store!.db;
   try {
     const migrated = await migrate(db);
     if (migrated.applied.length > 0) log.info({ applied: migrated.applied }, 'migrations applied');
@@ -90,7 +96,9 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       await releaseStaleJobs(db, clock.now(), clock.now());
     }
     if (!config.cal.webhookSecret) {
-      log.warn('!!! USHER_ALLOW_UNSIGNED_WEBHOOKS=true: webhooks are accepted WITHOUT a signature check. Anyone who can reach /webhooks/cal can forge bookings. Never run like this in production. !!!');
+      log.warn(
+        '!!! USHER_ALLOW_UNSIGNED_WEBHOOKS=true: webhooks are accepted WITHOUT a signature check. Anyone who can reach /webhooks/cal can forge bookings. Never run like this in production. !!!',
+      );
     }
     if (!config.cal.apiKey) log.warn('CAL_API_KEY is not set: jobs that call Cal.com will wait and retry until it is');
 
@@ -104,16 +112,19 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       timeZone: config.timeZone,
       maxAttempts: config.worker.maxAttempts,
       // gate.requireRoom: approving holds a room in the same transaction, or the booking is declined.
-      ...(config.roomSettings.requireRoom
-        ? { holdRoom: (trx, booking, now) => holdRoomForApproval(trx, rooms, booking, now) }
-        : {}),
+      ...(config.roomSettings.requireRoom ? { holdRoom: (trx, booking, now) => holdRoomForApproval(trx, rooms, booking, now) } : {}),
     };
     const synced = await syncConfigRooms(db, config.rooms, rooms, clock.now());
-    if (synced.deactivated.length || synced.replan?.moves.length) log.info({ deactivated: synced.deactivated, moved: synced.replan?.movedCount ?? 0 }, 'rooms synced from the config');
+    if (synced.deactivated.length || synced.replan?.moves.length)
+      log.info({ deactivated: synced.deactivated, moved: synced.replan?.movedCount ?? 0 }, 'rooms synced from the config');
     let running: Promise<ReconcileResult> | undefined;
     const reconcileOnce = () => {
       // One pass at a time per process: a slow Cal.com must not stack passes up.
-      running ??= reconcile(cal, reconcilerStore(db, config.worker.maxAttempts, () => worker.wake()), () => clock.now()).finally(() => {
+      running ??= reconcile(
+        cal,
+        reconcilerStore(db, config.worker.maxAttempts, () => worker.wake()),
+        () => clock.now(),
+      ).finally(() => {
         running = undefined;
       });
       return running;
@@ -142,14 +153,21 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         onJob: (kind, state) => metrics.jobsProcessed.inc({ kind, state }),
       },
     });
-    const present = bookingPresenter({ showNames: config.board.showNames, eventTypeTitles: Object.fromEntries(Object.entries(config.eventTypes).map(([id, t]) => [id, t.title])) });
+    const present = bookingPresenter({
+      showNames: config.board.showNames,
+      eventTypeTitles: Object.fromEntries(Object.entries(config.eventTypes).map(([id, t]) => [id, t.title])),
+    });
     const boardDeps: BoardDeps = {
       timeZone: config.timeZone,
       title: config.board.title,
       present,
       bucketsFor: (kind) => limiter.bucketsFor(calJobEndpoints[kind] ?? 'bookings.get'),
     };
-    const feed = new BoardFeed({ db, log: log.child({ component: 'board' }), compute: async () => JSON.stringify(await boardView(db, boardDeps, clock.now())) });
+    const feed = new BoardFeed({
+      db,
+      log: log.child({ component: 'board' }),
+      compute: async () => JSON.stringify(await boardView(db, boardDeps, clock.now())),
+    });
     await feed.start();
     const app = await buildApp({
       db,
@@ -187,14 +205,17 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     let dispatchTimer: NodeJS.Timeout | undefined;
     let dispatching: Promise<unknown> | undefined;
     if (options.runWorker ?? true) {
-      dispatchTimer = setInterval(() => {
-        dispatching ??= dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())
-          .then(
-            (n) => n > 0 && worker.wake(),
-            (error) => log.warn({ err: error }, 'dispatching automations failed; the next pass retries'),
-          )
-          .finally(() => (dispatching = undefined));
-      }, Math.min(config.worker.pollIntervalMs, 500));
+      dispatchTimer = setInterval(
+        () => {
+          dispatching ??= dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())
+            .then(
+              (n) => n > 0 && worker.wake(),
+              (error) => log.warn({ err: error }, 'dispatching automations failed; the next pass retries'),
+            )
+            .finally(() => (dispatching = undefined));
+        },
+        Math.min(config.worker.pollIntervalMs, 500),
+      );
       dispatchTimer.unref();
     }
     let replanTimer: NodeJS.Timeout | undefined;
@@ -202,7 +223,11 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       // Waiting bookings try again even when no event frees a room (a block ran out, say).
       replanTimer = setInterval(() => {
         replanUpcoming(db, rooms, clock.now(), 'periodic').then(
-          (r) => r && r.moves.length > 0 && (worker.wake(), log.info({ moved: r.movedCount, placed: r.moves.filter((m) => m.why === 'placed').length }, 'periodic re-plan changed rooms')),
+          (r) => {
+            if (!r || r.moves.length === 0) return;
+            worker.wake();
+            log.info({ moved: r.movedCount, placed: r.moves.filter((m) => m.why === 'placed').length }, 'periodic re-plan changed rooms');
+          },
           (error) => log.warn({ err: error }, 'periodic re-plan failed; the next one will retry'),
         );
       }, config.roomSettings.replanIntervalSeconds * 1000);
@@ -235,8 +260,12 @@ export async function startUsher(config: Config, options: StartOptions): Promise
           await step('the automation dispatch in hand', async () => dispatching);
           await step(`the board's live streams (${feed.viewers} open)`, () => feed.close());
           await step('HTTP: no new requests, finishing the ones in flight', () => app.close());
-          await step("the worker: the batch and the Cal.com call in hand, then handing back claimed jobs", () => worker.stop());
-          if (store) await step(store.server ? 'the store, and the embedded PostgreSQL server (a fast shutdown: every commit is on disk)' : 'the store', () => store!.close());
+          await step('the worker: the batch and the Cal.com call in hand, then handing back claimed jobs', () => worker.stop());
+          if (store)
+            await step(
+              store.server ? 'the store, and the embedded PostgreSQL server (a fast shutdown: every commit is on disk)' : 'the store',
+              () => store!.close(),
+            );
         })();
         return closing;
       },

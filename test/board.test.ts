@@ -57,7 +57,11 @@ async function book(sandboxUrl: string, at: Date, name: string, eventTypeId = 7)
   const res = await request(`${sandboxUrl}/v2/bookings`, {
     method: 'POST',
     headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-    body: JSON.stringify({ start: at.toISOString(), eventTypeId, attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' } }),
+    body: JSON.stringify({
+      start: at.toISOString(),
+      eventTypeId,
+      attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
+    }),
   });
   const body = (await res.body.json()) as { data: { uid: string } };
   if (res.statusCode !== 201) throw new Error(`booking failed: ${JSON.stringify(body)}`);
@@ -65,7 +69,11 @@ async function book(sandboxUrl: string, at: Date, name: string, eventTypeId = 7)
 }
 
 async function sandboxFaults(sandboxUrl: string, body: unknown) {
-  await request(`${sandboxUrl}/_sandbox/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  await request(`${sandboxUrl}/_sandbox/faults`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 /** A marker that survives only as long as the page is not reloaded. */
@@ -91,7 +99,12 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     store = await openTestStore(kind);
     sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000, locationRequestsPerMinute: 1000 });
     await sandbox.listen(0, '127.0.0.1', 0);
-    usher = await startTestUsher(store, { runWorker: true, clock: tomorrowClock(), env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY, ...TOKENS }, yaml: YAML });
+    usher = await startTestUsher(store, {
+      runWorker: true,
+      clock: tomorrowClock(),
+      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY, ...TOKENS },
+      yaml: YAML,
+    });
     await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
     await browser.context.clearCookies();
     page = await browser.context.newPage();
@@ -108,7 +121,10 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await expect(page.getByRole('heading', { name: 'Harbour Clinic' }).isVisible()).resolves.toBe(true);
     // The first view can follow "Live" by a moment: wait for the rooms before reading them.
     await page.getByRole('region', { name: 'North wing · Floor 1' }).locator('h3').first().waitFor();
-    expect(await page.getByRole('region', { name: 'North wing · Floor 1' }).locator('h3').allTextContents()).toEqual(['Room 1A', 'Room 1B']);
+    expect(await page.getByRole('region', { name: 'North wing · Floor 1' }).locator('h3').allTextContents()).toEqual([
+      'Room 1A',
+      'Room 1B',
+    ]);
     expect(await page.getByRole('region', { name: 'South wing · Floor 2' }).locator('h3').allTextContents()).toEqual(['Room 2A']);
     expect(await room(page, '1A').locator('.state').textContent()).toBe('Free · ready');
     await markPage(page);
@@ -125,13 +141,20 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     // The webhook travels sandbox → Usher → NOTIFY → server-sent event → this page.
     await room(page, '1A').getByText('Next 10:30 → Consultation · P. D.').waitFor();
     const sam = await book(sandbox.url, tomorrowAt(11, 15), 'Sam Roe');
-    await room(page, '1A').getByRole('button', { name: /11:15 to 11:45, Consultation · S\. R\./ }).waitFor();
+    await room(page, '1A')
+      .getByRole('button', { name: /11:15 to 11:45, Consultation · S\. R\./ })
+      .waitFor();
     await book(sandbox.url, tomorrowAt(16), 'Max More');
-    await room(page, '1A').getByRole('button', { name: /16:00 to 16:30, Consultation · M\. M\./ }).waitFor();
+    await room(page, '1A')
+      .getByRole('button', { name: /16:00 to 16:30, Consultation · M\. M\./ })
+      .waitFor();
     expect(await pageMark(page)).toBe(42);
     // Once the worker has written the rooms into Cal.com, the board says so. The ECG had ended when
     // it was booked: its room is on the board, and Cal.com's past booking is left alone.
-    await until('rooms written to Cal.com', async () => (await page.locator('.slot.booking.unwritten').count()) === 0 && (await page.locator('.slot.booking').count()) === 5);
+    await until(
+      'rooms written to Cal.com',
+      async () => (await page.locator('.slot.booking.unwritten').count()) === 0 && (await page.locator('.slot.booking').count()) === 5,
+    );
     expect(await page.getByText('Consultation · P. D.: Room 1A chosen').count()).toBe(1);
     await screenshot(page, 'board');
 
@@ -155,7 +178,10 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await patMove.locator('.write-state.done', { hasText: 'Cal.com shows this room' }).waitFor();
     await samMove.locator('.write-state', { hasText: 'Cal.com: expected 09:41' }).waitFor();
     await screenshot(page, 'block-result');
-    await page.getByRole('region', { name: 'Not yet in Cal.com' }).locator(`li[data-uid="${sam}"]`, { hasText: /Consultation · S\. R\. — Room 2A to Cal\.com.*expected 09:41.*rate limit/ }).waitFor();
+    await page
+      .getByRole('region', { name: 'Not yet in Cal.com' })
+      .locator(`li[data-uid="${sam}"]`, { hasText: /Consultation · S\. R\. — Room 2A to Cal\.com.*expected 09:41.*rate limit/ })
+      .waitFor();
     const patRoom = /Room 1A → Room (1B|2A)/.exec((await patMove.textContent())!)![1]!;
     expect((await inCal(sandbox.url, pat)).location).toMatch(new RegExp(`^Room ${patRoom} — `));
     // Until its turn comes, Cal.com still shows the old room, exactly as the board says.
@@ -164,7 +190,11 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await result.getByRole('button', { name: 'Done' }).click();
     expect(await room(page, '1A').locator('.state').textContent()).toBe('Blocked · until 11:40');
     expect(await room(page, '1A').locator('.detail').textContent()).toBe('Broken couch');
-    expect(await room(page, patRoom).getByRole('button', { name: /10:30 to 11:00, Consultation · P\. D\./ }).count()).toBe(1);
+    expect(
+      await room(page, patRoom)
+        .getByRole('button', { name: /10:30 to 11:00, Consultation · P\. D\./ })
+        .count(),
+    ).toBe(1);
     expect(await pageMark(page)).toBe(42);
 
     // Keyboard only: Tab to the blocked room's Unblock, Enter, Enter on the confirmation.
@@ -177,13 +207,15 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await room(page, '1A').locator('.state', { hasText: 'Free · ready' }).waitFor();
 
     // Staff move Pat back to 1A by hand: pinned there, and Cal.com told.
-    await room(page, patRoom).getByRole('button', { name: /10:30 to 11:00, Consultation · P\. D\./ }).click();
+    await room(page, patRoom)
+      .getByRole('button', { name: /10:30 to 11:00, Consultation · P\. D\./ })
+      .click();
     const moveDialog = page.getByRole('dialog', { name: 'Consultation · P. D.' });
     await moveDialog.getByLabel('Move to').selectOption({ label: 'Room 1A' });
     await screenshot(page, 'move-dialog');
     await moveDialog.getByRole('button', { name: 'Move booking' }).click();
     await room(page, '1A').locator('.slot.booking.pinned', { hasText: 'P.D.' }).waitFor();
-    await page.getByText('Consultation · P. D.: moved from ' + patRoom + ' to 1A by Anna (pinned)').waitFor();
+    await page.getByText(`Consultation · P. D.: moved from ${patRoom} to 1A by Anna (pinned)`).waitFor();
 
     await room(page, '1B').getByRole('button', { name: 'Cleaned' }).click();
     await page.getByRole('dialog', { name: 'Room 1B is clean' }).getByRole('button', { name: 'Mark cleaned' }).click();
@@ -224,12 +256,20 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
 
     // Refused: no session, a session without the CSRF header, a display screen's session.
     const post = async (headers: Record<string, string>) =>
-      (await request(`${usher.url}/board/api/rooms/1B/block`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ reason: 'x', until: tomorrowAt(12).toISOString() }) })).statusCode;
+      (
+        await request(`${usher.url}/board/api/rooms/1B/block`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ reason: 'x', until: tomorrowAt(12).toISOString() }),
+        })
+      ).statusCode;
     const cookie = (await browser.context.cookies(`${usher.url}/board`)).map((c) => `${c.name}=${c.value}`).join('; ');
     expect(await post({})).toBe(401);
     expect(await post({ cookie })).toBe(403);
     expect(await post({ cookie, 'x-usher-csrf': 'forged' })).toBe(403);
-    const csrf = await page.evaluate(async () => ((await (await fetch('/board/api/session')).json()) as { data: { csrfToken: string } }).data.csrfToken);
+    const csrf = await page.evaluate(
+      async () => ((await (await fetch('/board/api/session')).json()) as { data: { csrfToken: string } }).data.csrfToken,
+    );
     expect(await post({ cookie, 'x-usher-csrf': csrf, origin: 'https://evil.example' })).toBe(403);
 
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -244,7 +284,9 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     expect(await page.getByRole('button', { name: 'Block…' }).count()).toBe(0);
     await screenshot(page, 'display');
     const wallCookie = (await browser.context.cookies(`${usher.url}/board`)).map((c) => `${c.name}=${c.value}`).join('; ');
-    const wallCsrf = await page.evaluate(async () => ((await (await fetch('/board/api/session')).json()) as { data: { csrfToken: string } }).data.csrfToken);
+    const wallCsrf = await page.evaluate(
+      async () => ((await (await fetch('/board/api/session')).json()) as { data: { csrfToken: string } }).data.csrfToken,
+    );
     expect(await post({ cookie: wallCookie, 'x-usher-csrf': wallCsrf })).toBe(403);
     expect((await request(`${usher.url}/board/events`)).statusCode).toBe(401);
     expect(await room(page, '1B').locator('.state').textContent()).toBe('Free · ready');
@@ -256,7 +298,12 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     const port = new URL(usher.url).port;
     await usher.close();
     await page.getByTestId('connection').filter({ hasText: 'Reconnecting…' }).waitFor();
-    usher = await startTestUsher(store, { runWorker: true, clock: tomorrowClock(), env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY, PORT: port, ...TOKENS }, yaml: YAML });
+    usher = await startTestUsher(store, {
+      runWorker: true,
+      clock: tomorrowClock(),
+      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY, PORT: port, ...TOKENS },
+      yaml: YAML,
+    });
     await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
     await book(sandbox.url, tomorrowAt(14), 'Ray Back');
     await page.getByText('Consultation · R. B.: Room 1A chosen').waitFor();

@@ -14,12 +14,21 @@ export interface TestBrowser {
 
 /** Debian's Chromium with the flags DESIGN §4 lists, in a throwaway profile. */
 export async function launchBrowser(): Promise<TestBrowser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test installs it (apt-get install -y chromium), or set USHER_TEST_CHROMIUM`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: npm test installs it (apt-get install -y chromium), or set USHER_TEST_CHROMIUM`);
   const profile = mkdtempSync(join(tmpdir(), 'usher-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
     viewport: { width: 1024, height: 768 },
   });
   return {
@@ -41,7 +50,10 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  for (const [size, viewport] of [['tablet', { width: 1024, height: 768 }], ['wall', { width: 1920, height: 1080 }]] as const) {
+  for (const [size, viewport] of [
+    ['tablet', { width: 1024, height: 768 }],
+    ['wall', { width: 1920, height: 1080 }],
+  ] as const) {
     await page.setViewportSize(viewport);
     await page.waitForTimeout(100); // one frame for the layout to settle at the new size
     await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}.png`) });

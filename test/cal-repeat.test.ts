@@ -17,7 +17,11 @@ async function book(sandboxUrl: string, start: Date, eventTypeId: number, name: 
   const res = await request(`${sandboxUrl}/v2/bookings`, {
     method: 'POST',
     headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-    body: JSON.stringify({ start: start.toISOString(), eventTypeId, attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' } }),
+    body: JSON.stringify({
+      start: start.toISOString(),
+      eventTypeId,
+      attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
+    }),
   });
   return ((await res.body.json()) as { data: { uid: string } }).data.uid;
 }
@@ -49,7 +53,9 @@ describe.each(storeKinds)('every Cal.com call sent twice, as after a crash, on %
       clock: { now: () => new Date() },
       log: createLogger('silent'),
       eventHandlers: [],
-      jobHandlers: calJobHandlers(createCalClient(testConfig({ CAL_API_URL: sandbox.url, CAL_API_KEY: KEY }), store.db, { now: () => new Date() })),
+      jobHandlers: calJobHandlers(
+        createCalClient(testConfig({ CAL_API_URL: sandbox.url, CAL_API_KEY: KEY }), store.db, { now: () => new Date() }),
+      ),
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,
       backoffMaxSeconds: 10,
@@ -64,7 +70,9 @@ describe.each(storeKinds)('every Cal.com call sent twice, as after a crash, on %
       for (const c of calls) await store.db.transaction((trx) => enqueueJob(trx, { ...c, bookingUid: c.payload.uid, maxAttempts: 3 }, now));
       await worker.drain();
       const jobs = await listJobs(store.db, { limit: 100 });
-      expect(jobs.map((j) => `${j.kind} ${j.state}`).sort(), `round ${round}`).toEqual(calls.flatMap((c) => Array.from({ length: round }, () => `${c.kind} done`)).sort());
+      expect(jobs.map((j) => `${j.kind} ${j.state}`).sort(), `round ${round}`).toEqual(
+        calls.flatMap((c) => Array.from({ length: round }, () => `${c.kind} done`)).sort(),
+      );
     }
     expect((await inCal(sandbox.url, toConfirm)).status).toBe('accepted');
     expect((await inCal(sandbox.url, toDecline)).status).toBe('rejected');

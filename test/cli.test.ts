@@ -19,7 +19,12 @@ describe('usher CLI on the embedded store', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const configPath = join(dir, 'usher.config.yaml');
   writeFileSync(configPath, 'worker: { pollIntervalMs: 50 }\n');
-  const env = { PATH: process.env.PATH ?? '', USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data'), USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    USHER_CONFIG: configPath,
+    USHER_DATA_DIR: join(dir, 'data'),
+    USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+  };
   const usher = (...args: string[]) => run(process.execPath, [bin, ...args], { env });
 
   it('migrates a fresh store directly when no server holds it', async () => {
@@ -33,7 +38,10 @@ describe('usher CLI on the embedded store', () => {
   it('works beside a running usher serve by connecting to its embedded server directly, without the admin token', async () => {
     const server = await spawnServe(env);
     try {
-      const res = await postWebhook(server.url, JSON.stringify({ triggerEvent: 'BOOKING_CREATED', createdAt: '2026-12-01T08:00:00Z', payload: { uid: 'u1' } }));
+      const res = await postWebhook(
+        server.url,
+        JSON.stringify({ triggerEvent: 'BOOKING_CREATED', createdAt: '2026-12-01T08:00:00Z', payload: { uid: 'u1' } }),
+      );
       expect(res.body.status).toBe('unprocessable');
       const direct = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...env, USHER_ADMIN_TOKEN: '' } });
       const listed = JSON.parse((await direct('events', '--state', 'unprocessable')).stdout);
@@ -43,12 +51,20 @@ describe('usher CLI on the embedded store', () => {
       expect(replayed.replayed).toMatchObject({ id: listed[0].id, state: 'pending', attempts: 0 });
       await expect(direct('replay', 'job_4242')).rejects.toMatchObject({ stderr: expect.stringContaining('no job job_4242') });
       // From another machine, the same commands go through the admin API (USHER_ADMIN_URL).
-      const remote = JSON.parse((await run(process.execPath, [bin, 'events'], { env: { ...env, USHER_DATA_DIR: join(dir, 'elsewhere'), USHER_ADMIN_URL: server.url } })).stdout);
+      const remote = JSON.parse(
+        (
+          await run(process.execPath, [bin, 'events'], {
+            env: { ...env, USHER_DATA_DIR: join(dir, 'elsewhere'), USHER_ADMIN_URL: server.url },
+          })
+        ).stdout,
+      );
       expect(remote.map((e: { id: string }) => e.id)).toContain(listed[0].id);
       expect(existsSync(join(dir, 'elsewhere')), 'a remote command touches no local data dir').toBe(false);
       // A second usher serve on the same data dir says that one is running, and where.
       const second = run(process.execPath, [bin, 'serve'], { env: { ...env, PORT: '0', CAL_WEBHOOK_SECRET: TEST_SECRET } });
-      await expect(second).rejects.toMatchObject({ stderr: expect.stringMatching(new RegExp(`already running on .*\\(process ${server.child.pid}, answering at ${server.url}`)) });
+      await expect(second).rejects.toMatchObject({
+        stderr: expect.stringMatching(new RegExp(`already running on .*\\(process ${server.child.pid}, answering at ${server.url}`)),
+      });
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
@@ -63,7 +79,10 @@ describe('usher CLI on the embedded store', () => {
       [['jobs', '--bogus'], /Unknown option '--bogus'/],
     ];
     for (const [args, message] of cases) {
-      await expect(run(process.execPath, [bin, ...args], { env: { ...env, USHER_DATA_DIR: nowhere } })).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(message) });
+      await expect(run(process.execPath, [bin, ...args], { env: { ...env, USHER_DATA_DIR: nowhere } })).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(message),
+      });
     }
     expect(existsSync(nowhere)).toBe(false);
     expect((await usher('--version')).stdout).toMatch(/^usher \d+\.\d+\.\d+\n$/);
@@ -79,19 +98,28 @@ describe('usher CLI on the embedded store', () => {
   it('usher config check prints the configuration with secrets masked, or every fault with a did-you-mean', async () => {
     const good = await run(process.execPath, [bin, 'config', 'check'], { env: { ...env, CAL_WEBHOOK_SECRET: TEST_SECRET } });
     const shown = JSON.parse(good.stdout);
-    expect(shown.environment).toMatchObject({ USHER_ADMIN_TOKEN: expect.stringMatching(/^set \(\d+ characters, not shown\)$/), CAL_WEBHOOK_SECRET: expect.stringContaining('not shown') });
+    expect(shown.environment).toMatchObject({
+      USHER_ADMIN_TOKEN: expect.stringMatching(/^set \(\d+ characters, not shown\)$/),
+      CAL_WEBHOOK_SECRET: expect.stringContaining('not shown'),
+    });
     expect(good.stdout).not.toContain(TEST_ADMIN_TOKEN);
     expect(good.stdout).not.toContain(TEST_SECRET);
     expect(shown.settings.worker.pollIntervalMs).toBe(50);
     const typo = join(dir, 'typo.yaml');
     writeFileSync(typo, 'roomz:\n  - { name: "1A" }\n');
     const failed = run(process.execPath, [bin, 'config', 'check', typo], { env: { ...env, CAL_WEBHOOK_SECRET: TEST_SECRET } });
-    await expect(failed).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`${typo}: roomz: unknown key — did you mean "rooms"?`) });
+    await expect(failed).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`${typo}: roomz: unknown key — did you mean "rooms"?`),
+    });
   });
 
   it('lists every configuration fault and exits 2', async () => {
     const failed = run(process.execPath, [bin, 'serve'], { env: { ...env, USHER_ADMIN_TOKEN: 'short', PORT: 'x' } });
-    await expect(failed).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/PORT[\s\S]*CAL_WEBHOOK_SECRET[\s\S]*USHER_ADMIN_TOKEN/) });
+    await expect(failed).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/PORT[\s\S]*CAL_WEBHOOK_SECRET[\s\S]*USHER_ADMIN_TOKEN/),
+    });
   });
 });
 
@@ -105,13 +133,40 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
     chmodSync(dir, 0o755);
     const configPath = join(dir, 'usher.config.yaml');
     writeFileSync(configPath, 'timeZone: Europe/London\nreconciler: { intervalSeconds: 0 }\n');
-    const env = { PATH: process.env.PATH ?? '', USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data'), USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, CAL_API_URL: sandbox.url, CAL_API_KEY: 'cal_sandbox_demo_key' };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      USHER_CONFIG: configPath,
+      USHER_DATA_DIR: join(dir, 'data'),
+      USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      CAL_API_URL: sandbox.url,
+      CAL_API_KEY: 'cal_sandbox_demo_key',
+    };
     const usher = (...args: string[]) => run(process.execPath, [bin, ...args], { env });
     try {
       const day = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
-      const slots = JSON.parse((await usher('slots', '--event-type', '7', '--from', day, '--to', day)).stdout) as Record<string, { start: string }[]>;
+      const slots = JSON.parse((await usher('slots', '--event-type', '7', '--from', day, '--to', day)).stdout) as Record<
+        string,
+        { start: string }[]
+      >;
       const first = Object.values(slots).flat()[0]!.start;
-      const book = (key: string) => usher('book', '--event-type', '7', '--start', first, '--name', 'Cli Booker', '--email', 'cli@example.com', '--meta', 'source=cli', '--meta', 'plan=gold', '--idempotency-key', key);
+      const book = (key: string) =>
+        usher(
+          'book',
+          '--event-type',
+          '7',
+          '--start',
+          first,
+          '--name',
+          'Cli Booker',
+          '--email',
+          'cli@example.com',
+          '--meta',
+          'source=cli',
+          '--meta',
+          'plan=gold',
+          '--idempotency-key',
+          key,
+        );
       const made = await book('cli-key-0001');
       const booking = JSON.parse(made.stdout) as { uid: string; metadata: Record<string, string> };
       expect(booking.metadata).toEqual({ source: 'cli', plan: 'gold' });

@@ -68,11 +68,22 @@ export function generateClinic(seed: number, o: ClinicOptions): PlanningWorld {
     };
   });
   const timeZone = o.timeZone ?? 'UTC';
-  const index = new RoomIndex({ rooms, blocks: [], bookings: needs.map((need) => ({ need, frozen: false, pinned: false })), timeZone, weights: defaultWeights });
+  const index = new RoomIndex({
+    rooms,
+    blocks: [],
+    bookings: needs.map((need) => ({ need, frozen: false, pinned: false })),
+    timeZone,
+    weights: defaultWeights,
+  });
   const bookings: PlannedBooking[] = needs.map((need) => {
     const choice = chooseRoom(index, need);
     if (choice.outcome === 'assigned') index.place(need.uid, choice.room);
-    return { need, ...(choice.outcome === 'assigned' ? { room: choice.room } : {}), frozen: rnd() < (o.frozenShare ?? 0.1), pinned: rnd() < (o.pinnedShare ?? 0.05) };
+    return {
+      need,
+      ...(choice.outcome === 'assigned' ? { room: choice.room } : {}),
+      frozen: rnd() < (o.frozenShare ?? 0.1),
+      pinned: rnd() < (o.pinnedShare ?? 0.05),
+    };
   });
   return { rooms, blocks: [], bookings, timeZone, weights: defaultWeights };
 }

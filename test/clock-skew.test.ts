@@ -35,11 +35,19 @@ describe.each([
       yaml: 'eventTypes:\n  "9": { title: Physio, gate: { creditCost: 1 } }\nreconciler: { intervalSeconds: 0 }\n',
     });
     const start = new Date(clock.now().getTime() + 3 * 86_400_000);
-    const booking = sampleBooking({ eventTypeId: 9, requiresConfirmation: true, status: 'PENDING', start, end: new Date(start.getTime() + 1_800_000) });
+    const booking = sampleBooking({
+      eventTypeId: 9,
+      requiresConfirmation: true,
+      status: 'PENDING',
+      start,
+      end: new Date(start.getTime() + 1_800_000),
+    });
     const res = await postWebhook(usher.url, envelopeBody('BOOKING_REQUESTED', bookingPayload(booking, 'BOOKING_REQUESTED'), clock.now()));
     expect(res.status).toBe(200);
     // Twenty seconds of real time: far less than the drift, so a wait for the database's clock to catch up fails.
-    const call = await until('the decline reaches Cal.com', async () => cal.requests.find((r) => r.path === `/v2/bookings/${booking.uid}/decline`));
+    const call = await until('the decline reaches Cal.com', async () =>
+      cal.requests.find((r) => r.path === `/v2/bookings/${booking.uid}/decline`),
+    );
     expect(call.method).toBe('POST');
   });
 });

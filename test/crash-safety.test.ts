@@ -62,7 +62,8 @@ describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
     if (kind === 'embedded store, server killed too') process.kill(orphan!.pid, 'SIGKILL');
 
     const second = await spawnServe(env);
-    if (kind === 'embedded store, server left running') expect(runningServer(join(dir, 'data'))?.pid, 'the next start adopts the orphan').toBe(orphan!.pid);
+    if (kind === 'embedded store, server left running')
+      expect(runningServer(join(dir, 'data'))?.pid, 'the next start adopts the orphan').toBe(orphan!.pid);
     try {
       const deadline = Date.now() + 60_000;
       for (;;) {

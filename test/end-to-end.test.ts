@@ -26,7 +26,11 @@ function slot(n: number, lengthMinutes = 30): string {
 async function sandboxCall(sandbox: Sandbox, method: 'GET' | 'POST', path: string, body?: unknown, key?: string) {
   const response = await request(sandbox.url + path, {
     method,
-    headers: { 'cal-api-version': '2024-08-13', ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      'cal-api-version': '2024-08-13',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return (await response.body.json()) as { data: { uid: string; status: string; location?: string } };
@@ -55,29 +59,63 @@ describe.each(storeKinds)('Usher with the sandbox Cal.com on %s', (kind) => {
   });
 
   it('receives a booking made in Cal.com by signed webhook, and its calls change Cal.com’s state', async () => {
-    const made = await sandboxCall(sandbox, 'POST', '/v2/bookings', { start: slot(0), eventTypeId: 7, attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' } });
+    const made = await sandboxCall(sandbox, 'POST', '/v2/bookings', {
+      start: slot(0),
+      eventTypeId: 7,
+      attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' },
+    });
     const mine = await until('the booking in Usher', () => getBooking(store.db, made.data.uid));
     expect(mine).toMatchObject({ status: 'accepted', attendeeEmail: 'pat@example.com', eventTypeId: 7, organizerId: 5 });
 
     await store.db.transaction((trx) =>
-      enqueueJob(trx, { kind: calJobKinds.location, payload: { uid: made.data.uid, address: 'Room 3B — Floor 2, North wing' }, bookingUid: made.data.uid, coalesceKey: `location:${made.data.uid}`, maxAttempts: 3 }, new Date()),
+      enqueueJob(
+        trx,
+        {
+          kind: calJobKinds.location,
+          payload: { uid: made.data.uid, address: 'Room 3B — Floor 2, North wing' },
+          bookingUid: made.data.uid,
+          coalesceKey: `location:${made.data.uid}`,
+          maxAttempts: 3,
+        },
+        new Date(),
+      ),
     );
     usher.worker.wake();
-    await until('the location in Cal.com', async () => (await sandboxCall(sandbox, 'GET', `/v2/bookings/${made.data.uid}`)).data.location === 'Room 3B — Floor 2, North wing');
+    await until(
+      'the location in Cal.com',
+      async () => (await sandboxCall(sandbox, 'GET', `/v2/bookings/${made.data.uid}`)).data.location === 'Room 3B — Floor 2, North wing',
+    );
   });
 
   it('confirms a pending booking through the outbox; Cal.com then sends BOOKING_CREATED and Usher sees it accepted', async () => {
     // Event type 9 belongs to Dr Murray: her key confirms it.
     await usher.close();
-    usher = await startTestUsher(store, { runWorker: true, env: { CAL_API_URL: sandbox.url, CAL_API_KEY: GRACE_KEY }, yaml: 'worker: { pollIntervalMs: 20 }\nreconciler: { intervalSeconds: 0 }\n' });
+    usher = await startTestUsher(store, {
+      runWorker: true,
+      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: GRACE_KEY },
+      yaml: 'worker: { pollIntervalMs: 20 }\nreconciler: { intervalSeconds: 0 }\n',
+    });
     sandbox.state.webhooks.clear();
     await subscribeSandbox(sandbox.url, GRACE_KEY, usher.url, TEST_SECRET);
-    const made = await sandboxCall(sandbox, 'POST', '/v2/bookings', { start: slot(1, 45), eventTypeId: 9, attendee: { name: 'Sam Roe', email: 'sam@example.com', timeZone: 'Europe/London' } });
+    const made = await sandboxCall(sandbox, 'POST', '/v2/bookings', {
+      start: slot(1, 45),
+      eventTypeId: 9,
+      attendee: { name: 'Sam Roe', email: 'sam@example.com', timeZone: 'Europe/London' },
+    });
     expect(made.data.status).toBe('pending');
     await until('the pending booking in Usher', async () => (await getBooking(store.db, made.data.uid))?.status === 'pending');
-    await store.db.transaction((trx) => enqueueJob(trx, { kind: calJobKinds.confirm, payload: { uid: made.data.uid }, bookingUid: made.data.uid, maxAttempts: 3 }, new Date()));
+    await store.db.transaction((trx) =>
+      enqueueJob(
+        trx,
+        { kind: calJobKinds.confirm, payload: { uid: made.data.uid }, bookingUid: made.data.uid, maxAttempts: 3 },
+        new Date(),
+      ),
+    );
     usher.worker.wake();
-    await until('Cal.com accepted', async () => (await sandboxCall(sandbox, 'GET', `/v2/bookings/${made.data.uid}`)).data.status === 'accepted');
+    await until(
+      'Cal.com accepted',
+      async () => (await sandboxCall(sandbox, 'GET', `/v2/bookings/${made.data.uid}`)).data.status === 'accepted',
+    );
     await until('Usher accepted', async () => (await getBooking(store.db, made.data.uid))?.status === 'accepted');
   });
 
@@ -85,17 +123,25 @@ describe.each(storeKinds)('Usher with the sandbox Cal.com on %s', (kind) => {
     sandbox.sender.faults = { dropRate: 0.2, duplicateRate: 0.1, delayMs: 0 };
     const uids: string[] = [];
     for (let i = 0; i < 300; i++) {
-      const made = await sandboxCall(sandbox, 'POST', '/v2/bookings', { start: slot(i), eventTypeId: 7, attendee: { name: `P ${i}`, email: `p${i}@example.com`, timeZone: 'Europe/London' } });
+      const made = await sandboxCall(sandbox, 'POST', '/v2/bookings', {
+        start: slot(i),
+        eventTypeId: 7,
+        attendee: { name: `P ${i}`, email: `p${i}@example.com`, timeZone: 'Europe/London' },
+      });
       uids.push(made.data.uid);
     }
-    for (let i = 0; i < 300; i += 10) await sandboxCall(sandbox, 'POST', `/v2/bookings/${uids[i]}/cancel`, { cancellationReason: 'Feeling better' });
+    for (let i = 0; i < 300; i += 10)
+      await sandboxCall(sandbox, 'POST', `/v2/bookings/${uids[i]}/cancel`, { cancellationReason: 'Feeling better' });
     for (let i = 5; i < 300; i += 20) await sandboxCall(sandbox, 'POST', `/v2/bookings/${uids[i]}/reschedule`, { start: slot(400 + i) });
     await sandbox.sender.settle();
     expect(sandbox.sender.deliveries.filter((d) => d.status === 'dropped').length).toBeGreaterThan(30);
 
     const result = await usher.reconcile();
     expect(result.pages).toBe(2);
-    await until('the inbox drained', async () => (await store.db.query(`select 1 from inbox_events where state = 'pending' limit 1`)).rows.length === 0);
+    await until(
+      'the inbox drained',
+      async () => (await store.db.query(`select 1 from inbox_events where state = 'pending' limit 1`)).rows.length === 0,
+    );
 
     const truth = new Map([...sandbox.state.bookings.values()].map((b) => [b.uid, b]));
     const mine = await listBookings(store.db, { limit: 10_000 });

@@ -12,7 +12,10 @@ import { FakeClock } from './clock.ts';
 
 /** Gate settings from YAML, as an operator would write them (faults fail the test at once). */
 export function gateDeps(yaml: string, timeZone = 'Europe/London'): GateDeps {
-  const result = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' }, { yamlText: yaml });
+  const result = loadConfig(
+    { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' },
+    { yamlText: yaml },
+  );
   if (!result.ok) throw new Error(result.faults.join('\n'));
   return { settings: result.config.gate, timeZone, maxAttempts: 3 };
 }
@@ -42,19 +45,38 @@ export class EventPipeline {
     });
   }
 
-  async deliver(trigger: string, b: PayloadBooking, options: { viaConfirm?: boolean; extra?: Record<string, unknown>; createdAt?: Date } = {}): Promise<void> {
+  async deliver(
+    trigger: string,
+    b: PayloadBooking,
+    options: { viaConfirm?: boolean; extra?: Record<string, unknown>; createdAt?: Date } = {},
+  ): Promise<void> {
     await this.store(trigger, b, options);
     await this.run();
   }
 
   /** Any raw body (no-show, meeting events), as Cal.com would send it. */
   async deliverBody(trigger: string, bookingUid: string, rawBody: string): Promise<void> {
-    await insertInboxEvents(this.db, [{ dedupeKey: randomUUID(), trigger, bookingUid, source: 'webhook', rawBody, state: 'pending', maxAttempts: 3, receivedAt: this.clock.now() }]);
+    await insertInboxEvents(this.db, [
+      {
+        dedupeKey: randomUUID(),
+        trigger,
+        bookingUid,
+        source: 'webhook',
+        rawBody,
+        state: 'pending',
+        maxAttempts: 3,
+        receivedAt: this.clock.now(),
+      },
+    ]);
     await this.run();
   }
 
   /** Stores without processing (several events then one run). */
-  async store(trigger: string, b: PayloadBooking, options: { viaConfirm?: boolean; extra?: Record<string, unknown>; createdAt?: Date } = {}): Promise<void> {
+  async store(
+    trigger: string,
+    b: PayloadBooking,
+    options: { viaConfirm?: boolean; extra?: Record<string, unknown>; createdAt?: Date } = {},
+  ): Promise<void> {
     const payload = { ...bookingPayload(b, trigger, options.viaConfirm ? { viaConfirm: true } : {}), ...options.extra };
     await insertInboxEvents(this.db, [
       {

@@ -21,7 +21,8 @@ export async function exactReplan(world: PlanningWorld): Promise<{ assigned: num
   const vars: { name: string; uid: string; room: string; stays: boolean }[] = [];
   const fixed: string[] = [];
   world.bookings.forEach((b, i) => {
-    const origUsable = b.room !== undefined && rooms.has(b.room) && !staticRuleFailure(b.need, rooms.get(b.room)!, world.blocks, world.timeZone);
+    const origUsable =
+      b.room !== undefined && rooms.has(b.room) && !staticRuleFailure(b.need, rooms.get(b.room)!, world.blocks, world.timeZone);
     world.rooms.forEach((r, j) => {
       if (staticRuleFailure(b.need, r, world.blocks, world.timeZone)) return;
       if ((b.frozen || b.pinned) && origUsable && r.name !== b.room) return;
@@ -32,7 +33,11 @@ export async function exactReplan(world: PlanningWorld): Promise<{ assigned: num
   });
   const announced = world.bookings.filter((b) => b.room !== undefined).length;
   const big = announced + 1;
-  const lines: string[] = ['Maximize', ` obj: ${vars.map((v) => `${v.stays ? big + 1 : big} ${v.name}`).join(' + ') || '0 dummy'}`, 'Subject To'];
+  const lines: string[] = [
+    'Maximize',
+    ` obj: ${vars.map((v) => `${v.stays ? big + 1 : big} ${v.name}`).join(' + ') || '0 dummy'}`,
+    'Subject To',
+  ];
   let c = 0;
   const byBooking = new Map<string, string[]>();
   for (const v of vars) byBooking.set(v.uid, [...(byBooking.get(v.uid) ?? []), v.name]);

@@ -30,7 +30,12 @@ function slot(n: number): string {
   return new Date(day.getTime() + (1 + Math.floor(n / 10)) * 86_400_000 + 9 * 3_600_000 + (n % 10) * 45 * 60_000).toISOString();
 }
 
-async function call(url: string, method: 'GET' | 'POST' | 'PUT', path: string, options: { body?: string; type?: string; token?: string | null; calVersion?: boolean } = {}) {
+async function call(
+  url: string,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  options: { body?: string; type?: string; token?: string | null; calVersion?: boolean } = {},
+) {
   const token = options.token === undefined ? TEST_ADMIN_TOKEN : options.token;
   const response = await request(url + path, {
     method,
@@ -75,7 +80,10 @@ describe.each(storeKinds)('the gate end to end with the sandbox Cal.com on %s', 
   const inCal = async (uid: string) => (await call(sandbox.url, 'GET', `/v2/bookings/${uid}`, { token: null, calVersion: true })).body.data;
 
   it('confirms a member with credits and declines one without, with the reason on the Cal.com booking', async () => {
-    const imported = await call(usher.url, 'POST', '/api/members/import', { body: 'email,name,credits\nann@club.example,Ann,1\nbob@club.example,Bob,0\n', type: 'text/csv' });
+    const imported = await call(usher.url, 'POST', '/api/members/import', {
+      body: 'email,name,credits\nann@club.example,Ann,1\nbob@club.example,Bob,0\n',
+      type: 'text/csv',
+    });
     expect(imported).toMatchObject({ status: 200, body: { data: { created: 2, credited: 1 } } });
 
     const ann = await book(0, 'Ann@Club.example');
@@ -97,20 +105,40 @@ describe.each(storeKinds)('the gate end to end with the sandbox Cal.com on %s', 
       jobs: [{ kind: 'cal.decline', state: 'done' }],
       attention: [],
     });
-    expect(view.body.data.gate.reasons).toContainEqual({ code: 'credits.insufficient', ok: false, failure: 'decline', available: 0, needed: 1 });
+    expect(view.body.data.gate.reasons).toContainEqual({
+      code: 'credits.insufficient',
+      ok: false,
+      failure: 'decline',
+      available: 0,
+      needed: 1,
+    });
     const annView = await adminGet(usher.url, `/api/bookings/${ann}`);
-    expect(annView.body.data).toMatchObject({ gate: { outcome: 'approve' }, credits: { amount: 1, state: 'captured', member: 'ann@club.example' } });
+    expect(annView.body.data).toMatchObject({
+      gate: { outcome: 'approve' },
+      credits: { amount: 1, state: 'captured', member: 'ann@club.example' },
+    });
   });
 
   it('refuses the members and credits API without the admin token, and explains bad input', async () => {
     expect((await call(usher.url, 'GET', '/api/members', { token: null })).status).toBe(401);
-    expect((await call(usher.url, 'POST', '/api/members/x%40y.z/credits', { token: 'wrong-token-0123456789', body: '{"amount":1}' })).status).toBe(401);
-    const bad = await call(usher.url, 'POST', '/api/members/import', { body: 'email,name,credits\nnot-an-email,A,1\nok@x.example,B,two\n', type: 'text/csv' });
+    expect(
+      (await call(usher.url, 'POST', '/api/members/x%40y.z/credits', { token: 'wrong-token-0123456789', body: '{"amount":1}' })).status,
+    ).toBe(401);
+    const bad = await call(usher.url, 'POST', '/api/members/import', {
+      body: 'email,name,credits\nnot-an-email,A,1\nok@x.example,B,two\n',
+      type: 'text/csv',
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.faults).toEqual(['line 2: "not-an-email" is not an e-mail address', 'line 3: credits "two" is not a whole number ≥ 0']);
+    expect(bad.body.error.faults).toEqual([
+      'line 2: "not-an-email" is not an e-mail address',
+      'line 3: credits "two" is not a whole number ≥ 0',
+    ]);
     expect((await call(usher.url, 'GET', '/api/members')).body.data).toEqual([]);
     const unknown = await call(usher.url, 'POST', '/api/members/nobody%40x.example/credits', { body: '{"amount":2}' });
-    expect(unknown).toMatchObject({ status: 404, body: { error: { message: 'no member nobody@x.example: import or add the member first' } } });
+    expect(unknown).toMatchObject({
+      status: 404,
+      body: { error: { message: 'no member nobody@x.example: import or add the member first' } },
+    });
   });
 });
 
@@ -127,16 +155,31 @@ describe.each(storeKinds)('fifty requests at once for a member with three credit
     // Two Usher instances on one PostgreSQL server race for the events.
     const instances = 2;
     for (let i = 0; i < instances; i++) {
-      ushers.push(await startTestUsher(store, { runWorker: true, env: { CAL_API_URL: 'http://127.0.0.1:9' }, yaml: GATE_YAML.replace('pollIntervalMs: 20', 'pollIntervalMs: 10, batchSize: 1') }));
+      ushers.push(
+        await startTestUsher(store, {
+          runWorker: true,
+          env: { CAL_API_URL: 'http://127.0.0.1:9' },
+          yaml: GATE_YAML.replace('pollIntervalMs: 20', 'pollIntervalMs: 10, batchSize: 1'),
+        }),
+      );
     }
     await call(ushers[0]!.url, 'PUT', '/api/members/eve%40club.example', { body: '{"name":"Eve"}' });
     await call(ushers[0]!.url, 'POST', '/api/members/eve%40club.example/credits', { body: '{"amount":3}' });
 
     const bookings = Array.from({ length: 50 }, (_, i) =>
-      sampleBooking({ id: 5000 + i, eventTypeId: 9, status: 'PENDING', requiresConfirmation: true, start: new Date(Date.now() + (2 + i) * 3_600_000), attendee: { name: 'Eve', email: 'eve@club.example', timeZone: 'UTC' } }),
+      sampleBooking({
+        id: 5000 + i,
+        eventTypeId: 9,
+        status: 'PENDING',
+        requiresConfirmation: true,
+        start: new Date(Date.now() + (2 + i) * 3_600_000),
+        attendee: { name: 'Eve', email: 'eve@club.example', timeZone: 'UTC' },
+      }),
     );
     const answers = await Promise.all(
-      bookings.map((b, i) => postWebhook(ushers[i % instances]!.url, envelopeBody('BOOKING_REQUESTED', bookingPayload(b, 'BOOKING_REQUESTED'), new Date()))),
+      bookings.map((b, i) =>
+        postWebhook(ushers[i % instances]!.url, envelopeBody('BOOKING_REQUESTED', bookingPayload(b, 'BOOKING_REQUESTED'), new Date())),
+      ),
     );
     expect(answers.every((a) => a.status === 200)).toBe(true);
 

@@ -42,7 +42,11 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
       request(`${sandbox.url}/v2/bookings`, {
         method: 'POST',
         headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-        body: JSON.stringify({ start: tomorrowAt(hour).toISOString(), eventTypeId, attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' } }),
+        body: JSON.stringify({
+          start: tomorrowAt(hour).toISOString(),
+          eventTypeId,
+          attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
+        }),
       }).then(async (r) => ((await r.body.json()) as { data: { uid: string } }).data.uid);
     const video = await make(11, 10, 'Vic Video');
     const inPerson = await make(7, 11, 'Ida Person');
@@ -53,7 +57,13 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
       return v.body.data?.decisions?.some((d: { kind: string }) => d.kind === 'room') && v.body.data;
     });
     expect(view.room).toBeNull();
-    expect(view.decisions).toContainEqual(expect.objectContaining({ kind: 'room', outcome: 'not_needed', reasons: [expect.objectContaining({ code: 'room.not_in_person', kind: 'video', location: 'integrations:daily' })] }));
+    expect(view.decisions).toContainEqual(
+      expect.objectContaining({
+        kind: 'room',
+        outcome: 'not_needed',
+        reasons: [expect.objectContaining({ code: 'room.not_in_person', kind: 'video', location: 'integrations:daily' })],
+      }),
+    );
     expect(view.jobs.filter((j: { kind: string }) => j.kind === 'cal.location')).toEqual([]);
     expect((await inCal(sandbox.url, video)).location).toBe('integrations:daily');
   });
@@ -62,7 +72,11 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     const res = await request(`${sandbox.url}/v2/bookings`, {
       method: 'POST',
       headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-      body: JSON.stringify({ start: tomorrowAt(9).toISOString(), eventTypeId: 7, attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' } }),
+      body: JSON.stringify({
+        start: tomorrowAt(9).toISOString(),
+        eventTypeId: 7,
+        attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' },
+      }),
     });
     const uid = ((await res.body.json()) as { data: { uid: string } }).data.uid;
     await until('the room in Cal.com', async () => (await inCal(sandbox.url, uid)).location === 'Room 1A — Floor 1, North wing');
@@ -77,7 +91,9 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ reason: 'Burst pipe', from: tomorrowAt(8).toISOString(), until: tomorrowAt(12).toISOString() }),
     });
-    const plan = ((await blocked.body.json()) as { data: { plan: { movedCount: number; moves: { uid: string; to: string; why: string }[] } } }).data.plan;
+    const plan = (
+      (await blocked.body.json()) as { data: { plan: { movedCount: number; moves: { uid: string; to: string; why: string }[] } } }
+    ).data.plan;
     expect(plan).toMatchObject({ movedCount: 1, moves: [{ uid, to: '2B', why: 'room_unusable' }] });
     await until('the new room in Cal.com', async () => (await inCal(sandbox.url, uid)).location === 'Room 2B — Floor 2, South wing');
 
@@ -89,7 +105,11 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
 
   it('refuses room changes without the admin token and explains bad input', async () => {
     const put = (path: string, body: unknown, token: string | null = TEST_ADMIN_TOKEN) =>
-      request(`${usher.url}${path}`, { method: 'POST', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      request(`${usher.url}${path}`, {
+        method: 'POST',
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expect((await put('/api/rooms/1A/blocks', { reason: 'x', until: tomorrowAt(10).toISOString() }, null)).statusCode).toBe(401);
     const bad = await put('/api/rooms/1A/blocks', { reason: 'x', until: 'tomorrow' });
     expect(bad.statusCode).toBe(400);

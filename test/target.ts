@@ -29,8 +29,16 @@ export class Target {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        this.hits.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw: Buffer.concat(chunks).toString('utf8'), answered: this.status });
-        res.writeHead(this.status, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: this.status < 300, note: 'from the test target' }));
+        this.hits.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw: Buffer.concat(chunks).toString('utf8'),
+          answered: this.status,
+        });
+        res
+          .writeHead(this.status, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: this.status < 300, note: 'from the test target' }));
       });
     });
     await new Promise<void>((r) => this.#server!.listen(this.#port, '127.0.0.1', r));

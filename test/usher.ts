@@ -9,7 +9,10 @@ import { afterAll, beforeAll } from 'vitest';
 import { openTestStore, type TestStore } from './stores.ts';
 
 /** Usher on a real HTTP port over a test store; the worker is driven by the test (drain()). */
-export function startTestUsher(store: TestStore, options: { clock?: Clock; env?: Env; yaml?: string; runWorker?: boolean } = {}): Promise<Usher> {
+export function startTestUsher(
+  store: TestStore,
+  options: { clock?: Clock; env?: Env; yaml?: string; runWorker?: boolean } = {},
+): Promise<Usher> {
   return startUsher(testConfig(options.env, options.yaml), {
     db: store.db,
     log: createLogger('silent'),
@@ -38,7 +41,10 @@ export async function adminGet(baseUrl: string, path: string, token = TEST_ADMIN
  * A store of its own and an Usher over it for every test of a describe block, closed after them:
  * `const t = usherPerFile(kind)`, then `t.usher.url`, `t.store.db`.
  */
-export function usherPerFile(kind: string, options: Parameters<typeof startTestUsher>[1] = {}): { readonly store: TestStore; readonly usher: Usher } {
+export function usherPerFile(
+  kind: string,
+  options: Parameters<typeof startTestUsher>[1] = {},
+): { readonly store: TestStore; readonly usher: Usher } {
   const ctx = {} as { store: TestStore; usher: Usher };
   beforeAll(async () => {
     ctx.store = await openTestStore(kind);

@@ -32,8 +32,14 @@ export const automationSchema = z
       })
       .strict()
       .optional(),
-    slack: z.object({ webhookUrl: z.string().min(1), text: z.string().optional(), blocks: z.array(z.unknown()).optional() }).strict().optional(),
-    forward: z.object({ url: z.string().min(1), secret: z.string().min(1) }).strict().optional(),
+    slack: z
+      .object({ webhookUrl: z.string().min(1), text: z.string().optional(), blocks: z.array(z.unknown()).optional() })
+      .strict()
+      .optional(),
+    forward: z
+      .object({ url: z.string().min(1), secret: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -85,7 +91,13 @@ export function resolveAutomations(list: readonly AutomationConfig[], env: Env):
     if (names.has(a.name)) faults.push(`${at}.name: "${a.name}" is used twice`);
     names.add(a.name);
     const unknown = a.on.filter((t) => !templateFieldsFor(t));
-    if (unknown.length) faults.push(`${at}.on: unknown trigger ${unknown.join(', ')} (Cal.com's: ${knownTriggers.filter((t) => t !== 'PING').slice(0, 7).join(', ')}, …; Usher's: ${usherEventKinds.join(', ')})`);
+    if (unknown.length)
+      faults.push(
+        `${at}.on: unknown trigger ${unknown.join(', ')} (Cal.com's: ${knownTriggers
+          .filter((t) => t !== 'PING')
+          .slice(0, 7)
+          .join(', ')}, …; Usher's: ${usherEventKinds.join(', ')})`,
+      );
     const actions = (['http', 'slack', 'forward'] as const).filter((k) => a[k] !== undefined);
     if (actions.length !== 1) {
       faults.push(`${at}: give exactly one action of http, slack, forward (found ${actions.length ? actions.join(', ') : 'none'})`);
@@ -93,7 +105,8 @@ export function resolveAutomations(list: readonly AutomationConfig[], env: Env):
     }
     const checkTemplate = (template: unknown, path: string) => {
       const { paths, malformed } = templatePaths(template);
-      for (const m of malformed) faults.push(`${at}.${path}: "${m.slice(0, 60)}" has a {{ that is not a placeholder like {{booking.title}}`);
+      for (const m of malformed)
+        faults.push(`${at}.${path}: "${m.slice(0, 60)}" has a {{ that is not a placeholder like {{booking.title}}`);
       for (const p of new Set(paths)) {
         const missing = a.on.filter((t) => templateFieldsFor(t) && !isKnownPath(p, templateFieldsFor(t)!));
         if (missing.length) faults.push(`${at}.${path}: {{${p}}} is not a field of ${missing.join(', ')}`);
@@ -115,7 +128,12 @@ export function resolveAutomations(list: readonly AutomationConfig[], env: Env):
       if (!a.slack.text && !a.slack.blocks) faults.push(`${at}.slack: give text, blocks or both`);
       if (a.slack.text) checkTemplate(a.slack.text, 'slack.text');
       if (a.slack.blocks) checkTemplate(a.slack.blocks, 'slack.blocks');
-      action = { type: 'slack', url, ...(a.slack.text ? { text: a.slack.text } : {}), ...(a.slack.blocks ? { blocks: a.slack.blocks } : {}) };
+      action = {
+        type: 'slack',
+        url,
+        ...(a.slack.text ? { text: a.slack.text } : {}),
+        ...(a.slack.blocks ? { blocks: a.slack.blocks } : {}),
+      };
     } else {
       const f = a.forward!;
       const url = env$(f.url, `${at}.forward.url`);
@@ -123,12 +141,20 @@ export function resolveAutomations(list: readonly AutomationConfig[], env: Env):
       const secret = env$(f.secret, `${at}.forward.secret`);
       // Standard Webhooks: "whsec_" + base64 of 24–64 random bytes.
       const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.alloc(0);
-      if (secret && (key.length < 16 || key.length > 64)) faults.push(`${at}.forward.secret: must be a Standard Webhooks secret, "whsec_" followed by base64 of 16–64 bytes`);
+      if (secret && (key.length < 16 || key.length > 64))
+        faults.push(`${at}.forward.secret: must be a Standard Webhooks secret, "whsec_" followed by base64 of 16–64 bytes`);
       const usherOnly = a.on.filter((t) => (usherEventKinds as readonly string[]).includes(t));
       if (usherOnly.length) faults.push(`${at}.forward: only Cal.com events can be forwarded (not ${usherOnly.join(', ')})`);
       action = { type: 'forward', url, key: key.toString('base64') };
     }
-    automations.push({ name: a.name, on: a.on, when: a.when, timeoutMs: a.timeoutSeconds * 1000, ...(a.rateLimit ? { rateLimit: a.rateLimit } : {}), action });
+    automations.push({
+      name: a.name,
+      on: a.on,
+      when: a.when,
+      timeoutMs: a.timeoutSeconds * 1000,
+      ...(a.rateLimit ? { rateLimit: a.rateLimit } : {}),
+      action,
+    });
   });
   return { automations, faults };
 }

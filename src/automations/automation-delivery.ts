@@ -39,20 +39,31 @@ export async function buildRequest(db: Db, a: Automation, p: z.infer<typeof payl
   const json = { 'content-type': 'application/json' };
   switch (a.action.type) {
     case 'http': {
-      const headers = { ...common, ...Object.fromEntries(Object.entries(a.action.headers).map(([k, v]) => [k.toLowerCase(), noLineBreaks(renderText(v, p.context))])) };
+      const headers = {
+        ...common,
+        ...Object.fromEntries(Object.entries(a.action.headers).map(([k, v]) => [k.toLowerCase(), noLineBreaks(renderText(v, p.context))])),
+      };
       const url = renderText(a.action.url, p.context, encodeURIComponent);
       if (a.action.body === undefined) return { method: a.action.method, url, headers };
       return { method: a.action.method, url, headers: { ...json, ...headers }, body: JSON.stringify(renderJson(a.action.body, p.context)) };
     }
     case 'slack': {
-      const message = { ...(a.action.text ? { text: renderText(a.action.text, p.context) } : {}), ...(a.action.blocks ? { blocks: renderJson(a.action.blocks, p.context) } : {}) };
+      const message = {
+        ...(a.action.text ? { text: renderText(a.action.text, p.context) } : {}),
+        ...(a.action.blocks ? { blocks: renderJson(a.action.blocks, p.context) } : {}),
+      };
       return { method: 'POST', url: a.action.url, headers: { ...common, ...json }, body: JSON.stringify(message) };
     }
     case 'forward': {
       // The original bytes as Cal.com sent them: the receiver verifies Usher's signature over exactly these.
       const event = p.inboxEventId ? await getInboxEvent(db, p.inboxEventId) : undefined;
       if (!event) throw new UsherError('TARGET_REFUSED', `${a.name}: the original event ${p.inboxEventId ?? '?'} is no longer stored`);
-      return { method: 'POST', url: a.action.url, headers: { ...common, ...json, ...standardWebhookHeaders(Buffer.from(a.action.key, 'base64'), p.deliveryId, event.rawBody, now) }, body: event.rawBody };
+      return {
+        method: 'POST',
+        url: a.action.url,
+        headers: { ...common, ...json, ...standardWebhookHeaders(Buffer.from(a.action.key, 'base64'), p.deliveryId, event.rawBody, now) },
+        body: event.rawBody,
+      };
     }
   }
 }
@@ -73,24 +84,40 @@ export function automationJobHandler(o: { db: Db; automations: readonly Automati
     const a = byName.get(p.automation);
     if (!a) throw new UsherError('TARGET_REFUSED', `automation "${p.automation}" is no longer in the config`);
     if (a.rateLimit) {
-      const admitted = await acquireRateBudget(o.db, [{ key: `automation:${a.name}`, limit: a.rateLimit.requests, windowSeconds: a.rateLimit.perSeconds }], now);
-      if (!admitted.ok) throw new UsherError('RATE_LIMITED', `${a.name}: rate limit, next at ${admitted.retryAt.toISOString()}`, { detail: { retryAt: admitted.retryAt } });
+      const admitted = await acquireRateBudget(
+        o.db,
+        [{ key: `automation:${a.name}`, limit: a.rateLimit.requests, windowSeconds: a.rateLimit.perSeconds }],
+        now,
+      );
+      if (!admitted.ok)
+        throw new UsherError('RATE_LIMITED', `${a.name}: rate limit, next at ${admitted.retryAt.toISOString()}`, {
+          detail: { retryAt: admitted.retryAt },
+        });
     }
     const req = await buildRequest(o.db, a, p, now);
     const host = new URL(req.url).host;
     let status: number;
     let text: string;
     try {
-      const res = await request(req.url, { method: req.method as 'POST', headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}), signal: AbortSignal.timeout(a.timeoutMs) });
+      const res = await request(req.url, {
+        method: req.method as 'POST',
+        headers: req.headers,
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        signal: AbortSignal.timeout(a.timeoutMs),
+      });
       status = res.statusCode;
       text = (await res.body.text()).slice(0, 2000);
     } catch (error) {
-      const why = (error as { name?: string }).name === 'TimeoutError' ? `no answer in ${a.timeoutMs / 1000} s` : ((error as { code?: string }).code ?? (error as Error).name);
+      const why =
+        (error as { name?: string }).name === 'TimeoutError'
+          ? `no answer in ${a.timeoutMs / 1000} s`
+          : ((error as { code?: string }).code ?? (error as Error).name);
       throw new UsherError('TARGET_RETRYABLE', `${a.name}: ${host} unreachable (${why})`);
     }
     const answer = { status, body: text };
     if (status >= 200 && status < 300) return answer;
-    if (status >= 500 || RETRY_STATUSES.has(status)) throw new UsherError('TARGET_RETRYABLE', `${a.name}: ${host} answered ${status}`, { detail: answer });
+    if (status >= 500 || RETRY_STATUSES.has(status))
+      throw new UsherError('TARGET_RETRYABLE', `${a.name}: ${host} answered ${status}`, { detail: answer });
     throw new UsherError('TARGET_REFUSED', `${a.name}: ${host} refused with ${status}`, { detail: answer });
   };
 }

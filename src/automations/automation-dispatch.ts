@@ -18,7 +18,17 @@ export type TemplateContext = Record<string, unknown>;
 
 function fromSnapshot(b: BookingSnapshot): TemplateContext {
   return {
-    booking: { uid: b.uid, title: b.title ?? null, start: b.start.toISOString(), end: b.end.toISOString(), status: b.status ?? null, eventTypeId: b.eventTypeId ?? null, eventTypeSlug: b.eventTypeSlug ?? null, location: b.location ?? null, metadata: b.metadata },
+    booking: {
+      uid: b.uid,
+      title: b.title ?? null,
+      start: b.start.toISOString(),
+      end: b.end.toISOString(),
+      status: b.status ?? null,
+      eventTypeId: b.eventTypeId ?? null,
+      eventTypeSlug: b.eventTypeSlug ?? null,
+      location: b.location ?? null,
+      metadata: b.metadata,
+    },
     attendee: { name: b.attendee?.name ?? null, email: b.attendee?.email ?? null },
     organizer: { id: b.organizer.id ?? null, name: b.organizer.name ?? null, email: b.organizer.email ?? null },
   };
@@ -27,13 +37,24 @@ function fromSnapshot(b: BookingSnapshot): TemplateContext {
 function fromBooking(b: Booking | undefined): TemplateContext {
   if (!b) return { booking: null, attendee: null, organizer: null };
   return {
-    booking: { uid: b.uid, title: b.title ?? null, start: b.start.toISOString(), end: b.end.toISOString(), status: b.status, eventTypeId: b.eventTypeId ?? null, eventTypeSlug: b.eventTypeSlug ?? null, location: b.location ?? null, metadata: b.metadata },
+    booking: {
+      uid: b.uid,
+      title: b.title ?? null,
+      start: b.start.toISOString(),
+      end: b.end.toISOString(),
+      status: b.status,
+      eventTypeId: b.eventTypeId ?? null,
+      eventTypeSlug: b.eventTypeSlug ?? null,
+      location: b.location ?? null,
+      metadata: b.metadata,
+    },
     attendee: { name: b.attendeeName ?? null, email: b.attendeeEmail ?? null },
     organizer: { id: b.organizerId ?? null, name: null, email: b.organizerEmail ?? null },
   };
 }
 
-const oneOf = <T>(want: T | readonly T[] | undefined, have: T | null | undefined) => want === undefined || (Array.isArray(want) ? want.includes(have as T) : want === have);
+const oneOf = <T>(want: T | readonly T[] | undefined, have: T | null | undefined) =>
+  want === undefined || (Array.isArray(want) ? want.includes(have as T) : want === have);
 
 /** The `when` filters: every one given must hold for the booking. */
 export function matches(a: Automation, trigger: string, ctx: TemplateContext): boolean {
@@ -46,7 +67,12 @@ export function matches(a: Automation, trigger: string, ctx: TemplateContext): b
   return true;
 }
 
-async function enqueueDeliveries(trx: Queryable, automations: readonly Automation[], d: { trigger: string; source: string; bookingUid: string | null; context: TemplateContext; inboxEventId?: number; maxAttempts: number }, now: Date): Promise<number> {
+async function enqueueDeliveries(
+  trx: Queryable,
+  automations: readonly Automation[],
+  d: { trigger: string; source: string; bookingUid: string | null; context: TemplateContext; inboxEventId?: number; maxAttempts: number },
+  now: Date,
+): Promise<number> {
   let n = 0;
   for (const a of automations) {
     if (!matches(a, d.trigger, d.context)) continue;
@@ -56,7 +82,13 @@ async function enqueueDeliveries(trx: Queryable, automations: readonly Automatio
       trx,
       {
         kind: AUTOMATION_JOB,
-        payload: { automation: a.name, event: d.trigger, deliveryId, context: d.context, ...(d.inboxEventId ? { inboxEventId: d.inboxEventId } : {}) },
+        payload: {
+          automation: a.name,
+          event: d.trigger,
+          deliveryId,
+          context: d.context,
+          ...(d.inboxEventId ? { inboxEventId: d.inboxEventId } : {}),
+        },
         ...(d.bookingUid ? { bookingUid: d.bookingUid } : {}),
         maxAttempts: d.maxAttempts,
       },
@@ -73,10 +105,32 @@ export function automationEventHandler(automations: readonly Automation[], maxAt
     // The webhook hot path: nothing to parse or build unless some automation wants this trigger.
     if (event.kind === 'ping' || !automations.some((a) => a.on.includes(event.trigger))) return;
     const payload = (JSON.parse(inboxEvent.rawBody) as { payload?: unknown }).payload ?? null;
-    const booking = event.kind === 'booking' || event.kind === 'meeting' ? fromSnapshot(event.booking) : { booking: { uid: event.kind === 'no-show' ? event.bookingUid : (event.bookingUid ?? null) }, attendee: null, organizer: null };
-    const extra = event.kind === 'booking' ? { cancellationReason: event.cancellationReason ?? null, rejectionReason: event.rejectionReason ?? null, rescheduleUid: event.rescheduleUid ?? null } : {};
+    const booking =
+      event.kind === 'booking' || event.kind === 'meeting'
+        ? fromSnapshot(event.booking)
+        : { booking: { uid: event.kind === 'no-show' ? event.bookingUid : (event.bookingUid ?? null) }, attendee: null, organizer: null };
+    const extra =
+      event.kind === 'booking'
+        ? {
+            cancellationReason: event.cancellationReason ?? null,
+            rejectionReason: event.rejectionReason ?? null,
+            rescheduleUid: event.rescheduleUid ?? null,
+          }
+        : {};
     const context = { event: event.trigger, at: now.toISOString(), ...booking, ...extra, payload };
-    await enqueueDeliveries(trx, automations, { trigger: event.trigger, source: `evt_${inboxEvent.id}`, bookingUid: inboxEvent.bookingUid, context, inboxEventId: inboxEvent.id, maxAttempts }, now);
+    await enqueueDeliveries(
+      trx,
+      automations,
+      {
+        trigger: event.trigger,
+        source: `evt_${inboxEvent.id}`,
+        bookingUid: inboxEvent.bookingUid,
+        context,
+        inboxEventId: inboxEvent.id,
+        maxAttempts,
+      },
+      now,
+    );
   };
 }
 
@@ -116,7 +170,13 @@ async function usherContext(trx: Queryable, e: UsherEvent & { createdAt: Date },
  * Usher's own events: each taken, matched and turned into deliveries in one transaction (several
  * processes share the queue with SKIP LOCKED). Returns how many events were taken.
  */
-export async function dispatchUsherEvents(db: Db, automations: readonly Automation[], maxAttempts: number, now: Date, batch = 100): Promise<number> {
+export async function dispatchUsherEvents(
+  db: Db,
+  automations: readonly Automation[],
+  maxAttempts: number,
+  now: Date,
+  batch = 100,
+): Promise<number> {
   return db.transaction(async (trx) => {
     const events = await takeUsherEvents(trx, batch);
     if (events.length === 0 || automations.length === 0) return events.length;
@@ -124,7 +184,12 @@ export async function dispatchUsherEvents(db: Db, automations: readonly Automati
     const bookings = await getBookings(trx, [...new Set(wanted.flatMap((e) => (e.bookingUid ? [e.bookingUid] : [])))]);
     for (const e of wanted) {
       const context = await usherContext(trx, e, bookings);
-      await enqueueDeliveries(trx, automations, { trigger: e.kind, source: `ue_${e.id}`, bookingUid: e.bookingUid, context, maxAttempts }, now);
+      await enqueueDeliveries(
+        trx,
+        automations,
+        { trigger: e.kind, source: `ue_${e.id}`, bookingUid: e.bookingUid, context, maxAttempts },
+        now,
+      );
     }
     return events.length;
   });

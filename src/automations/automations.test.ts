@@ -4,7 +4,13 @@ import { refusalOf } from '../bookings/checkout.ts';
 import { buildRequest, standardWebhookHeaders } from './automation-delivery.ts';
 import { matches } from './automation-dispatch.ts';
 
-const ENV = { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'x'.repeat(20), USHER_CONFIG: '/x.yaml', CRM_TOKEN: 't0ken', HOOK: 'https://hooks.example/T1/B2/C3' };
+const ENV = {
+  CAL_WEBHOOK_SECRET: 'x',
+  USHER_ADMIN_TOKEN: 'x'.repeat(20),
+  USHER_CONFIG: '/x.yaml',
+  CRM_TOKEN: 't0ken',
+  HOOK: 'https://hooks.example/T1/B2/C3',
+};
 const load = (yamlText: string, env: Record<string, string> = ENV) => loadConfig(env, { yamlText });
 
 describe('automation config', () => {
@@ -34,7 +40,7 @@ automations:
       'automations.0.http.body: {{atendee.name}} is not a field of BOOKING_CREATED, room.blocked',
       'automations.0.http.body: {{booking.title}} is not a field of room.blocked',
       'automations.1.name: "crm" is used twice',
-      'automations.1.on: unknown trigger BOOKING_CREATD (Cal.com\'s: BOOKING_CREATED, BOOKING_REQUESTED, BOOKING_RESCHEDULED, BOOKING_CANCELLED, BOOKING_REJECTED, BOOKING_PAID, BOOKING_PAYMENT_INITIATED, …; Usher\'s: booking.approved, booking.declined, room.assigned, room.moved, booking.unassigned, room.blocked, job.dead)',
+      "automations.1.on: unknown trigger BOOKING_CREATD (Cal.com's: BOOKING_CREATED, BOOKING_REQUESTED, BOOKING_RESCHEDULED, BOOKING_CANCELLED, BOOKING_REJECTED, BOOKING_PAID, BOOKING_PAYMENT_INITIATED, …; Usher's: booking.approved, booking.declined, room.assigned, room.moved, booking.unassigned, room.blocked, job.dead)",
       'automations.1.slack.webhookUrl: environment variable SLACK_URL is not set',
       'automations.1.slack.webhookUrl: not a URL',
       'automations.1.slack.text: "{{ booking.title | upper }}" has a {{ that is not a placeholder like {{booking.title}}',
@@ -69,10 +75,14 @@ automations:
 });
 
 describe('Standard Webhooks signature', () => {
-  it('matches the specification\'s published example', () => {
+  it("matches the specification's published example", () => {
     const key = Buffer.from('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'base64');
     const headers = standardWebhookHeaders(key, 'msg_p5jXN8AQM9LWM0D4loKWxJek', '{"test": 2432232314}', new Date(1614265330 * 1000));
-    expect(headers).toEqual({ 'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek', 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' });
+    expect(headers).toEqual({
+      'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+      'webhook-timestamp': '1614265330',
+      'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+    });
   });
 });
 
@@ -97,9 +107,16 @@ automations:
     const p = (automation: string) => ({ automation, event: 'x', deliveryId: `usher-${automation}-ue_1`, context });
     const slack = await buildRequest(undefined as never, desk!, p('desk'), new Date());
     expect(slack.url).toBe('https://hooks.example/T1/B2/C3');
-    expect(JSON.parse(slack.body!)).toEqual({ text: '2B', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Ann "A" Lee* → 2B' } }] });
+    expect(JSON.parse(slack.body!)).toEqual({
+      text: '2B',
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Ann "A" Lee* → 2B' } }],
+    });
     const get = await buildRequest(undefined as never, ping!, p('ping'), new Date());
-    expect(get).toEqual({ method: 'GET', url: 'https://crm.example/ping/u%2F1?e=a%2Bb%40example.com', headers: { 'user-agent': 'Usher-Automations/1', 'idempotency-key': 'usher-ping-ue_1' } });
+    expect(get).toEqual({
+      method: 'GET',
+      url: 'https://crm.example/ping/u%2F1?e=a%2Bb%40example.com',
+      headers: { 'user-agent': 'Usher-Automations/1', 'idempotency-key': 'usher-ping-ue_1' },
+    });
   });
 });
 

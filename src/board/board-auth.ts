@@ -89,7 +89,10 @@ export class BoardAuth {
       expiresAt: new Date(now.getTime() + hours * 3_600_000),
     };
     await createBoardSession(this.#db, sha256(id), session, now);
-    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; Path=/board; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(hours * 3600)}${isHttps(req) ? '; Secure' : ''}`);
+    reply.header(
+      'set-cookie',
+      `${SESSION_COOKIE}=${id}; Path=/board; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(hours * 3600)}${isHttps(req) ? '; Secure' : ''}`,
+    );
     return { name: session.userName, role: session.role, csrfToken: session.csrfToken };
   }
 
@@ -105,7 +108,9 @@ export class BoardAuth {
     if (!id || id.length > 100) return undefined;
     const session = await getBoardSession(this.#db, sha256(id), now);
     if (!session) return undefined;
-    const still = this.#credentials.find((c) => c.name === session.userName && fingerprint(c.hash.toString('hex')) === session.tokenFingerprint);
+    const still = this.#credentials.find(
+      (c) => c.name === session.userName && fingerprint(c.hash.toString('hex')) === session.tokenFingerprint,
+    );
     if (!still || still.role !== session.role) return undefined;
     return { name: session.userName, role: session.role, csrfToken: session.csrfToken };
   }

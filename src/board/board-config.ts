@@ -10,7 +10,11 @@ export const boardSectionSchema = z
     title: z.string().trim().min(1).max(80).default('Rooms'),
     /** Full patient names on the board; initials by default (the front desk needs no more). */
     showNames: z.boolean().default(false),
-    staffSessionHours: z.number().positive().max(24 * 31).default(12),
+    staffSessionHours: z
+      .number()
+      .positive()
+      .max(24 * 31)
+      .default(12),
     displaySessionDays: z.number().positive().max(366).default(30),
     /**
      * People and screens that may sign in besides the admin token. Tokens come from the environment
@@ -55,7 +59,11 @@ export function tokenHash(token: string): string {
 }
 
 /** Resolves tokens from the environment and lists every fault (short, repeated, unset). */
-export function resolveBoardSettings(section: BoardSection, env: Env, adminToken: string | undefined): { settings: BoardSettings; faults: string[] } {
+export function resolveBoardSettings(
+  section: BoardSection,
+  env: Env,
+  adminToken: string | undefined,
+): { settings: BoardSettings; faults: string[] } {
   const faults: string[] = [];
   const users: BoardUser[] = [];
   const seenTokens = new Map<string, string>(adminToken ? [[tokenHash(adminToken), 'the admin token']] : []);
@@ -75,7 +83,13 @@ export function resolveBoardSettings(section: BoardSection, env: Env, adminToken
     users.push({ name: u.name, role: u.role, tokenHash: tokenHash(token) });
   });
   return {
-    settings: { title: section.title, showNames: section.showNames, staffSessionHours: section.staffSessionHours, displaySessionDays: section.displaySessionDays, users },
+    settings: {
+      title: section.title,
+      showNames: section.showNames,
+      staffSessionHours: section.staffSessionHours,
+      displaySessionDays: section.displaySessionDays,
+      users,
+    },
     faults,
   };
 }

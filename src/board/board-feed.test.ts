@@ -20,7 +20,11 @@ describe.runIf(serverUrl)('board event stream on PostgreSQL', () => {
   });
 
   it('forgets viewers that leave while their first view is still being computed', async () => {
-    const signIn = await fetch(`${usher.url}/board/sign-in`, { method: 'POST', body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }), redirect: 'manual' });
+    const signIn = await fetch(`${usher.url}/board/sign-in`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }),
+      redirect: 'manual',
+    });
     const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
     const locker = new pg.Client({ connectionString: store.url });
     await locker.connect();

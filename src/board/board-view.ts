@@ -74,7 +74,14 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
   const known = new Map<string, BoardBooking>();
   for (const room of board.rooms) for (const b of room.day.bookings) known.set(b.uid, b);
   for (const b of board.waiting) known.set(b.uid, b);
-  const others = [...new Set([...waiting.map((w) => w.bookingUid), ...held.map((h) => h.bookingUid), ...[...queued, ...deadJobs].flatMap((j) => (j.bookingUid ? [j.bookingUid] : [])), ...decisions.flatMap((d) => (d.bookingUid ? [d.bookingUid] : []))])].filter((uid) => !known.has(uid));
+  const others = [
+    ...new Set([
+      ...waiting.map((w) => w.bookingUid),
+      ...held.map((h) => h.bookingUid),
+      ...[...queued, ...deadJobs].flatMap((j) => (j.bookingUid ? [j.bookingUid] : [])),
+      ...decisions.flatMap((d) => (d.bookingUid ? [d.bookingUid] : [])),
+    ]),
+  ].filter((uid) => !known.has(uid));
   const extra = await getBookings(db, others);
   const label = (uid: string | null): string => {
     if (!uid) return '';
@@ -95,7 +102,10 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
   for (const room of board.rooms) {
     const key = `${room.building}\u0000${room.floor}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { building: room.building, floor: room.floor, rooms: [] }));
+    if (!g) {
+      g = { building: room.building, floor: room.floor, rooms: [] };
+      groups.set(key, g);
+    }
     const { day, next, ...rest } = room;
     g.rooms.push({ ...rest, blocks: day.blocks, bookings: day.bookings.map((b) => b.uid), next: next?.uid ?? null });
   }
@@ -108,7 +118,13 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
     attention: {
       waiting: waiting.map((w) => {
         const b = known.get(w.bookingUid) ?? extra.get(w.bookingUid);
-        return { uid: w.bookingUid, label: label(w.bookingUid), start: (b ? new Date(b.start) : w.from).toISOString(), end: (b ? new Date(b.end) : w.to).toISOString(), why: waitingText(w.reasons) };
+        return {
+          uid: w.bookingUid,
+          label: label(w.bookingUid),
+          start: (b ? new Date(b.start) : w.from).toISOString(),
+          end: (b ? new Date(b.end) : w.to).toISOString(),
+          why: waitingText(w.reasons),
+        };
       }),
       held: held.map((h) => ({
         uid: h.bookingUid,
@@ -119,12 +135,38 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
       })),
       writeBacks,
       dead: [
-        ...deadJobs.map((j) => ({ ref: `job_${j.id}`, what: `${j.bookingUid ? `${label(j.bookingUid)} — ` : ''}${jobWhat(j)}`, uid: j.bookingUid, error: j.lastError, at: (j.finishedAt ?? j.createdAt).toISOString() })),
-        ...deadEvents.map((e) => ({ ref: `evt_${e.id}`, what: `${e.trigger} from Cal.com`, uid: e.bookingUid, error: e.lastError, at: (e.finishedAt ?? e.receivedAt).toISOString() })),
-        ...unreadable.map((e) => ({ ref: `evt_${e.id}`, what: `${e.trigger} from Cal.com, which Usher cannot read`, uid: e.bookingUid, error: e.lastError, at: (e.finishedAt ?? e.receivedAt).toISOString() })),
+        ...deadJobs.map((j) => ({
+          ref: `job_${j.id}`,
+          what: `${j.bookingUid ? `${label(j.bookingUid)} — ` : ''}${jobWhat(j)}`,
+          uid: j.bookingUid,
+          error: j.lastError,
+          at: (j.finishedAt ?? j.createdAt).toISOString(),
+        })),
+        ...deadEvents.map((e) => ({
+          ref: `evt_${e.id}`,
+          what: `${e.trigger} from Cal.com`,
+          uid: e.bookingUid,
+          error: e.lastError,
+          at: (e.finishedAt ?? e.receivedAt).toISOString(),
+        })),
+        ...unreadable.map((e) => ({
+          ref: `evt_${e.id}`,
+          what: `${e.trigger} from Cal.com, which Usher cannot read`,
+          uid: e.bookingUid,
+          error: e.lastError,
+          at: (e.finishedAt ?? e.receivedAt).toISOString(),
+        })),
       ],
     },
-    feed: decisions.map((d) => ({ id: d.id, at: d.decidedAt.toISOString(), kind: d.kind, outcome: d.outcome, uid: d.bookingUid, label: d.bookingUid ? label(d.bookingUid) : null, text: decisionText(d) })),
+    feed: decisions.map((d) => ({
+      id: d.id,
+      at: d.decidedAt.toISOString(),
+      kind: d.kind,
+      outcome: d.outcome,
+      uid: d.bookingUid,
+      label: d.bookingUid ? label(d.bookingUid) : null,
+      text: decisionText(d),
+    })),
   };
 }
 
@@ -140,7 +182,13 @@ function maskEmail(email: string, show: boolean): string {
   return at > 0 ? `${email[0]}…${email.slice(at)}` : '…';
 }
 
-async function estimateWriteBacks(db: Queryable, deps: BoardDeps, queued: Awaited<ReturnType<typeof listQueuedJobs>>, at: Date, label: (uid: string | null) => string): Promise<WriteBack[]> {
+async function estimateWriteBacks(
+  db: Queryable,
+  deps: BoardDeps,
+  queued: Awaited<ReturnType<typeof listQueuedJobs>>,
+  at: Date,
+  label: (uid: string | null) => string,
+): Promise<WriteBack[]> {
   if (queued.length === 0) return [];
   const bucketsByKind = new Map(queued.map((j) => [j.kind, deps.bucketsFor(j.kind)]));
   const limits = new Map([...bucketsByKind.values()].flat().map((b) => [b.key, b]));
@@ -148,10 +196,20 @@ async function estimateWriteBacks(db: Queryable, deps: BoardDeps, queued: Awaite
   const log = await readRateLog(db, [...limits.keys()], new Date(at.getTime() - longest));
   const buckets: EtaBucket[] = [...limits.values()].map((b) => {
     const l = log.get(b.key)!;
-    return { key: b.key, limit: b.limit, windowMs: b.windowSeconds * 1000 + WINDOW_MARGIN_MS, recentCalls: l.calls.map((c) => c.getTime()), ...(l.blockedUntil ? { blockedUntil: l.blockedUntil.getTime() } : {}) };
+    return {
+      key: b.key,
+      limit: b.limit,
+      windowMs: b.windowSeconds * 1000 + WINDOW_MARGIN_MS,
+      recentCalls: l.calls.map((c) => c.getTime()),
+      ...(l.blockedUntil ? { blockedUntil: l.blockedUntil.getTime() } : {}),
+    };
   });
   const pending = queued.filter((j) => j.state === 'pending');
-  const eta = expectedSendTimes(pending.map((j) => ({ id: j.id, runAt: new Date(j.runAt).getTime(), buckets: bucketsByKind.get(j.kind)!.map((b) => b.key) })), buckets, at.getTime());
+  const eta = expectedSendTimes(
+    pending.map((j) => ({ id: j.id, runAt: new Date(j.runAt).getTime(), buckets: bucketsByKind.get(j.kind)!.map((b) => b.key) })),
+    buckets,
+    at.getTime(),
+  );
   return queued.map((j) => ({
     job: `job_${j.id}`,
     kind: j.kind,
@@ -163,4 +221,3 @@ async function estimateWriteBacks(db: Queryable, deps: BoardDeps, queued: Awaite
     lastError: j.lastError,
   }));
 }
-

@@ -50,7 +50,7 @@ const PREFERENCE: Record<string, string> = {
   'doctor.same_room_as_previous': "the doctor's room before",
   'doctor.same_room_as_next': "the doctor's room after",
   'doctor.same_floor': "the doctor's floor",
-  'room.preferred': "a preferred room",
+  'room.preferred': 'a preferred room',
 };
 
 /** "the doctor's room before, 1 spare piece of equipment". */
@@ -84,7 +84,8 @@ function roomReasonText(d: Decision, r: Reason): string {
     case 'room.not_in_person':
       return `no room needed: ${r.kind === 'video' ? 'a video call' : r.kind === 'phone' ? 'a phone call' : 'an online meeting'} keeps its own location in Cal.com`;
     default:
-      if (r.code.startsWith('room.released')) return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
+      if (r.code.startsWith('room.released'))
+        return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
       if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${WHY[r.code.slice(5)] ?? r.code}`;
       if (d.outcome === 'assigned') return `${room(r.to)} — ${WHY[r.code.slice(5)] ?? r.code}`;
       return r.code;
@@ -97,10 +98,13 @@ export function decisionText(d: Decision): string {
     const verdict = d.outcome === 'approve' ? 'Approved' : d.outcome === 'hold' ? 'Held for a person' : 'Declined';
     const operator = d.reasons.find((r) => r.code.startsWith('operator.'));
     if (operator) return `${verdict} by ${String(operator.by)}${operator.note ? ` — ${String(operator.note)}` : ''}`;
-    return d.outcome === 'approve' ? 'Approved — every check passed' : `${verdict} — ${declineMessage(d.reasons as unknown as GateReason[], {})}`;
+    return d.outcome === 'approve'
+      ? 'Approved — every check passed'
+      : `${verdict} — ${declineMessage(d.reasons as unknown as GateReason[], {})}`;
   }
   if (d.kind === 'room') {
-    if (d.outcome === 'unassigned') return `Waiting for a room — ${(d.reasons as unknown as Exclusion[]).map((e) => (e.rooms ? exclusionText(e) : e.code)).join('; ') || 'no room matches'}`;
+    if (d.outcome === 'unassigned')
+      return `Waiting for a room — ${(d.reasons as unknown as Exclusion[]).map((e) => (e.rooms ? exclusionText(e) : e.code)).join('; ') || 'no room matches'}`;
     return d.reasons.map((r) => roomReasonText(d, r)).join('; ');
   }
   if (d.kind === 'credits') return d.reasons.map((r) => r.code.replace(/^credits\./, 'credits ').replace(/[._]/g, ' ')).join('; ');

@@ -9,26 +9,37 @@ export const checkoutSchema = z
   .object({
     eventTypeId: z.number().int().positive(),
     start: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time'),
-    lengthInMinutes: z.number().int().positive().max(24 * 60).optional(),
+    lengthInMinutes: z
+      .number()
+      .int()
+      .positive()
+      .max(24 * 60)
+      .optional(),
     attendee: z
       .object({
         name: z.string().trim().min(1).max(200),
         email: z.email().optional(),
-        timeZone: z.string().min(1).refine((tz) => {
-          try {
-            new Intl.DateTimeFormat('en', { timeZone: tz });
-            return true;
-          } catch {
-            return false;
-          }
-        }, 'an IANA time zone'),
+        timeZone: z
+          .string()
+          .min(1)
+          .refine((tz) => {
+            try {
+              new Intl.DateTimeFormat('en', { timeZone: tz });
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'an IANA time zone'),
         phoneNumber: z.string().max(40).optional(),
         language: z.string().max(10).optional(),
       })
       .strict(),
     guests: z.array(z.email()).max(30).optional(),
     metadata: z
-      .record(z.string().min(1).max(40, 'metadata keys are at most 40 characters'), z.string().max(500, 'metadata values are at most 500 characters'))
+      .record(
+        z.string().min(1).max(40, 'metadata keys are at most 40 characters'),
+        z.string().max(500, 'metadata values are at most 500 characters'),
+      )
       .refine((m) => Object.keys(m).length <= 50, 'at most 50 metadata keys')
       .optional(),
     bookingFieldsResponses: z.record(z.string(), z.unknown()).optional(),
@@ -43,7 +54,11 @@ export interface CheckoutAnswer {
   replayed: boolean;
 }
 
-const IN_PROGRESS: CheckoutAnswer = { status: 409, body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } }, replayed: false };
+const IN_PROGRESS: CheckoutAnswer = {
+  status: 409,
+  body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } },
+  replayed: false,
+};
 
 const KEY_TTL_MS = 7 * 24 * 3_600_000;
 
@@ -52,8 +67,18 @@ const IN_FLIGHT_MS = 60_000;
 
 function hashOf(r: CheckoutRequest): string {
   const canonical = (v: unknown): unknown =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : Array.isArray(v) ? v.map(canonical) : v;
-  return createHash('sha256').update(JSON.stringify(canonical(r))).digest('hex');
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+        )
+      : Array.isArray(v)
+        ? v.map(canonical)
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(r)))
+    .digest('hex');
 }
 
 /** Cal.com's 400s for a create, told apart (CONTRACT §4.2 "Create errors"). */
@@ -62,12 +87,18 @@ export function refusalOf(message: string): { status: number; code: string } {
   if (/in the past/i.test(message)) return { status: 422, code: 'IN_THE_PAST' };
   if (/required_field|is required|missing/i.test(message)) return { status: 400, code: 'MISSING_FIELD' };
   if (/limit/i.test(message)) return { status: 422, code: 'BOOKING_LIMIT' };
-  if (/already has booking|not available|no[ _]available[ _]users|taken|unavailable|conflict/i.test(message)) return { status: 409, code: 'SLOT_TAKEN' };
+  if (/already has booking|not available|no[ _]available[ _]users|taken|unavailable|conflict/i.test(message))
+    return { status: 409, code: 'SLOT_TAKEN' };
   return { status: 422, code: 'CAL_REFUSED' };
 }
 
 async function finish(db: Db, key: string, status: number, body: unknown, now: Date): Promise<CheckoutAnswer> {
-  await db.query(`update booking_requests set state = 'done', status = $2, response = $3, updated_at = $4 where idempotency_key = $1`, [key, status, JSON.stringify(body), now]);
+  await db.query(`update booking_requests set state = 'done', status = $2, response = $3, updated_at = $4 where idempotency_key = $1`, [
+    key,
+    status,
+    JSON.stringify(body),
+    now,
+  ]);
   return { status, body, replayed: false };
 }
 
@@ -89,13 +120,21 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
   let recovering = false;
   if (claimed.rows.length === 0) {
     const row = (await db.query('select * from booking_requests where idempotency_key = $1', [key])).rows[0]!;
-    if (row.request_hash !== hash) return { status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different booking request' } }, replayed: false };
+    if (row.request_hash !== hash)
+      return {
+        status: 422,
+        body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different booking request' } },
+        replayed: false,
+      };
     if (row.state === 'done') return { status: Number(row.status), body: row.response, replayed: true };
     if (now().getTime() - new Date(row.updated_at as Date).getTime() < IN_FLIGHT_MS) {
       return IN_PROGRESS;
     }
     // Take the stale request over (only one retry can: the update is conditional on the old time).
-    const taken = await db.query(`update booking_requests set updated_at = $2 where idempotency_key = $1 and state = 'in_progress' and updated_at = $3 returning 1`, [key, now(), row.updated_at]);
+    const taken = await db.query(
+      `update booking_requests set updated_at = $2 where idempotency_key = $1 and state = 'in_progress' and updated_at = $3 returning 1`,
+      [key, now(), row.updated_at],
+    );
     if (taken.rows.length === 0) return IN_PROGRESS;
     recovering = true;
   }
@@ -103,9 +142,18 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
   if (recovering) {
     // The booking the lost call may have made: this type, this start, this attendee (by e-mail when
     // given, else by name; CONTRACT §4.2 list filters), and still live.
-    const { bookings } = await cal.listBookings({ ...(r.attendee.email ? { attendeeEmail: r.attendee.email } : {}), eventTypeId: r.eventTypeId, afterStart: new Date(start.getTime() - 1000), beforeEnd: new Date(start.getTime() + 24 * 3_600_000), take: 250 });
-    const sameAttendee = (b: (typeof bookings)[number]) => b.attendees.some((a) => (r.attendee.email ? a.email?.toLowerCase() === r.attendee.email.toLowerCase() : a.name === r.attendee.name));
-    const earlier = bookings.find((b) => new Date(b.start).getTime() === start.getTime() && b.status !== 'cancelled' && b.status !== 'rejected' && sameAttendee(b));
+    const { bookings } = await cal.listBookings({
+      ...(r.attendee.email ? { attendeeEmail: r.attendee.email } : {}),
+      eventTypeId: r.eventTypeId,
+      afterStart: new Date(start.getTime() - 1000),
+      beforeEnd: new Date(start.getTime() + 24 * 3_600_000),
+      take: 250,
+    });
+    const sameAttendee = (b: (typeof bookings)[number]) =>
+      b.attendees.some((a) => (r.attendee.email ? a.email?.toLowerCase() === r.attendee.email.toLowerCase() : a.name === r.attendee.name));
+    const earlier = bookings.find(
+      (b) => new Date(b.start).getTime() === start.getTime() && b.status !== 'cancelled' && b.status !== 'rejected' && sameAttendee(b),
+    );
     if (earlier) return finish(db, key, 201, { data: earlier, recovered: true }, now());
   }
   try {
@@ -124,16 +172,35 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
       // Nothing reached Cal.com: forget the key so the retry starts clean.
       await db.query(`delete from booking_requests where idempotency_key = $1 and state = 'in_progress'`, [key]);
       const retryAt = (error.detail as { retryAt?: Date } | undefined)?.retryAt;
-      return { status: 503, body: { error: { code: error.code, message: error.message, ...(retryAt ? { retryAt: retryAt.toISOString() } : {}) } }, replayed: false };
+      return {
+        status: 503,
+        body: { error: { code: error.code, message: error.message, ...(retryAt ? { retryAt: retryAt.toISOString() } : {}) } },
+        replayed: false,
+      };
     }
     if (isUsherError(error, 'CAL_API_ERROR')) {
       const detail = (error.detail ?? {}) as { status?: number; calMessage?: string };
       const refusal = refusalOf(detail.calMessage ?? error.message);
-      return finish(db, key, refusal.status, { error: { code: refusal.code, message: error.message, calStatus: detail.status ?? null } }, now());
+      return finish(
+        db,
+        key,
+        refusal.status,
+        { error: { code: refusal.code, message: error.message, calStatus: detail.status ?? null } },
+        now(),
+      );
     }
     // A 5xx, a timeout, a dropped connection: Cal.com may or may not have booked. The key stays in
     // progress; a retry after a minute asks Cal.com first.
     const message = error instanceof UsherError ? error.message : 'Cal.com did not answer';
-    return { status: 502, body: { error: { code: 'CAL_UNCERTAIN', message: `${message}; the booking may or may not exist. Retry with the same Idempotency-Key after a minute: Usher checks Cal.com before booking again` } }, replayed: false };
+    return {
+      status: 502,
+      body: {
+        error: {
+          code: 'CAL_UNCERTAIN',
+          message: `${message}; the booking may or may not exist. Retry with the same Idempotency-Key after a minute: Usher checks Cal.com before booking again`,
+        },
+      },
+      replayed: false,
+    };
   }
 }

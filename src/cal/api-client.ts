@@ -163,22 +163,39 @@ export class CalClient {
   }
 
   async rescheduleBooking(uid: string, start: Date, reschedulingReason?: string): Promise<CalBooking> {
-    const data = await this.#call('bookings.reschedule', 'POST', `/v2/bookings/${encodeURIComponent(uid)}/reschedule`, this.#bookingsVersion(), {
-      start: start.toISOString(),
-      ...(reschedulingReason ? { reschedulingReason } : {}),
-    });
+    const data = await this.#call(
+      'bookings.reschedule',
+      'POST',
+      `/v2/bookings/${encodeURIComponent(uid)}/reschedule`,
+      this.#bookingsVersion(),
+      {
+        start: start.toISOString(),
+        ...(reschedulingReason ? { reschedulingReason } : {}),
+      },
+    );
     return calBookingSchema.parse(data);
   }
 
   /** CONTRACT §4.2: `{location:{type:"address", address}}`; without cal-api-version this route is a 404. */
   async updateLocation(uid: string, address: string): Promise<CalBooking> {
-    const data = await this.#call('bookings.location', 'PATCH', `/v2/bookings/${encodeURIComponent(uid)}/location`, this.#bookingsVersion(), {
-      location: { type: 'address', address },
-    });
+    const data = await this.#call(
+      'bookings.location',
+      'PATCH',
+      `/v2/bookings/${encodeURIComponent(uid)}/location`,
+      this.#bookingsVersion(),
+      {
+        location: { type: 'address', address },
+      },
+    );
     return calBookingSchema.parse(data);
   }
 
-  async listSlots(query: { eventTypeId: number; start: Date | string; end: Date | string; timeZone?: string }): Promise<Record<string, { start: string; end?: string }[]>> {
+  async listSlots(query: {
+    eventTypeId: number;
+    start: Date | string;
+    end: Date | string;
+    timeZone?: string;
+  }): Promise<Record<string, { start: string; end?: string }[]>> {
     const params = new URLSearchParams({
       eventTypeId: String(query.eventTypeId),
       start: typeof query.start === 'string' ? query.start : query.start.toISOString(),
@@ -199,7 +216,14 @@ export class CalClient {
     return this.#o.bookingsApiVersion;
   }
 
-  async #call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PATCH', path: string, apiVersion: string, body?: unknown, whole = false): Promise<unknown> {
+  async #call(
+    endpoint: Endpoint,
+    method: 'GET' | 'POST' | 'PATCH',
+    path: string,
+    apiVersion: string,
+    body?: unknown,
+    whole = false,
+  ): Promise<unknown> {
     if (!this.#o.apiKey) throw new UsherError('CAL_NOT_CONFIGURED', 'CAL_API_KEY is not set: Usher cannot call Cal.com');
     const admission = await this.#o.gate.admit(endpoint);
     if (!admission.ok) {

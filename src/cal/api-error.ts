@@ -29,8 +29,7 @@ export function readCalError(body: unknown): { calCode?: string; calMessage?: st
   if (!body || typeof body !== 'object') return typeof body === 'string' && body ? { calMessage: body.slice(0, 500) } : {};
   const b = body as { error?: { code?: unknown; message?: unknown }; message?: unknown };
   const code = typeof b.error?.code === 'string' ? b.error.code : undefined;
-  const message =
-    typeof b.error?.message === 'string' ? b.error.message : typeof b.message === 'string' ? b.message : undefined;
+  const message = typeof b.error?.message === 'string' ? b.error.message : typeof b.message === 'string' ? b.message : undefined;
   return { ...(code ? { calCode: code } : {}), ...(message ? { calMessage: message } : {}) };
 }
 

@@ -38,7 +38,10 @@ export function webhookDedupeKey(
 ): string {
   // MEETING_* have no envelope (§3.4): their root `createdAt` is the booking's, stable across copies.
   const content = 'payload' in body ? body.payload : body;
-  const digest = createHash('sha256').update(JSON.stringify(content) ?? '').digest('base64url').slice(0, 32);
+  const digest = createHash('sha256')
+    .update(JSON.stringify(content) ?? '')
+    .digest('base64url')
+    .slice(0, 32);
   let key = `${trigger}:${bookingUid ?? '-'}:${digest}`;
   if (REPEATABLE_TRIGGERS.has(trigger)) {
     const created = typeof body.createdAt === 'string' ? Date.parse(body.createdAt) : Number.NaN;

@@ -41,7 +41,9 @@ describe('parseWebhook', () => {
 
   it('reads a reschedule: the new uid, and the old one in rescheduleUid', () => {
     const old = { id: 900, uid: 'old-uid', start: new Date('2026-11-30T09:00:00Z'), end: new Date('2026-11-30T09:30:00Z') };
-    const result = parse(envelopeBody('BOOKING_RESCHEDULED', bookingPayload({ ...booking, reschedule: old }, 'BOOKING_RESCHEDULED'), new Date()));
+    const result = parse(
+      envelopeBody('BOOKING_RESCHEDULED', bookingPayload({ ...booking, reschedule: old }, 'BOOKING_RESCHEDULED'), new Date()),
+    );
     if (result.outcome !== 'event' || result.event.kind !== 'booking') throw new Error('wrong kind');
     expect(result.event.booking.uid).toBe(booking.uid);
     expect(result.event.rescheduleUid).toBe('old-uid');
@@ -64,7 +66,10 @@ describe('parseWebhook', () => {
 
   it('reads BOOKING_NO_SHOW_UPDATED with its attendees', () => {
     const result = parse(noShowBody(booking, [{ email: 'grace@example.com', noShow: true }], new Date()));
-    expect(result).toMatchObject({ outcome: 'event', event: { kind: 'no-show', bookingUid: booking.uid, attendees: [{ email: 'grace@example.com', noShow: true }] } });
+    expect(result).toMatchObject({
+      outcome: 'event',
+      event: { kind: 'no-show', bookingUid: booking.uid, attendees: [{ email: 'grace@example.com', noShow: true }] },
+    });
   });
 
   it('tolerates fields it does not know', () => {

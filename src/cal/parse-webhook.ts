@@ -37,10 +37,7 @@ const payloadStatus = z
   .optional()
   .catch(undefined);
 
-const responses = z
-  .record(z.string(), z.unknown())
-  .nullish()
-  .catch(undefined);
+const responses = z.record(z.string(), z.unknown()).nullish().catch(undefined);
 
 /**
  * A booking must end after it starts: the store keeps its time as a range, which refuses an end
@@ -52,27 +49,29 @@ const endsAfterStart = (p: { startTime: unknown; endTime: unknown }) =>
   !(p.startTime instanceof Date && p.endTime instanceof Date) || p.endTime.getTime() > p.startTime.getTime();
 const endsAfterStartIssue = { message: 'endTime must be after startTime', path: ['endTime'] };
 
-const bookingPayload = z.looseObject({
-  uid: z.string().min(1),
-  bookingId: idNumber.nullish(),
-  eventTypeId: idNumber.nullish(),
-  type: z.string().nullish(),
-  title: z.string().nullish(),
-  startTime: isoTime,
-  endTime: isoTime,
-  status: payloadStatus,
-  organizer: person.nullish(),
-  attendees: z.array(person).nullish(),
-  responses,
-  location: z.string().nullish(),
-  metadata,
-  rescheduleUid: z.string().nullish(),
-  cancellationReason: z.string().nullish(),
-  // CONTRACT §1.2: the canceller's e-mail, or absent (API v2 cancels never set it).
-  cancelledBy: z.string().nullish().catch(undefined),
-  rejectionReason: z.string().nullish(),
-  requestReschedule: z.boolean().nullish(),
-}).refine(endsAfterStart, endsAfterStartIssue);
+const bookingPayload = z
+  .looseObject({
+    uid: z.string().min(1),
+    bookingId: idNumber.nullish(),
+    eventTypeId: idNumber.nullish(),
+    type: z.string().nullish(),
+    title: z.string().nullish(),
+    startTime: isoTime,
+    endTime: isoTime,
+    status: payloadStatus,
+    organizer: person.nullish(),
+    attendees: z.array(person).nullish(),
+    responses,
+    location: z.string().nullish(),
+    metadata,
+    rescheduleUid: z.string().nullish(),
+    cancellationReason: z.string().nullish(),
+    // CONTRACT §1.2: the canceller's e-mail, or absent (API v2 cancels never set it).
+    cancelledBy: z.string().nullish().catch(undefined),
+    rejectionReason: z.string().nullish(),
+    requestReschedule: z.boolean().nullish(),
+  })
+  .refine(endsAfterStart, endsAfterStartIssue);
 
 const envelope = z.looseObject({
   triggerEvent: z.string(),
@@ -81,22 +80,24 @@ const envelope = z.looseObject({
 });
 
 // CONTRACT §3.4: MEETING_* bodies are the raw booking row with the trigger at the root, no envelope.
-const meetingBody = z.looseObject({
-  triggerEvent: z.enum(['MEETING_STARTED', 'MEETING_ENDED']),
-  id: idNumber.nullish(),
-  uid: z.string().min(1),
-  eventTypeId: idNumber.nullish(),
-  userId: idNumber.nullish(),
-  title: z.string().nullish(),
-  startTime: isoTime,
-  endTime: isoTime,
-  status: payloadStatus,
-  location: z.string().nullish(),
-  metadata,
-  responses,
-  user: person.nullish(),
-  attendees: z.array(person).nullish(),
-}).refine(endsAfterStart, endsAfterStartIssue);
+const meetingBody = z
+  .looseObject({
+    triggerEvent: z.enum(['MEETING_STARTED', 'MEETING_ENDED']),
+    id: idNumber.nullish(),
+    uid: z.string().min(1),
+    eventTypeId: idNumber.nullish(),
+    userId: idNumber.nullish(),
+    title: z.string().nullish(),
+    startTime: isoTime,
+    endTime: isoTime,
+    status: payloadStatus,
+    location: z.string().nullish(),
+    metadata,
+    responses,
+    user: person.nullish(),
+    attendees: z.array(person).nullish(),
+  })
+  .refine(endsAfterStart, endsAfterStartIssue);
 
 const noShowPayload = z.looseObject({
   bookingUid: z.string().min(1),
@@ -130,7 +131,10 @@ function cleanPerson(p: z.infer<typeof person> | null | undefined) {
   };
 }
 
-function snapshot(p: z.infer<typeof bookingPayload> | z.infer<typeof meetingBody>, organizer: z.infer<typeof person> | null | undefined): BookingSnapshot {
+function snapshot(
+  p: z.infer<typeof bookingPayload> | z.infer<typeof meetingBody>,
+  organizer: z.infer<typeof person> | null | undefined,
+): BookingSnapshot {
   const first = p.attendees?.[0];
   const email = first?.email ?? responseEmail(p.responses);
   const status = p.status === 'awaiting_host' ? 'pending' : (p.status as BookingStatus | undefined);

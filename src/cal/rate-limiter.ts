@@ -35,7 +35,10 @@ export class CalRateLimiter implements RateGate {
     this.#store = store;
     this.#limits = limits;
     this.#now = now;
-    const id = createHash('sha256').update(apiKey ?? '').digest('hex').slice(0, 12);
+    const id = createHash('sha256')
+      .update(apiKey ?? '')
+      .digest('hex')
+      .slice(0, 12);
     this.#keyBucket = `cal:key:${id}`;
     this.#locationBucket = `cal:location:${id}`;
   }

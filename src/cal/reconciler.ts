@@ -77,7 +77,7 @@ export async function reconcile(client: CalClient, port: ReconcilerPort, now: ()
   let watermark = start;
   const result: ReconcileResult = { pages: 0, seen: 0, fed: 0, watermark: start?.toISOString() };
   for (let skip = 0; ; skip += pageSize) {
-    let page;
+    let page: Awaited<ReturnType<typeof client.listBookings>>;
     try {
       page = await client.listBookings({ ...(after ? { afterUpdatedAt: after } : {}), sortUpdatedAt: 'asc', take: pageSize, skip });
     } catch (error) {
@@ -93,10 +93,16 @@ export async function reconcile(client: CalClient, port: ReconcilerPort, now: ()
     const feed = [];
     for (const b of page.bookings) {
       const mine = known.get(b.uid);
-      const same = mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
+      const same =
+        mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
       if (!same) {
         const event = syntheticEvent(b, now());
-        feed.push({ dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`, trigger: event.trigger, bookingUid: b.uid, rawBody: event.rawBody });
+        feed.push({
+          dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`,
+          trigger: event.trigger,
+          bookingUid: b.uid,
+          rawBody: event.rawBody,
+        });
       }
       const updated = b.updatedAt ? new Date(b.updatedAt) : undefined;
       if (updated && (!watermark || updated > watermark)) watermark = updated;

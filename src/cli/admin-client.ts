@@ -11,15 +11,27 @@ export class AdminClient {
     this.#token = token;
   }
 
-  async call<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async call<T = unknown>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     if (!this.#token) {
-      throw new UsherError('ADMIN_UNREACHABLE', 'the store is held by a running usher; set USHER_ADMIN_TOKEN to reach it through its admin API');
+      throw new UsherError(
+        'ADMIN_UNREACHABLE',
+        'the store is held by a running usher; set USHER_ADMIN_TOKEN to reach it through its admin API',
+      );
     }
     let response;
     try {
       response = await request(this.#baseUrl + path, {
         method,
-        headers: { ...headers, authorization: `Bearer ${this.#token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...headers,
+          authorization: `Bearer ${this.#token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         headersTimeout: 30_000,
         bodyTimeout: 30_000,
@@ -34,7 +46,9 @@ export class AdminClient {
       const known = code === 'NOT_FOUND' || code === 'CONFLICT' || code === 'BAD_REQUEST' || code === 'UNAUTHORIZED';
       // Usher's own answer (a refusal, a Cal.com refusal relayed) keeps its code in the message.
       const message = parsed.error?.message ?? `HTTP ${response.statusCode}`;
-      throw new UsherError(known ? code : 'ADMIN_UNREACHABLE', known || !code ? message : `${code}: ${message}`, { detail: parsed.error?.faults });
+      throw new UsherError(known ? code : 'ADMIN_UNREACHABLE', known || !code ? message : `${code}: ${message}`, {
+        detail: parsed.error?.faults,
+      });
     }
     return (parsed.data ?? parsed) as T;
   }

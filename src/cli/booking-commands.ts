@@ -28,7 +28,8 @@ export async function runBookingCommand(cfg: Config, command: string, values: Bo
   const eventTypeId = Number(values['event-type']);
   if (command === 'slots') {
     const usage = 'usher slots --event-type 7 --from 2026-12-01 --to 2026-12-07';
-    if (!Number.isInteger(eventTypeId) || eventTypeId <= 0) throw new UsherError('BAD_REQUEST', `--event-type must be an event type id; usage: ${usage}`);
+    if (!Number.isInteger(eventTypeId) || eventTypeId <= 0)
+      throw new UsherError('BAD_REQUEST', `--event-type must be an event type id; usage: ${usage}`);
     const from = required(values.from, '--from', usage);
     const to = required(values.to, '--to', usage);
     const timeZone = values['time-zone'] ?? cfg.timeZone;
@@ -51,7 +52,11 @@ export async function runBookingCommand(cfg: Config, command: string, values: Bo
     const body = checkoutSchema.parse({
       eventTypeId,
       start: required(values.start, '--start', usage),
-      attendee: { name: required(values.name, '--name', usage), email: required(values.email, '--email', usage), timeZone: values['time-zone'] ?? cfg.timeZone },
+      attendee: {
+        name: required(values.name, '--name', usage),
+        email: required(values.email, '--email', usage),
+        timeZone: values['time-zone'] ?? cfg.timeZone,
+      },
       ...(Object.keys(metadata).length ? { metadata } : {}),
     });
     const key = values['idempotency-key'] ?? `cli-${randomUUID()}`;

@@ -19,15 +19,20 @@ import { listMembers } from '../store/members.ts';
 const demoConfigPath = fileURLToPath(new URL('../../demo/usher.config.yaml', import.meta.url));
 const demoMembersPath = fileURLToPath(new URL('../../demo/members.csv', import.meta.url));
 
-
 export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usherUrl: string, secret: string | undefined): Promise<void> {
   const response = await request(`${sandboxUrl}/v2/webhooks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ subscriberUrl: `${usherUrl}/webhooks/cal`, triggers: actionableTriggers, active: true, ...(secret ? { secret } : {}) }),
+    body: JSON.stringify({
+      subscriberUrl: `${usherUrl}/webhooks/cal`,
+      triggers: actionableTriggers,
+      active: true,
+      ...(secret ? { secret } : {}),
+    }),
   });
   const text = await response.body.text();
-  if (response.statusCode !== 201 && response.statusCode !== 409) throw new UsherError('CONFIG_INVALID', `sandbox refused the webhook subscription: ${text}`);
+  if (response.statusCode !== 201 && response.statusCode !== 409)
+    throw new UsherError('CONFIG_INVALID', `sandbox refused the webhook subscription: ${text}`);
 }
 
 /**
@@ -56,7 +61,12 @@ export async function runStart(env: Env): Promise<void> {
   const log = createLogger(result.config.logLevel);
   const usher = await startUsher(result.config, { log });
   if ((await listMembers(usher.db, { limit: 1 })).length === 0) {
-    const imported = await importMembers(usher.db, parseMembersCsv(readFileSync(demoMembersPath, 'utf8'), result.config.timeZone), 'demo', new Date());
+    const imported = await importMembers(
+      usher.db,
+      parseMembersCsv(readFileSync(demoMembersPath, 'utf8'), result.config.timeZone),
+      'demo',
+      new Date(),
+    );
     log.info({ ...imported }, 'demo club members imported from demo/members.csv');
   }
   await subscribeSandbox(sandboxUrl, apiKey, usher.url, result.config.cal.webhookSecret);

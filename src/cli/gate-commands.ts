@@ -44,7 +44,8 @@ function need(value: string | undefined, usage: string): string {
 
 function count(text: string | undefined, usage: string): number {
   const n = Number(need(text, usage));
-  if (!Number.isInteger(n) || n <= 0) throw new UsherError('BAD_REQUEST', `"${text}" is not a whole number above 0 (usage: usher ${usage})`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsherError('BAD_REQUEST', `"${text}" is not a whole number above 0 (usage: usher ${usage})`);
   return n;
 }
 
@@ -60,7 +61,13 @@ export async function runGateCommand(cfg: Config, command: string, args: string[
       const file = need(a1, 'members import <file.csv>');
       const text = readFileSync(file, 'utf8');
       const rows = parseMembersCsv(text, cfg.timeZone);
-      print(await withStore(cfg, (db) => importMembers(db, rows, ACTOR, now()), (admin) => admin.call('POST', '/api/members/import', { csv: text })));
+      print(
+        await withStore(
+          cfg,
+          (db) => importMembers(db, rows, ACTOR, now()),
+          (admin) => admin.call('POST', '/api/members/import', { csv: text }),
+        ),
+      );
       return true;
     }
     case 'members list':
@@ -74,9 +81,20 @@ export async function runGateCommand(cfg: Config, command: string, args: string[
       return true;
     case 'members set': {
       const email = need(a1, 'members set <email> [--name N] [--active true|false] [--until YYYY-MM-DD]');
-      if (v.active !== undefined && !['true', 'false'].includes(v.active)) throw new UsherError('BAD_REQUEST', '--active takes true or false');
-      const body = { ...(v.name ? { name: v.name } : {}), ...(v.active ? { active: v.active === 'true' } : {}), ...(v.until ? { membershipUntil: v.until } : {}) };
-      print(await withStore(cfg, (db) => db.transaction((trx) => upsertMember(trx, { email, ...body }, now())), (admin) => admin.call('PUT', `/api/members/${enc(email)}`, body)));
+      if (v.active !== undefined && !['true', 'false'].includes(v.active))
+        throw new UsherError('BAD_REQUEST', '--active takes true or false');
+      const body = {
+        ...(v.name ? { name: v.name } : {}),
+        ...(v.active ? { active: v.active === 'true' } : {}),
+        ...(v.until ? { membershipUntil: v.until } : {}),
+      };
+      print(
+        await withStore(
+          cfg,
+          (db) => db.transaction((trx) => upsertMember(trx, { email, ...body }, now())),
+          (admin) => admin.call('PUT', `/api/members/${enc(email)}`, body),
+        ),
+      );
       return true;
     }
     case 'credits grant':
@@ -84,13 +102,27 @@ export async function runGateCommand(cfg: Config, command: string, args: string[
       const usage = `${sub} <email> <n> [--reason R]${sub === 'credits grant' ? ' [--expires YYYY-MM-DD]' : ''}`;
       const email = need(a1, usage);
       const amount = count(a2, usage) * (sub === 'credits take' ? -1 : 1);
-      const expiresAt = v.expires ? (/^\d{4}-\d{2}-\d{2}$/.test(v.expires) ? endOfLocalDate(v.expires, cfg.timeZone) : new Date(v.expires)) : undefined;
+      const expiresAt = v.expires
+        ? /^\d{4}-\d{2}-\d{2}$/.test(v.expires)
+          ? endOfLocalDate(v.expires, cfg.timeZone)
+          : new Date(v.expires)
+        : undefined;
       if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsherError('BAD_REQUEST', `--expires "${v.expires}" is not a date`);
       print(
         await withStore(
           cfg,
-          (db) => adjustCredits(db, { email, amount, ...(v.reason ? { reason: v.reason } : {}), ...(expiresAt ? { expiresAt } : {}), actor: ACTOR }, now()),
-          (admin) => admin.call('POST', `/api/members/${enc(email)}/credits`, { amount, ...(v.reason ? { reason: v.reason } : {}), ...(v.expires ? { expires: v.expires } : {}) }),
+          (db) =>
+            adjustCredits(
+              db,
+              { email, amount, ...(v.reason ? { reason: v.reason } : {}), ...(expiresAt ? { expiresAt } : {}), actor: ACTOR },
+              now(),
+            ),
+          (admin) =>
+            admin.call('POST', `/api/members/${enc(email)}/credits`, {
+              amount,
+              ...(v.reason ? { reason: v.reason } : {}),
+              ...(v.expires ? { expires: v.expires } : {}),
+            }),
         ),
       );
       return true;
@@ -103,11 +135,21 @@ export async function runGateCommand(cfg: Config, command: string, args: string[
         (db) => memberAccount(db, email, now(), Number(v.limit ?? 20)),
         (admin) => admin.call<Awaited<ReturnType<typeof memberAccount>>>('GET', `/api/members/${enc(email)}`),
       );
-      print(sub === 'credits balance' ? { member: account.member, balance: account.balance, recent: account.history.slice(0, 5) } : account.history);
+      print(
+        sub === 'credits balance'
+          ? { member: account.member, balance: account.balance, recent: account.history.slice(0, 5) }
+          : account.history,
+      );
       return true;
     }
     case 'gate held':
-      print(await withStore(cfg, (db) => heldBookings(db), (admin) => admin.call('GET', '/api/gate/held')));
+      print(
+        await withStore(
+          cfg,
+          (db) => heldBookings(db),
+          (admin) => admin.call('GET', '/api/gate/held'),
+        ),
+      );
       return true;
     case 'gate approve': {
       const uid = need(a1, 'gate approve <uid> [--no-charge] [--note T]');
@@ -128,7 +170,13 @@ export async function runGateCommand(cfg: Config, command: string, args: string[
       print(
         await withStore(
           cfg,
-          (db) => decideByOperator(db, deps, { uid, outcome: 'decline', actor: ACTOR, message: reason, ...(v.note ? { note: v.note } : {}) }, now()),
+          (db) =>
+            decideByOperator(
+              db,
+              deps,
+              { uid, outcome: 'decline', actor: ACTOR, message: reason, ...(v.note ? { note: v.note } : {}) },
+              now(),
+            ),
           (admin) => admin.call('POST', `/api/bookings/${enc(uid)}/decline`, { reason, by: ACTOR, ...(v.note ? { note: v.note } : {}) }),
         ),
       );
@@ -150,7 +198,8 @@ export async function runGateCommand(cfg: Config, command: string, args: string[
         print(view);
         return true;
       }
-      if (['members', 'credits', 'gate'].includes(command)) throw new UsherError('BAD_REQUEST', `unknown command "usher ${sub}" (usher help lists them)`);
+      if (['members', 'credits', 'gate'].includes(command))
+        throw new UsherError('BAD_REQUEST', `unknown command "usher ${sub}" (usher help lists them)`);
       return false;
   }
 }

@@ -59,7 +59,9 @@ function presentConfig(c: Config) {
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { USHER_DATA_DIR: c.dataDir }),
       CAL_API_URL: c.cal.apiUrl,
       CAL_API_KEY: masked(c.cal.apiKey),
-      CAL_WEBHOOK_SECRET: c.cal.allowUnsignedWebhooks ? 'unsigned webhooks allowed (USHER_ALLOW_UNSIGNED_WEBHOOKS)' : masked(c.cal.webhookSecret),
+      CAL_WEBHOOK_SECRET: c.cal.allowUnsignedWebhooks
+        ? 'unsigned webhooks allowed (USHER_ALLOW_UNSIGNED_WEBHOOKS)'
+        : masked(c.cal.webhookSecret),
       USHER_ADMIN_TOKEN: masked(c.adminToken),
       USHER_TRUST_PROXY: c.trustProxy === false ? 'false' : c.trustProxy.join(', '),
       LOG_LEVEL: c.logLevel,
@@ -114,40 +116,42 @@ export async function run(argv: string[], env: Env): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
-    args: rest,
-    options: {
-      limit: { type: 'string' },
-      port: { type: 'string' },
-      seed: { type: 'string' },
-      to: { type: 'string' },
-      state: { type: 'string' },
-      'drop-rate': { type: 'string' },
-      'duplicate-rate': { type: 'string' },
-      'delay-ms': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      search: { type: 'string' },
-      name: { type: 'string' },
-      active: { type: 'string' },
-      until: { type: 'string' },
-      reason: { type: 'string' },
-      expires: { type: 'string' },
-      note: { type: 'string' },
-      'no-charge': { type: 'boolean' },
-      'event-type': { type: 'string' },
-      from: { type: 'string' },
-      'time-zone': { type: 'string' },
-      start: { type: 'string' },
-      email: { type: 'string' },
-      meta: { type: 'string', multiple: true },
-      'idempotency-key': { type: 'string' },
-      replace: { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+      args: rest,
+      options: {
+        limit: { type: 'string' },
+        port: { type: 'string' },
+        seed: { type: 'string' },
+        to: { type: 'string' },
+        state: { type: 'string' },
+        'drop-rate': { type: 'string' },
+        'duplicate-rate': { type: 'string' },
+        'delay-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        search: { type: 'string' },
+        name: { type: 'string' },
+        active: { type: 'string' },
+        until: { type: 'string' },
+        reason: { type: 'string' },
+        expires: { type: 'string' },
+        note: { type: 'string' },
+        'no-charge': { type: 'boolean' },
+        'event-type': { type: 'string' },
+        from: { type: 'string' },
+        'time-zone': { type: 'string' },
+        start: { type: 'string' },
+        email: { type: 'string' },
+        meta: { type: 'string', multiple: true },
+        'idempotency-key': { type: 'string' },
+        replace: { type: 'boolean' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     // An unknown flag or a flag without its value: name it, and where to look.
-    usage(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (usher help lists the commands and their options)`);
+    usage(
+      `${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (usher help lists the commands and their options)`,
+    );
   }
   const { values, positionals } = parsed;
   if (!command || command === 'help' || values.help) {
@@ -175,7 +179,9 @@ export async function run(argv: string[], env: Env): Promise<void> {
         delayMs: Number(values['delay-ms'] ?? 0),
       };
       const url = await sandbox.listen(Number(values.port ?? 3100));
-      process.stdout.write(`sandbox Cal.com at ${url} (API keys: ${[...sandbox.state.apiKeys.keys()].join(', ')}; faults: PUT ${url}/_sandbox/faults)\n`);
+      process.stdout.write(
+        `sandbox Cal.com at ${url} (API keys: ${[...sandbox.state.apiKeys.keys()].join(', ')}; faults: PUT ${url}/_sandbox/faults)\n`,
+      );
       const stop = () =>
         void sandbox.close().then(() => {
           if (values.state) writeFileSync(values.state, JSON.stringify(sandbox.state, null, 2));
@@ -203,7 +209,12 @@ export async function run(argv: string[], env: Env): Promise<void> {
       const { createCalClient } = await import('../main.ts');
       const result = await withStore(
         cfg,
-        async (db) => reconcile(createCalClient(cfg, db, systemClock), reconcilerStore(db, cfg.worker.maxAttempts, () => {}), () => systemClock.now()),
+        async (db) =>
+          reconcile(
+            createCalClient(cfg, db, systemClock),
+            reconcilerStore(db, cfg.worker.maxAttempts, () => {}),
+            () => systemClock.now(),
+          ),
         (admin) => admin.call('POST', '/api/reconcile'),
       );
       print(result);
@@ -227,7 +238,8 @@ export async function run(argv: string[], env: Env): Promise<void> {
       if (command === 'restore' && !cfg.databaseUrl) {
         const { readLockOwner } = await import('../store/data-dir-lock.ts');
         const owner = readLockOwner(cfg.dataDir);
-        if (owner) throw new UsherError('CONFLICT', `usher serve is running on ${cfg.dataDir} (process ${owner.pid}): stop it before restoring`);
+        if (owner)
+          throw new UsherError('CONFLICT', `usher serve is running on ${cfg.dataDir} (process ${owner.pid}): stop it before restoring`);
       }
       const store = await openStore(cfg, command === 'backup' ? 'read' : 'command');
       try {
@@ -251,7 +263,11 @@ export async function run(argv: string[], env: Env): Promise<void> {
         },
         async (admin) => {
           // A running server applied every migration it knows at start.
-          print({ applied: [], note: 'usher serve holds the store and applied migrations at start', ready: await admin.call('GET', '/readyz').catch((e) => describeError(e)) });
+          print({
+            applied: [],
+            note: 'usher serve holds the store and applied migrations at start',
+            ready: await admin.call('GET', '/readyz').catch((e) => describeError(e)),
+          });
         },
         { migrate: false },
       );
@@ -297,8 +313,16 @@ export async function run(argv: string[], env: Env): Promise<void> {
       return;
     }
     default:
-      if (['members', 'credits', 'gate', 'booking'].includes(command) && (await runGateCommand(config(env, false), command, positionals, values))) return;
-      if (['slots', 'book'].includes(command) && (await (await import('./booking-commands.ts')).runBookingCommand(config(env, false), command, values))) return;
+      if (
+        ['members', 'credits', 'gate', 'booking'].includes(command) &&
+        (await runGateCommand(config(env, false), command, positionals, values))
+      )
+        return;
+      if (
+        ['slots', 'book'].includes(command) &&
+        (await (await import('./booking-commands.ts')).runBookingCommand(config(env, false), command, values))
+      )
+        return;
       throw new UsherError('BAD_REQUEST', `unknown command "${command}" (usher help lists them)`);
   }
 }

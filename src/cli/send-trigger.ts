@@ -9,12 +9,28 @@ export const TRIGGER_NAMES: readonly string[] = ['PING', ...actionableTriggers];
 /** The body Cal.com would send for one trigger, about a fresh sample booking tomorrow. */
 export function sampleBody(trigger: string, now = new Date()): { body: string; uid: string | undefined } {
   const start = new Date(Math.ceil((now.getTime() + 86_400_000) / 1_800_000) * 1_800_000);
-  const status = trigger === 'BOOKING_REQUESTED' ? 'PENDING' : trigger === 'BOOKING_CANCELLED' ? 'CANCELLED' : trigger === 'BOOKING_REJECTED' ? 'REJECTED' : 'ACCEPTED';
+  const status =
+    trigger === 'BOOKING_REQUESTED'
+      ? 'PENDING'
+      : trigger === 'BOOKING_CANCELLED'
+        ? 'CANCELLED'
+        : trigger === 'BOOKING_REJECTED'
+          ? 'REJECTED'
+          : 'ACCEPTED';
   const booking = sampleBooking({
     start,
     status,
     requiresConfirmation: trigger === 'BOOKING_REQUESTED' || trigger === 'BOOKING_REJECTED',
-    ...(trigger === 'BOOKING_RESCHEDULED' ? { reschedule: { id: 900, uid: 'previous-booking-uid', start: new Date(start.getTime() - 86_400_000), end: new Date(start.getTime() - 84_600_000) } } : {}),
+    ...(trigger === 'BOOKING_RESCHEDULED'
+      ? {
+          reschedule: {
+            id: 900,
+            uid: 'previous-booking-uid',
+            start: new Date(start.getTime() - 86_400_000),
+            end: new Date(start.getTime() - 84_600_000),
+          },
+        }
+      : {}),
     ...(trigger === 'BOOKING_CANCELLED' ? { cancellationReason: 'Feeling better' } : {}),
     ...(trigger === 'BOOKING_REJECTED' ? { rejectionReason: 'Not enough credits' } : {}),
   });
@@ -27,7 +43,8 @@ export function sampleBody(trigger: string, now = new Date()): { body: string; u
     case 'BOOKING_NO_SHOW_UPDATED':
       return { body: noShowBody(booking, [{ email: booking.attendee.email, noShow: true }], now), uid: booking.uid };
     default:
-      if (!TRIGGER_NAMES.includes(trigger)) throw new UsherError('BAD_REQUEST', `unknown trigger ${trigger}; one of ${TRIGGER_NAMES.join(', ')}`);
+      if (!TRIGGER_NAMES.includes(trigger))
+        throw new UsherError('BAD_REQUEST', `unknown trigger ${trigger}; one of ${TRIGGER_NAMES.join(', ')}`);
       return { body: envelopeBody(trigger, bookingPayload(booking, trigger), now), uid: booking.uid };
   }
 }
@@ -37,7 +54,11 @@ export async function sendTrigger(trigger: string, to: string, secret: string | 
   const { body, uid } = sampleBody(trigger);
   const response = await request(to, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-cal-signature-256': secret ? signBody(body, secret) : 'no-secret-provided', 'x-cal-webhook-version': '2021-10-20' },
+    headers: {
+      'content-type': 'application/json',
+      'x-cal-signature-256': secret ? signBody(body, secret) : 'no-secret-provided',
+      'x-cal-webhook-version': '2021-10-20',
+    },
     body,
   });
   return { trigger, uid, to, status: response.statusCode, answer: await response.body.text() };

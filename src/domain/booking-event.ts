@@ -85,12 +85,7 @@ export type CalEvent =
 export type CalTrigger = CalEvent['trigger'];
 
 /** The triggers Usher acts on: what a Cal.com webhook subscription for Usher ticks. */
-export const actionableTriggers: readonly string[] = [
-  ...bookingTriggers,
-  'BOOKING_NO_SHOW_UPDATED',
-  'MEETING_STARTED',
-  'MEETING_ENDED',
-];
+export const actionableTriggers: readonly string[] = [...bookingTriggers, 'BOOKING_NO_SHOW_UPDATED', 'MEETING_STARTED', 'MEETING_ENDED'];
 
 export const knownTriggers: readonly string[] = [
   ...bookingTriggers,

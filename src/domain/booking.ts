@@ -82,7 +82,8 @@ export function applyBookingEvent(previous: Booking | undefined, event: Extract<
   if (previous && TERMINAL.has(previous.status) && previous.status !== wanted) {
     // The status stays final, but which booking this one replaced is a fact whatever the order of
     // delivery (CONTRACT §1.3): kept, so the replaced booking's late events find it cancelled.
-    const linked = event.rescheduleUid && !previous.rescheduledFromUid ? { ...previous, rescheduledFromUid: event.rescheduleUid } : previous;
+    const linked =
+      event.rescheduleUid && !previous.rescheduledFromUid ? { ...previous, rescheduledFromUid: event.rescheduleUid } : previous;
     return { booking: linked, previous, reason: `ignored.${event.trigger}.after_${previous.status}`, changed: linked !== previous };
   }
   // A late BOOKING_REQUESTED must not take an accepted booking back to pending.

@@ -5,12 +5,43 @@ import { defaultWeights, type PlannedBooking, type Room, type RoomNeed } from '.
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 11, 1, 9);
-const room = (name: string, over: Partial<Room> = {}): Room => ({ name, floor: 1, building: 'North wing', equipment: [], cleaningMinutes: 10, active: true, ...over });
-const need = (uid: string, startH: number, hours = 1, over: Partial<RoomNeed> = {}): RoomNeed => ({ uid, start: T0 + startH * H, end: T0 + (startH + hours) * H, doctor: '5', equipment: [], preferredRooms: [], ...over });
+const room = (name: string, over: Partial<Room> = {}): Room => ({
+  name,
+  floor: 1,
+  building: 'North wing',
+  equipment: [],
+  cleaningMinutes: 10,
+  active: true,
+  ...over,
+});
+const need = (uid: string, startH: number, hours = 1, over: Partial<RoomNeed> = {}): RoomNeed => ({
+  uid,
+  start: T0 + startH * H,
+  end: T0 + (startH + hours) * H,
+  doctor: '5',
+  equipment: [],
+  preferredRooms: [],
+  ...over,
+});
 
-function world(rooms: Room[], placed: { need: RoomNeed; room?: string }[], blocks: { room: string; from: number; to: number; reason: string }[] = []) {
-  const bookings: PlannedBooking[] = placed.map((p) => ({ need: p.need, ...(p.room ? { room: p.room } : {}), frozen: false, pinned: false }));
-  return new RoomIndex({ rooms, blocks: blocks.map((b, i) => ({ id: i + 1, ...b })), bookings, timeZone: 'Europe/London', weights: defaultWeights });
+function world(
+  rooms: Room[],
+  placed: { need: RoomNeed; room?: string }[],
+  blocks: { room: string; from: number; to: number; reason: string }[] = [],
+) {
+  const bookings: PlannedBooking[] = placed.map((p) => ({
+    need: p.need,
+    ...(p.room ? { room: p.room } : {}),
+    frozen: false,
+    pinned: false,
+  }));
+  return new RoomIndex({
+    rooms,
+    blocks: blocks.map((b, i) => ({ id: i + 1, ...b })),
+    bookings,
+    timeZone: 'Europe/London',
+    weights: defaultWeights,
+  });
 }
 
 describe('choosing a room for one booking', () => {
@@ -38,9 +69,15 @@ describe('choosing a room for one booking', () => {
   it('keeps a doctor in the room of their previous appointment that day, then prefers their preferred room', () => {
     const rooms = [room('1A'), room('1B'), room('3C', { floor: 3 })];
     const index = world(rooms, [{ need: need('morning', 0), room: '1B' }]);
-    expect(chooseRoom(index, need('next', 1.5, 1, { preferredRooms: ['1A'] }))).toMatchObject({ room: '1B', preferences: ['doctor.same_room_as_previous', 'doctor.same_floor'] });
+    expect(chooseRoom(index, need('next', 1.5, 1, { preferredRooms: ['1A'] }))).toMatchObject({
+      room: '1B',
+      preferences: ['doctor.same_room_as_previous', 'doctor.same_floor'],
+    });
     // another doctor: the preferred room wins
-    expect(chooseRoom(index, need('other', 1.5, 1, { doctor: '6', preferredRooms: ['3C'] }))).toMatchObject({ room: '3C', preferences: ['room.preferred'] });
+    expect(chooseRoom(index, need('other', 1.5, 1, { doctor: '6', preferredRooms: ['3C'] }))).toMatchObject({
+      room: '3C',
+      preferences: ['room.preferred'],
+    });
   });
 
   it('does not spend the only X-ray room on a consultation', () => {
@@ -53,6 +90,9 @@ describe('choosing a room for one booking', () => {
     const open = room('1A', { open: { fromMinute: 8 * 60, toMinute: 18 * 60 } });
     // 17:30–18:30 London time in winter (UTC+0)
     const late = { ...need('late', 0), start: Date.UTC(2026, 11, 1, 17, 30), end: Date.UTC(2026, 11, 1, 18, 30) };
-    expect(chooseRoom(world([open], []), late)).toMatchObject({ outcome: 'unassigned', excluded: [{ code: 'room.closed', rooms: ['1A'] }] });
+    expect(chooseRoom(world([open], []), late)).toMatchObject({
+      outcome: 'unassigned',
+      excluded: [{ code: 'room.closed', rooms: ['1A'] }],
+    });
   });
 });

@@ -20,7 +20,10 @@ export function groupExclusions(failures: readonly { code: RuleCode; room: strin
   const groups = new Map<RuleCode, Exclusion>();
   for (const f of failures) {
     let g = groups.get(f.code);
-    if (!g) groups.set(f.code, (g = { code: f.code, rooms: [], ...(f.detail ? { detail: f.detail } : {}) }));
+    if (!g) {
+      g = { code: f.code, rooms: [], ...(f.detail ? { detail: f.detail } : {}) };
+      groups.set(f.code, g);
+    }
     if (g.rooms.length < NAMED) g.rooms.push(f.room);
     else g.more = (g.more ?? 0) + 1;
   }

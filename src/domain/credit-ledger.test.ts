@@ -27,7 +27,9 @@ describe('cancellation settlement', () => {
     expect(settleCancellation({ ...base, state: 'held', cancelledAt: new Date('2026-12-03T09:59:00Z') }).action).toBe('release');
     expect(settleCancellation({ ...base, state: 'captured', cancelledAt: new Date('2026-12-02T10:00:00Z') }).action).toBe('refund');
     expect(settleCancellation({ ...base, state: 'captured', cancelledAt: new Date('2026-12-02T10:00:01Z') }).action).toBe('forfeit');
-    expect(settleCancellation({ ...base, byHost: true, state: 'captured', cancelledAt: new Date('2026-12-03T09:00:00Z') }).action).toBe('refund');
+    expect(settleCancellation({ ...base, byHost: true, state: 'captured', cancelledAt: new Date('2026-12-03T09:00:00Z') }).action).toBe(
+      'refund',
+    );
     expect(settleCancellation({ ...base, state: 'refunded', cancelledAt: now }).action).toBe('none');
   });
 });

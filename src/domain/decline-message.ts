@@ -26,12 +26,15 @@ export function templateFaults(messages: Record<string, string>): string[] {
   const faults: string[] = [];
   for (const [code, template] of Object.entries(messages)) {
     if (!(gateReasonCodes as readonly string[]).includes(code)) {
-      faults.push(`gate.messages.${code}: unknown reason code (known: ${gateReasonCodes.filter((c) => defaultDeclineMessages[c]).join(', ')})`);
+      faults.push(
+        `gate.messages.${code}: unknown reason code (known: ${gateReasonCodes.filter((c) => defaultDeclineMessages[c]).join(', ')})`,
+      );
       continue;
     }
     const fields = gateReasonFields[code as GateReasonCode];
     for (const [, name] of template.matchAll(PLACEHOLDER)) {
-      if (!fields.includes(name!)) faults.push(`gate.messages.${code}: {${name}} is not a field of this reason (fields: ${fields.join(', ') || 'none'})`);
+      if (!fields.includes(name!))
+        faults.push(`gate.messages.${code}: {${name}} is not a field of this reason (fields: ${fields.join(', ') || 'none'})`);
     }
   }
   return faults;
@@ -41,7 +44,9 @@ export function templateFaults(messages: Record<string, string>): string[] {
 export function declineMessage(reasons: readonly GateReason[], messages: Partial<Record<GateReasonCode, string>>): string {
   const parts = reasons
     .filter((r) => !r.ok)
-    .map((r) => (messages[r.code] ?? defaultDeclineMessages[r.code] ?? r.code).replace(PLACEHOLDER, (_, name: string) => String(r[name] ?? '')));
+    .map((r) =>
+      (messages[r.code] ?? defaultDeclineMessages[r.code] ?? r.code).replace(PLACEHOLDER, (_, name: string) => String(r[name] ?? '')),
+    );
   const text = parts.join('; ') || 'Declined';
   return text.length > MAX_DECLINE_MESSAGE_CHARS ? `${text.slice(0, MAX_DECLINE_MESSAGE_CHARS - 1)}…` : text;
 }

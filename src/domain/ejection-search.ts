@@ -152,7 +152,10 @@ export class EjectionSearch {
         this.#overBudget = Math.min(this.#overBudget, after);
         continue;
       }
-      for (const e of o.ejects) (index.remove(e), this.#touched.add(e));
+      for (const e of o.ejects) {
+        index.remove(e);
+        this.#touched.add(e);
+      }
       index.place(uid, o.room);
       this.#touched.add(uid);
       this.#inSearch.add(uid);
@@ -167,5 +170,3 @@ export class EjectionSearch {
     return false;
   }
 }
-
-

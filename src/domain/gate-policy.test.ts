@@ -3,7 +3,14 @@ import { declineMessage, templateFaults } from './decline-message.ts';
 import { evaluateGate, type GateInput, type GatePolicy } from './gate-policy.ts';
 
 const now = new Date('2026-12-01T08:00:00Z');
-const policy = (p: Partial<GatePolicy> = {}): GatePolicy => ({ creditCost: 0, requireMembership: true, limitScope: 'eventType', allow: [], deny: [], ...p });
+const policy = (p: Partial<GatePolicy> = {}): GatePolicy => ({
+  creditCost: 0,
+  requireMembership: true,
+  limitScope: 'eventType',
+  allow: [],
+  deny: [],
+  ...p,
+});
 const input = (over: Partial<GateInput> = {}): GateInput => ({
   booking: { start: new Date('2026-12-03T10:00:00Z'), end: new Date('2026-12-03T11:00:00Z'), email: 'grace@example.com' },
   member: { email: 'grace@example.com', active: true },
@@ -36,14 +43,22 @@ describe('the gate policies, each alone', () => {
   });
 
   it('unknown member: declines by default, holds for a person when configured', () => {
-    expect(codes(input({ member: undefined, policy: policy({ creditCost: 1 }) }))).toEqual({ outcome: 'decline', failed: ['member.unknown'] });
-    expect(codes(input({ member: undefined, unknownMember: 'hold', policy: policy({ creditCost: 1 }) }))).toEqual({ outcome: 'hold', failed: ['member.unknown'] });
+    expect(codes(input({ member: undefined, policy: policy({ creditCost: 1 }) }))).toEqual({
+      outcome: 'decline',
+      failed: ['member.unknown'],
+    });
+    expect(codes(input({ member: undefined, unknownMember: 'hold', policy: policy({ creditCost: 1 }) }))).toEqual({
+      outcome: 'hold',
+      failed: ['member.unknown'],
+    });
   });
 
   it('membership: an inactive member, or one whose membership ends before the booking day, is declined', () => {
     expect(codes(input({ member: { email: 'grace@example.com', active: false } })).failed).toEqual(['member.inactive']);
     // ends the day before the booking (booking is on 3 December, London)
-    expect(codes(input({ member: { email: 'grace@example.com', active: true, membershipUntil: '2026-12-02' } })).failed).toEqual(['membership.expired']);
+    expect(codes(input({ member: { email: 'grace@example.com', active: true, membershipUntil: '2026-12-02' } })).failed).toEqual([
+      'membership.expired',
+    ]);
     expect(codes(input({ member: { email: 'grace@example.com', active: true, membershipUntil: '2026-12-03' } })).outcome).toBe('approve');
   });
 
@@ -90,7 +105,9 @@ describe('the gate policies, each alone', () => {
     expect(codes(input({ policy: policy({ allow: ['grace@example.com'] }) })).outcome).toBe('approve');
     // "@example.com" is the domain, not a suffix of "notexample.com"
     expect(codes(input({ policy: policy({ deny: ['@example.com'] }) })).failed).toEqual(['email.denied']);
-    expect(codes(input({ policy: policy({ deny: ['@example.com'] }), booking: { ...input().booking, email: 'x@notexample.com' } })).outcome).toBe('approve');
+    expect(
+      codes(input({ policy: policy({ deny: ['@example.com'] }), booking: { ...input().booking, email: 'x@notexample.com' } })).outcome,
+    ).toBe('approve');
     expect(codes(input({ policy: policy({ allow: ['example.com'], deny: ['grace@example.com'] }) })).failed).toEqual(['email.denied']);
   });
 });
@@ -105,7 +122,12 @@ describe('the gate policies combined', () => {
       }),
     );
     expect(d.outcome).toBe('decline');
-    expect(d.reasons.filter((r) => !r.ok).map((r) => r.code)).toEqual(['window.too_far', 'duration.too_long', 'limit.reached', 'credits.insufficient']);
+    expect(d.reasons.filter((r) => !r.ok).map((r) => r.code)).toEqual([
+      'window.too_far',
+      'duration.too_long',
+      'limit.reached',
+      'credits.insufficient',
+    ]);
     expect(d.reasons.filter((r) => r.ok).map((r) => r.code)).toEqual(['member.known', 'member.active']);
     expect(declineMessage(d.reasons, {})).toBe(
       'Bookings open 1 days ahead; Bookings may last at most 30 minutes; Limit reached: 1 bookings per week; Not enough credits: 0 of 1 needed',

@@ -119,7 +119,13 @@ function matchesRule(email: string, rule: string): boolean {
   return at >= 0 && email.slice(at + 1) === domain;
 }
 
-function check(ok: boolean, pass: GateReasonCode, fail: GateReasonCode, detail: Record<string, unknown> = {}, failure: GateReason['failure'] = 'decline'): GateReason {
+function check(
+  ok: boolean,
+  pass: GateReasonCode,
+  fail: GateReasonCode,
+  detail: Record<string, unknown> = {},
+  failure: GateReason['failure'] = 'decline',
+): GateReason {
   return ok ? { code: pass, ok: true, ...detail } : { code: fail, ok: false, failure, ...detail };
 }
 
@@ -140,7 +146,12 @@ export function evaluateGate(input: GateInput): GateDecision {
       reasons.push(check(member.active, 'member.active', 'member.inactive'));
       if (member.membershipUntil) {
         const bookingDate = localDate(booking.start, timeZone);
-        reasons.push(check(bookingDate <= member.membershipUntil, 'membership.valid', 'membership.expired', { membershipUntil: member.membershipUntil, bookingDate }));
+        reasons.push(
+          check(bookingDate <= member.membershipUntil, 'membership.valid', 'membership.expired', {
+            membershipUntil: member.membershipUntil,
+            bookingDate,
+          }),
+        );
       }
     }
   }
@@ -164,9 +175,21 @@ export function evaluateGate(input: GateInput): GateDecision {
 
   const durationMinutes = Math.round((booking.end.getTime() - booking.start.getTime()) / MINUTE);
   if (policy.minDurationMinutes !== undefined && durationMinutes < policy.minDurationMinutes) {
-    reasons.push({ code: 'duration.too_short', ok: false, failure: 'decline', durationMinutes, minDurationMinutes: policy.minDurationMinutes });
+    reasons.push({
+      code: 'duration.too_short',
+      ok: false,
+      failure: 'decline',
+      durationMinutes,
+      minDurationMinutes: policy.minDurationMinutes,
+    });
   } else if (policy.maxDurationMinutes !== undefined && durationMinutes > policy.maxDurationMinutes) {
-    reasons.push({ code: 'duration.too_long', ok: false, failure: 'decline', durationMinutes, maxDurationMinutes: policy.maxDurationMinutes });
+    reasons.push({
+      code: 'duration.too_long',
+      ok: false,
+      failure: 'decline',
+      durationMinutes,
+      maxDurationMinutes: policy.maxDurationMinutes,
+    });
   } else if (policy.minDurationMinutes !== undefined || policy.maxDurationMinutes !== undefined) {
     reasons.push({ code: 'duration.ok', ok: true, durationMinutes });
   }
@@ -181,7 +204,12 @@ export function evaluateGate(input: GateInput): GateDecision {
   let creditsToHold = 0;
   if (policy.creditCost > 0 && member) {
     const needed = Math.max(0, policy.creditCost - input.credits.alreadyHeld);
-    reasons.push(check(input.credits.available >= needed, 'credits.sufficient', 'credits.insufficient', { available: input.credits.available, needed }));
+    reasons.push(
+      check(input.credits.available >= needed, 'credits.sufficient', 'credits.insufficient', {
+        available: input.credits.available,
+        needed,
+      }),
+    );
     creditsToHold = needed;
   }
 
@@ -192,5 +220,7 @@ export function evaluateGate(input: GateInput): GateDecision {
 
 /** The windows a per-member limit counts bookings in, for the booking's start. */
 export function limitWindows(policy: GatePolicy, start: Date, timeZone: string): { period: Period; from: Date; to: Date }[] {
-  return periods.filter((p) => policy.maxBookingsPerMember?.[p] !== undefined).map((period) => ({ period, ...periodBounds(start, period, timeZone) }));
+  return periods
+    .filter((p) => policy.maxBookingsPerMember?.[p] !== undefined)
+    .map((period) => ({ period, ...periodBounds(start, period, timeZone) }));
 }

@@ -22,6 +22,12 @@ describe('what a booking’s location says about where it happens', () => {
   });
 
   it('gives rooms only to bookings that happen in person, or say nothing about where', () => {
-    expect([isInPerson('Harbour Clinic'), isInPerson(undefined), isInPerson('integrations:daily'), isInPerson('+44 20 7946 0958'), isInPerson('https://x.example/m')]).toEqual([true, true, false, false, false]);
+    expect([
+      isInPerson('Harbour Clinic'),
+      isInPerson(undefined),
+      isInPerson('integrations:daily'),
+      isInPerson('+44 20 7946 0958'),
+      isInPerson('https://x.example/m'),
+    ]).toEqual([true, true, false, false, false]);
   });
 });

@@ -18,16 +18,21 @@ function checkHardRules(world: PlanningWorld, result: ReplanResult): void {
   const roomOf = new Map(world.rooms.map((r) => [r.name, r]));
   for (const room of world.rooms) {
     const here = world.bookings.filter((b) => placed.get(b.need.uid) === room.name);
-    for (const b of here) expect(staticRuleFailure(b.need, room, world.blocks, world.timeZone), `${b.need.uid} in ${room.name}`).toBeUndefined();
+    for (const b of here)
+      expect(staticRuleFailure(b.need, room, world.blocks, world.timeZone), `${b.need.uid} in ${room.name}`).toBeUndefined();
     for (let i = 0; i < here.length; i++) {
       for (let j = i + 1; j < here.length; j++) {
-        expect(overlaps(occupancy(here[i]!.need, room), occupancy(here[j]!.need, room)), `${here[i]!.need.uid} / ${here[j]!.need.uid} in ${room.name}`).toBe(false);
+        expect(
+          overlaps(occupancy(here[i]!.need, room), occupancy(here[j]!.need, room)),
+          `${here[i]!.need.uid} / ${here[j]!.need.uid} in ${room.name}`,
+        ).toBe(false);
       }
     }
   }
   for (const m of result.moves) {
     const b = byUid.get(m.uid)!;
-    const ownRoomUnusable = !b.room || !roomOf.has(b.room) || staticRuleFailure(b.need, roomOf.get(b.room)!, world.blocks, world.timeZone) !== undefined;
+    const ownRoomUnusable =
+      !b.room || !roomOf.has(b.room) || staticRuleFailure(b.need, roomOf.get(b.room)!, world.blocks, world.timeZone) !== undefined;
     if (b.frozen || b.pinned) expect(ownRoomUnusable, `${m.uid} is ${b.frozen ? 'frozen' : 'pinned'} and moved`).toBe(true);
   }
 }
@@ -35,13 +40,18 @@ function checkHardRules(world: PlanningWorld, result: ReplanResult): void {
 describe('re-planning rooms after a block', () => {
   it('keeps every hard rule and never moves a frozen or pinned booking whose room is still usable', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 2, max: 10 }), fc.integer({ min: 5, max: 60 }), (seed, rooms, bookings) => {
-        const { world } = blockBusiestRoom(generateClinic(seed, { rooms, bookings, frozenShare: 0.2, pinnedShare: 0.1 }), seed);
-        const result = replanRooms(world);
-        checkHardRules(world, result);
-        // deterministic: the same input gives the same plan
-        expect(replanRooms(world)).toEqual(result);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 2, max: 10 }),
+        fc.integer({ min: 5, max: 60 }),
+        (seed, rooms, bookings) => {
+          const { world } = blockBusiestRoom(generateClinic(seed, { rooms, bookings, frozenShare: 0.2, pinnedShare: 0.1 }), seed);
+          const result = replanRooms(world);
+          checkHardRules(world, result);
+          // deterministic: the same input gives the same plan
+          expect(replanRooms(world)).toEqual(result);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -50,17 +60,22 @@ describe('re-planning rooms after a block', () => {
     let compared = 0;
     let withExtraMoves = 0;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 3, max: 10 }), fc.integer({ min: 10, max: 60 }), async (seed, rooms, bookings) => {
-        const { world } = blockBusiestRoom(generateClinic(seed, { rooms, bookings, frozenShare: 0.1, pinnedShare: 0.05 }), seed, 5);
-        const result = replanRooms(world);
-        const exact = await exactReplan(world);
-        const assigned = [...finalRooms(world, result).values()].filter(Boolean).length;
-        expect(result.exact).toBe(true);
-        expect({ assigned, moved: result.movedCount }).toEqual(exact);
-        compared++;
-        const forced = result.moves.filter((m) => m.why === 'room_unusable' || (m.why === 'no_room' && m.from)).length;
-        if (result.movedCount > forced) withExtraMoves++;
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 3, max: 10 }),
+        fc.integer({ min: 10, max: 60 }),
+        async (seed, rooms, bookings) => {
+          const { world } = blockBusiestRoom(generateClinic(seed, { rooms, bookings, frozenShare: 0.1, pinnedShare: 0.05 }), seed, 5);
+          const result = replanRooms(world);
+          const exact = await exactReplan(world);
+          const assigned = [...finalRooms(world, result).values()].filter(Boolean).length;
+          expect(result.exact).toBe(true);
+          expect({ assigned, moved: result.movedCount }).toEqual(exact);
+          compared++;
+          const forced = result.moves.filter((m) => m.why === 'room_unusable' || (m.why === 'no_room' && m.from)).length;
+          if (result.movedCount > forced) withExtraMoves++;
+        },
+      ),
       { numRuns: 120 },
     );
     expect(compared).toBe(120);
@@ -87,7 +102,13 @@ describe('re-planning rooms after a block', () => {
     };
     const result = replanRooms(world);
     expect(result.moves).toEqual([
-      { uid: 'ecg', from: 'A', to: 'B', why: 'room_unusable', detail: { rule: 'room.blocked', reason: 'flood', until: new Date(100).toISOString() } },
+      {
+        uid: 'ecg',
+        from: 'A',
+        to: 'B',
+        why: 'room_unusable',
+        detail: { rule: 'room.blocked', reason: 'flood', until: new Date(100).toISOString() },
+      },
       { uid: 'talk', from: 'B', to: 'C', why: 'made_way', detail: { forBooking: 'ecg' } },
     ]);
     expect(result.movedCount).toBe(2);

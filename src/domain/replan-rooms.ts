@@ -67,7 +67,9 @@ export function replanRooms(world: PlanningWorld, options: ReplanOptions = {}): 
       continue;
     }
     const room = index.rooms.get(b.room);
-    const failure = room ? staticRuleFailure(b.need, room, index.blocksOf(room.name), world.timeZone) : { code: 'room.inactive' as const, room: b.room };
+    const failure = room
+      ? staticRuleFailure(b.need, room, index.blocksOf(room.name), world.timeZone)
+      : { code: 'room.inactive' as const, room: b.room };
     if (failure) {
       displaced.set(b.need.uid, failure);
       index.remove(b.need.uid);
@@ -119,7 +121,13 @@ function madeWayFor(index: RoomIndex, uid: string, from: string): string | undef
   return room ? index.occupants(from, occupancy(need, room), uid)[0] : undefined;
 }
 
-function explain(index: RoomIndex, original: Map<string, string | undefined>, displaced: Map<string, RuleFailure>, method: ReplanResult['method'], nodes: number): ReplanResult {
+function explain(
+  index: RoomIndex,
+  original: Map<string, string | undefined>,
+  displaced: Map<string, RuleFailure>,
+  method: ReplanResult['method'],
+  nodes: number,
+): ReplanResult {
   const moves: RoomMove[] = [];
   const unassigned: ReplanResult['unassigned'] = [];
   for (const [uid, from] of original) {
@@ -160,7 +168,8 @@ function sweepComponents(
     world.bookings.map((b) => ({ uid: b.need.uid, start: b.need.start, end: b.need.end })),
     maxCleaning,
   ).filter((g) => g.some((x) => waiting.has(x.uid)));
-  if (groups.some((g) => g.length > (options.sweepMaxBookings ?? 120)) || index.roomList.length > (options.sweepMaxRooms ?? 16)) return false;
+  if (groups.some((g) => g.length > (options.sweepMaxBookings ?? 120)) || index.roomList.length > (options.sweepMaxRooms ?? 16))
+    return false;
   const plans: Map<string, number>[] = [];
   try {
     for (const group of groups) {

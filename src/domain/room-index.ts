@@ -71,7 +71,10 @@ export class RoomIndex {
       if (b.need.doctor) {
         const key = `${b.need.doctor}|${this.days.of(b.need.start)}`;
         let set = this.#doctorDay.get(key);
-        if (!set) this.#doctorDay.set(key, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          this.#doctorDay.set(key, set);
+        }
         set.add(b.need.uid);
       }
       if (b.room && this.rooms.has(b.room)) this.place(b.need.uid, b.room);

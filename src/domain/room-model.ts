@@ -54,7 +54,13 @@ export interface SoftWeights {
 
 export const defaultWeights: SoftWeights = { sameRoom: 100, preferred: 50, sameFloor: 20, surplusPerItem: 10, balancePerHour: 1 };
 
-export type RuleCode = 'room.inactive' | 'room.missing_equipment' | 'room.not_allowed_for_doctor' | 'room.closed' | 'room.blocked' | 'room.occupied';
+export type RuleCode =
+  | 'room.inactive'
+  | 'room.missing_equipment'
+  | 'room.not_allowed_for_doctor'
+  | 'room.closed'
+  | 'room.blocked'
+  | 'room.occupied';
 
 export interface RuleFailure {
   code: RuleCode;
@@ -94,7 +100,8 @@ export function staticRuleFailure(need: RoomNeed, room: Room, blocks: readonly R
   if (!room.active) return { code: 'room.inactive', room: room.name };
   const missing = need.equipment.filter((e) => !room.equipment.includes(e));
   if (missing.length) return { code: 'room.missing_equipment', room: room.name, detail: { missing } };
-  if (need.allowedRooms && !need.allowedRooms.includes(room.name)) return { code: 'room.not_allowed_for_doctor', room: room.name, detail: { doctor: need.doctor } };
+  if (need.allowedRooms && !need.allowedRooms.includes(room.name))
+    return { code: 'room.not_allowed_for_doctor', room: room.name, detail: { doctor: need.doctor } };
   if (!withinOpeningHours(room, need.start, need.end, timeZone)) return { code: 'room.closed', room: room.name };
   const span = occupancy(need, room);
   const block = blocks.find((b) => b.room === room.name && overlaps(b, span));

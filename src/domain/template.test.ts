@@ -1,19 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { isKnownPath, renderJson, renderText, templatePaths } from './template.ts';
 
-const context = { attendee: { name: 'Zoë "Zed" O\'Brien\nline two', email: 'zoe@example.com' }, booking: { id: 42, metadata: { plan: 'gold' } }, nothing: null };
+const context = {
+  attendee: { name: 'Zoë "Zed" O\'Brien\nline two', email: 'zoe@example.com' },
+  booking: { id: 42, metadata: { plan: 'gold' } },
+  nothing: null,
+};
 
 describe('automation templates', () => {
   it('renders JSON with every value escaped by the serialiser: quotes, newlines, unicode', () => {
-    const body = renderJson({ name: '{{attendee.name}}', greeting: 'Hi {{attendee.name}} 👋', id: '{{booking.id}}', plan: '{{ booking.metadata.plan }}', gone: '{{nothing}}', missing: '{{booking.none}}', list: ['{{booking.id}}'] }, context);
+    const body = renderJson(
+      {
+        name: '{{attendee.name}}',
+        greeting: 'Hi {{attendee.name}} 👋',
+        id: '{{booking.id}}',
+        plan: '{{ booking.metadata.plan }}',
+        gone: '{{nothing}}',
+        missing: '{{booking.none}}',
+        list: ['{{booking.id}}'],
+      },
+      context,
+    );
     const text = JSON.stringify(body);
-    expect(JSON.parse(text)).toEqual({ name: 'Zoë "Zed" O\'Brien\nline two', greeting: 'Hi Zoë "Zed" O\'Brien\nline two 👋', id: 42, plan: 'gold', gone: null, missing: null, list: [42] });
+    expect(JSON.parse(text)).toEqual({
+      name: 'Zoë "Zed" O\'Brien\nline two',
+      greeting: 'Hi Zoë "Zed" O\'Brien\nline two 👋',
+      id: 42,
+      plan: 'gold',
+      gone: null,
+      missing: null,
+      list: [42],
+    });
     expect(text).toContain('\\"Zed\\"');
     expect(text).toContain('\\n');
   });
 
   it('never evaluates anything: expressions are not placeholders and stay as text', () => {
-    expect(renderText('{{ process.exit() }} {{constructor.constructor}} {{attendee.email}}', context)).toBe('{{ process.exit() }}  zoe@example.com');
+    expect(renderText('{{ process.exit() }} {{constructor.constructor}} {{attendee.email}}', context)).toBe(
+      '{{ process.exit() }}  zoe@example.com',
+    );
     expect(templatePaths('{{ process.exit() }}').malformed).toEqual(['{{ process.exit() }}']);
   });
 

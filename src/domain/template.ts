@@ -19,7 +19,11 @@ export function templatePaths(template: unknown): { paths: string[]; malformed: 
       const opened = value.split('{{').length - 1;
       if (opened !== found.length) malformed.push(value);
     } else if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (walk(k), walk(v));
+    else if (value && typeof value === 'object')
+      for (const [k, v] of Object.entries(value)) {
+        walk(k);
+        walk(v);
+      }
   };
   walk(template);
   return { paths, malformed };
@@ -67,6 +71,7 @@ export function renderJson(template: unknown, context: unknown): unknown {
     return renderText(template, context);
   }
   if (Array.isArray(template)) return template.map((t) => renderJson(t, context));
-  if (template && typeof template === 'object') return Object.fromEntries(Object.entries(template).map(([k, v]) => [renderText(k, context), renderJson(v, context)]));
+  if (template && typeof template === 'object')
+    return Object.fromEntries(Object.entries(template).map(([k, v]) => [renderText(k, context), renderJson(v, context)]));
   return template;
 }

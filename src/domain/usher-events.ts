@@ -5,7 +5,15 @@ import { knownTriggers } from './booking-event.ts';
  * comes from a decision row (or a dead-lettered job), written in the same transaction as the
  * change it reports, so none is lost and none is invented by a rollback.
  */
-export const usherEventKinds = ['booking.approved', 'booking.declined', 'room.assigned', 'room.moved', 'booking.unassigned', 'room.blocked', 'job.dead'] as const;
+export const usherEventKinds = [
+  'booking.approved',
+  'booking.declined',
+  'room.assigned',
+  'room.moved',
+  'booking.unassigned',
+  'room.blocked',
+  'job.dead',
+] as const;
 export type UsherEventKind = (typeof usherEventKinds)[number];
 
 export interface UsherEvent {
@@ -26,7 +34,11 @@ export function usherEventOf(d: DecisionLike): UsherEvent | undefined {
   const uid = d.bookingUid ?? null;
   const first = d.reasons[0] ?? { code: '' };
   if (d.kind === 'gate' && (d.outcome === 'approve' || d.outcome === 'decline')) {
-    return { kind: d.outcome === 'approve' ? 'booking.approved' : 'booking.declined', bookingUid: uid, data: { reasons: d.reasons.filter((r) => r.ok === false || r.code.startsWith('operator.')).map((r) => r.code) } };
+    return {
+      kind: d.outcome === 'approve' ? 'booking.approved' : 'booking.declined',
+      bookingUid: uid,
+      data: { reasons: d.reasons.filter((r) => r.ok === false || r.code.startsWith('operator.')).map((r) => r.code) },
+    };
   }
   if (d.kind !== 'room') return undefined;
   const to = (first.to ?? first.room ?? null) as string | null;
@@ -34,11 +46,23 @@ export function usherEventOf(d: DecisionLike): UsherEvent | undefined {
     case 'assigned':
       return { kind: 'room.assigned', bookingUid: uid, data: { room: { from: null, to, name: to }, why: first.code } };
     case 'moved':
-      return { kind: 'room.moved', bookingUid: uid, data: { room: { from: (first.from as string | null) ?? null, to, name: to }, why: first.code } };
+      return {
+        kind: 'room.moved',
+        bookingUid: uid,
+        data: { room: { from: (first.from as string | null) ?? null, to, name: to }, why: first.code },
+      };
     case 'unassigned':
-      return { kind: 'booking.unassigned', bookingUid: uid, data: { room: { from: (first.from as string | null) ?? null, to: null, name: null }, why: first.code, reasons: d.reasons } };
+      return {
+        kind: 'booking.unassigned',
+        bookingUid: uid,
+        data: { room: { from: (first.from as string | null) ?? null, to: null, name: null }, why: first.code, reasons: d.reasons },
+      };
     case 'blocked':
-      return { kind: 'room.blocked', bookingUid: null, data: { block: { room: first.room, reason: first.reason, from: first.from, until: first.until, by: first.by } } };
+      return {
+        kind: 'room.blocked',
+        bookingUid: null,
+        data: { block: { room: first.room, reason: first.reason, from: first.from, until: first.until, by: first.by } },
+      };
     default:
       return undefined;
   }
@@ -80,6 +104,8 @@ export function templateFieldsFor(trigger: string): readonly string[] | undefine
     case 'job.dead':
       return [...BOOKING_FIELDS, 'job.id', 'job.kind', 'job.error', 'job.attempts'];
     default:
-      return knownTriggers.includes(trigger) ? [...BOOKING_FIELDS, 'cancellationReason', 'rejectionReason', 'rescheduleUid', 'payload.*'] : undefined;
+      return knownTriggers.includes(trigger)
+        ? [...BOOKING_FIELDS, 'cancellationReason', 'rejectionReason', 'rescheduleUid', 'payload.*']
+        : undefined;
   }
 }

@@ -20,11 +20,26 @@ type Step =
 // Weighted towards events on bookings that exist, where the lifecycle rules are exercised.
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('grant' as const), amount: fc.integer({ min: 1, max: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('request' as const), eventTypeId: fc.constantFrom(9 as const, 10 as const), dayOffset: fc.integer({ min: 0, max: 6 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('request' as const),
+      eventTypeId: fc.constantFrom(9 as const, 10 as const),
+      dayOffset: fc.integer({ min: 0, max: 6 }),
+    }),
+  },
   {
     weight: 5,
     arbitrary: fc.record({
-      op: fc.constantFrom('repeat' as const, 'confirm' as const, 'reject' as const, 'cancelEarly' as const, 'cancelLate' as const, 'cancelByHost' as const, 'reschedule' as const),
+      op: fc.constantFrom(
+        'repeat' as const,
+        'confirm' as const,
+        'reject' as const,
+        'cancelEarly' as const,
+        'cancelLate' as const,
+        'cancelByHost' as const,
+        'reschedule' as const,
+      ),
       pick: fc.nat({ max: 7 }),
     }),
   },
@@ -86,7 +101,11 @@ describe.each(storeKinds)('the credit ledger under random event sequences on %s'
               if (s.op === 'cancelEarly' && !cancelled.has(b.uid)) cancelledKindly.add(b.uid);
               cancelled.add(b.uid);
               const at = s.op === 'cancelEarly' ? new Date(b.start.getTime() - 48 * 3_600_000) : new Date(b.start.getTime() - 3_600_000);
-              await cal.deliver('BOOKING_CANCELLED', { ...b, status: 'CANCELLED' }, { createdAt: at < cal.clock.now() ? at : cal.clock.now() });
+              await cal.deliver(
+                'BOOKING_CANCELLED',
+                { ...b, status: 'CANCELLED' },
+                { createdAt: new Date(Math.min(at.getTime(), cal.clock.now().getTime())) },
+              );
               break;
             }
             case 'cancelByHost':
@@ -122,10 +141,18 @@ describe.each(storeKinds)('the credit ledger under random event sequences on %s'
           expect(Number(lot.remaining)).toBeGreaterThanOrEqual(0);
         }
         // 2. what was granted is either spendable or sits in a live or kept hold: nothing lost, nothing made
-        const granted = await store.db.query<{ n: number }>(`select coalesce(sum(amount), 0)::int as n from credit_ledger where member_email = $1 and kind = 'grant'`, [email]);
-        const revoked = await store.db.query<{ n: number }>(`select coalesce(sum(amount), 0)::int as n from credit_ledger where member_email = $1 and kind = 'revoke'`, [email]);
+        const granted = await store.db.query<{ n: number }>(
+          `select coalesce(sum(amount), 0)::int as n from credit_ledger where member_email = $1 and kind = 'grant'`,
+          [email],
+        );
+        const revoked = await store.db.query<{ n: number }>(
+          `select coalesce(sum(amount), 0)::int as n from credit_ledger where member_email = $1 and kind = 'revoke'`,
+          [email],
+        );
         const balance = await creditBalance(store.db, email, cal.clock.now());
-        expect(balance.available + balance.held + balance.captured + balance.forfeited).toBe(Number(granted.rows[0]!.n) + Number(revoked.rows[0]!.n));
+        expect(balance.available + balance.held + balance.captured + balance.forfeited).toBe(
+          Number(granted.rows[0]!.n) + Number(revoked.rows[0]!.n),
+        );
         // 3. each hold drew its amount once, and gave back at most what it drew
         const holds = await store.db.query<{ amount: number; state: string; drawn: number; returned: number }>(
           `select h.amount, h.state,

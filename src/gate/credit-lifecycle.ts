@@ -21,13 +21,15 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
   const log = (kind: string, outcome: string, reasons: Reason[], detail: Record<string, unknown> = {}) =>
     recordDecision(trx, { bookingUid: uid, kind, outcome, reasons, detail }, now);
   const settle = async (hold: CreditHold, action: Parameters<typeof settleHold>[2], reason: string) => {
-    if (await settleHold(trx, hold, action, { reason, actor: 'cal' }, now)) await log('credits', action, [{ code: reason, amount: hold.amount }]);
+    if (await settleHold(trx, hold, action, { reason, actor: 'cal' }, now))
+      await log('credits', action, [{ code: reason, amount: hold.amount }]);
   };
 
   // CONTRACT §1.3: the credits follow a reschedule to the new uid (no double charge).
   if (event.rescheduleUid && !(await getHold(trx, uid))) {
     const moved = await transferHold(trx, event.rescheduleUid, uid, 'cal', now);
-    if (moved) await log('credits', 'transferred', [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: moved.amount }]);
+    if (moved)
+      await log('credits', 'transferred', [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: moved.amount }]);
   }
   const booking = await lockBooking(trx, uid);
   if (!booking) return;
@@ -95,7 +97,11 @@ async function chargeAfterTheFact(
     return log('credits', 'unpaid', [{ code: 'credits.unpaid.unknown_member', needed: policy.creditCost }]);
   }
   await lockMemberCredits(trx, email);
-  const hold = await holdCredits(trx, { email, bookingUid: booking.uid, amount: policy.creditCost, reason: 'credits.charged.confirmed_in_cal', actor: 'cal' }, now);
+  const hold = await holdCredits(
+    trx,
+    { email, bookingUid: booking.uid, amount: policy.creditCost, reason: 'credits.charged.confirmed_in_cal', actor: 'cal' },
+    now,
+  );
   if (!hold) return log('credits', 'unpaid', [{ code: 'credits.unpaid.insufficient', needed: policy.creditCost }]);
   await settleHold(trx, hold, 'capture', { reason: 'credits.captured.confirmed_in_cal', actor: 'cal' }, now);
   await log('credits', 'captured', [{ code: 'credits.captured.confirmed_in_cal', amount: hold.amount }]);

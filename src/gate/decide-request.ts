@@ -50,11 +50,22 @@ export async function decideRequest(event: RequestedEvent, { trx, inboxEvent, no
   let carried = await getHold(trx, uid);
   if (!carried && event.rescheduleUid) {
     carried = await transferHold(trx, event.rescheduleUid, uid, 'cal', now);
-    if (carried) await recordDecision(trx, { bookingUid: uid, kind: 'credits', outcome: 'transferred', reasons: [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: carried.amount }] }, now);
+    if (carried)
+      await recordDecision(
+        trx,
+        {
+          bookingUid: uid,
+          kind: 'credits',
+          outcome: 'transferred',
+          reasons: [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: carried.amount }],
+        },
+        now,
+      );
   }
   // A booking already paid for (a reschedule carries its credits) is never charged again, even if
   // the price changed in the config since.
-  const alreadyHeld = carried && (carried.state === 'held' || carried.state === 'captured') ? Math.max(carried.amount, policy.creditCost) : 0;
+  const alreadyHeld =
+    carried && (carried.state === 'held' || carried.state === 'captured') ? Math.max(carried.amount, policy.creditCost) : 0;
 
   const bookingsInPeriod: Record<string, number> = {};
   if (email) {
@@ -110,7 +121,11 @@ export async function applyDecision(trx: Queryable, a: DecisionToApply): Promise
   switch (decision.outcome) {
     case 'approve': {
       if (decision.creditsToHold > 0 && email) {
-        const hold = await holdCredits(trx, { email, bookingUid: booking.uid, amount: decision.creditsToHold, reason: 'gate.approved', actor: a.decidedBy }, now);
+        const hold = await holdCredits(
+          trx,
+          { email, bookingUid: booking.uid, amount: decision.creditsToHold, reason: 'gate.approved', actor: a.decidedBy },
+          now,
+        );
         // Under the member lock the balance cannot have moved since it was read.
         if (!hold) throw new UsherError('CONFLICT', `credits for ${booking.uid} changed while deciding`);
         creditsHeld = hold.amount;

@@ -14,7 +14,10 @@ const gatePolicySchema = z
     bookingWindowDays: z.number().positive().optional(),
     minDurationMinutes: positiveInt.optional(),
     maxDurationMinutes: positiveInt.optional(),
-    maxBookingsPerMember: z.object({ day: positiveInt.optional(), week: positiveInt.optional(), month: positiveInt.optional() }).strict().optional(),
+    maxBookingsPerMember: z
+      .object({ day: positiveInt.optional(), week: positiveInt.optional(), month: positiveInt.optional() })
+      .strict()
+      .optional(),
     limitScope: z.enum(['eventType', 'all']).default('eventType'),
     allow: z.array(z.string().trim().min(1)).default([]),
     deny: z.array(z.string().trim().min(1)).default([]),
@@ -61,7 +64,9 @@ export function resolveGateSettings(
     }
     const p = parsed.data;
     if (p.minDurationMinutes !== undefined && p.maxDurationMinutes !== undefined && p.minDurationMinutes > p.maxDurationMinutes) {
-      faults.push(`eventTypes.${id}.gate: minDurationMinutes (${p.minDurationMinutes}) is above maxDurationMinutes (${p.maxDurationMinutes})`);
+      faults.push(
+        `eventTypes.${id}.gate: minDurationMinutes (${p.minDurationMinutes}) is above maxDurationMinutes (${p.maxDurationMinutes})`,
+      );
     }
     const { minNoticeMinutes, bookingWindowDays, minDurationMinutes, maxDurationMinutes, maxBookingsPerMember, ...rest } = p;
     policies[id] = {
@@ -75,7 +80,8 @@ export function resolveGateSettings(
   }
   if (Object.keys(section.defaults).length > 0) {
     const parsed = gatePolicySchema.safeParse(section.defaults);
-    if (!parsed.success) for (const issue of parsed.error.issues) faults.push(`gate.defaults.${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    if (!parsed.success)
+      for (const issue of parsed.error.issues) faults.push(`gate.defaults.${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return {
     settings: {

@@ -54,7 +54,11 @@ export async function importMembers(db: Db, rows: readonly MemberRow[], actor: s
       const difference = row.credits - (await spendableCredits(trx, row.email, now));
       const reason = `import line ${row.line}`;
       if (difference > 0) {
-        await grantCredits(trx, { email: row.email, amount: difference, ...(row.creditsExpireAt ? { expiresAt: row.creditsExpireAt } : {}), reason, actor }, now);
+        await grantCredits(
+          trx,
+          { email: row.email, amount: difference, ...(row.creditsExpireAt ? { expiresAt: row.creditsExpireAt } : {}), reason, actor },
+          now,
+        );
       } else if (difference < 0) {
         await revokeCredits(trx, { email: row.email, amount: -difference, reason, actor }, now);
       }
@@ -88,7 +92,12 @@ export async function adjustCredits(
   return creditBalance(db, email, now);
 }
 
-export async function memberAccount(db: Db, email: string, now: Date, historyLimit = 50): Promise<{ member: Member; balance: CreditBalance; history: LedgerEntry[] }> {
+export async function memberAccount(
+  db: Db,
+  email: string,
+  now: Date,
+  historyLimit = 50,
+): Promise<{ member: Member; balance: CreditBalance; history: LedgerEntry[] }> {
   const member = await requireMember(db, email);
   const [balance, history] = await Promise.all([creditBalance(db, member.email, now), ledgerHistory(db, member.email, historyLimit)]);
   return { member, balance, history };
@@ -113,11 +122,17 @@ export interface OperatorDecision {
  * A person decides a pending booking (usually one the gate held). Goes through the same credit
  * and outbox code as the policy; an unsent earlier call is replaced (same coalescing key).
  */
-export async function decideByOperator(db: Db, deps: GateDeps, d: OperatorDecision, now: Date): Promise<{ outcome: string; creditsHeld: number }> {
+export async function decideByOperator(
+  db: Db,
+  deps: GateDeps,
+  d: OperatorDecision,
+  now: Date,
+): Promise<{ outcome: string; creditsHeld: number }> {
   return db.transaction(async (trx) => {
     const booking = await lockBooking(trx, d.uid);
     if (!booking) throw new UsherError('NOT_FOUND', `Usher knows no booking ${d.uid}`);
-    if (booking.status !== 'pending') throw new UsherError('CONFLICT', `booking ${d.uid} is ${booking.status} already; only pending bookings can be decided`);
+    if (booking.status !== 'pending')
+      throw new UsherError('CONFLICT', `booking ${d.uid} is ${booking.status} already; only pending bookings can be decided`);
     const previous = await getGateRecord(trx, d.uid);
     const email = booking.attendeeEmail ? normaliseEmail(booking.attendeeEmail) : undefined;
     if (email) await lockMemberCredits(trx, email);
@@ -128,7 +143,10 @@ export async function decideByOperator(db: Db, deps: GateDeps, d: OperatorDecisi
     if (d.outcome === 'approve' && (d.charge ?? true) && cost > 0 && !live) {
       const available = email && (await getMember(trx, email)) ? await spendableCredits(trx, email, now) : 0;
       if (available < cost) {
-        throw new UsherError('CONFLICT', `${email ?? 'the booker'} has ${available} of ${cost} credits: grant credits first, or approve without charging`);
+        throw new UsherError(
+          'CONFLICT',
+          `${email ?? 'the booker'} has ${available} of ${cost} credits: grant credits first, or approve without charging`,
+        );
       }
       creditsToHold = cost;
     }
@@ -136,7 +154,12 @@ export async function decideByOperator(db: Db, deps: GateDeps, d: OperatorDecisi
       throw new UsherError('CONFLICT', `no room is free for booking ${d.uid} (gate.requireRoom): free or unblock one first`);
     }
     const reasons: Reason[] = [
-      { code: d.outcome === 'approve' ? 'operator.approved' : 'operator.declined', by: d.actor, ...(d.note ? { note: d.note } : {}), charged: creditsToHold },
+      {
+        code: d.outcome === 'approve' ? 'operator.approved' : 'operator.declined',
+        by: d.actor,
+        ...(d.note ? { note: d.note } : {}),
+        charged: creditsToHold,
+      },
       ...(previous ? [{ code: 'operator.overrode', previousOutcome: previous.outcome, previousBy: previous.decidedBy }] : []),
     ];
     const message = d.outcome === 'decline' ? (d.message?.trim() || 'Declined by the organiser').slice(0, 500) : undefined;
@@ -148,7 +171,8 @@ export async function decideByOperator(db: Db, deps: GateDeps, d: OperatorDecisi
       carried: live,
       deps,
       now,
-      log: (outcome, r, detail) => recordDecision(trx, { bookingUid: d.uid, kind: 'gate', outcome, reasons: r, detail: { ...detail, by: d.actor } }, now),
+      log: (outcome, r, detail) =>
+        recordDecision(trx, { bookingUid: d.uid, kind: 'gate', outcome, reasons: r, detail: { ...detail, by: d.actor } }, now),
     });
     return { outcome: d.outcome, creditsHeld: creditsToHold };
   });

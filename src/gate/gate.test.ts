@@ -21,7 +21,14 @@ eventTypes:
 const grace = 'grace@example.com';
 // The clock starts 2026-12-01 08:00Z; sessions are two days later, well inside any window.
 const session = (over: Partial<PayloadBooking> = {}) =>
-  sampleBooking({ eventTypeId: 9, eventTypeSlug: 'physio', requiresConfirmation: true, status: 'PENDING', start: new Date('2026-12-03T10:00:00Z'), ...over });
+  sampleBooking({
+    eventTypeId: 9,
+    eventTypeSlug: 'physio',
+    requiresConfirmation: true,
+    status: 'PENDING',
+    start: new Date('2026-12-03T10:00:00Z'),
+    ...over,
+  });
 
 describe.each(storeKinds)('the gate on %s', (kind) => {
   let store: TestStore;
@@ -37,9 +44,11 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     cal = new EventPipeline(store.db, deps);
   });
 
-  const member = (credits: number, email = grace) => importMembers(store.db, [{ line: 1, email, name: 'Grace Hopper', credits }], 'test', cal.clock.now());
+  const member = (credits: number, email = grace) =>
+    importMembers(store.db, [{ line: 1, email, name: 'Grace Hopper', credits }], 'test', cal.clock.now());
   const balance = (email = grace) => creditBalance(store.db, email, cal.clock.now());
-  const jobsOf = async (uid: string) => (await listJobs(store.db, { bookingUid: uid, limit: 10 })).map((j) => ({ kind: j.kind, state: j.state, payload: j.payload }));
+  const jobsOf = async (uid: string) =>
+    (await listJobs(store.db, { bookingUid: uid, limit: 10 })).map((j) => ({ kind: j.kind, state: j.state, payload: j.payload }));
 
   it('approves a member with enough credits: holds one and writes the confirm call; BOOKING_CREATED captures it', async () => {
     await member(2);
@@ -58,7 +67,9 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     await member(0);
     const b = session({ attendee: { name: 'Grace Hopper', email: 'GRACE@Example.com', timeZone: 'Europe/London' } });
     await cal.deliver('BOOKING_REQUESTED', b);
-    expect(await jobsOf(b.uid)).toEqual([{ kind: 'cal.decline', state: 'pending', payload: { uid: b.uid, reason: 'Not enough credits: 0 of 1 needed' } }]);
+    expect(await jobsOf(b.uid)).toEqual([
+      { kind: 'cal.decline', state: 'pending', payload: { uid: b.uid, reason: 'Not enough credits: 0 of 1 needed' } },
+    ]);
     const record = await getGateRecord(store.db, b.uid);
     expect(record?.reasons).toContainEqual(expect.objectContaining({ code: 'credits.insufficient', available: 0, needed: 1 }));
     expect(await getHold(store.db, b.uid)).toBeUndefined();
@@ -140,7 +151,11 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     await cal.deliver('BOOKING_REQUESTED', b);
     await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
     // CONTRACT §1.2: a requires-confirmation reschedule by the booker arrives as BOOKING_REQUESTED with rescheduleUid
-    const moved = session({ id: 1002, start: new Date('2026-12-04T10:00:00Z'), reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end } });
+    const moved = session({
+      id: 1002,
+      start: new Date('2026-12-04T10:00:00Z'),
+      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
+    });
     await cal.deliver('BOOKING_REQUESTED', moved);
     expect(await getGateRecord(store.db, moved.uid)).toMatchObject({ outcome: 'approve' });
     expect(await getHold(store.db, moved.uid)).toMatchObject({ state: 'captured', amount: 1 });
@@ -150,7 +165,12 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     expect(await balance()).toMatchObject({ available: 0, captured: 1 });
 
     // an owner's reschedule is confirmed by default and arrives as BOOKING_RESCHEDULED
-    const again = session({ id: 1003, start: new Date('2026-12-05T10:00:00Z'), status: 'ACCEPTED', reschedule: { id: moved.id, uid: moved.uid, start: moved.start, end: moved.end } });
+    const again = session({
+      id: 1003,
+      start: new Date('2026-12-05T10:00:00Z'),
+      status: 'ACCEPTED',
+      reschedule: { id: moved.id, uid: moved.uid, start: moved.start, end: moved.end },
+    });
     await cal.deliver('BOOKING_RESCHEDULED', again);
     expect(await getHold(store.db, again.uid)).toMatchObject({ state: 'captured', amount: 1 });
     expect(await balance()).toMatchObject({ available: 0, captured: 1 });
@@ -167,7 +187,10 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     // the person's decision stands, and the member pays for it when they can
     expect(await getHold(store.db, b.uid)).toMatchObject({ state: 'captured' });
     const decisions = await listDecisions(store.db, { bookingUid: b.uid, limit: 10 });
-    expect(decisions.find((d) => d.outcome === 'respected')?.reasons[0]).toMatchObject({ code: 'gate.confirmed_in_cal', usherOutcome: 'decline' });
+    expect(decisions.find((d) => d.outcome === 'respected')?.reasons[0]).toMatchObject({
+      code: 'gate.confirmed_in_cal',
+      usherOutcome: 'decline',
+    });
   });
 
   it('never declines because Usher failed: the event retries, the booking stays pending with no call, then is decided', async () => {
@@ -193,20 +216,32 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     const holdDeps = gateDeps(`${YAML}\n`.replace('cancellationWindowHours: 24', 'cancellationWindowHours: 24\n  unknownMember: hold'));
     cal = new EventPipeline(store.db, holdDeps);
     const stranger = session({ attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' } });
-    const other = session({ attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' }, start: new Date('2026-12-04T10:00:00Z') });
+    const other = session({
+      attendee: { name: 'Alan Turing', email: 'alan@example.com', timeZone: 'Europe/London' },
+      start: new Date('2026-12-04T10:00:00Z'),
+    });
     await cal.deliver('BOOKING_REQUESTED', stranger);
     await cal.deliver('BOOKING_REQUESTED', other);
     expect(await getGateRecord(store.db, stranger.uid)).toMatchObject({ outcome: 'hold' });
     expect(await jobsOf(stranger.uid)).toEqual([]);
 
     // approving with a charge needs credits the stranger does not have: a clear refusal, nothing written
-    await expect(decideByOperator(store.db, holdDeps, { uid: stranger.uid, outcome: 'approve', actor: 'desk' }, cal.clock.now())).rejects.toThrow(/has 0 of 1 credits/);
+    await expect(
+      decideByOperator(store.db, holdDeps, { uid: stranger.uid, outcome: 'approve', actor: 'desk' }, cal.clock.now()),
+    ).rejects.toThrow(/has 0 of 1 credits/);
     await decideByOperator(store.db, holdDeps, { uid: stranger.uid, outcome: 'approve', actor: 'desk', charge: false }, cal.clock.now());
     expect(await getGateRecord(store.db, stranger.uid)).toMatchObject({ outcome: 'approve', decidedBy: 'operator:desk' });
     expect(await jobsOf(stranger.uid)).toEqual([{ kind: 'cal.confirm', state: 'pending', payload: { uid: stranger.uid } }]);
 
-    await decideByOperator(store.db, holdDeps, { uid: other.uid, outcome: 'decline', actor: 'desk', message: 'Please join the club first' }, cal.clock.now());
-    expect(await jobsOf(other.uid)).toEqual([{ kind: 'cal.decline', state: 'pending', payload: { uid: other.uid, reason: 'Please join the club first' } }]);
+    await decideByOperator(
+      store.db,
+      holdDeps,
+      { uid: other.uid, outcome: 'decline', actor: 'desk', message: 'Please join the club first' },
+      cal.clock.now(),
+    );
+    expect(await jobsOf(other.uid)).toEqual([
+      { kind: 'cal.decline', state: 'pending', payload: { uid: other.uid, reason: 'Please join the club first' } },
+    ]);
     // and an operator's change of mind replaces the unsent call
     await decideByOperator(store.db, holdDeps, { uid: other.uid, outcome: 'approve', actor: 'desk', charge: false }, cal.clock.now());
     expect(await jobsOf(other.uid)).toEqual([{ kind: 'cal.confirm', state: 'pending', payload: { uid: other.uid } }]);
@@ -225,13 +260,20 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     await member(1);
     const lot = await store.db.query<{ id: string }>('select id from credit_lots where member_email = $1', [grace]);
     await expect(
-      store.db.query(`insert into credit_ledger (member_email, kind, amount, lot_id, actor, at) values ($1, 'hold', -2, $2, 'test', $3)`, [grace, lot.rows[0]!.id, new Date()]),
+      store.db.query(`insert into credit_ledger (member_email, kind, amount, lot_id, actor, at) values ($1, 'hold', -2, $2, 'test', $3)`, [
+        grace,
+        lot.rows[0]!.id,
+        new Date(),
+      ]),
     ).rejects.toThrow(/credit_lots_remaining_check|check constraint/);
     expect(await balance()).toMatchObject({ available: 1 });
   });
 
   it('importing the same members file twice grants nothing the second time', async () => {
-    const rows = [{ line: 1, email: grace, credits: 3 }, { line: 2, email: 'alan@example.com', credits: 0 }];
+    const rows = [
+      { line: 1, email: grace, credits: 3 },
+      { line: 2, email: 'alan@example.com', credits: 0 },
+    ];
     expect(await importMembers(store.db, rows, 'test', cal.clock.now())).toEqual({ created: 2, updated: 0, credited: 3 });
     expect(await importMembers(store.db, rows, 'test', cal.clock.now())).toEqual({ created: 0, updated: 2, credited: 0 });
     expect(await balance()).toMatchObject({ available: 3 });

@@ -40,7 +40,8 @@ export function parseMembersCsv(text: string, timeZone: string): MemberRow[] {
   if (records[0]?.[0]?.toLowerCase() === 'email') {
     columns = records[0].map((c) => c.toLowerCase().replace(/[\s-]/g, '_'));
     const unknown = columns.filter((c) => !known.includes(c));
-    if (unknown.length) throw new UsherError('BAD_REQUEST', `members CSV: unknown column(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+    if (unknown.length)
+      throw new UsherError('BAD_REQUEST', `members CSV: unknown column(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
     records = records.slice(1);
     first = 2;
   }
@@ -83,6 +84,7 @@ export function parseMembersCsv(text: string, timeZone: string): MemberRow[] {
     }
     rows.push(row);
   });
-  if (faults.length) throw new UsherError('BAD_REQUEST', `members CSV has ${faults.length} fault(s); nothing was imported`, { detail: faults });
+  if (faults.length)
+    throw new UsherError('BAD_REQUEST', `members CSV has ${faults.length} fault(s); nothing was imported`, { detail: faults });
   return rows;
 }

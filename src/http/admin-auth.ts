@@ -20,7 +20,10 @@ export function bearerGuard(token: string | undefined, adminThrottle: AuthThrott
     reply.header('cache-control', 'no-store');
     const wait = adminThrottle.waitSeconds(req.ip, now());
     if (wait > 0) {
-      return reply.code(429).header('retry-after', String(wait)).send({ error: { code: 'RATE_LIMITED', message: `too many failed authentications from this address; try again in ${wait} s` } });
+      return reply
+        .code(429)
+        .header('retry-after', String(wait))
+        .send({ error: { code: 'RATE_LIMITED', message: `too many failed authentications from this address; try again in ${wait} s` } });
     }
     const header = req.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
@@ -29,7 +32,12 @@ export function bearerGuard(token: string | undefined, adminThrottle: AuthThrott
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="usher"')
-        .send({ error: { code: 'UNAUTHORIZED', message: expected ? 'a valid admin bearer token is required' : 'the admin API is disabled: set USHER_ADMIN_TOKEN' } });
+        .send({
+          error: {
+            code: 'UNAUTHORIZED',
+            message: expected ? 'a valid admin bearer token is required' : 'the admin API is disabled: set USHER_ADMIN_TOKEN',
+          },
+        });
     }
   };
 }

@@ -72,7 +72,11 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
 
   app.get('/api/events', async (req) => {
     const q = listQuery.parse(req.query);
-    const events = await listInboxEvents(o.db, { ...(q.state ? { state: q.state as InboxEvent['state'] } : {}), ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}), limit: q.limit });
+    const events = await listInboxEvents(o.db, {
+      ...(q.state ? { state: q.state as InboxEvent['state'] } : {}),
+      ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}),
+      limit: q.limit,
+    });
     return { data: events.map((e) => presentEvent(e)) };
   });
 
@@ -85,7 +89,11 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): P
 
   app.get('/api/jobs', async (req) => {
     const q = listQuery.parse(req.query);
-    const jobs = await listJobs(o.db, { ...(q.state ? { state: q.state as Job['state'] } : {}), ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}), limit: q.limit });
+    const jobs = await listJobs(o.db, {
+      ...(q.state ? { state: q.state as Job['state'] } : {}),
+      ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}),
+      limit: q.limit,
+    });
     return { data: jobs.map(presentJob) };
   });
 

@@ -69,17 +69,29 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       // Fastify's own refusals (a body too large, a content type no route takes) keep their status
       // and get a code that names it, in the one error shape.
-      const code = error.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : error.statusCode === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
+      const code =
+        error.statusCode === 415
+          ? 'UNSUPPORTED_MEDIA_TYPE'
+          : error.statusCode === 413
+            ? 'PAYLOAD_TOO_LARGE'
+            : error.statusCode === 404
+              ? 'NOT_FOUND'
+              : 'BAD_REQUEST';
       return reply.code(error.statusCode).send({ error: { code, message: error.message } });
     }
     req.log.error({ err: error, url: req.url }, 'request failed');
     return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
   });
   // An unknown path answers in the same shape as every other error.
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+  );
   // Request latency by route pattern (never the raw URL: booking uids would make a series each).
   app.addHook('onResponse', async (req, reply) => {
-    o.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    o.metrics.httpSeconds.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
 
   // Whoever opens Usher's address in a browser is looking for the room board.

@@ -28,7 +28,8 @@ export interface BoardRouteOptions {
 
 // No inline script or style anywhere: the policy can forbid both.
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -59,7 +60,15 @@ function signInPage(title: string, style: Asset, error?: string): string {
   );
 }
 
-const blockBody = z.object({ reason: z.string().trim().min(1, 'give a reason').max(200), until: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time').transform((v) => new Date(v)) }).strict();
+const blockBody = z
+  .object({
+    reason: z.string().trim().min(1, 'give a reason').max(200),
+    until: z
+      .string()
+      .refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time')
+      .transform((v) => new Date(v)),
+  })
+  .strict();
 const moveBody = z.object({ room: z.string().min(1).max(40) }).strict();
 const approveBody = z.object({ note: z.string().max(500).optional(), charge: z.boolean().optional() }).strict();
 const declineBody = z.object({ reason: z.string().trim().min(1, 'give the booker a reason').max(500) }).strict();
@@ -115,7 +124,10 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const { script, style } = await boardAssets();
     const v = await o.auth.viewer(req, o.now());
     reply.header('content-type', 'text/html; charset=utf-8');
-    if (!v) return reply.send(signInPage(o.title, style, o.auth.enabled ? undefined : 'The board is disabled: set USHER_ADMIN_TOKEN or board.users.'));
+    if (!v)
+      return reply.send(
+        signInPage(o.title, style, o.auth.enabled ? undefined : 'The board is disabled: set USHER_ADMIN_TOKEN or board.users.'),
+      );
     const v8 = (a: Asset) => a.etag.slice(1, 9);
     return reply.send(
       page(
@@ -130,8 +142,13 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const { style } = await boardAssets();
     reply.header('content-type', 'text/html; charset=utf-8');
     const wait = o.auth.throttled(req, o.now().getTime());
-    if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send(signInPage(o.title, style, 'Too many wrong tokens from here. Wait a few minutes and try again.'));
-    const token = typeof (req.body as { token?: unknown } | undefined)?.token === 'string' ? (req.body as { token: string }).token.trim() : '';
+    if (wait > 0)
+      return reply
+        .code(429)
+        .header('retry-after', String(wait))
+        .send(signInPage(o.title, style, 'Too many wrong tokens from here. Wait a few minutes and try again.'));
+    const token =
+      typeof (req.body as { token?: unknown } | undefined)?.token === 'string' ? (req.body as { token: string }).token.trim() : '';
     const v = await o.auth.signIn(req, reply, token, o.now());
     if (!v) return reply.code(401).send(signInPage(o.title, style, 'That token is not valid.'));
     return reply.code(303).header('location', '/board').send();
@@ -157,7 +174,12 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     if (!v) return;
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
     // A dropped connection comes back after a second; the first message after it is the whole view.
     res.write('retry: 1000\n\n');
     let sent = 0;
@@ -229,7 +251,20 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     if (!v) return;
     const { uid } = uidParam.parse(req.params);
     const body = approveBody.parse(req.body ?? {});
-    return done(await decideByOperator(o.db, o.gate, { uid, outcome: 'approve', actor: v.name, ...(body.charge !== undefined ? { charge: body.charge } : {}), ...(body.note ? { note: body.note } : {}) }, o.now()));
+    return done(
+      await decideByOperator(
+        o.db,
+        o.gate,
+        {
+          uid,
+          outcome: 'approve',
+          actor: v.name,
+          ...(body.charge !== undefined ? { charge: body.charge } : {}),
+          ...(body.note ? { note: body.note } : {}),
+        },
+        o.now(),
+      ),
+    );
   });
 
   app.post('/board/api/bookings/:uid/decline', async (req, reply) => {
@@ -251,7 +286,14 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
 
   /** Moves as the desk reads them: the booking's title and initials beside its uid. */
   async function labelled(moves: ReturnType<typeof presentReplan>['moves']) {
-    const bookings = await getBookings(o.db, moves.map((m) => m.uid));
-    return moves.map((m) => ({ ...m, label: o.present.label(bookings.get(m.uid)), start: bookings.get(m.uid)?.start.toISOString() ?? null }));
+    const bookings = await getBookings(
+      o.db,
+      moves.map((m) => m.uid),
+    );
+    return moves.map((m) => ({
+      ...m,
+      label: o.present.label(bookings.get(m.uid)),
+      start: bookings.get(m.uid)?.start.toISOString() ?? null,
+    }));
   }
 }

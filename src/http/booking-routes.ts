@@ -21,15 +21,28 @@ export async function bookingRoutes(app: FastifyInstance, o: BookingRouteOptions
   app.addHook('onRequest', o.adminGuard);
 
   app.get('/api/slots', async (req) => {
-    const q = z.object({ eventTypeId: z.coerce.number().int().positive(), from: day, to: day, timeZone: z.string().optional() }).strict().parse(req.query);
+    const q = z
+      .object({ eventTypeId: z.coerce.number().int().positive(), from: day, to: day, timeZone: z.string().optional() })
+      .strict()
+      .parse(req.query);
     if (Date.parse(q.to) < Date.parse(q.from)) throw new UsherError('BAD_REQUEST', 'to: must not be before from');
-    return { data: await o.cal.listSlots({ eventTypeId: q.eventTypeId, start: q.from, end: q.to, ...(q.timeZone ? { timeZone: q.timeZone } : {}) }) };
+    return {
+      data: await o.cal.listSlots({
+        eventTypeId: q.eventTypeId,
+        start: q.from,
+        end: q.to,
+        ...(q.timeZone ? { timeZone: q.timeZone } : {}),
+      }),
+    };
   });
 
   app.post('/api/bookings', async (req, reply) => {
     const key = req.headers['idempotency-key'];
     if (typeof key !== 'string' || key.trim().length < 8 || key.length > 200) {
-      throw new UsherError('BAD_REQUEST', 'Idempotency-Key header: required (8–200 characters, one per checkout) so that a retried request never books twice');
+      throw new UsherError(
+        'BAD_REQUEST',
+        'Idempotency-Key header: required (8–200 characters, one per checkout) so that a retried request never books twice',
+      );
     }
     const body = checkoutSchema.parse(req.body);
     const answer = await checkout(o.db, o.cal, key.trim(), body, o.now);

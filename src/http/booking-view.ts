@@ -45,7 +45,8 @@ export async function bookingView(db: Db, uid: string, gatedEventTypes: Readonly
     }
   }
   for (const e of events.filter((x) => x.state === 'dead')) {
-    if (!attention.some((a) => a.ref === `evt_${e.id}`)) attention.push({ code: 'event.dead', message: `event ${e.trigger} dead-lettered: ${e.lastError ?? ''}`, ref: `evt_${e.id}` });
+    if (!attention.some((a) => a.ref === `evt_${e.id}`))
+      attention.push({ code: 'event.dead', message: `event ${e.trigger} dead-lettered: ${e.lastError ?? ''}`, ref: `evt_${e.id}` });
   }
   for (const j of jobs.filter((x) => x.state === 'dead')) {
     attention.push({ code: 'job.dead', message: `${j.kind} dead-lettered: ${j.lastError ?? ''}`, ref: `job_${j.id}` });

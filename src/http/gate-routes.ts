@@ -19,13 +19,27 @@ export interface GateRouteOptions {
   wakeWorker: () => void;
 }
 
-const dateOrTime = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) || !Number.isNaN(Date.parse(v)), 'a date (YYYY-MM-DD) or an ISO time');
+const dateOrTime = z
+  .string()
+  .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) || !Number.isNaN(Date.parse(v)), 'a date (YYYY-MM-DD) or an ISO time');
 const memberBody = z
-  .object({ name: z.string().min(1).optional(), active: z.boolean().optional(), membershipUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable().optional() })
+  .object({
+    name: z.string().min(1).optional(),
+    active: z.boolean().optional(),
+    membershipUntil: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/)
+      .nullable()
+      .optional(),
+  })
   .strict();
 const creditsBody = z.object({ amount: z.number().int(), reason: z.string().max(500).optional(), expires: dateOrTime.optional() }).strict();
-const approveBody = z.object({ charge: z.boolean().optional(), note: z.string().max(500).optional(), by: z.string().max(100).optional() }).strict();
-const declineBody = z.object({ reason: z.string().min(1).max(500), note: z.string().max(500).optional(), by: z.string().max(100).optional() }).strict();
+const approveBody = z
+  .object({ charge: z.boolean().optional(), note: z.string().max(500).optional(), by: z.string().max(100).optional() })
+  .strict();
+const declineBody = z
+  .object({ reason: z.string().min(1).max(500), note: z.string().max(500).optional(), by: z.string().max(100).optional() })
+  .strict();
 const emailParam = z.object({ email: z.string().email() });
 const uidParam = z.object({ uid: z.string().min(1) });
 
@@ -34,7 +48,8 @@ export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Pro
   app.addHook('onRequest', o.adminGuard);
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1_048_576 }, (_req, body, done) => done(null, body));
   const tz = o.gate.timeZone;
-  const expiry = (v: string | undefined) => (v === undefined ? undefined : /^\d{4}-\d{2}-\d{2}$/.test(v) ? endOfLocalDate(v, tz) : new Date(v));
+  const expiry = (v: string | undefined) =>
+    v === undefined ? undefined : /^\d{4}-\d{2}-\d{2}$/.test(v) ? endOfLocalDate(v, tz) : new Date(v);
   const gated = new Set(Object.keys(o.gate.settings.policies));
 
   app.get('/api/members', async (req) => {
@@ -56,7 +71,9 @@ export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Pro
   app.put('/api/members/:email', async (req) => {
     const { email } = emailParam.parse(req.params);
     const body = memberBody.parse(req.body ?? {});
-    const { member, created } = await o.db.transaction((trx) => upsertMember(trx, { email, ...body } as Parameters<typeof upsertMember>[1], o.now()));
+    const { member, created } = await o.db.transaction((trx) =>
+      upsertMember(trx, { email, ...body } as Parameters<typeof upsertMember>[1], o.now()),
+    );
     return { data: { member, created } };
   });
 
@@ -64,7 +81,17 @@ export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Pro
     const { email } = emailParam.parse(req.params);
     const body = creditsBody.parse(req.body);
     const expiresAt = expiry(body.expires);
-    const balance = await adjustCredits(o.db, { email, amount: body.amount, ...(body.reason ? { reason: body.reason } : {}), ...(expiresAt ? { expiresAt } : {}), actor: 'admin-api' }, o.now());
+    const balance = await adjustCredits(
+      o.db,
+      {
+        email,
+        amount: body.amount,
+        ...(body.reason ? { reason: body.reason } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
+        actor: 'admin-api',
+      },
+      o.now(),
+    );
     return { data: balance };
   });
 
@@ -73,7 +100,18 @@ export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Pro
   app.post('/api/bookings/:uid/approve', async (req) => {
     const { uid } = uidParam.parse(req.params);
     const body = approveBody.parse(req.body ?? {});
-    const result = await decideByOperator(o.db, o.gate, { uid, outcome: 'approve', actor: body.by ?? 'admin', ...(body.charge !== undefined ? { charge: body.charge } : {}), ...(body.note ? { note: body.note } : {}) }, o.now());
+    const result = await decideByOperator(
+      o.db,
+      o.gate,
+      {
+        uid,
+        outcome: 'approve',
+        actor: body.by ?? 'admin',
+        ...(body.charge !== undefined ? { charge: body.charge } : {}),
+        ...(body.note ? { note: body.note } : {}),
+      },
+      o.now(),
+    );
     o.wakeWorker();
     return { data: result };
   });
@@ -81,7 +119,12 @@ export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Pro
   app.post('/api/bookings/:uid/decline', async (req) => {
     const { uid } = uidParam.parse(req.params);
     const body = declineBody.parse(req.body);
-    const result = await decideByOperator(o.db, o.gate, { uid, outcome: 'decline', actor: body.by ?? 'admin', message: body.reason, ...(body.note ? { note: body.note } : {}) }, o.now());
+    const result = await decideByOperator(
+      o.db,
+      o.gate,
+      { uid, outcome: 'decline', actor: body.by ?? 'admin', message: body.reason, ...(body.note ? { note: body.note } : {}) },
+      o.now(),
+    );
     o.wakeWorker();
     return { data: result };
   });

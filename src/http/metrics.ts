@@ -30,7 +30,12 @@ export function createMetrics(db: Db, now: () => Date): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'usher_' });
   const metrics: Metrics = {
     registry,
-    webhooks: new Counter({ name: 'usher_webhooks_total', help: 'Webhook deliveries by result', labelNames: ['result'], registers: [registry] }),
+    webhooks: new Counter({
+      name: 'usher_webhooks_total',
+      help: 'Webhook deliveries by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     calCalls: new Counter({
       name: 'usher_cal_api_calls_total',
       help: 'Calls to the Cal.com API by endpoint and HTTP status (none = no answer)',
@@ -44,8 +49,18 @@ export function createMetrics(db: Db, now: () => Date): Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    eventsProcessed: new Counter({ name: 'usher_events_processed_total', help: 'Inbox events handled by outcome', labelNames: ['state'], registers: [registry] }),
-    jobsProcessed: new Counter({ name: 'usher_jobs_processed_total', help: 'Outbox job runs by kind and outcome', labelNames: ['kind', 'state'], registers: [registry] }),
+    eventsProcessed: new Counter({
+      name: 'usher_events_processed_total',
+      help: 'Inbox events handled by outcome',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    jobsProcessed: new Counter({
+      name: 'usher_jobs_processed_total',
+      help: 'Outbox job runs by kind and outcome',
+      labelNames: ['kind', 'state'],
+      registers: [registry],
+    }),
     httpSeconds: new Histogram({
       name: 'usher_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',

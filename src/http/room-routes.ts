@@ -26,11 +26,19 @@ const roomBody = z
     building: z.string().default(''),
     equipment: z.array(z.string().trim().min(1)).default([]),
     cleaningMinutes: z.number().int().min(0).max(1440).default(0),
-    openHours: z.string().regex(/^\d\d:\d\d-\d\d:\d\d$/, 'like "08:00-18:00"').optional(),
+    openHours: z
+      .string()
+      .regex(/^\d\d:\d\d-\d\d:\d\d$/, 'like "08:00-18:00"')
+      .optional(),
   })
   .strict();
-const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time').transform((v) => new Date(v));
-const blockBody = z.object({ reason: z.string().trim().min(1).max(200), from: isoTime.optional(), until: isoTime, by: z.string().max(100).optional() }).strict();
+const isoTime = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time')
+  .transform((v) => new Date(v));
+const blockBody = z
+  .object({ reason: z.string().trim().min(1).max(200), from: isoTime.optional(), until: isoTime, by: z.string().max(100).optional() })
+  .strict();
 const name = z.object({ name: z.string().min(1).max(40) });
 
 /** A plan's changes for an operator: who moved where and why. */
@@ -56,8 +64,22 @@ export async function roomRoutes(app: FastifyInstance, o: RoomRouteOptions): Pro
     const { name: roomName } = name.parse(req.params);
     const body = roomBody.parse(req.body ?? {});
     const open = openMinutes(body.openHours);
-    if (body.openHours && (!open || open.fromMinute >= open.toMinute)) throw new UsherError('BAD_REQUEST', 'openHours: from must be before to');
-    const result = await putRoom(o.db, o.rooms, { name: roomName, floor: body.floor, building: body.building, equipment: body.equipment, cleaningMinutes: body.cleaningMinutes, ...(open ? { open } : {}), active: true }, o.now());
+    if (body.openHours && (!open || open.fromMinute >= open.toMinute))
+      throw new UsherError('BAD_REQUEST', 'openHours: from must be before to');
+    const result = await putRoom(
+      o.db,
+      o.rooms,
+      {
+        name: roomName,
+        floor: body.floor,
+        building: body.building,
+        equipment: body.equipment,
+        cleaningMinutes: body.cleaningMinutes,
+        ...(open ? { open } : {}),
+        active: true,
+      },
+      o.now(),
+    );
     return done({ created: result.created, plan: presentReplan(result.replan) });
   });
 
@@ -70,7 +92,12 @@ export async function roomRoutes(app: FastifyInstance, o: RoomRouteOptions): Pro
     const { name: roomName } = name.parse(req.params);
     const body = blockBody.parse(req.body);
     const now = o.now();
-    const result = await blockRoom(o.db, o.rooms, { room: roomName, from: body.from ?? now, to: body.until, reason: body.reason, by: body.by ?? 'admin' }, now);
+    const result = await blockRoom(
+      o.db,
+      o.rooms,
+      { room: roomName, from: body.from ?? now, to: body.until, reason: body.reason, by: body.by ?? 'admin' },
+      now,
+    );
     return done({ blockId: result.blockId, plan: presentReplan(result.replan) });
   });
 
@@ -86,7 +113,10 @@ export async function roomRoutes(app: FastifyInstance, o: RoomRouteOptions): Pro
 
   app.post('/api/bookings/:uid/room', async (req) => {
     const { uid } = z.object({ uid: z.string().min(1) }).parse(req.params);
-    const body = z.object({ room: z.string().min(1), by: z.string().max(100).optional() }).strict().parse(req.body);
+    const body = z
+      .object({ room: z.string().min(1), by: z.string().max(100).optional() })
+      .strict()
+      .parse(req.body);
     return done(await moveBooking(o.db, o.rooms, { uid, room: body.room, by: body.by ?? 'admin' }, o.now()));
   });
 

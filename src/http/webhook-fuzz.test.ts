@@ -13,13 +13,32 @@ import { usherPerFile } from '../../test/usher.ts';
 const RUNS = Number(process.env.USHER_FUZZ_RUNS ?? 2000);
 const SEED = Number(process.env.USHER_FUZZ_SEED ?? 20261201);
 
-const realBody = () => JSON.parse(envelopeBody('BOOKING_CREATED', bookingPayload(sampleBooking(), 'BOOKING_CREATED'), new Date('2026-12-01T08:00:00Z'))) as Record<string, unknown>;
+const realBody = () =>
+  JSON.parse(
+    envelopeBody('BOOKING_CREATED', bookingPayload(sampleBooking(), 'BOOKING_CREATED'), new Date('2026-12-01T08:00:00Z')),
+  ) as Record<string, unknown>;
 
 /** A real Cal.com body with one field of its payload (or the envelope) replaced by anything. */
 const mutated = fc
   .record({
     where: fc.constantFrom('payload', 'envelope'),
-    key: fc.oneof(fc.constantFrom('uid', 'startTime', 'endTime', 'attendees', 'organizer', 'status', 'metadata', 'responses', 'triggerEvent', 'createdAt', 'eventTypeId', 'location'), fc.string()),
+    key: fc.oneof(
+      fc.constantFrom(
+        'uid',
+        'startTime',
+        'endTime',
+        'attendees',
+        'organizer',
+        'status',
+        'metadata',
+        'responses',
+        'triggerEvent',
+        'createdAt',
+        'eventTypeId',
+        'location',
+      ),
+      fc.string(),
+    ),
     value: fc.jsonValue({ maxDepth: 4 }),
     trigger: fc.constantFrom(...knownTriggers, 'BOOKING_TELEPORTED', ''),
   })
@@ -36,13 +55,29 @@ const bodies = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 6 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) },
-  { weight: 1, arbitrary: fc.nat({ max: 3000 }).map((d) => Buffer.from(`{"triggerEvent":"BOOKING_CREATED","payload":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .nat({ max: 3000 })
+      .map((d) => Buffer.from(`{"triggerEvent":"BOOKING_CREATED","payload":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`)),
+  },
 );
 
 const cases = fc.record({
   body: bodies,
-  signature: fc.oneof(fc.constant('valid' as const), fc.constant('none' as const), fc.string({ maxLength: 80 }), fc.constant('no-secret-provided')),
-  contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', undefined),
+  signature: fc.oneof(
+    fc.constant('valid' as const),
+    fc.constant('none' as const),
+    fc.string({ maxLength: 80 }),
+    fc.constant('no-secret-provided'),
+  ),
+  contentType: fc.constantFrom(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    undefined,
+  ),
 });
 
 describe.each(storeKinds)('fuzzing the webhook route on %s', (kind) => {

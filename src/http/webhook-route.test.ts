@@ -22,7 +22,11 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     expect(event).toMatchObject({ trigger: 'BOOKING_CREATED', bookingUid: booking.uid, state: 'pending' });
 
     await t.usher.worker.drain();
-    expect(await getBooking(t.store.db, booking.uid)).toMatchObject({ status: 'accepted', attendeeEmail: 'grace@example.com', organizerId: 5 });
+    expect(await getBooking(t.store.db, booking.uid)).toMatchObject({
+      status: 'accepted',
+      attendeeEmail: 'grace@example.com',
+      organizerId: 5,
+    });
   });
 
   it.each([
@@ -53,7 +57,10 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
   });
 
   it('records an unknown trigger as ignored and answers 200', async () => {
-    const res = await postWebhook(t.usher.url, JSON.stringify({ triggerEvent: 'BOOKING_TELEPORTED', createdAt: new Date().toISOString(), payload: { uid: 'x' } }));
+    const res = await postWebhook(
+      t.usher.url,
+      JSON.stringify({ triggerEvent: 'BOOKING_TELEPORTED', createdAt: new Date().toISOString(), payload: { uid: 'x' } }),
+    );
     expect(res).toMatchObject({ status: 200, body: { status: 'ignored' } });
     expect(await countInboxByState(t.store.db)).toEqual({ ignored: 1 });
   });
@@ -71,7 +78,13 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
 
   it('accepts MEETING_STARTED/ENDED without envelope, PING without uid, and no-show updates', async () => {
     const booking = sampleBooking();
-    for (const body of [created(booking), meetingBody(booking, 'MEETING_STARTED'), meetingBody(booking, 'MEETING_ENDED'), pingBody(new Date()), noShowBody(booking, [{ email: 'grace@example.com', noShow: true }], new Date())]) {
+    for (const body of [
+      created(booking),
+      meetingBody(booking, 'MEETING_STARTED'),
+      meetingBody(booking, 'MEETING_ENDED'),
+      pingBody(new Date()),
+      noShowBody(booking, [{ email: 'grace@example.com', noShow: true }], new Date()),
+    ]) {
       expect((await postWebhook(t.usher.url, body)).status).toBe(200);
     }
     await t.usher.worker.drain();
@@ -135,7 +148,11 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     expect([root.status, root.headers.get('location')]).toEqual([303, '/board']);
     const nope = await adminGet(t.usher.url, '/nope');
     expect(nope).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'no route GET /nope' } } });
-    const res = await fetch(`${t.usher.url}/api/members/import`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/xml' }, body: '<x/>' });
+    const res = await fetch(`${t.usher.url}/api/members/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/xml' },
+      body: '<x/>',
+    });
     expect(res.status).toBe(415);
     expect(await res.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });

@@ -33,7 +33,9 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
       return reply.code(413).send({ error: { code: 'BODY_TOO_LARGE', message: `body exceeds ${o.maxBodyBytes} bytes` } });
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    return reply.code(status).send({ error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'internal error' : 'bad request' } });
+    return reply
+      .code(status)
+      .send({ error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'internal error' : 'bad request' } });
   });
 
   app.post('/webhooks/cal', async (req, reply) => {
@@ -82,7 +84,14 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
         break;
       }
       case 'unknown-trigger':
-        row = { ...common, dedupeKey: rawDedupeKey(raw), trigger: parsed.trigger.slice(0, 100), bookingUid: undefined, state: 'ignored', lastError: 'unknown trigger' };
+        row = {
+          ...common,
+          dedupeKey: rawDedupeKey(raw),
+          trigger: parsed.trigger.slice(0, 100),
+          bookingUid: undefined,
+          state: 'ignored',
+          lastError: 'unknown trigger',
+        };
         break;
       case 'invalid':
         // Signed by Cal.com but not understood: keep it where an operator sees it; a 4xx would lose it.
@@ -97,7 +106,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
         break;
     }
 
-    let stored;
+    let stored: Awaited<ReturnType<typeof o.inbox.add>>;
     try {
       stored = await o.inbox.add(row);
     } catch (error) {

@@ -74,35 +74,64 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     }
     // What Usher sends fits Cal.com's own spec (the location input's $refs dangle there, SOURCE.md,
     // so that body is checked against update-location.input.ts's shape by the sandbox tests instead).
-    for (const [schema, request] of [['DeclineBookingInput_2024_08_13', cal.requests[1]], ['CancelBookingInput_2024_08_13', cal.requests[2]]] as const) {
+    for (const [schema, request] of [
+      ['DeclineBookingInput_2024_08_13', cal.requests[1]],
+      ['CancelBookingInput_2024_08_13', cal.requests[2]],
+    ] as const) {
       const validate = specValidator(schema);
       expect(validate(request!.body), JSON.stringify(validate.errors)).toBe(true);
     }
     const jobs = await listJobs(store.db, { limit: 10 });
     expect(jobs.every((j) => j.state === 'done')).toBe(true);
-    expect(jobs.find((j) => j.kind === calJobKinds.location)?.lastResponse).toEqual({ uid: 'u4', location: 'Room 3B — Floor 2, North wing' });
+    expect(jobs.find((j) => j.kind === calJobKinds.location)?.lastResponse).toEqual({
+      uid: 'u4',
+      location: 'Room 3B — Floor 2, North wing',
+    });
   });
 
   it('dead-letters a 4xx at once with Cal.com’s reason, in either error shape', async () => {
     cal.responder = (req) =>
       req.path.includes('u1')
-        ? { status: 400, body: { status: 'error', timestamp: '2026-12-01T08:00:00Z', path: req.path, error: { code: 'BadRequestException', message: 'Booking already accepted' } } }
+        ? {
+            status: 400,
+            body: {
+              status: 'error',
+              timestamp: '2026-12-01T08:00:00Z',
+              path: req.path,
+              error: { code: 'BadRequestException', message: 'Booking already accepted' },
+            },
+          }
         : { status: 400, body: { statusCode: 400, message: 'Cancellation reason is required when you are the host' } };
     const a = await enqueue(calJobKinds.confirm, { uid: 'u1' });
     const b = await enqueue(calJobKinds.cancel, { uid: 'u2', reason: 'x' });
     await worker.drain();
     // each refusal is followed by one look at the booking, in case the work was done already (it
     // answers 400 too here, so neither was): then dead at once, with Cal.com's reason
-    expect(cal.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v2/bookings/u1/confirm', 'GET /v2/bookings/u1', 'POST /v2/bookings/u2/cancel', 'GET /v2/bookings/u2']);
-    expect(await getJob(store.db, a.id)).toMatchObject({ state: 'dead', attempts: 1, lastError: expect.stringContaining('Booking already accepted') });
-    expect(await getJob(store.db, b.id)).toMatchObject({ state: 'dead', lastError: expect.stringContaining('Cancellation reason is required') });
+    expect(cal.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v2/bookings/u1/confirm',
+      'GET /v2/bookings/u1',
+      'POST /v2/bookings/u2/cancel',
+      'GET /v2/bookings/u2',
+    ]);
+    expect(await getJob(store.db, a.id)).toMatchObject({
+      state: 'dead',
+      attempts: 1,
+      lastError: expect.stringContaining('Booking already accepted'),
+    });
+    expect(await getJob(store.db, b.id)).toMatchObject({
+      state: 'dead',
+      lastError: expect.stringContaining('Cancellation reason is required'),
+    });
   });
 
   it('never writes a room into a booking that has ended by the time its turn comes: done, with why, and no call', async () => {
     const { id } = await enqueue(calJobKinds.location, { uid: 'u1', address: 'Room 1A', endsAt: '2026-12-01T07:59:00.000Z' });
     const live = await enqueue(calJobKinds.location, { uid: 'u2', address: 'Room 1B', endsAt: '2026-12-01T09:00:00.000Z' });
     await worker.drain();
-    expect(await getJob(store.db, id)).toMatchObject({ state: 'done', lastResponse: { uid: 'u1', skipped: expect.stringContaining('had ended') } });
+    expect(await getJob(store.db, id)).toMatchObject({
+      state: 'done',
+      lastResponse: { uid: 'u1', skipped: expect.stringContaining('had ended') },
+    });
     expect(await getJob(store.db, live.id)).toMatchObject({ state: 'done' });
     expect(cal.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['PATCH /v2/bookings/u2/location']);
   });
@@ -147,7 +176,10 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
         ? {
             status: 429,
             headers: { 'x-ratelimit-limit-default': '120', 'x-ratelimit-remaining-default': '0', 'x-ratelimit-reset-default': '60' },
-            body: { status: 'error', error: { code: 'ThrottlerException', message: 'CustomThrottlerGuard - Too many requests. Please try again later.' } },
+            body: {
+              status: 'error',
+              error: { code: 'ThrottlerException', message: 'CustomThrottlerGuard - Too many requests. Please try again later.' },
+            },
           }
         : okResponder(req);
     const { id } = await enqueue(calJobKinds.confirm, { uid: 'u1' });
@@ -164,7 +196,8 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
   });
 
   it('coalesces three location changes made before the budget allows into one call with the newest value', async () => {
-    for (let i = 0; i < 5; i++) await enqueue(calJobKinds.location, { uid: `other-${i}`, address: 'Room 1A' }, { coalesceKey: `location:other-${i}` });
+    for (let i = 0; i < 5; i++)
+      await enqueue(calJobKinds.location, { uid: `other-${i}`, address: 'Room 1A' }, { coalesceKey: `location:other-${i}` });
     await worker.drain(); // the five location calls this window allows
     for (const address of ['Room 1A', 'Room 2B', 'Room 3C']) {
       await enqueue(calJobKinds.location, { uid: 'u9', address }, { coalesceKey: 'location:u9' });
@@ -181,7 +214,11 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
   it('sends sooner bookings first and never more calls in a window than the budget', async () => {
     const starts = ['2026-12-03T09:00:00Z', '2026-12-01T09:00:00Z', '2026-12-02T09:00:00Z'];
     for (const [i, start] of starts.entries()) {
-      await enqueue(calJobKinds.location, { uid: `p${i}`, address: 'Room 1A' }, { coalesceKey: `location:p${i}`, priorityAt: new Date(start) });
+      await enqueue(
+        calJobKinds.location,
+        { uid: `p${i}`, address: 'Room 1A' },
+        { coalesceKey: `location:p${i}`, priorityAt: new Date(start) },
+      );
     }
     await worker.drain();
     expect(cal.requests.map((r) => r.path)).toEqual(['/v2/bookings/p1/location', '/v2/bookings/p2/location', '/v2/bookings/p0/location']);

@@ -35,7 +35,12 @@ function payloadOf<T>(schema: z.ZodType<T>, job: Job): T {
  * generic message. Rather than trust the text, ask Cal.com for the booking: if a person confirmed,
  * declined or cancelled it meanwhile, their decision stands and the job is done ("respected").
  */
-async function unlessDecidedElsewhere(client: CalClient, uid: string, call: () => Promise<{ uid: string; status: string }>, settled: (status: string) => boolean = (s) => s !== 'pending') {
+async function unlessDecidedElsewhere(
+  client: CalClient,
+  uid: string,
+  call: () => Promise<{ uid: string; status: string }>,
+  settled: (status: string) => boolean = (s) => s !== 'pending',
+) {
   try {
     const booking = await call();
     return { uid: booking.uid, status: booking.status };
@@ -67,13 +72,19 @@ export function calJobHandlers(client: CalClient, hooks: CalJobHooks = {}): Reco
       const { uid, reason } = payloadOf(withReason, job);
       // A crash between Cal.com's answer and the job's "done" sends the cancel again, and Cal.com
       // refuses a cancelled booking (400): that refusal means the work is done, not failed.
-      return unlessDecidedElsewhere(client, uid, () => client.cancelBooking(uid, reason), (status) => status === 'cancelled');
+      return unlessDecidedElsewhere(
+        client,
+        uid,
+        () => client.cancelBooking(uid, reason),
+        (status) => status === 'cancelled',
+      );
     },
     [calJobKinds.location]: async (job, ctx) => {
       const { uid, address, endsAt } = payloadOf(withAddress, job);
       // A booking that has ended is history: writing its room would change a past record in
       // Cal.com and spend one of five location calls a minute on nobody. The job ends saying so.
-      if (endsAt && Date.parse(endsAt) <= ctx.now.getTime()) return { uid, skipped: 'the booking had ended; its location in Cal.com was left as it was' };
+      if (endsAt && Date.parse(endsAt) <= ctx.now.getTime())
+        return { uid, skipped: 'the booking had ended; its location in Cal.com was left as it was' };
       const booking = await client.updateLocation(uid, address);
       await hooks.onLocationWritten?.(uid, address);
       return { uid: booking.uid, location: booking.location ?? null };

@@ -19,7 +19,14 @@ rooms:
 `;
 
 /** One booking's life as Cal.com tells it, in Cal.com's order. */
-const stories = ['created', 'created_cancelled', 'requested_confirmed', 'requested_rejected', 'rescheduled', 'rescheduled_then_cancelled'] as const;
+const stories = [
+  'created',
+  'created_cancelled',
+  'requested_confirmed',
+  'requested_rejected',
+  'rescheduled',
+  'rescheduled_then_cancelled',
+] as const;
 type Story = (typeof stories)[number];
 
 interface Delivery {
@@ -39,13 +46,25 @@ function deliveries(story: Story, n: number): Delivery[] {
     case 'created':
       return [{ trigger: 'BOOKING_CREATED', booking: b }];
     case 'created_cancelled':
-      return [{ trigger: 'BOOKING_CREATED', booking: b }, { trigger: 'BOOKING_CANCELLED', booking: { ...b, status: 'CANCELLED' } }];
+      return [
+        { trigger: 'BOOKING_CREATED', booking: b },
+        { trigger: 'BOOKING_CANCELLED', booking: { ...b, status: 'CANCELLED' } },
+      ];
     case 'requested_confirmed':
-      return [{ trigger: 'BOOKING_REQUESTED', booking: pending }, { trigger: 'BOOKING_CREATED', booking: b }];
+      return [
+        { trigger: 'BOOKING_REQUESTED', booking: pending },
+        { trigger: 'BOOKING_CREATED', booking: b },
+      ];
     case 'requested_rejected':
-      return [{ trigger: 'BOOKING_REQUESTED', booking: pending }, { trigger: 'BOOKING_REJECTED', booking: { ...pending, status: 'REJECTED' } }];
+      return [
+        { trigger: 'BOOKING_REQUESTED', booking: pending },
+        { trigger: 'BOOKING_REJECTED', booking: { ...pending, status: 'REJECTED' } },
+      ];
     case 'rescheduled':
-      return [{ trigger: 'BOOKING_CREATED', booking: b }, { trigger: 'BOOKING_RESCHEDULED', booking: moved, extra: { rescheduleUid: b.uid } }];
+      return [
+        { trigger: 'BOOKING_CREATED', booking: b },
+        { trigger: 'BOOKING_RESCHEDULED', booking: moved, extra: { rescheduleUid: b.uid } },
+      ];
     case 'rescheduled_then_cancelled':
       return [
         { trigger: 'BOOKING_CREATED', booking: b },
@@ -60,7 +79,10 @@ describe.each(storeKinds)('the order Cal.com delivers events in on %s', (kind) =
   let rooms: RoomDeps;
   let config: ReturnType<typeof load>;
   const load = () => {
-    const result = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' }, { yamlText: YAML });
+    const result = loadConfig(
+      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' },
+      { yamlText: YAML },
+    );
     if (!result.ok) throw new Error(result.faults.join('\n'));
     return result.config;
   };
@@ -78,7 +100,11 @@ describe.each(storeKinds)('the order Cal.com delivers events in on %s', (kind) =
     await syncConfigRooms(store.db, config.rooms, rooms, clock.now());
     const cal = new EventPipeline(store.db, gateDeps(''), clock, [roomEventHandler(rooms)]);
     for (const d of list) await cal.deliver(d.trigger, d.booking, d.extra ? { extra: d.extra } : {});
-    const placed = new Set((await listAssignments(store.db, { from: new Date(0), to: new Date(Date.UTC(2100, 0, 1)) })).filter((a) => a.room).map((a) => a.bookingUid));
+    const placed = new Set(
+      (await listAssignments(store.db, { from: new Date(0), to: new Date(Date.UTC(2100, 0, 1)) }))
+        .filter((a) => a.room)
+        .map((a) => a.bookingUid),
+    );
     const all = await listBookings(store.db, { limit: 1000 });
     return Object.fromEntries(all.map((b) => [b.uid, `${b.status}${placed.has(b.uid) ? ' with a room' : ''}`]));
   }

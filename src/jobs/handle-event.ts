@@ -20,7 +20,11 @@ export type EventOutcome = { state: 'done' } | { state: 'ignored' | 'unprocessab
 /** Keeps Usher's booking records in step with Cal.com; every change is logged as a decision. */
 export const recordBookingState: EventHandler = async (event, { trx, inboxEvent, now }) => {
   const log = (bookingUid: string, outcome: string, reason: string, detail: Record<string, unknown> = {}) =>
-    recordDecision(trx, { bookingUid, inboxEventId: inboxEvent.id, kind: 'booking.state', outcome, reasons: [{ code: reason }], detail }, now);
+    recordDecision(
+      trx,
+      { bookingUid, inboxEventId: inboxEvent.id, kind: 'booking.state', outcome, reasons: [{ code: reason }], detail },
+      now,
+    );
 
   switch (event.kind) {
     case 'booking': {
@@ -29,16 +33,31 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
       // CONTRACT §1.3: a reschedule cancels the old booking silently, and Cal.com does not order its
       // deliveries: when the newer booking arrived first, this one's late events find it replaced and
       // leave it cancelled, exactly as if they had come in order (no ghost holding a room).
-      if (!event.rescheduleUid && (change.booking.status === 'accepted' || change.booking.status === 'pending') && !change.booking.rescheduledToUid) {
+      if (
+        !event.rescheduleUid &&
+        (change.booking.status === 'accepted' || change.booking.status === 'pending') &&
+        !change.booking.rescheduledToUid
+      ) {
         const successor = await findSuccessor(trx, event.booking.uid);
-        if (successor) change = { booking: markRescheduled(change.booking, successor), previous, reason: `cal.${event.trigger}.already_rescheduled`, changed: true };
+        if (successor)
+          change = {
+            booking: markRescheduled(change.booking, successor),
+            previous,
+            reason: `cal.${event.trigger}.already_rescheduled`,
+            changed: true,
+          };
       }
       if (change.changed || !previous) await saveBooking(trx, change.booking, now);
       if (event.rescheduleUid) {
         const old = await lockBooking(trx, event.rescheduleUid);
         if (old && old.rescheduledToUid !== event.booking.uid) await saveBooking(trx, markRescheduled(old, event.booking.uid), now);
       }
-      await log(event.booking.uid, change.booking.status, change.reason, event.rescheduleUid ? { rescheduledFrom: event.rescheduleUid } : {});
+      await log(
+        event.booking.uid,
+        change.booking.status,
+        change.reason,
+        event.rescheduleUid ? { rescheduledFrom: event.rescheduleUid } : {},
+      );
       return;
     }
     case 'meeting': {

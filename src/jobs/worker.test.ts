@@ -53,7 +53,11 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     expect(await getBooking(store.db, good.uid)).toMatchObject({ status: 'accepted' });
     // the failing event's own booking write was rolled back with it
     expect(await getBooking(store.db, bad.uid)).toBeUndefined();
-    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'pending', attempts: 1, lastError: 'Error: lookup failed' });
+    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      lastError: 'Error: lookup failed',
+    });
 
     clock.advance(500); // equal jitter with random 0: half of the 1 s step
     await worker.drain();

@@ -4,15 +4,7 @@ import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents } from '../store/inbox.ts';
-import {
-  claimNextJob,
-  completeJob,
-  deadLetterJob,
-  releaseStaleJobs,
-  releaseWorkerJobs,
-  rescheduleJob,
-  type Job,
-} from '../store/jobs.ts';
+import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { handleInboxEvent, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
 
@@ -84,10 +76,12 @@ export class Worker {
     this.#running = true;
     // Work stored by any process (an event, a Cal.com call a decision wrote) wakes the loops at once
     // (migration 0008); without it they would find it on their next poll.
-    this.#unlisten = this.#o.db.listen('usher_work', () => this.wake()).catch((error: unknown) => {
-      this.#o.log.warn({ err: error }, 'cannot listen for new work; polling only');
-      return undefined;
-    });
+    this.#unlisten = this.#o.db
+      .listen('usher_work', () => this.wake())
+      .catch((error: unknown) => {
+        this.#o.log.warn({ err: error }, 'cannot listen for new work; polling only');
+        return undefined;
+      });
     // One job at a time per process: jobs are claimed soonest booking first, and under Cal.com's
     // 5/min location budget concurrent claims would let a later booking take the last call.
     this.#loops = LOOPS.map((name) => this.#loop(name, () => (name === 'inbox' ? this.runInboxOnce() : this.runJobOnce())));

@@ -60,7 +60,10 @@ export interface BookingPresenter {
  * board titles a booking by its event type (the config's `eventTypes.<id>.title`, else the slug)
  * and shows the person as initials unless `board.showNames` says otherwise.
  */
-export function bookingPresenter(o: { showNames: boolean; eventTypeTitles?: Readonly<Record<string, string | undefined>> }): BookingPresenter {
+export function bookingPresenter(o: {
+  showNames: boolean;
+  eventTypeTitles?: Readonly<Record<string, string | undefined>>;
+}): BookingPresenter {
   const presenter: BookingPresenter = {
     showNames: o.showNames,
     label: (b) => {
@@ -79,10 +82,17 @@ export function bookingPresenter(o: { showNames: boolean; eventTypeTitles?: Read
 }
 
 /** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
-export async function roomBoard(db: Queryable, o: { timeZone: string; present: BookingPresenter }, at: Date): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
+export async function roomBoard(
+  db: Queryable,
+  o: { timeZone: string; present: BookingPresenter },
+  at: Date,
+): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
   const day = periodBounds(at, 'day', o.timeZone);
   const [rooms, blocks, assignments] = await Promise.all([listRooms(db), listBlocks(db, day), listAssignments(db, day)]);
-  const bookings = await getBookings(db, assignments.map((a) => a.bookingUid));
+  const bookings = await getBookings(
+    db,
+    assignments.map((a) => a.bookingUid),
+  );
   const byUid = new Map(assignments.map((a) => [a.bookingUid, a]));
   const byRoom = new Map<string, typeof assignments>();
   for (const a of assignments) if (a.room) byRoom.set(a.room, [...(byRoom.get(a.room) ?? []), a]);
@@ -131,10 +141,18 @@ export async function roomBoard(db: Queryable, o: { timeZone: string; present: B
       next: upcoming ? (present(upcoming.bookingUid) ?? null) : null,
       day: {
         bookings: mine.map((a) => present(a.bookingUid)).filter((x): x is BoardBooking => x !== undefined),
-        blocks: myBlocks.map((b) => ({ id: b.id, reason: b.reason, from: new Date(b.from).toISOString(), until: new Date(b.to).toISOString() })),
+        blocks: myBlocks.map((b) => ({
+          id: b.id,
+          reason: b.reason,
+          from: new Date(b.from).toISOString(),
+          until: new Date(b.to).toISOString(),
+        })),
       },
     };
   });
-  const waiting = assignments.filter((a) => a.room === null).map((a) => present(a.bookingUid)).filter((x): x is BoardBooking => x !== undefined);
+  const waiting = assignments
+    .filter((a) => a.room === null)
+    .map((a) => present(a.bookingUid))
+    .filter((x): x is BoardBooking => x !== undefined);
   return { at: at.toISOString(), timeZone: o.timeZone, rooms: result, waiting };
 }

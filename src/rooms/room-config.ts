@@ -11,7 +11,12 @@ export const roomSchema = z
     floor: z.number().int().default(0),
     building: z.string().default(''),
     equipment: z.array(z.string().trim().min(1)).default([]),
-    cleaningMinutes: z.number().int().min(0).max(24 * 60).default(0),
+    cleaningMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .default(0),
     /** "08:00-18:00" in the business's time zone; absent = always open. */
     openHours: z
       .string()
@@ -36,7 +41,10 @@ export const roomSections = {
   doctors: z
     .record(z.string(), z.object({ rooms: z.array(z.string()).optional(), preferredRooms: z.array(z.string()).default([]) }).strict())
     .default({}),
-  location: z.object({ template: z.string().min(1).default(defaultLocationTemplate) }).strict().default({ template: defaultLocationTemplate }),
+  location: z
+    .object({ template: z.string().min(1).default(defaultLocationTemplate) })
+    .strict()
+    .default({ template: defaultLocationTemplate }),
   planner: z
     .object({
       freezeMinutes: z.number().int().min(0).default(30),

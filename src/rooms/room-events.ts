@@ -17,7 +17,7 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
         switch (event.trigger) {
           case 'BOOKING_CREATED':
           case 'BOOKING_RESCHEDULED':
-          case 'BOOKING_PAID':
+          case 'BOOKING_PAID': {
             // Not accepted (the new booking was cancelled before its reschedule arrived: Cal.com does
             // not order deliveries), or not in person (a video call, a link or a phone call keeps its
             // own location): no room for it, but the booking it replaced is cancelled all the same,
@@ -26,7 +26,16 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
             if (booking.status !== 'accepted' || notHere?.code === 'room.not_in_person') {
               if (notHere && (await hasActiveRooms(trx)) && !(await hasDecision(trx, booking.uid, 'room', 'not_needed'))) {
                 // Said once in the decision log, with what the location is.
-                await recordDecision(trx, { bookingUid: booking.uid, kind: 'room', outcome: 'not_needed', reasons: [{ ...notHere, location: booking.location ?? null }] }, now);
+                await recordDecision(
+                  trx,
+                  {
+                    bookingUid: booking.uid,
+                    kind: 'room',
+                    outcome: 'not_needed',
+                    reasons: [{ ...notHere, location: booking.location ?? null }],
+                  },
+                  now,
+                );
               }
               if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
                 await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
@@ -36,6 +45,7 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
             if (event.rescheduleUid) await followReschedule(trx, deps, booking, event.rescheduleUid, now);
             else await assignBooking(trx, deps, booking, now);
             return;
+          }
           case 'BOOKING_REQUESTED':
             // A pending reschedule frees the old uid's room at once (Cal.com cancelled it, §1.2); the
             // new booking gets one when accepted, or now if the gate holds rooms for approvals.
@@ -61,7 +71,16 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
         const a = await getAssignment(trx, event.bookingUid);
         if (!a?.room || now >= a.to || now <= a.from) return;
         await setAssignmentSpan(trx, a.bookingUid, a.from, now, now);
-        await recordDecision(trx, { bookingUid: a.bookingUid, kind: 'room', outcome: 'released', reasons: [{ code: 'room.released.no_show', room: a.room, freeFrom: now.toISOString() }] }, now);
+        await recordDecision(
+          trx,
+          {
+            bookingUid: a.bookingUid,
+            kind: 'room',
+            outcome: 'released',
+            reasons: [{ code: 'room.released.no_show', room: a.room, freeFrom: now.toISOString() }],
+          },
+          now,
+        );
         await placeWaiting(trx, deps, { from: now, to: a.to }, now, 'no_show');
         return;
       }

@@ -29,7 +29,15 @@ import { enqueueLocation, needOf, placeWaiting, replanWindow, type RoomDeps } fr
 
 export function roomFromConfig(r: RoomConfig): Room {
   const open = openMinutes(r.openHours);
-  return { name: r.name, floor: r.floor, building: r.building, equipment: r.equipment, cleaningMinutes: r.cleaningMinutes, ...(open ? { open } : {}), active: true };
+  return {
+    name: r.name,
+    floor: r.floor,
+    building: r.building,
+    equipment: r.equipment,
+    cleaningMinutes: r.cleaningMinutes,
+    ...(open ? { open } : {}),
+    active: true,
+  };
 }
 
 /** Bookings waiting for a room, or sitting in a room that can no longer be used, from now on. */
@@ -49,11 +57,20 @@ export async function replanUpcoming(db: Db, deps: RoomDeps, now: Date, trigger:
 }
 
 /** The config's rooms into the store (config wins for the rooms it lists); then re-plan what changed. */
-export async function syncConfigRooms(db: Db, rooms: readonly RoomConfig[], deps: RoomDeps, now: Date): Promise<{ upserted: number; deactivated: string[]; replan?: ReplanResult }> {
+export async function syncConfigRooms(
+  db: Db,
+  rooms: readonly RoomConfig[],
+  deps: RoomDeps,
+  now: Date,
+): Promise<{ upserted: number; deactivated: string[]; replan?: ReplanResult }> {
   const deactivated = await db.transaction(async (trx) => {
     await lockRoomPlanning(trx);
     for (const r of rooms) await upsertRoom(trx, roomFromConfig(r), 'config', now);
-    return deactivateConfigRoomsExcept(trx, rooms.map((r) => r.name), now);
+    return deactivateConfigRoomsExcept(
+      trx,
+      rooms.map((r) => r.name),
+      now,
+    );
   });
   const replan = await replanUpcoming(db, deps, now, 'config_changed');
   return { upserted: rooms.length, deactivated, ...(replan ? { replan } : {}) };
@@ -91,7 +108,17 @@ export async function blockRoom(
     await lockRoomPlanning(trx);
     if (!(await getRoom(trx, b.room))) throw new UsherError('NOT_FOUND', `no room ${b.room}`);
     const blockId = await insertBlock(trx, b, now);
-    await recordDecision(trx, { kind: 'room', outcome: 'blocked', reasons: [{ code: 'room.blocked', room: b.room, reason: b.reason, by: b.by, from: b.from.toISOString(), until: b.to.toISOString() }] }, now);
+    await recordDecision(
+      trx,
+      {
+        kind: 'room',
+        outcome: 'blocked',
+        reasons: [
+          { code: 'room.blocked', room: b.room, reason: b.reason, by: b.by, from: b.from.toISOString(), until: b.to.toISOString() },
+        ],
+      },
+      now,
+    );
     const replan = await replanWindow(trx, deps, b, now, `block:${blockId}`);
     return { blockId, replan };
   });
@@ -102,37 +129,80 @@ export async function unblockRoom(db: Db, deps: RoomDeps, blockId: number, by: s
     await lockRoomPlanning(trx);
     const lifted = await liftBlock(trx, blockId, now);
     if (!lifted) throw new UsherError('NOT_FOUND', `no live block ${blockId}`);
-    await recordDecision(trx, { kind: 'room', outcome: 'unblocked', reasons: [{ code: 'room.unblocked', room: lifted.room, by, block: blockId }] }, now);
+    await recordDecision(
+      trx,
+      { kind: 'room', outcome: 'unblocked', reasons: [{ code: 'room.unblocked', room: lifted.room, by, block: blockId }] },
+      now,
+    );
     const replan = await placeWaiting(trx, deps, lifted, now, `unblock:${blockId}`);
     return replan ? { replan } : {};
   });
 }
 
 /** A person puts a booking in a room: checked against every hard rule, then pinned there. */
-export async function moveBooking(db: Db, deps: RoomDeps, m: { uid: string; room: string; by: string }, now: Date): Promise<{ room: string; location: string }> {
+export async function moveBooking(
+  db: Db,
+  deps: RoomDeps,
+  m: { uid: string; room: string; by: string },
+  now: Date,
+): Promise<{ room: string; location: string }> {
   return db.transaction(async (trx) => {
     await lockRoomPlanning(trx);
     const booking = await getBooking(trx, m.uid);
     if (!booking) throw new UsherError('NOT_FOUND', `Usher knows no booking ${m.uid}`);
-    if (booking.status === 'cancelled' || booking.status === 'rejected') throw new UsherError('CONFLICT', `booking ${m.uid} is ${booking.status}`);
+    if (booking.status === 'cancelled' || booking.status === 'rejected')
+      throw new UsherError('CONFLICT', `booking ${m.uid} is ${booking.status}`);
     const need = needOf(booking, deps.settings);
-    if (!need) throw new UsherError('CONFLICT', `bookings of event type ${booking.eventTypeId} need no room (eventTypes.${booking.eventTypeId}.needsRoom: false)`);
+    if (!need)
+      throw new UsherError(
+        'CONFLICT',
+        `bookings of event type ${booking.eventTypeId} need no room (eventTypes.${booking.eventTypeId}.needsRoom: false)`,
+      );
     const room = await getRoom(trx, m.room);
     if (!room) throw new UsherError('NOT_FOUND', `no room ${m.room}`);
     const window = { from: new Date(need.start - 86_400_000), to: new Date(need.end + 86_400_000) };
     const blocks = await listBlocks(trx, window);
     const assignments = await listAssignments(trx, { from: new Date(need.start), to: new Date(need.end + room.cleaningMinutes * 60_000) });
     const rule = staticRuleFailure(need, room, blocks, deps.timeZone);
-    if (rule) throw new UsherError('CONFLICT', `room ${m.room} cannot take this booking: ${rule.code}${rule.detail ? ` ${JSON.stringify(rule.detail)}` : ''}`);
+    if (rule)
+      throw new UsherError(
+        'CONFLICT',
+        `room ${m.room} cannot take this booking: ${rule.code}${rule.detail ? ` ${JSON.stringify(rule.detail)}` : ''}`,
+      );
     const span = occupancy(need, room);
-    const clash = assignments.find((a) => a.room === m.room && a.bookingUid !== m.uid && a.from.getTime() < span.to && span.from < a.to.getTime());
-    if (clash) throw new UsherError('CONFLICT', `room ${m.room} is taken by booking ${clash.bookingUid} then; block or move that one first`);
+    const clash = assignments.find(
+      (a) => a.room === m.room && a.bookingUid !== m.uid && a.from.getTime() < span.to && span.from < a.to.getTime(),
+    );
+    if (clash)
+      throw new UsherError('CONFLICT', `room ${m.room} is taken by booking ${clash.bookingUid} then; block or move that one first`);
     const before = await getAssignment(trx, m.uid);
     const text = locationText(deps.settings.locationTemplate, room);
-    await saveAssignment(trx, { bookingUid: m.uid, room: room.name, from: booking.start, to: new Date(span.to), pinned: true, reasons: { cause: 'operator', by: m.by }, locationText: text }, now);
+    await saveAssignment(
+      trx,
+      {
+        bookingUid: m.uid,
+        room: room.name,
+        from: booking.start,
+        to: new Date(span.to),
+        pinned: true,
+        reasons: { cause: 'operator', by: m.by },
+        locationText: text,
+      },
+      now,
+    );
     if (booking.status === 'accepted') await enqueueLocation(trx, booking, text, deps, now);
-    await recordDecision(trx, { bookingUid: m.uid, kind: 'room', outcome: 'moved', reasons: [{ code: 'room.moved_by_operator', from: before?.room ?? null, to: room.name, by: m.by, pinned: true }] }, now);
-    if (before?.room && before.room !== room.name) await placeWaiting(trx, deps, { from: before.from, to: before.to }, now, 'operator_move');
+    await recordDecision(
+      trx,
+      {
+        bookingUid: m.uid,
+        kind: 'room',
+        outcome: 'moved',
+        reasons: [{ code: 'room.moved_by_operator', from: before?.room ?? null, to: room.name, by: m.by, pinned: true }],
+      },
+      now,
+    );
+    if (before?.room && before.room !== room.name)
+      await placeWaiting(trx, deps, { from: before.from, to: before.to }, now, 'operator_move');
     return { room: room.name, location: text };
   });
 }
@@ -152,9 +222,13 @@ export async function markCleaned(db: Db, deps: RoomDeps, roomName: string, by: 
       await setAssignmentSpan(trx, a.bookingUid, a.from, now, now);
       shortened.push(a.bookingUid);
     }
-    await recordDecision(trx, { kind: 'room', outcome: 'cleaned', reasons: [{ code: 'room.cleaned', room: roomName, by, bookings: shortened }] }, now);
-    if (shortened.length) await placeWaiting(trx, deps, { from: now, to: new Date(now.getTime() + room.cleaningMinutes * 60_000) }, now, 'cleaned');
+    await recordDecision(
+      trx,
+      { kind: 'room', outcome: 'cleaned', reasons: [{ code: 'room.cleaned', room: roomName, by, bookings: shortened }] },
+      now,
+    );
+    if (shortened.length)
+      await placeWaiting(trx, deps, { from: now, to: new Date(now.getTime() + room.cleaningMinutes * 60_000) }, now, 'cleaned');
     return { shortened };
   });
 }
-

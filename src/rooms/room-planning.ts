@@ -11,7 +11,19 @@ import { getBookings } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import { enqueueJob } from '../store/jobs.ts';
-import { clearRooms, deleteAssignment, getAssignment, listAssignments, listBlocks, hasActiveRooms, listPlacedStays, listRooms, lockRoomPlanning, saveAssignment, type PlacedStay } from '../store/rooms.ts';
+import {
+  clearRooms,
+  deleteAssignment,
+  getAssignment,
+  listAssignments,
+  listBlocks,
+  hasActiveRooms,
+  listPlacedStays,
+  listRooms,
+  lockRoomPlanning,
+  saveAssignment,
+  type PlacedStay,
+} from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
 
 export interface RoomDeps {
@@ -25,7 +37,11 @@ const MINUTE = 60_000;
 
 function metadataEquipment(metadata: Record<string, unknown>): string[] {
   const raw = metadata.equipment;
-  if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (typeof raw === 'string')
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(raw)) return raw.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((s) => s.trim());
   return [];
 }
@@ -35,7 +51,10 @@ function metadataEquipment(metadata: Record<string, unknown>): string[] {
  * does not happen in person — a video call, a link or a phone call keeps its location untouched,
  * since writing a room would overwrite it (issue 14: a patient lost their video link).
  */
-export function noRoomReason(b: Booking, settings: RoomSettings): { code: 'room.type_needs_none' | 'room.not_in_person'; kind?: LocationKind } | undefined {
+export function noRoomReason(
+  b: Booking,
+  settings: RoomSettings,
+): { code: 'room.type_needs_none' | 'room.not_in_person'; kind?: LocationKind } | undefined {
   const type = b.eventTypeId !== undefined ? settings.eventTypes[String(b.eventTypeId)] : undefined;
   if (type && !type.needsRoom) return { code: 'room.type_needs_none' };
   // Usher's own room text, written back earlier, is an address like any other: still in person.
@@ -77,12 +96,22 @@ interface LoadedWorld {
  * displaced), live blocks, and the bookings holding or waiting for a room. Bookings starting within
  * the freeze, and those outside `movable`, are fixed.
  */
-async function loadWorld(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, movable: { from: number; to: number }, exclude?: string): Promise<LoadedWorld> {
+async function loadWorld(
+  trx: Queryable,
+  deps: RoomDeps,
+  window: { from: Date; to: Date },
+  now: Date,
+  movable: { from: number; to: number },
+  exclude?: string,
+): Promise<LoadedWorld> {
   // One after another: a transaction is one connection, and pg 9 refuses queries queued on one.
   const rooms = await listRooms(trx, { includeInactive: true });
   const blocks = await listBlocks(trx, window);
   const assignments = await listAssignments(trx, window);
-  const bookings = await getBookings(trx, assignments.filter((a) => a.bookingUid !== exclude).map((a) => a.bookingUid));
+  const bookings = await getBookings(
+    trx,
+    assignments.filter((a) => a.bookingUid !== exclude).map((a) => a.bookingUid),
+  );
   return buildWorld(deps, rooms, blocks, assignments, bookings, now, movable, exclude);
 }
 
@@ -97,11 +126,23 @@ async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, n
   const rooms = await listRooms(trx, { includeInactive: true });
   const day = periodBounds(new Date(need.start), 'day', deps.timeZone);
   const longestCleaning = Math.max(0, ...rooms.map((r) => r.cleaningMinutes)) * MINUTE;
-  const window = { from: new Date(Math.min(day.from.getTime(), need.start)), to: new Date(Math.max(day.to.getTime(), need.end + longestCleaning)) };
+  const window = {
+    from: new Date(Math.min(day.from.getTime(), need.start)),
+    to: new Date(Math.max(day.to.getTime(), need.end + longestCleaning)),
+  };
   const blocks = await listBlocks(trx, window);
   const stays = await listPlacedStays(trx, window);
   const bookings = new Map(stays.flatMap((s) => (s.booking ? [[s.stay.bookingUid, s.booking] as const] : [])));
-  return buildWorld(deps, rooms, blocks, stays.map((s) => s.stay), bookings, now, { from: 0, to: 0 }, exclude);
+  return buildWorld(
+    deps,
+    rooms,
+    blocks,
+    stays.map((s) => s.stay),
+    bookings,
+    now,
+    { from: 0, to: 0 },
+    exclude,
+  );
 }
 
 function buildWorld(
@@ -120,13 +161,18 @@ function buildWorld(
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
   for (const a of live) {
     const b = bookings.get(a.bookingUid);
-    let need = b && needOf(b, deps.settings);
+    const need = b && needOf(b, deps.settings);
     if (!need) {
       if (!a.room) continue;
       // Holds a room the config no longer gives it (its event type stopped needing one): it keeps
       // occupying it as stored until released, so nothing is planned on top of it.
       const cleaning = (roomByName.get(a.room)?.cleaningMinutes ?? 0) * MINUTE;
-      planned.push({ need: { uid: a.bookingUid, start: a.from.getTime(), end: a.to.getTime() - cleaning, equipment: [], preferredRooms: [] }, room: a.room, frozen: true, pinned: true });
+      planned.push({
+        need: { uid: a.bookingUid, start: a.from.getTime(), end: a.to.getTime() - cleaning, equipment: [], preferredRooms: [] },
+        room: a.room,
+        frozen: true,
+        pinned: true,
+      });
       continue;
     }
     const outside = need.end <= movable.from || need.start >= movable.to;
@@ -148,18 +194,42 @@ function buildWorld(
 export async function enqueueLocation(trx: Queryable, b: Booking, address: string, deps: RoomDeps, now: Date): Promise<void> {
   if (b.end <= now) {
     if (!(await hasDecision(trx, b.uid, 'room', 'write_skipped'))) {
-      await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'write_skipped', reasons: [{ code: 'room.write_skipped_ended', end: b.end.toISOString() }] }, now);
+      await recordDecision(
+        trx,
+        {
+          bookingUid: b.uid,
+          kind: 'room',
+          outcome: 'write_skipped',
+          reasons: [{ code: 'room.write_skipped_ended', end: b.end.toISOString() }],
+        },
+        now,
+      );
     }
     return;
   }
   await enqueueJob(
     trx,
-    { kind: calJobKinds.location, payload: { uid: b.uid, address, endsAt: b.end.toISOString() }, bookingUid: b.uid, coalesceKey: `location:${b.uid}`, priorityAt: b.start, maxAttempts: deps.maxAttempts },
+    {
+      kind: calJobKinds.location,
+      payload: { uid: b.uid, address, endsAt: b.end.toISOString() },
+      bookingUid: b.uid,
+      coalesceKey: `location:${b.uid}`,
+      priorityAt: b.start,
+      maxAttempts: deps.maxAttempts,
+    },
     now,
   );
 }
 
-async function place(trx: Queryable, deps: RoomDeps, b: Booking, room: Room | undefined, reasons: Record<string, unknown>, now: Date, options: { pinned?: boolean; write?: boolean } = {}): Promise<void> {
+async function place(
+  trx: Queryable,
+  deps: RoomDeps,
+  b: Booking,
+  room: Room | undefined,
+  reasons: Record<string, unknown>,
+  now: Date,
+  options: { pinned?: boolean; write?: boolean } = {},
+): Promise<void> {
   const text = room ? locationText(deps.settings.locationTemplate, room) : null;
   await saveAssignment(
     trx,
@@ -178,13 +248,23 @@ async function place(trx: Queryable, deps: RoomDeps, b: Booking, room: Room | un
   if (text && (options.write ?? true) && b.status === 'accepted') await enqueueLocation(trx, b, text, deps, now);
 }
 
-export type AssignOutcome = { outcome: 'assigned'; room: string } | { outcome: 'unassigned'; excluded: Exclusion[] } | { outcome: 'not_needed' } | { outcome: 'kept'; room: string };
+export type AssignOutcome =
+  | { outcome: 'assigned'; room: string }
+  | { outcome: 'unassigned'; excluded: Exclusion[] }
+  | { outcome: 'not_needed' }
+  | { outcome: 'kept'; room: string };
 
 /**
  * Gives a booking a room (or records that none is free, with the reasons). Idempotent: a booking
  * that already holds a room for its current times keeps it, and its write-back is made sure of.
  */
-export async function assignBooking(trx: Queryable, deps: RoomDeps, b: Booking, now: Date, options: { write?: boolean; cause?: string } = {}): Promise<AssignOutcome> {
+export async function assignBooking(
+  trx: Queryable,
+  deps: RoomDeps,
+  b: Booking,
+  now: Date,
+  options: { write?: boolean; cause?: string } = {},
+): Promise<AssignOutcome> {
   const need = needOf(b, deps.settings);
   if (!need) return { outcome: 'not_needed' };
   // A business without rooms (only the gate, say) has nothing to assign.
@@ -205,11 +285,25 @@ export async function assignBooking(trx: Queryable, deps: RoomDeps, b: Booking, 
     const room = loaded.rooms.get(choice.room)!;
     const reasons = { cause, preferences: choice.preferences, candidates: choice.candidates, excluded: choice.excluded };
     await place(trx, deps, b, room, reasons, now, options);
-    await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'assigned', reasons: [{ code: 'room.assigned', room: room.name, cause, preferences: choice.preferences }], detail: { candidates: choice.candidates, excluded: choice.excluded } }, now);
+    await recordDecision(
+      trx,
+      {
+        bookingUid: b.uid,
+        kind: 'room',
+        outcome: 'assigned',
+        reasons: [{ code: 'room.assigned', room: room.name, cause, preferences: choice.preferences }],
+        detail: { candidates: choice.candidates, excluded: choice.excluded },
+      },
+      now,
+    );
     return { outcome: 'assigned', room: room.name };
   }
   await place(trx, deps, b, undefined, { cause, excluded: choice.excluded }, now, options);
-  await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'unassigned', reasons: choice.excluded.map((e) => ({ ...e })), detail: { cause } }, now);
+  await recordDecision(
+    trx,
+    { bookingUid: b.uid, kind: 'room', outcome: 'unassigned', reasons: choice.excluded.map((e) => ({ ...e })), detail: { cause } },
+    now,
+  );
   return { outcome: 'unassigned', excluded: choice.excluded };
 }
 
@@ -217,7 +311,14 @@ export async function assignBooking(trx: Queryable, deps: RoomDeps, b: Booking, 
  * CONTRACT §1.3: a reschedule is a new uid. The booking keeps its room if the room is still free
  * at the new time; otherwise it is planned again. The old uid's room is freed either way.
  */
-export async function followReschedule(trx: Queryable, deps: RoomDeps, b: Booking, oldUid: string, now: Date, options: { write?: boolean } = {}): Promise<AssignOutcome> {
+export async function followReschedule(
+  trx: Queryable,
+  deps: RoomDeps,
+  b: Booking,
+  oldUid: string,
+  now: Date,
+  options: { write?: boolean } = {},
+): Promise<AssignOutcome> {
   await lockRoomPlanning(trx);
   const old = await deleteAssignment(trx, oldUid);
   const need = needOf(b, deps.settings);
@@ -229,11 +330,26 @@ export async function followReschedule(trx: Queryable, deps: RoomDeps, b: Bookin
   const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
   const index = new RoomIndex(loaded.world);
   const room = loaded.rooms.get(old.room);
-  const keeps = room && !staticRuleFailure(need, room, index.blocksOf(room.name), deps.timeZone) && index.occupants(room.name, occupancy(need, room), b.uid).length === 0;
+  const keeps =
+    room &&
+    !staticRuleFailure(need, room, index.blocksOf(room.name), deps.timeZone) &&
+    index.occupants(room.name, occupancy(need, room), b.uid).length === 0;
   let outcome: AssignOutcome;
   if (keeps) {
-    await place(trx, deps, b, room, { cause: 'rescheduled', keptFrom: oldUid, pinned: old.pinned }, now, { ...options, pinned: old.pinned });
-    await recordDecision(trx, { bookingUid: b.uid, kind: 'room', outcome: 'assigned', reasons: [{ code: 'room.kept_after_reschedule', room: room.name, from: oldUid }] }, now);
+    await place(trx, deps, b, room, { cause: 'rescheduled', keptFrom: oldUid, pinned: old.pinned }, now, {
+      ...options,
+      pinned: old.pinned,
+    });
+    await recordDecision(
+      trx,
+      {
+        bookingUid: b.uid,
+        kind: 'room',
+        outcome: 'assigned',
+        reasons: [{ code: 'room.kept_after_reschedule', room: room.name, from: oldUid }],
+      },
+      now,
+    );
     outcome = { outcome: 'assigned', room: room.name };
   } else {
     outcome = await assignBooking(trx, deps, b, now, { ...options, cause: 'rescheduled' });
@@ -257,19 +373,31 @@ export async function releaseBooking(trx: Queryable, deps: RoomDeps, uid: string
  * as few announced bookings moving as possible (domain/replan-rooms.ts). Each change gets its
  * decision and a new location write-back. Runs in the caller's transaction.
  */
-export async function replanWindow(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, trigger: string): Promise<ReplanResult> {
+export async function replanWindow(
+  trx: Queryable,
+  deps: RoomDeps,
+  window: { from: Date; to: Date },
+  now: Date,
+  trigger: string,
+): Promise<ReplanResult> {
   await lockRoomPlanning(trx);
   // Bookings up to a day either side may move to make way; beyond that they only occupy rooms.
   const movable = { from: window.from.getTime() - DAY, to: window.to.getTime() + DAY };
   const loaded = await loadWorld(trx, deps, { from: new Date(movable.from - DAY), to: new Date(movable.to + DAY) }, now, movable);
   const result = replanRooms(loaded.world);
-  await clearRooms(trx, result.moves.map((m) => m.uid), now);
+  await clearRooms(
+    trx,
+    result.moves.map((m) => m.uid),
+    now,
+  );
   for (const move of result.moves) {
     const b = loaded.bookings.get(move.uid)!;
     const room = move.to ? loaded.rooms.get(move.to) : undefined;
     const pinned = loaded.assignments.get(move.uid)?.pinned ?? false;
     const excluded = result.unassigned.find((u) => u.uid === move.uid)?.excluded;
-    await place(trx, deps, b, room, { cause: trigger, why: move.why, ...move.detail, ...(excluded ? { excluded } : {}) }, now, { pinned: pinned && move.why !== 'room_unusable' });
+    await place(trx, deps, b, room, { cause: trigger, why: move.why, ...move.detail, ...(excluded ? { excluded } : {}) }, now, {
+      pinned: pinned && move.why !== 'room_unusable',
+    });
     await recordDecision(
       trx,
       {
@@ -286,8 +414,17 @@ export async function replanWindow(trx: Queryable, deps: RoomDeps, window: { fro
 }
 
 /** Waiting bookings in (or near) a window that was freed try again. */
-export async function placeWaiting(trx: Queryable, deps: RoomDeps, window: { from: Date; to: Date }, now: Date, trigger: string): Promise<ReplanResult | undefined> {
-  const waiting = await trx.query(`select 1 from room_assignments where room is null and during && tstzrange($1, $2) limit 1`, [new Date(window.from.getTime() - DAY), new Date(window.to.getTime() + DAY)]);
+export async function placeWaiting(
+  trx: Queryable,
+  deps: RoomDeps,
+  window: { from: Date; to: Date },
+  now: Date,
+  trigger: string,
+): Promise<ReplanResult | undefined> {
+  const waiting = await trx.query(`select 1 from room_assignments where room is null and during && tstzrange($1, $2) limit 1`, [
+    new Date(window.from.getTime() - DAY),
+    new Date(window.to.getTime() + DAY),
+  ]);
   if (waiting.rows.length === 0) return undefined;
   return replanWindow(trx, deps, window, now, trigger);
 }
@@ -300,6 +437,8 @@ export async function placeWaiting(trx: Queryable, deps: RoomDeps, window: { fro
  */
 export async function holdRoomForApproval(trx: Queryable, deps: RoomDeps, b: Booking, now: Date): Promise<boolean> {
   const old = b.rescheduledFromUid ? await getAssignment(trx, b.rescheduledFromUid) : undefined;
-  const outcome = old ? await followReschedule(trx, deps, b, old.bookingUid, now, { write: false }) : await assignBooking(trx, deps, b, now, { write: false, cause: 'gate' });
+  const outcome = old
+    ? await followReschedule(trx, deps, b, old.bookingUid, now, { write: false })
+    : await assignBooking(trx, deps, b, now, { write: false, cause: 'gate' });
   return outcome.outcome !== 'unassigned';
 }

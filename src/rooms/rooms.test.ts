@@ -31,7 +31,10 @@ planner: { freezeMinutes: 30 }
 `;
 
 function deps(yaml: string) {
-  const result = loadConfig({ CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' }, { yamlText: yaml });
+  const result = loadConfig(
+    { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' },
+    { yamlText: yaml },
+  );
   if (!result.ok) throw new Error(result.faults.join('\n'));
   const c = result.config;
   const rooms: RoomDeps = { settings: c.roomSettings, timeZone: c.timeZone, maxAttempts: 3 };
@@ -68,7 +71,10 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
   beforeEach(() => setUp());
 
   const roomOf = async (uid: string) => (await getAssignment(store.db, uid))?.room;
-  const locationJobs = async (uid: string) => (await listJobs(store.db, { bookingUid: uid, limit: 20 })).filter((j) => j.kind === 'cal.location').map((j) => ({ state: j.state, address: j.payload.address }));
+  const locationJobs = async (uid: string) =>
+    (await listJobs(store.db, { bookingUid: uid, limit: 20 }))
+      .filter((j) => j.kind === 'cal.location')
+      .map((j) => ({ state: j.state, address: j.payload.address }));
 
   it('gives a new booking a room, writes the room back as its location, and records why', async () => {
     const b = visit({ from: '09:00', to: '09:30' });
@@ -78,7 +84,10 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     const [job] = await listJobs(store.db, { bookingUid: b.uid, limit: 1 });
     expect(job).toMatchObject({ coalesceKey: `location:${b.uid}`, priorityAt: b.start });
     const decision = (await listDecisions(store.db, { bookingUid: b.uid, limit: 10 })).find((x) => x.kind === 'room');
-    expect(decision).toMatchObject({ outcome: 'assigned', reasons: [{ code: 'room.assigned', room: '1A', preferences: ['room.preferred'] }] });
+    expect(decision).toMatchObject({
+      outcome: 'assigned',
+      reasons: [{ code: 'room.assigned', room: '1A', preferences: ['room.preferred'] }],
+    });
     // a repeated BOOKING_CREATED changes nothing and sends nothing new
     await cal.deliver('BOOKING_CREATED', b, { extra: { description: 'again' } });
     expect(await locationJobs(b.uid)).toHaveLength(1);
@@ -92,7 +101,9 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     expect(await roomOf(past.uid)).toBe('1A');
     expect(await locationJobs(past.uid)).toEqual([]);
     const said = (await listDecisions(store.db, { bookingUid: past.uid, limit: 10 })).filter((x) => x.outcome === 'write_skipped');
-    expect(said).toEqual([expect.objectContaining({ kind: 'room', reasons: [expect.objectContaining({ code: 'room.write_skipped_ended' })] })]);
+    expect(said).toEqual([
+      expect.objectContaining({ kind: 'room', reasons: [expect.objectContaining({ code: 'room.write_skipped_ended' })] }),
+    ]);
   });
 
   it('leaves a video, link or phone booking’s location alone: no room, nothing written to Cal.com, and why, once', async () => {
@@ -107,7 +118,12 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
       expect(await getAssignment(store.db, b.uid)).toBeUndefined();
       expect(await locationJobs(b.uid)).toEqual([]);
       const said = (await listDecisions(store.db, { bookingUid: b.uid, limit: 10 })).filter((x) => x.kind === 'room');
-      expect(said).toEqual([expect.objectContaining({ outcome: 'not_needed', reasons: [expect.objectContaining({ code: 'room.not_in_person', location: b.location })] })]);
+      expect(said).toEqual([
+        expect.objectContaining({
+          outcome: 'not_needed',
+          reasons: [expect.objectContaining({ code: 'room.not_in_person', location: b.location })],
+        }),
+      ]);
     }
     // The room those three did not take is free for the in-person booking at the same time.
     const inPerson = visit({ from: '09:00', to: '09:30' });
@@ -159,7 +175,13 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     const b = visit({ from: '09:00', to: '09:30', organizer: alan });
     await cal.deliver('BOOKING_CREATED', b);
     const room = await roomOf(b.uid);
-    const moved = visit({ id: 2002, from: '11:00', to: '11:30', organizer: alan, reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end } });
+    const moved = visit({
+      id: 2002,
+      from: '11:00',
+      to: '11:30',
+      organizer: alan,
+      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
+    });
     await cal.deliver('BOOKING_RESCHEDULED', moved);
     expect(await roomOf(moved.uid)).toBe(room);
     expect(await getAssignment(store.db, b.uid)).toBeUndefined();
@@ -170,7 +192,13 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     const blocker = visit({ from: '14:00', to: '14:30', eventTypeId: 8, organizer: alan });
     await cal.deliver('BOOKING_CREATED', blocker);
     const blockerRoom = await roomOf(blocker.uid);
-    const again = visit({ id: 2003, from: '14:00', to: '14:30', organizer: alan, reschedule: { id: moved.id, uid: moved.uid, start: moved.start, end: moved.end } });
+    const again = visit({
+      id: 2003,
+      from: '14:00',
+      to: '14:30',
+      organizer: alan,
+      reschedule: { id: moved.id, uid: moved.uid, start: moved.start, end: moved.end },
+    });
     await cal.deliver('BOOKING_RESCHEDULED', again);
     expect(await roomOf(again.uid)).not.toBe(blockerRoom);
     expect(await roomOf(again.uid)).toBeTruthy();
@@ -184,9 +212,16 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     for (const x of [a, b, other]) await cal.deliver('BOOKING_CREATED', x);
     expect(await roomOf(a.uid)).toBe('1A');
     expect(await roomOf(b.uid)).toBe('1A');
-    const result = await blockRoom(store.db, d.rooms, { room: '1A', from: at('08:30'), to: at('12:00'), reason: 'water leak', by: 'desk' }, cal.clock.now());
+    const result = await blockRoom(
+      store.db,
+      d.rooms,
+      { room: '1A', from: at('08:30'), to: at('12:00'), reason: 'water leak', by: 'desk' },
+      cal.clock.now(),
+    );
     expect(result.replan.movedCount).toBe(2);
-    expect(result.replan.moves.map((m) => ({ uid: m.uid, from: m.from, why: m.why, rule: m.detail.rule, reason: m.detail.reason }))).toEqual(
+    expect(
+      result.replan.moves.map((m) => ({ uid: m.uid, from: m.from, why: m.why, rule: m.detail.rule, reason: m.detail.reason })),
+    ).toEqual(
       expect.arrayContaining([
         { uid: a.uid, from: '1A', why: 'room_unusable', rule: 'room.blocked', reason: 'water leak' },
         { uid: b.uid, from: '1A', why: 'room_unusable', rule: 'room.blocked', reason: 'water leak' },
@@ -210,7 +245,12 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     expect(await roomOf(soon.uid)).toBe('1A');
     expect(await roomOf(ecg.uid)).toBe('2A');
     // blocking 2A: the frozen consultation in 1A stays; the ECG check goes to 3B
-    await blockRoom(store.db, d.rooms, { room: '2A', from: at('08:55'), to: at('10:00'), reason: 'ECG broken', by: 'desk' }, cal.clock.now());
+    await blockRoom(
+      store.db,
+      d.rooms,
+      { room: '2A', from: at('08:55'), to: at('10:00'), reason: 'ECG broken', by: 'desk' },
+      cal.clock.now(),
+    );
     expect(await roomOf(soon.uid)).toBe('1A');
     expect(await roomOf(ecg.uid)).toBe('3B');
     // blocking 1A: the frozen booking's own room is unusable, so it moves after all
@@ -222,7 +262,10 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     const a = visit({ from: '09:00', to: '09:30' });
     await cal.deliver('BOOKING_CREATED', a);
     const insert = (from: string, to: string) =>
-      store.db.query(`insert into room_assignments (booking_uid, room, during, assigned_at, updated_at) values ($1, '1A', tstzrange($2, $3), now(), now())`, [`x-${from}`, at(from), at(to)]);
+      store.db.query(
+        `insert into room_assignments (booking_uid, room, during, assigned_at, updated_at) values ($1, '1A', tstzrange($2, $3), now(), now())`,
+        [`x-${from}`, at(from), at(to)],
+      );
     // 1A's stay is 09:00–09:40 (10 minutes of cleaning)
     await expect(insert('09:35', '10:00')).rejects.toThrow(/room_assignments_no_overlap|exclusion|conflicting key/);
     await expect(insert('09:40', '10:00')).resolves.toBeDefined();
@@ -231,9 +274,17 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
   it('a no-show frees the rest of the slot; a meeting that started shows in use, one that ended shows cleaning', async () => {
     const b = visit({ from: '09:00', to: '10:00' });
     await cal.deliver('BOOKING_CREATED', b);
-    const board = async (hhmm: string) => (await roomBoard(store.db, { timeZone: 'Europe/London', present: bookingPresenter({ showNames: false }) }, at(hhmm))).rooms.find((r) => r.name === '1A')!;
+    const board = async (hhmm: string) =>
+      (await roomBoard(store.db, { timeZone: 'Europe/London', present: bookingPresenter({ showNames: false }) }, at(hhmm))).rooms.find(
+        (r) => r.name === '1A',
+      )!;
     expect((await board('08:00')).now).toEqual({ state: 'free' });
-    expect((await board('08:00')).next).toMatchObject({ uid: b.uid, who: 'G. H.', written: false, location: 'Room 1A — Floor 1, North wing' });
+    expect((await board('08:00')).next).toMatchObject({
+      uid: b.uid,
+      who: 'G. H.',
+      written: false,
+      location: 'Room 1A — Floor 1, North wing',
+    });
     cal.clock.set(at('09:05'));
     await cal.deliverBody('MEETING_STARTED', b.uid, meetingBody({ ...b, status: 'ACCEPTED' }, 'MEETING_STARTED'));
     expect((await board('09:05')).now).toEqual({ state: 'in_use', until: at('10:00').toISOString(), booking: b.uid, started: true });
@@ -250,8 +301,12 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     const ecg = visit({ from: '09:00', to: '09:30', eventTypeId: 8, organizer: alan });
     await cal.deliver('BOOKING_CREATED', b);
     await cal.deliver('BOOKING_CREATED', ecg);
-    await expect(moveBooking(store.db, d.rooms, { uid: ecg.uid, room: '1A', by: 'desk' }, cal.clock.now())).rejects.toThrow(/room.missing_equipment|not_allowed/);
-    await expect(moveBooking(store.db, d.rooms, { uid: b.uid, room: ecgRoomOf(await roomOf(ecg.uid)), by: 'desk' }, cal.clock.now())).rejects.toThrow(/taken by booking/);
+    await expect(moveBooking(store.db, d.rooms, { uid: ecg.uid, room: '1A', by: 'desk' }, cal.clock.now())).rejects.toThrow(
+      /room.missing_equipment|not_allowed/,
+    );
+    await expect(
+      moveBooking(store.db, d.rooms, { uid: b.uid, room: ecgRoomOf(await roomOf(ecg.uid)), by: 'desk' }, cal.clock.now()),
+    ).rejects.toThrow(/taken by booking/);
     const moved = await moveBooking(store.db, d.rooms, { uid: b.uid, room: '3B', by: 'desk' }, cal.clock.now());
     expect(moved).toEqual({ room: '3B', location: 'Room 3B — Floor 3, South wing' });
     expect(await getAssignment(store.db, b.uid)).toMatchObject({ room: '3B', pinned: true });
@@ -262,7 +317,12 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
   });
 
   it('with gate.requireRoom, approves only when a room can be held, in the same transaction as the credits', async () => {
-    await setUp(`${YAML}\ngate: { requireRoom: true }\n`.replace('"8": { title: ECG check, equipment: [ecg] }', '"8": { title: ECG check, equipment: [ecg], gate: { creditCost: 1 } }'));
+    await setUp(
+      `${YAML}\ngate: { requireRoom: true }\n`.replace(
+        '"8": { title: ECG check, equipment: [ecg] }',
+        '"8": { title: ECG check, equipment: [ecg], gate: { creditCost: 1 } }',
+      ),
+    );
     await importMembers(store.db, [{ line: 1, email: 'grace@example.com', credits: 5 }], 'test', cal.clock.now());
     const first = visit({ from: '09:00', to: '10:00', eventTypeId: 8, organizer: alan, status: 'PENDING', requiresConfirmation: true });
     const second = visit({ from: '09:00', to: '10:00', eventTypeId: 8, organizer: alan, status: 'PENDING', requiresConfirmation: true });
@@ -281,7 +341,16 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     // The booker of the second moves it half an hour later (CONTRACT §1.2: BOOKING_REQUESTED with
     // rescheduleUid). Its own old slot must not count against it: it keeps its room and is approved.
     const secondRoom = await roomOf(second.uid);
-    const later = visit({ id: 3002, from: '09:30', to: '10:30', eventTypeId: 8, organizer: alan, status: 'PENDING', requiresConfirmation: true, reschedule: { id: second.id, uid: second.uid, start: second.start, end: second.end } });
+    const later = visit({
+      id: 3002,
+      from: '09:30',
+      to: '10:30',
+      eventTypeId: 8,
+      organizer: alan,
+      status: 'PENDING',
+      requiresConfirmation: true,
+      reschedule: { id: second.id, uid: second.uid, start: second.start, end: second.end },
+    });
     await cal.deliver('BOOKING_REQUESTED', later);
     expect((await getGateRecord(store.db, later.uid))?.outcome).toBe('approve');
     expect(await roomOf(later.uid)).toBe(secondRoom);

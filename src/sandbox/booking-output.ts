@@ -9,7 +9,9 @@ export function bookingOutput(state: SandboxState, b: SbBooking) {
     uid: b.uid,
     title: `${eventType.title} between ${host.name} and ${b.attendee.name}`,
     description: '',
-    hosts: [{ id: host.id, name: host.name, email: host.email, displayEmail: host.email, username: host.username, timeZone: host.timeZone }],
+    hosts: [
+      { id: host.id, name: host.name, email: host.email, displayEmail: host.email, username: host.username, timeZone: host.timeZone },
+    ],
     status: b.status,
     ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
     ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
@@ -28,7 +30,14 @@ export function bookingOutput(state: SandboxState, b: SbBooking) {
     updatedAt: b.updatedAt.toISOString(),
     metadata: b.metadata,
     attendees: [
-      { name: b.attendee.name, email: b.attendee.email, displayEmail: b.attendee.email, timeZone: b.attendee.timeZone, language: 'en', absent: false },
+      {
+        name: b.attendee.name,
+        email: b.attendee.email,
+        displayEmail: b.attendee.email,
+        timeZone: b.attendee.timeZone,
+        language: 'en',
+        absent: false,
+      },
     ],
     guests: [],
     bookingFieldsResponses: { name: b.attendee.name, email: b.attendee.email },

@@ -16,7 +16,10 @@ export function loadSeed(path = demoSeedPath): Seed {
   }
   const parsed = seedSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new UsherError('CONFIG_INVALID', `sandbox seed ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new UsherError(
+      'CONFIG_INVALID',
+      `sandbox seed ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

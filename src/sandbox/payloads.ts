@@ -54,7 +54,14 @@ function utcOffsetMinutes(timeZone: string, at: Date): number {
 }
 
 function person(p: { name: string; email: string; timeZone: string }, at: Date, extra: Record<string, unknown> = {}) {
-  return { ...extra, name: p.name, email: p.email, timeZone: p.timeZone, language: { locale: 'en' }, utcOffset: utcOffsetMinutes(p.timeZone, at) };
+  return {
+    ...extra,
+    name: p.name,
+    email: p.email,
+    timeZone: p.timeZone,
+    language: { locale: 'en' },
+    utcOffset: utcOffsetMinutes(p.timeZone, at),
+  };
 }
 
 /**
@@ -156,15 +163,15 @@ export function pingBody(now: Date): string {
   const at = formatTime(now, 'millis');
   const organizer = person({ name: 'Cal', email: 'no-reply@cal.com', timeZone: 'Europe/London' }, now);
   const attendee = person({ name: 'John Doe', email: 'jdoe@example.com', timeZone: 'Europe/London' }, now);
-  return envelopeBody('PING', { type: 'Test', title: 'Test trigger event', startTime: at, endTime: at, organizer, attendees: [attendee] }, now);
+  return envelopeBody(
+    'PING',
+    { type: 'Test', title: 'Test trigger event', startTime: at, endTime: at, organizer, attendees: [attendee] },
+    now,
+  );
 }
 
 export function noShowBody(b: PayloadBooking, attendees: { email: string; noShow: boolean }[], now: Date): string {
-  return envelopeBody(
-    'BOOKING_NO_SHOW_UPDATED',
-    { message: 'x_marked_as_no_show', attendees, bookingUid: b.uid, bookingId: b.id },
-    now,
-  );
+  return envelopeBody('BOOKING_NO_SHOW_UPDATED', { message: 'x_marked_as_no_show', attendees, bookingUid: b.uid, bookingId: b.id }, now);
 }
 
 /** Cal.com uids are 22-character random strings. */

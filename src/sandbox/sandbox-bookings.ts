@@ -56,8 +56,15 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     if (typeof version === 'string' && BOOKING_VERSIONS.includes(version)) return;
     // /location and /guests have no fallback version: 404 (CONTRACT §4.2). The rest would fall back
     // to the legacy 2024-04-15 controllers, which the sandbox does not emulate: say so plainly.
-    if (/\/(location|guests)$/.test(req.url.split('?')[0]!)) return calError(reply, req, 404, 'NotFoundException', `Cannot ${req.method} ${req.url}`);
-    return calError(reply, req, 400, 'BadRequestException', 'sandbox: missing or unknown cal-api-version; Cal.com would silently use its legacy 2024-04-15 controllers here');
+    if (/\/(location|guests)$/.test(req.url.split('?')[0]!))
+      return calError(reply, req, 404, 'NotFoundException', `Cannot ${req.method} ${req.url}`);
+    return calError(
+      reply,
+      req,
+      400,
+      'BadRequestException',
+      'sandbox: missing or unknown cal-api-version; Cal.com would silently use its legacy 2024-04-15 controllers here',
+    );
   });
 
   const find = (req: FastifyRequest, reply: FastifyReply): SbBooking | undefined => {
@@ -88,7 +95,8 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     const start = new Date(input.start);
     if (start.getTime() < now().getTime()) return badRequest(reply, req, 'Attempting to book a meeting in the past.');
     const end = new Date(start.getTime() + (input.lengthInMinutes ?? eventType.lengthInMinutes) * 60_000);
-    if (state.hostBusy(eventType.hostId, start, end)) return badRequest(reply, req, 'User either already has booking at this time or is not available');
+    if (state.hostBusy(eventType.hostId, start, end))
+      return badRequest(reply, req, 'User either already has booking at this time or is not available');
     const booking = state.newBooking(
       {
         eventTypeId: eventType.id,
@@ -117,17 +125,22 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     const q = req.query as Record<string, string | undefined>;
     const take = Math.min(Number(q.take ?? 100), 250);
     const skip = Number(q.skip ?? 0);
-    if (!Number.isInteger(take) || take < 1 || !Number.isInteger(skip) || skip < 0) return badRequest(reply, req, 'take and skip must be non-negative integers; take at most 250');
+    if (!Number.isInteger(take) || take < 1 || !Number.isInteger(skip) || skip < 0)
+      return badRequest(reply, req, 'take and skip must be non-negative integers; take at most 250');
     const views = q.status?.split(',').filter(Boolean) ?? [];
     const at = now();
     const inView = (b: SbBooking) =>
       views.length === 0 ||
       views.some((v) =>
-        v === 'upcoming' ? b.end > at && (b.status === 'accepted' || b.status === 'pending')
-        : v === 'past' ? b.end <= at && b.status !== 'cancelled' && b.status !== 'rejected'
-        : v === 'cancelled' ? b.status === 'cancelled' || b.status === 'rejected'
-        : v === 'unconfirmed' ? b.status === 'pending' && b.end > at
-        : false,
+        v === 'upcoming'
+          ? b.end > at && (b.status === 'accepted' || b.status === 'pending')
+          : v === 'past'
+            ? b.end <= at && b.status !== 'cancelled' && b.status !== 'rejected'
+            : v === 'cancelled'
+              ? b.status === 'cancelled' || b.status === 'rejected'
+              : v === 'unconfirmed'
+                ? b.status === 'pending' && b.end > at
+                : false,
       );
     const after = (name: string) => (q[name] ? new Date(q[name]!) : undefined);
     const afterUpdatedAt = after('afterUpdatedAt');
@@ -143,7 +156,9 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
         (!q.eventTypeId || b.eventTypeId === Number(q.eventTypeId)),
     );
     const dir = q.sortUpdatedAt === 'desc' ? -1 : 1;
-    list = q.sortUpdatedAt ? list.sort((a, b) => dir * (a.updatedAt.getTime() - b.updatedAt.getTime()) || a.id - b.id) : list.sort((a, b) => a.start.getTime() - b.start.getTime());
+    list = q.sortUpdatedAt
+      ? list.sort((a, b) => dir * (a.updatedAt.getTime() - b.updatedAt.getTime()) || a.id - b.id)
+      : list.sort((a, b) => a.start.getTime() - b.start.getTime());
     const page = list.slice(skip, skip + take);
     return reply.send({
       status: 'success',
@@ -165,7 +180,8 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     const booking = find(req, reply);
     if (!booking || requireHost(req, reply, booking) === undefined) return;
     // CONTRACT §4.2: an already accepted booking gives a generic 400.
-    if (booking.status !== 'pending') return calError(reply, req, 400, 'TRPCError', 'Bad request: Please check your request data and try again');
+    if (booking.status !== 'pending')
+      return calError(reply, req, 400, 'TRPCError', 'Bad request: Please check your request data and try again');
     booking.status = 'accepted';
     booking.updatedAt = now();
     sender.booking('BOOKING_CREATED', booking, { viaConfirm: true });
@@ -175,7 +191,8 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
   app.post('/v2/bookings/:uid/decline', async (req, reply) => {
     const booking = find(req, reply);
     if (!booking || requireHost(req, reply, booking) === undefined) return;
-    if (booking.status !== 'pending') return calError(reply, req, 400, 'TRPCError', 'Bad request: Please check your request data and try again');
+    if (booking.status !== 'pending')
+      return calError(reply, req, 400, 'TRPCError', 'Bad request: Please check your request data and try again');
     const reason = (req.body as { reason?: unknown } | undefined)?.reason;
     booking.status = 'rejected';
     if (typeof reason === 'string' && reason) booking.rejectionReason = reason;
@@ -204,14 +221,22 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
   app.post('/v2/bookings/:uid/reschedule', async (req, reply) => {
     const old = find(req, reply);
     if (!old) return;
-    const body = z.object({ start: z.string().datetime({ offset: true }), reschedulingReason: z.string().optional(), rescheduledBy: z.string().optional() }).safeParse(req.body);
+    const body = z
+      .object({
+        start: z.string().datetime({ offset: true }),
+        reschedulingReason: z.string().optional(),
+        rescheduledBy: z.string().optional(),
+      })
+      .safeParse(req.body);
     if (!body.success) return badRequest(reply, req, 'start: must be an ISO 8601 date-time');
-    if (old.status === 'cancelled' || old.status === 'rejected') return badRequest(reply, req, 'Cannot reschedule a cancelled or rejected booking');
+    if (old.status === 'cancelled' || old.status === 'rejected')
+      return badRequest(reply, req, 'Cannot reschedule a cancelled or rejected booking');
     const eventType = state.eventTypes.get(old.eventTypeId)!;
     const start = new Date(body.data.start);
     const end = new Date(start.getTime() + (old.end.getTime() - old.start.getTime()));
     if (start < now()) return badRequest(reply, req, 'Attempting to book a meeting in the past.');
-    if (state.hostBusy(old.hostId, start, end, old.uid)) return badRequest(reply, req, 'User either already has booking at this time or is not available');
+    if (state.hostBusy(old.hostId, start, end, old.uid))
+      return badRequest(reply, req, 'User either already has booking at this time or is not available');
     const byOwner = o.callerHost(req) === old.hostId;
     const needsConfirmation = eventType.requiresConfirmation && !byOwner;
     const fresh = state.newBooking(
@@ -234,7 +259,13 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     old.rescheduledToUid = fresh.uid;
     old.updatedAt = now();
     sender.booking(needsConfirmation ? 'BOOKING_REQUESTED' : 'BOOKING_RESCHEDULED', fresh, {
-      reschedule: { id: old.id, uid: old.uid, start: old.start, end: old.end, ...(body.data.rescheduledBy ? { by: body.data.rescheduledBy } : {}) },
+      reschedule: {
+        id: old.id,
+        uid: old.uid,
+        start: old.start,
+        end: old.end,
+        ...(body.data.rescheduledBy ? { by: body.data.rescheduledBy } : {}),
+      },
     });
     return ok(reply, bookingOutput(state, fresh), 201);
   });
@@ -251,10 +282,13 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     if (!parsed.success) return badRequest(reply, req, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const l = parsed.data.location;
     booking.location =
-      l.type === 'address' || l.type === 'attendeeAddress' ? (l.address ?? null)
-      : l.type === 'link' ? l.link
-      : l.type === 'phone' || l.type === 'attendeePhone' ? (l.phone ?? null)
-      : (l.location ?? null);
+      l.type === 'address' || l.type === 'attendeeAddress'
+        ? (l.address ?? null)
+        : l.type === 'link'
+          ? l.link
+          : l.type === 'phone' || l.type === 'attendeePhone'
+            ? (l.phone ?? null)
+            : (l.location ?? null);
     booking.updatedAt = now();
     // CONTRACT §1.2: a location update sends no webhook.
     return ok(reply, bookingOutput(state, booking));

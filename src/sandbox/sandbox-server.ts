@@ -118,7 +118,13 @@ export class Sandbox {
         return calError(reply, req, 429, 'ThrottlerException', 'CustomThrottlerGuard - Too many requests. Please try again later.');
       }
       if (f.failStatus && (f.failUntilMs === undefined || now().getTime() < f.failUntilMs)) {
-        return calError(reply, req, f.failStatus, f.failStatus === 429 ? 'ThrottlerException' : 'InternalServerErrorException', 'sandbox: injected failure');
+        return calError(
+          reply,
+          req,
+          f.failStatus,
+          f.failStatus === 429 ? 'ThrottlerException' : 'InternalServerErrorException',
+          'sandbox: injected failure',
+        );
       }
     });
 
@@ -135,23 +141,35 @@ export class Sandbox {
       return false;
     };
 
-    void app.register(sandboxBookingRoutes, { state: this.state, sender: this.sender, now, callerHost: (r) => this.callerHost(r), locationThrottle });
+    void app.register(sandboxBookingRoutes, {
+      state: this.state,
+      sender: this.sender,
+      now,
+      callerHost: (r) => this.callerHost(r),
+      locationThrottle,
+    });
 
     app.get('/v2/slots', async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       const eventType = this.state.eventTypes.get(Number(q.eventTypeId));
-      if (!eventType || !q.start || !q.end) return calError(reply, req, 400, 'BadRequestException', 'eventTypeId, start and end are required');
+      if (!eventType || !q.start || !q.end)
+        return calError(reply, req, 400, 'BadRequestException', 'eventTypeId, start and end are required');
       const from = new Date(q.start.length === 10 ? `${q.start}T00:00:00Z` : q.start);
       const to = new Date(q.end.length === 10 ? `${q.end}T23:59:59Z` : q.end);
       const data: Record<string, { start: string }[]> = {};
       const step = eventType.lengthInMinutes * 60_000;
-      for (let day = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate())); day <= to; day = new Date(day.getTime() + 86_400_000)) {
+      for (
+        let day = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()));
+        day <= to;
+        day = new Date(day.getTime() + 86_400_000)
+      ) {
         // Working hours 09:00–17:00 UTC in the sandbox.
         for (let t = day.getTime() + 9 * 3_600_000; t + step <= day.getTime() + 17 * 3_600_000; t += step) {
           const start = new Date(t);
           if (start < from || start > to || start < now()) continue;
           if (this.state.hostBusy(eventType.hostId, start, new Date(t + step))) continue;
-          (data[start.toISOString().slice(0, 10)] ??= []).push({ start: start.toISOString() });
+          const day = start.toISOString().slice(0, 10);
+          data[day] = [...(data[day] ?? []), { start: start.toISOString() }];
         }
       }
       return { status: 'success', data };
@@ -170,13 +188,24 @@ export class Sandbox {
         price: 0,
         currency: 'usd',
         hidden: false,
-        ...(e.requiresConfirmation ? { confirmationPolicy: { type: 'always', noticeThreshold: { unit: 'minutes', count: 0 }, blockUnconfirmedBookingsInBooker: false } } : {}),
+        ...(e.requiresConfirmation
+          ? {
+              confirmationPolicy: {
+                type: 'always',
+                noticeThreshold: { unit: 'minutes', count: 0 },
+                blockUnconfirmedBookingsInBooker: false,
+              },
+            }
+          : {}),
         bookingUrl: `https://cal.com/${this.state.hosts.get(e.hostId)?.username}/${e.slug}`,
         users: [this.state.hosts.get(e.hostId)?.username],
       })),
     }));
 
-    const presentWebhook = (w: { id: string; subscriberUrl: string; triggers: string[]; active: boolean; payloadTemplate: string | null; secret: string | null }, userId: number) => ({
+    const presentWebhook = (
+      w: { id: string; subscriberUrl: string; triggers: string[]; active: boolean; payloadTemplate: string | null; secret: string | null },
+      userId: number,
+    ) => ({
       id: w.id,
       userId,
       subscriberUrl: w.subscriberUrl,
@@ -191,9 +220,23 @@ export class Sandbox {
       const host = this.callerHost(req);
       if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
       const parsed = webhookInput.safeParse(req.body);
-      if (!parsed.success) return calError(reply, req, 400, 'BadRequestException', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      if (!parsed.success)
+        return calError(
+          reply,
+          req,
+          400,
+          'BadRequestException',
+          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        );
       const bad = parsed.data.triggers.filter((t) => !SUBSCRIBABLE.has(t));
-      if (bad.length) return calError(reply, req, 400, 'BadRequestException', `each value in triggers must be one of the following values; got ${bad.join(', ')}`);
+      if (bad.length)
+        return calError(
+          reply,
+          req,
+          400,
+          'BadRequestException',
+          `each value in triggers must be one of the following values; got ${bad.join(', ')}`,
+        );
       if ([...this.state.webhooks.values()].some((w) => w.subscriberUrl === parsed.data.subscriberUrl)) {
         return calError(reply, req, 409, 'ConflictException', 'Webhook with this subscriber url already exists');
       }
@@ -229,7 +272,8 @@ export class Sandbox {
       if (!found) return;
       const parsed = webhookInput.partial().safeParse(req.body);
       if (!parsed.success) return calError(reply, req, 400, 'BadRequestException', parsed.error.issues[0]?.message ?? 'invalid');
-      if (parsed.data.triggers?.some((t) => !SUBSCRIBABLE.has(t))) return calError(reply, req, 400, 'BadRequestException', 'invalid trigger');
+      if (parsed.data.triggers?.some((t) => !SUBSCRIBABLE.has(t)))
+        return calError(reply, req, 400, 'BadRequestException', 'invalid trigger');
       Object.assign(found.w, Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => v !== undefined && k !== 'version')));
       return { status: 'success', data: presentWebhook(found.w, found.host) };
     });
@@ -245,8 +289,18 @@ export class Sandbox {
     app.put('/_sandbox/faults', async (req) => {
       const body = z
         .object({
-          delivery: z.object({ dropRate: z.number().min(0).max(1), duplicateRate: z.number().min(0).max(1), delayMs: z.number().min(0) }).partial().optional(),
-          api: z.object({ failStatus: z.number().int().min(400).max(599).optional(), failForSeconds: z.number().positive().optional(), latencyMs: z.number().min(0).optional(), answerDelayMs: z.number().min(0).optional() }).optional(),
+          delivery: z
+            .object({ dropRate: z.number().min(0).max(1), duplicateRate: z.number().min(0).max(1), delayMs: z.number().min(0) })
+            .partial()
+            .optional(),
+          api: z
+            .object({
+              failStatus: z.number().int().min(400).max(599).optional(),
+              failForSeconds: z.number().positive().optional(),
+              latencyMs: z.number().min(0).optional(),
+              answerDelayMs: z.number().min(0).optional(),
+            })
+            .optional(),
         })
         .parse(req.body);
       if (body.delivery) this.sender.faults = { ...this.sender.faults, ...body.delivery } as DeliveryFaults;

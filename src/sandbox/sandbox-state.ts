@@ -56,7 +56,17 @@ export interface SbWebhook {
 }
 
 export const seedSchema = z.object({
-  hosts: z.array(z.object({ id: z.number().int(), name: z.string(), email: z.string(), username: z.string(), timeZone: z.string().default('Europe/London') })).min(1),
+  hosts: z
+    .array(
+      z.object({
+        id: z.number().int(),
+        name: z.string(),
+        email: z.string(),
+        username: z.string(),
+        timeZone: z.string().default('Europe/London'),
+      }),
+    )
+    .min(1),
   eventTypes: z
     .array(
       z.object({
@@ -127,9 +137,19 @@ export class SandboxState {
   }
 
   /** Restores bookings and webhook subscriptions saved by toJSON() (the `--state` file). */
-  restore(saved: { bookings?: (Omit<SbBooking, 'start' | 'end' | 'createdAt' | 'updatedAt'> & Record<'start' | 'end' | 'createdAt' | 'updatedAt', string>)[]; webhooks?: SbWebhook[] }): void {
+  restore(saved: {
+    bookings?: (Omit<SbBooking, 'start' | 'end' | 'createdAt' | 'updatedAt'> &
+      Record<'start' | 'end' | 'createdAt' | 'updatedAt', string>)[];
+    webhooks?: SbWebhook[];
+  }): void {
     for (const b of saved.bookings ?? []) {
-      this.bookings.set(b.uid, { ...b, start: new Date(b.start), end: new Date(b.end), createdAt: new Date(b.createdAt), updatedAt: new Date(b.updatedAt) });
+      this.bookings.set(b.uid, {
+        ...b,
+        start: new Date(b.start),
+        end: new Date(b.end),
+        createdAt: new Date(b.createdAt),
+        updatedAt: new Date(b.updatedAt),
+      });
       this.#nextBookingId = Math.max(this.#nextBookingId, b.id + 1);
     }
     for (const w of saved.webhooks ?? []) this.webhooks.set(w.id, w);

@@ -27,19 +27,47 @@ describe('the Cal.com sandbox', () => {
     await receiver.stop();
   });
 
-  async function call(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}) {
+  async function call(
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) {
     const response = await request(sandbox.url + path, {
       method,
-      headers: { 'cal-api-version': '2024-08-13', authorization: `Bearer ${KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        'cal-api-version': '2024-08-13',
+        authorization: `Bearer ${KEY}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.body.text();
     return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   }
   const subscribe = (url = receiver.url, secret: string | null = SECRET) =>
-    call('POST', '/v2/webhooks', { subscriberUrl: url, triggers: ['BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_RESCHEDULED', 'BOOKING_CANCELLED', 'BOOKING_REJECTED', 'MEETING_STARTED', 'MEETING_ENDED'], active: true, ...(secret ? { secret } : {}) });
+    call('POST', '/v2/webhooks', {
+      subscriberUrl: url,
+      triggers: [
+        'BOOKING_CREATED',
+        'BOOKING_REQUESTED',
+        'BOOKING_RESCHEDULED',
+        'BOOKING_CANCELLED',
+        'BOOKING_REJECTED',
+        'MEETING_STARTED',
+        'MEETING_ENDED',
+      ],
+      active: true,
+      ...(secret ? { secret } : {}),
+    });
   const book = (eventTypeId: number, start: string, email = 'pat@example.com') =>
-    call('POST', '/v2/bookings', { start, eventTypeId, attendee: { name: 'Pat Doe', email, timeZone: 'Europe/London' }, metadata: { source: 'test' } }, { authorization: '' });
+    call(
+      'POST',
+      '/v2/bookings',
+      { start, eventTypeId, attendee: { name: 'Pat Doe', email, timeZone: 'Europe/London' }, metadata: { source: 'test' } },
+      { authorization: '' },
+    );
 
   it('sends BOOKING_REQUESTED (PENDING) for an event type that needs confirmation, BOOKING_CREATED on confirm, signed over the exact body', async () => {
     await subscribe();
@@ -47,7 +75,9 @@ describe('the Cal.com sandbox', () => {
     expect(created.status).toBe(201);
     expect(created.body.data.status).toBe('pending');
     const uid = created.body.data.uid;
-    expect((await call('POST', `/v2/bookings/${uid}/confirm`, undefined, { authorization: `Bearer ${GRACE_KEY}` })).body.data.status).toBe('accepted');
+    expect((await call('POST', `/v2/bookings/${uid}/confirm`, undefined, { authorization: `Bearer ${GRACE_KEY}` })).body.data.status).toBe(
+      'accepted',
+    );
     await sandbox.sender.settle();
     expect(receiver.triggers()).toEqual(['BOOKING_REQUESTED', 'BOOKING_CREATED']);
     const [requested, confirmed] = receiver.received;
@@ -55,7 +85,12 @@ describe('the Cal.com sandbox', () => {
       expect(verifySignature(Buffer.from(r.raw), r.headers['x-cal-signature-256'] as string, SECRET)).toEqual({ ok: true });
       expect(Object.keys(r.body)).toEqual(['triggerEvent', 'createdAt', 'payload']);
     }
-    expect(requested!.body.payload).toMatchObject({ uid, status: 'PENDING', startTime: '2026-12-02T10:00:00Z', metadata: { source: 'test' } });
+    expect(requested!.body.payload).toMatchObject({
+      uid,
+      status: 'PENDING',
+      startTime: '2026-12-02T10:00:00Z',
+      metadata: { source: 'test' },
+    });
     // the confirm path: millisecond times, no booking metadata (CONTRACT §1.2, §3.2)
     expect(confirmed!.body.payload).toMatchObject({ uid, status: 'ACCEPTED', startTime: '2026-12-02T10:00:00.000Z' });
     expect(confirmed!.body.payload).not.toHaveProperty('metadata');
@@ -66,10 +101,18 @@ describe('the Cal.com sandbox', () => {
   it('declines with the reason visible on the booking, and sends BOOKING_REJECTED', async () => {
     await subscribe();
     const uid = (await book(9, '2026-12-02T11:00:00Z')).body.data.uid;
-    const declined = await call('POST', `/v2/bookings/${uid}/decline`, { reason: 'Not enough credits: 0 of 1 needed' }, { authorization: `Bearer ${GRACE_KEY}` });
+    const declined = await call(
+      'POST',
+      `/v2/bookings/${uid}/decline`,
+      { reason: 'Not enough credits: 0 of 1 needed' },
+      { authorization: `Bearer ${GRACE_KEY}` },
+    );
     expect(declined.body.data).toMatchObject({ status: 'rejected', rejectionReason: 'Not enough credits: 0 of 1 needed' });
     await sandbox.sender.settle();
-    expect(receiver.received.at(-1)!.body).toMatchObject({ triggerEvent: 'BOOKING_REJECTED', payload: { rejectionReason: 'Not enough credits: 0 of 1 needed', status: 'REJECTED' } });
+    expect(receiver.received.at(-1)!.body).toMatchObject({
+      triggerEvent: 'BOOKING_REJECTED',
+      payload: { rejectionReason: 'Not enough credits: 0 of 1 needed', status: 'REJECTED' },
+    });
   });
 
   it('reschedules into a new booking with a new uid; the old one is cancelled without BOOKING_CANCELLED', async () => {
@@ -79,22 +122,36 @@ describe('the Cal.com sandbox', () => {
     expect(moved.status).toBe(201);
     expect(moved.body.data.uid).not.toBe(old.uid);
     expect(moved.body.data.rescheduledFromUid).toBe(old.uid);
-    expect((await call('GET', `/v2/bookings/${old.uid}`)).body.data).toMatchObject({ status: 'cancelled', rescheduledToUid: moved.body.data.uid });
+    expect((await call('GET', `/v2/bookings/${old.uid}`)).body.data).toMatchObject({
+      status: 'cancelled',
+      rescheduledToUid: moved.body.data.uid,
+    });
     await sandbox.sender.settle();
     expect(receiver.triggers()).toEqual(['BOOKING_CREATED', 'BOOKING_RESCHEDULED']);
-    expect(receiver.received[1]!.body.payload).toMatchObject({ uid: moved.body.data.uid, rescheduleUid: old.uid, rescheduleId: old.id, rescheduleStartTime: '2026-12-02T09:00:00Z' });
+    expect(receiver.received[1]!.body.payload).toMatchObject({
+      uid: moved.body.data.uid,
+      rescheduleUid: old.uid,
+      rescheduleId: old.id,
+      rescheduleStartTime: '2026-12-02T09:00:00Z',
+    });
   });
 
   it('refuses a host cancel without reason in the bare error shape, and a second cancel', async () => {
     await subscribe();
     const uid = (await book(7, '2026-12-02T09:00:00Z')).body.data.uid;
     const noReason = await call('POST', `/v2/bookings/${uid}/cancel`, {});
-    expect(noReason).toMatchObject({ status: 400, body: { statusCode: 400, message: 'Cancellation reason is required when you are the host' } });
+    expect(noReason).toMatchObject({
+      status: 400,
+      body: { statusCode: 400, message: 'Cancellation reason is required when you are the host' },
+    });
     expect((await call('POST', `/v2/bookings/${uid}/cancel`, { cancellationReason: 'Doctor ill' })).body.data.status).toBe('cancelled');
     const again = await call('POST', `/v2/bookings/${uid}/cancel`, { cancellationReason: 'x' });
     expect(again).toMatchObject({ status: 400, body: { status: 'error', error: { code: 'BadRequestException' } } });
     await sandbox.sender.settle();
-    expect(receiver.received.at(-1)!.body).toMatchObject({ triggerEvent: 'BOOKING_CANCELLED', payload: { startTime: '2026-12-02T09:00:00+00:00', cancellationReason: 'Doctor ill' } });
+    expect(receiver.received.at(-1)!.body).toMatchObject({
+      triggerEvent: 'BOOKING_CANCELLED',
+      payload: { startTime: '2026-12-02T09:00:00+00:00', cancellationReason: 'Doctor ill' },
+    });
     expect(receiver.received.at(-1)!.body.payload).not.toHaveProperty('cancelledBy');
   });
 
@@ -103,8 +160,11 @@ describe('the Cal.com sandbox', () => {
     const uid = (await book(7, '2026-12-02T09:00:00Z')).body.data.uid;
     const address = { location: { type: 'address', address: 'Room 3B — Floor 2, North wing' } };
     expect((await call('PATCH', `/v2/bookings/${uid}/location`, address, { 'cal-api-version': '' })).status).toBe(404);
-    expect((await call('PATCH', `/v2/bookings/${uid}/location`, { location: { type: 'integration', integration: 'zoom' } })).status).toBe(400);
-    for (let i = 0; i < 4; i++) expect((await call('PATCH', `/v2/bookings/${uid}/location`, address)).body.data.location).toBe(address.location.address);
+    expect((await call('PATCH', `/v2/bookings/${uid}/location`, { location: { type: 'integration', integration: 'zoom' } })).status).toBe(
+      400,
+    );
+    for (let i = 0; i < 4; i++)
+      expect((await call('PATCH', `/v2/bookings/${uid}/location`, address)).body.data.location).toBe(address.location.address);
     const throttled = await call('PATCH', `/v2/bookings/${uid}/location`, address);
     expect(throttled.status).toBe(429);
     await sandbox.sender.settle();
@@ -112,7 +172,7 @@ describe('the Cal.com sandbox', () => {
   });
 
   it('limits an API key to 120 requests a minute with -Default headers, then blocks it for 60 s', async () => {
-    let last;
+    let last: Awaited<ReturnType<typeof call>> | undefined;
     for (let i = 0; i < 120; i++) last = await call('GET', '/v2/bookings?take=1');
     expect(last!.status).toBe(200);
     expect(last!.headers['x-ratelimit-remaining-default']).toBe('0');
@@ -132,7 +192,9 @@ describe('the Cal.com sandbox', () => {
     expect(created).toMatchObject({ status: 201, body: { data: { subscriberUrl: receiver.url, secret: SECRET, active: true } } });
     expect(typeof created.body.data.id).toBe('string');
     expect((await subscribe()).status).toBe(409);
-    expect((await call('POST', '/v2/webhooks', { subscriberUrl: 'http://127.0.0.1:1/x', triggers: ['BOOKING_CONFIRMED'], active: true })).status).toBe(400);
+    expect(
+      (await call('POST', '/v2/webhooks', { subscriberUrl: 'http://127.0.0.1:1/x', triggers: ['BOOKING_CONFIRMED'], active: true })).status,
+    ).toBe(400);
     expect((await call('PATCH', `/v2/webhooks/${created.body.data.id}`, { active: false })).body.data.active).toBe(false);
     expect((await call('DELETE', `/v2/webhooks/${created.body.data.id}`)).status).toBe(200);
     expect((await call('GET', '/v2/webhooks')).body.data).toEqual([]);

@@ -15,7 +15,20 @@ export interface TrafficOptions {
 }
 
 const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Radia', 'Tim', 'Sophie'];
-const LAST = ['Lovelace', 'Hopper', 'Kay', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson', 'Hamilton', 'Perlman', 'Berners-Lee', 'Wilson'];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Kay',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Hamilton',
+  'Perlman',
+  'Berners-Lee',
+  'Wilson',
+];
 
 export class TrafficGenerator {
   readonly #o: TrafficOptions;

@@ -71,7 +71,9 @@ export class WebhookSender {
   /** A BOOKING_* trigger for a booking; `viaConfirm` for the confirm path's smaller payload (§1.2). */
   booking(trigger: string, b: SbBooking, options: { viaConfirm?: boolean; reschedule?: PayloadBooking['reschedule'] } = {}): void {
     const pb = this.toPayloadBooking(b, options.reschedule ? { reschedule: options.reschedule } : {});
-    this.#fanOut(trigger, b.uid, () => envelopeBody(trigger, bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), this.#now()));
+    this.#fanOut(trigger, b.uid, () =>
+      envelopeBody(trigger, bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), this.#now()),
+    );
   }
 
   meeting(trigger: 'MEETING_STARTED' | 'MEETING_ENDED', b: SbBooking): void {

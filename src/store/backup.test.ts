@@ -31,7 +31,17 @@ describe.each(storeKinds)('usher backup and restore on %s', (kind) => {
 
   const snapshot = async (store: TestStore) => {
     const out: Record<string, unknown[]> = {};
-    for (const t of ['members', 'credit_lots', 'credit_holds', 'credit_ledger', 'bookings', 'inbox_events', 'decisions', 'gate_decisions', 'jobs']) {
+    for (const t of [
+      'members',
+      'credit_lots',
+      'credit_holds',
+      'credit_ledger',
+      'bookings',
+      'inbox_events',
+      'decisions',
+      'gate_decisions',
+      'jobs',
+    ]) {
       out[t] = (await store.db.query(`select * from ${t} order by 1`)).rows;
     }
     return out;
@@ -39,10 +49,20 @@ describe.each(storeKinds)('usher backup and restore on %s', (kind) => {
 
   it('gives back the same store: members, credit ledger and balances, bookings, events, decisions, jobs — and ids carry on after them', async () => {
     const now = new Date('2026-12-01T08:00:00Z');
-    await importMembers(from.db, parseMembersCsv('email,name,credits,expires,membership_until\nann@club.example,Ann Member,3,,\n', 'Europe/London'), 'test', now);
+    await importMembers(
+      from.db,
+      parseMembersCsv('email,name,credits,expires,membership_until\nann@club.example,Ann Member,3,,\n', 'Europe/London'),
+      'test',
+      now,
+    );
     await adjustCredits(from.db, { email: 'ann@club.example', amount: 2, reason: 'top-up', actor: 'test' }, now);
     const cal = new EventPipeline(from.db, gateDeps(gated));
-    const booking = sampleBooking({ eventTypeId: 9, requiresConfirmation: true, status: 'PENDING', attendee: { name: 'Ann Member', email: 'ann@club.example', timeZone: 'Europe/London' } });
+    const booking = sampleBooking({
+      eventTypeId: 9,
+      requiresConfirmation: true,
+      status: 'PENDING',
+      attendee: { name: 'Ann Member', email: 'ann@club.example', timeZone: 'Europe/London' },
+    });
     await cal.deliver('BOOKING_REQUESTED', booking);
     await cal.deliver('BOOKING_CREATED', { ...booking, status: 'ACCEPTED' });
     const before = await snapshot(from);

@@ -23,7 +23,9 @@ const BATCH = 500;
 const TABLE = '@table';
 
 async function tables(db: Queryable): Promise<string[]> {
-  const result = await db.query<{ t: string }>(`select tablename as t from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations' order by tablename`);
+  const result = await db.query<{ t: string }>(
+    `select tablename as t from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations' order by tablename`,
+  );
   return result.rows.map((r) => r.t);
 }
 
@@ -97,28 +99,43 @@ export async function restoreStore(db: Db, file: string, options: { replace?: bo
   } catch {
     throw new UsherError('BAD_REQUEST', `${file} is not an Usher backup`);
   }
-  if (header.format !== FORMAT || header.version !== VERSION) throw new UsherError('BAD_REQUEST', `${file} is not an Usher backup of version ${VERSION}`);
+  if (header.format !== FORMAT || header.version !== VERSION)
+    throw new UsherError('BAD_REQUEST', `${file} is not an Usher backup of version ${VERSION}`);
   const known = new Set((await listMigrations()).map((m) => m.version));
   const unknown = (header.migrations ?? []).filter((v) => !known.has(v));
-  if (unknown.length > 0) throw new UsherError('BAD_REQUEST', `${file} was taken by a newer Usher (migrations ${unknown.join(', ')} are unknown here): restore it with that version`);
+  if (unknown.length > 0)
+    throw new UsherError(
+      'BAD_REQUEST',
+      `${file} was taken by a newer Usher (migrations ${unknown.join(', ')} are unknown here): restore it with that version`,
+    );
   const counts: Record<string, number> = {};
   await db.transaction(async (trx) => {
     const existing = await tables(trx);
     const held = Number((await trx.query<{ n: string }>('select count(*) as n from inbox_events')).rows[0]?.n ?? 0);
     if (held > 0 && !options.replace) {
-      throw new UsherError('CONFLICT', `the store already holds ${held} events: restore into an empty data dir, or pass --replace to replace everything in it`);
+      throw new UsherError(
+        'CONFLICT',
+        `the store already holds ${held} events: restore into an empty data dir, or pass --replace to replace everything in it`,
+      );
     }
     try {
       await trx.query('set local session_replication_role = replica');
     } catch (error) {
-      throw new UsherError('BAD_REQUEST', 'restoring needs a role that may set session_replication_role (a superuser, as the embedded server’s is); on a managed server, use its own backups', { cause: error });
+      throw new UsherError(
+        'BAD_REQUEST',
+        'restoring needs a role that may set session_replication_role (a superuser, as the embedded server’s is); on a managed server, use its own backups',
+        { cause: error },
+      );
     }
     await trx.exec(`truncate ${existing.map((t) => pg.escapeIdentifier(t)).join(', ')} restart identity`);
     let table: string | undefined;
     let batch: unknown[] = [];
     const flush = async () => {
       if (!table || batch.length === 0) return;
-      await trx.query(`insert into ${pg.escapeIdentifier(table)} overriding system value select * from json_populate_recordset(null::${pg.escapeIdentifier(table)}, $1::json)`, [JSON.stringify(batch)]);
+      await trx.query(
+        `insert into ${pg.escapeIdentifier(table)} overriding system value select * from json_populate_recordset(null::${pg.escapeIdentifier(table)}, $1::json)`,
+        [JSON.stringify(batch)],
+      );
       counts[table] = (counts[table] ?? 0) + batch.length;
       batch = [];
     };
@@ -141,7 +158,10 @@ export async function restoreStore(db: Db, file: string, options: { replace?: bo
       `select table_name as t, column_name as c from information_schema.columns where table_schema = 'public' and is_identity = 'YES'`,
     );
     for (const { t, c } of identities.rows) {
-      await trx.query(`select setval(pg_get_serial_sequence($1, $2), coalesce((select max(${pg.escapeIdentifier(c)}) from ${pg.escapeIdentifier(t)}), 0) + 1, false)`, [t, c]);
+      await trx.query(
+        `select setval(pg_get_serial_sequence($1, $2), coalesce((select max(${pg.escapeIdentifier(c)}) from ${pg.escapeIdentifier(t)}), 0) + 1, false)`,
+        [t, c],
+      );
     }
   });
   return { file, tables: counts };

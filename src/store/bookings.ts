@@ -94,6 +94,8 @@ export async function getBookings(db: Queryable, uids: readonly string[]): Promi
 
 /** The booking that says it was rescheduled from `uid`, if one is known (CONTRACT §1.3). */
 export async function findSuccessor(db: Queryable, uid: string): Promise<string | undefined> {
-  const result = await db.query<{ uid: string }>('select uid from bookings where rescheduled_from_uid = $1 order by created_at limit 1', [uid]);
+  const result = await db.query<{ uid: string }>('select uid from bookings where rescheduled_from_uid = $1 order by created_at limit 1', [
+    uid,
+  ]);
   return result.rows[0]?.uid;
 }

@@ -54,7 +54,10 @@ export async function lockMemberCredits(trx: Queryable, email: string): Promise<
 }
 
 async function lots(trx: Queryable, email: string): Promise<CreditLot[]> {
-  const result = await trx.query('select id, remaining, expires_at, created_at from credit_lots where member_email = $1 and remaining > 0', [email]);
+  const result = await trx.query(
+    'select id, remaining, expires_at, created_at from credit_lots where member_email = $1 and remaining > 0',
+    [email],
+  );
   return result.rows.map((r) => ({
     id: Number(r.id),
     remaining: Number(r.remaining),
@@ -96,15 +99,28 @@ export async function grantCredits(
     [g.email, g.amount, g.expiresAt ?? null, g.reason ?? null, now],
   );
   const lotId = Number(lot.rows[0]!.id);
-  await writeEntry(trx, { email: g.email, kind: 'grant', amount: g.amount, lotId, ...(g.reason ? { reason: g.reason } : {}), actor: g.actor }, now);
+  await writeEntry(
+    trx,
+    { email: g.email, kind: 'grant', amount: g.amount, lotId, ...(g.reason ? { reason: g.reason } : {}), actor: g.actor },
+    now,
+  );
   return lotId;
 }
 
 /** Takes credits back (an operator's correction), from the lots that would lapse first. */
-export async function revokeCredits(trx: Queryable, r: { email: string; amount: number; reason?: string; actor: string }, now: Date): Promise<void> {
+export async function revokeCredits(
+  trx: Queryable,
+  r: { email: string; amount: number; reason?: string; actor: string },
+  now: Date,
+): Promise<void> {
   const draws = allocateCredits(await lots(trx, r.email), r.amount, now);
   if (!draws) throw new UsherError('CONFLICT', `${r.email} has fewer than ${r.amount} spendable credits to take back`);
-  for (const d of draws) await writeEntry(trx, { email: r.email, kind: 'revoke', amount: -d.amount, lotId: d.lotId, ...(r.reason ? { reason: r.reason } : {}), actor: r.actor }, now);
+  for (const d of draws)
+    await writeEntry(
+      trx,
+      { email: r.email, kind: 'revoke', amount: -d.amount, lotId: d.lotId, ...(r.reason ? { reason: r.reason } : {}), actor: r.actor },
+      now,
+    );
 }
 
 export async function getHold(db: Queryable, bookingUid: string): Promise<CreditHold | undefined> {
@@ -130,7 +146,20 @@ export async function holdCredits(
   );
   const hold = holdFromRow(inserted.rows[0]!);
   for (const d of draws) {
-    await writeEntry(trx, { email: h.email, kind: 'hold', amount: -d.amount, lotId: d.lotId, holdId: hold.id, bookingUid: h.bookingUid, reason: h.reason, actor: h.actor }, now);
+    await writeEntry(
+      trx,
+      {
+        email: h.email,
+        kind: 'hold',
+        amount: -d.amount,
+        lotId: d.lotId,
+        holdId: hold.id,
+        bookingUid: h.bookingUid,
+        reason: h.reason,
+        actor: h.actor,
+      },
+      now,
+    );
   }
   return hold;
 }
@@ -159,7 +188,14 @@ export async function settleHold(
     [hold.id, t.to, now, t.from],
   );
   if (updated.rowCount === 0) return false;
-  const base = { email: hold.memberEmail, kind: action, holdId: hold.id, bookingUid: hold.bookingUid, reason: meta.reason, actor: meta.actor };
+  const base = {
+    email: hold.memberEmail,
+    kind: action,
+    holdId: hold.id,
+    bookingUid: hold.bookingUid,
+    reason: meta.reason,
+    actor: meta.actor,
+  };
   if (action === 'release' || action === 'refund') {
     const drawn = await trx.query<{ lot_id: string; amount: number }>(
       `select lot_id, amount from credit_ledger where hold_id = $1 and kind = 'hold' order by id`,
@@ -176,7 +212,13 @@ export async function settleHold(
  * CONTRACT §1.3: a reschedule is a new booking; the credits follow it to the new uid, so the
  * member is never charged twice. Returns the moved hold, or nothing when there was none to move.
  */
-export async function transferHold(trx: Queryable, fromUid: string, toUid: string, actor: string, now: Date): Promise<CreditHold | undefined> {
+export async function transferHold(
+  trx: Queryable,
+  fromUid: string,
+  toUid: string,
+  actor: string,
+  now: Date,
+): Promise<CreditHold | undefined> {
   const moved = await trx.query(
     `update credit_holds set booking_uid = $2, updated_at = $3
       where booking_uid = $1 and state in ('held', 'captured')
@@ -187,7 +229,19 @@ export async function transferHold(trx: Queryable, fromUid: string, toUid: strin
   const row = moved.rows[0];
   if (!row) return undefined;
   const hold = holdFromRow(row);
-  await writeEntry(trx, { email: hold.memberEmail, kind: 'transfer', amount: 0, holdId: hold.id, bookingUid: toUid, reason: `rescheduled from ${fromUid}`, actor }, now);
+  await writeEntry(
+    trx,
+    {
+      email: hold.memberEmail,
+      kind: 'transfer',
+      amount: 0,
+      holdId: hold.id,
+      bookingUid: toUid,
+      reason: `rescheduled from ${fromUid}`,
+      actor,
+    },
+    now,
+  );
   return hold;
 }
 

@@ -70,9 +70,13 @@ export function lockDataDir(dataDir: string): DataDirLock {
       const current = readLockOwner(dataDir);
       if (current) {
         const where = current.adminUrl ? `, answering at ${current.adminUrl}` : '';
-        throw new UsherError('DATA_DIR_LOCKED', `Usher is already running on ${dataDir} (process ${current.pid}${where}, since ${current.startedAt})`, {
-          detail: current,
-        });
+        throw new UsherError(
+          'DATA_DIR_LOCKED',
+          `Usher is already running on ${dataDir} (process ${current.pid}${where}, since ${current.startedAt})`,
+          {
+            detail: current,
+          },
+        );
       }
       try {
         unlinkSync(path);

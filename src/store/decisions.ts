@@ -46,7 +46,12 @@ export async function recordDecision(
 }
 
 export async function insertUsherEvent(trx: Queryable, e: UsherEvent, now: Date): Promise<void> {
-  await trx.query('insert into usher_events (kind, booking_uid, data, created_at) values ($1, $2, $3, $4)', [e.kind, e.bookingUid, JSON.stringify(e.data), now]);
+  await trx.query('insert into usher_events (kind, booking_uid, data, created_at) values ($1, $2, $3, $4)', [
+    e.kind,
+    e.bookingUid,
+    JSON.stringify(e.data),
+    now,
+  ]);
 }
 
 /** Takes up to `limit` undispatched Usher events; the caller's transaction deletes them on commit. */
@@ -56,11 +61,20 @@ export async function takeUsherEvents(trx: Queryable, limit: number): Promise<(U
     [limit],
   );
   return result.rows
-    .map((r) => ({ id: Number(r.id), kind: r.kind as UsherEvent['kind'], bookingUid: (r.booking_uid as string | null) ?? null, data: r.data as Record<string, unknown>, createdAt: new Date(r.created_at as Date) }))
+    .map((r) => ({
+      id: Number(r.id),
+      kind: r.kind as UsherEvent['kind'],
+      bookingUid: (r.booking_uid as string | null) ?? null,
+      data: r.data as Record<string, unknown>,
+      createdAt: new Date(r.created_at as Date),
+    }))
     .sort((a, b) => a.id - b.id);
 }
 
-export async function listDecisions(db: Queryable, filter: { bookingUid?: string; kinds?: readonly string[]; limit: number }): Promise<Decision[]> {
+export async function listDecisions(
+  db: Queryable,
+  filter: { bookingUid?: string; kinds?: readonly string[]; limit: number },
+): Promise<Decision[]> {
   const result = await db.query(
     `select * from decisions where ($1::text is null or booking_uid = $1) and ($2::text[] is null or kind = any($2::text[]))
       order by id desc limit $3`,
@@ -71,6 +85,10 @@ export async function listDecisions(db: Queryable, filter: { bookingUid?: string
 
 /** Has this booking a decision of this kind and outcome already (to say a thing once, not per copy)? */
 export async function hasDecision(db: Queryable, bookingUid: string, kind: string, outcome: string): Promise<boolean> {
-  const result = await db.query('select 1 from decisions where booking_uid = $1 and kind = $2 and outcome = $3 limit 1', [bookingUid, kind, outcome]);
+  const result = await db.query('select 1 from decisions where booking_uid = $1 and kind = $2 and outcome = $3 limit 1', [
+    bookingUid,
+    kind,
+    outcome,
+  ]);
   return result.rows.length > 0;
 }

@@ -89,7 +89,7 @@ function settings(socketDir: string, listen: 'socket' | number, durability: 'ful
     "log_timezone = 'UTC'",
     "log_min_messages = 'warning'",
     'log_checkpoints = off',
-    'log_line_prefix = \'%m [%p] \'',
+    "log_line_prefix = '%m [%p] '",
   ];
   if (durability === 'test') lines.push('fsync = off', 'synchronous_commit = off', 'full_page_writes = off');
   return `# Written by Usher on every start of its embedded server; edit usher settings, not this file.\n${lines.join('\n')}\n`;
@@ -135,7 +135,13 @@ function readPostmasterPid(dataDir: string): { pid: number; port: number; socket
   } catch {
     return undefined;
   }
-  return { pid: Number(lines[0]), port: Number(lines[3]), socketDir: lines[4]?.trim() ?? '', listen: lines[5]?.trim() ?? '', status: lines[7]?.trim() ?? '' };
+  return {
+    pid: Number(lines[0]),
+    port: Number(lines[3]),
+    socketDir: lines[4]?.trim() ?? '',
+    listen: lines[5]?.trim() ?? '',
+    status: lines[7]?.trim() ?? '',
+  };
 }
 
 /**
@@ -163,7 +169,11 @@ export function runningServer(dataDir: string): RunningServer | undefined {
  * memory, and recovers from the WAL what the killed server had not written.
  */
 function removeStaleLockFiles(cluster: string, socketDir: string, log: (m: string) => void): void {
-  const socketLocks = existsSync(socketDir) ? readdirSync(socketDir).filter((f) => /^\.s\.PGSQL\.\d+\.lock$/.test(f)).map((f) => join(socketDir, f)) : [];
+  const socketLocks = existsSync(socketDir)
+    ? readdirSync(socketDir)
+        .filter((f) => /^\.s\.PGSQL\.\d+\.lock$/.test(f))
+        .map((f) => join(socketDir, f))
+    : [];
   for (const lockFile of [join(cluster, 'postmaster.pid'), ...socketLocks]) {
     let pid: number;
     try {
@@ -182,7 +192,14 @@ function removeStaleLockFiles(cluster: string, socketDir: string, log: (m: strin
  * backends leave a moment after their postmaster, and until then PostgreSQL refuses to start on
  * their shared memory (and its pid may still look alive). Any other failure is final at once.
  */
-async function startCluster(owner: Owner | undefined, bins: ServerBinaries, cluster: string, socketDir: string, logPath: string, log: (m: string) => void): Promise<void> {
+async function startCluster(
+  owner: Owner | undefined,
+  bins: ServerBinaries,
+  cluster: string,
+  socketDir: string,
+  logPath: string,
+  log: (m: string) => void,
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     removeStaleLockFiles(cluster, socketDir, log);
@@ -217,11 +234,19 @@ function initialise(bins: ServerBinaries, owner: Owner | undefined, dataDir: str
   if (owner) chownSync(pwfile, owner.uid, owner.gid);
   try {
     ownTo(owner, cluster, 0o700);
-    runAs(owner, bins.initdb, ['-D', cluster, '-U', ROLE, `--pwfile=${pwfile}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-instructions'], 'initdb');
+    runAs(
+      owner,
+      bins.initdb,
+      ['-D', cluster, '-U', ROLE, `--pwfile=${pwfile}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-instructions'],
+      'initdb',
+    );
   } finally {
     rmSync(pwfile, { force: true });
   }
-  appendFileSync(join(cluster, 'postgresql.conf'), "\n# Usher's settings (see src/store/embedded-server.ts)\ninclude_if_exists = 'usher.conf'\n");
+  appendFileSync(
+    join(cluster, 'postgresql.conf'),
+    "\n# Usher's settings (see src/store/embedded-server.ts)\ninclude_if_exists = 'usher.conf'\n",
+  );
   if (owner) chownSync(join(cluster, 'postgresql.conf'), owner.uid, owner.gid);
   log(`created the embedded PostgreSQL cluster in ${cluster}`);
 }

@@ -55,6 +55,7 @@ export interface Stored {
   duplicate: boolean;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what this escapes
 const NUL = /\u0000/g;
 
 /**
@@ -65,15 +66,15 @@ const NUL = /\u0000/g;
 export function storableInboxEvent(e: NewInboxEvent): NewInboxEvent {
   const fields = [e.dedupeKey, e.trigger, e.bookingUid ?? '', e.rawBody, e.lastError ?? ''];
   if (!fields.some((f) => f.includes('\u0000'))) return e;
-  const escape = (s: string) => s.replace(NUL, '\\u0000');
+  const escapeNul = (s: string) => s.replace(NUL, '\\u0000');
   return {
     ...e,
-    dedupeKey: escape(e.dedupeKey),
-    trigger: escape(e.trigger),
-    bookingUid: e.bookingUid === undefined ? undefined : escape(e.bookingUid),
-    rawBody: escape(e.rawBody),
+    dedupeKey: escapeNul(e.dedupeKey),
+    trigger: escapeNul(e.trigger),
+    bookingUid: e.bookingUid === undefined ? undefined : escapeNul(e.bookingUid),
+    rawBody: escapeNul(e.rawBody),
     state: 'unprocessable',
-    lastError: `a field holds the character U+0000, which Usher's store cannot keep as text; stored with it written as \\u0000${e.lastError ? ` (${escape(e.lastError)})` : ''}`,
+    lastError: `a field holds the character U+0000, which Usher's store cannot keep as text; stored with it written as \\u0000${e.lastError ? ` (${escapeNul(e.lastError)})` : ''}`,
   };
 }
 
@@ -160,8 +161,11 @@ export class InboxWriter {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
-          const stored = await insertInboxEvents(this.#db, batch.map((b) => b.event));
-          batch.forEach((b, i) => b.resolve(stored[i]!));
+          const stored = await insertInboxEvents(
+            this.#db,
+            batch.map((b) => b.event),
+          );
+          for (const [i, b] of batch.entries()) b.resolve(stored[i]!);
         } catch (error) {
           // One event never decides another's fate (DESIGN §4): the group failed, so each row goes
           // alone and only a row that fails by itself is refused.
@@ -258,9 +262,7 @@ export async function replayInboxEvent(db: Queryable, id: number, now: Date): Pr
 }
 
 export async function countInboxByState(db: Queryable): Promise<Record<string, number>> {
-  const result = await db.query<{ state: string; n: string | number }>(
-    'select state, count(*) as n from inbox_events group by state',
-  );
+  const result = await db.query<{ state: string; n: string | number }>('select state, count(*) as n from inbox_events group by state');
   return Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
 }
 

@@ -132,7 +132,14 @@ export async function rescheduleJob(
             finished_at = case when not $5 and attempts >= max_attempts then $3::timestamptz else null end
       where id = $1
       returning state`,
-    [id, runAt, now, options.error ?? null, options.refund ?? false, options.response === undefined ? null : JSON.stringify(options.response)],
+    [
+      id,
+      runAt,
+      now,
+      options.error ?? null,
+      options.refund ?? false,
+      options.response === undefined ? null : JSON.stringify(options.response),
+    ],
   );
   return result.rows[0]?.state ?? 'dead';
 }
@@ -173,10 +180,7 @@ export async function getJob(db: Queryable, id: number): Promise<Job | undefined
   return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
 }
 
-export async function listJobs(
-  db: Queryable,
-  filter: { state?: JobState; bookingUid?: string; limit: number },
-): Promise<Job[]> {
+export async function listJobs(db: Queryable, filter: { state?: JobState; bookingUid?: string; limit: number }): Promise<Job[]> {
   const result = await db.query(
     `select * from jobs where ($1::text is null or state = $1) and ($2::text is null or booking_uid = $2)
       order by id desc limit $3`,

@@ -34,17 +34,12 @@ export async function migrate(db: Db): Promise<MigrationResult> {
     await trx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await trx.query(`create table if not exists schema_migrations (
       version integer primary key, name text not null, applied_at timestamptz not null default now())`);
-    const done = new Set(
-      (await trx.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version),
-    );
+    const done = new Set((await trx.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
     const applied: string[] = [];
     for (const migration of migrations) {
       if (done.has(migration.version)) continue;
       await trx.exec(migration.sql);
-      await trx.query('insert into schema_migrations (version, name) values ($1, $2)', [
-        migration.version,
-        migration.name,
-      ]);
+      await trx.query('insert into schema_migrations (version, name) values ($1, $2)', [migration.version, migration.name]);
       applied.push(`${String(migration.version).padStart(4, '0')}_${migration.name}`);
     }
     return { applied, alreadyApplied: done.size };
@@ -56,8 +51,6 @@ export async function pendingMigrations(db: Db): Promise<number[]> {
   const exists = await db.query<{ t: string | null }>(`select to_regclass('schema_migrations')::text as t`);
   const migrations = await listMigrations();
   if (!exists.rows[0]?.t) return migrations.map((m) => m.version);
-  const done = new Set(
-    (await db.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version),
-  );
+  const done = new Set((await db.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
   return migrations.filter((m) => !done.has(m.version)).map((m) => m.version);
 }

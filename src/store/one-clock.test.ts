@@ -6,7 +6,8 @@ import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts'
 
 // src/clock.ts: one source of time. These two checks fail as soon as the database's clock creeps
 // back into a value a query compares — as a column default, or as now() in Usher's SQL.
-const DB_CLOCK = /\b(now\(\)|current_timestamp|current_date|current_time|localtimestamp|localtime|clock_timestamp\(\)|statement_timestamp\(\)|transaction_timestamp\(\))/i;
+const DB_CLOCK =
+  /\b(now\(\)|current_timestamp|current_date|current_time|localtimestamp|localtime|clock_timestamp\(\)|statement_timestamp\(\)|transaction_timestamp\(\))/i;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

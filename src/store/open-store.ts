@@ -47,12 +47,20 @@ export async function openStore(settings: StoreSettings, role: StoreRole = 'serv
   }
   const { dataDir } = settings;
   if (role === 'read' && !hasEmbeddedStore(dataDir) && !existsSync(join(dataDir, 'pgdata'))) {
-    throw new UsherError('NO_STORE', `no Usher data in ${dataDir}: run \`usher serve\` there first, or set USHER_DATA_DIR (or DATABASE_URL) to where Usher keeps its data`);
+    throw new UsherError(
+      'NO_STORE',
+      `no Usher data in ${dataDir}: run \`usher serve\` there first, or set USHER_DATA_DIR (or DATABASE_URL) to where Usher keeps its data`,
+    );
   }
   const lock = role === 'serve' ? lockDataDir(dataDir) : undefined;
   let server: EmbeddedServer | undefined;
   try {
-    server = await startEmbeddedServer({ dataDir, binDir: settings.postgresBin, rootRunsAs: settings.postgresUser, ...(log ? { log } : {}) });
+    server = await startEmbeddedServer({
+      dataDir,
+      binDir: settings.postgresBin,
+      rootRunsAs: settings.postgresUser,
+      ...(log ? { log } : {}),
+    });
     const db = await openPostgres(server.url, { kind: 'embedded' });
     const s = server;
     return {

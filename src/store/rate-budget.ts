@@ -25,10 +25,7 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
   const sorted = [...buckets].sort((a, b) => a.key.localeCompare(b.key));
   const keys = sorted.map((b) => b.key);
   return db.transaction(async (trx) => {
-    await trx.query(
-      'insert into rate_buckets (key) select unnest($1::text[]) on conflict (key) do nothing',
-      [keys],
-    );
+    await trx.query('insert into rate_buckets (key) select unnest($1::text[]) on conflict (key) do nothing', [keys]);
     // Row locks in key order: concurrent acquirers queue here instead of both counting the same log.
     const locked = await trx.query<{ key: string; blocked_until: Date | null }>(
       'select key, blocked_until from rate_buckets where key = any($1::text[]) order by key for update',
@@ -55,10 +52,7 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
       }
     }
     if (wait) return { ok: false as const, ...wait };
-    await trx.query(
-      'insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2',
-      [keys, now],
-    );
+    await trx.query('insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2', [keys, now]);
     // The log only needs the current window: drop what no window can see any more.
     const longest = Math.max(...sorted.map((b) => b.windowSeconds)) * 1000 + WINDOW_MARGIN_MS;
     await trx.query('delete from rate_calls where bucket = any($1::text[]) and called_at < $2', [keys, new Date(now.getTime() - longest)]);
@@ -76,11 +70,20 @@ export async function blockRateBucket(db: Db, key: string, until: Date): Promise
 }
 
 /** The shared log as it stands: calls since `since` and any block, per bucket (the board's estimates). */
-export async function readRateLog(db: Queryable, keys: readonly string[], since: Date): Promise<Map<string, { calls: Date[]; blockedUntil: Date | null }>> {
+export async function readRateLog(
+  db: Queryable,
+  keys: readonly string[],
+  since: Date,
+): Promise<Map<string, { calls: Date[]; blockedUntil: Date | null }>> {
   const log = new Map<string, { calls: Date[]; blockedUntil: Date | null }>(keys.map((k) => [k, { calls: [], blockedUntil: null }]));
   const [buckets, calls] = await Promise.all([
-    db.query<{ key: string; blocked_until: Date | null }>('select key, blocked_until from rate_buckets where key = any($1::text[])', [keys]),
-    db.query<{ bucket: string; called_at: Date }>('select bucket, called_at from rate_calls where bucket = any($1::text[]) and called_at > $2', [keys, since]),
+    db.query<{ key: string; blocked_until: Date | null }>('select key, blocked_until from rate_buckets where key = any($1::text[])', [
+      keys,
+    ]),
+    db.query<{ bucket: string; called_at: Date }>(
+      'select bucket, called_at from rate_calls where bucket = any($1::text[]) and called_at > $2',
+      [keys, since],
+    ),
   ]);
   for (const b of buckets.rows) log.get(b.key)!.blockedUntil = b.blocked_until ? new Date(b.blocked_until) : null;
   for (const c of calls.rows) log.get(c.bucket)!.calls.push(new Date(c.called_at));

@@ -55,7 +55,9 @@ function assignmentFromRow(r: Record<string, unknown>): Assignment {
 }
 
 export async function listRooms(db: Queryable, options: { includeInactive?: boolean } = {}): Promise<RoomRecord[]> {
-  const result = await db.query(`select * from rooms where $1 or active order by building, floor, name`, [options.includeInactive ?? false]);
+  const result = await db.query(`select * from rooms where $1 or active order by building, floor, name`, [
+    options.includeInactive ?? false,
+  ]);
   return result.rows.map(roomFromRow);
 }
 
@@ -72,7 +74,18 @@ export async function upsertRoom(trx: Queryable, room: Room, source: 'config' | 
        cleaning_minutes = excluded.cleaning_minutes, open_from_minute = excluded.open_from_minute,
        open_until_minute = excluded.open_until_minute, active = excluded.active, source = excluded.source, updated_at = excluded.updated_at
      returning (xmax = 0) as created`,
-    [room.name, room.floor, room.building, [...room.equipment], room.cleaningMinutes, room.open?.fromMinute ?? null, room.open?.toMinute ?? null, room.active, source, now],
+    [
+      room.name,
+      room.floor,
+      room.building,
+      [...room.equipment],
+      room.cleaningMinutes,
+      room.open?.fromMinute ?? null,
+      room.open?.toMinute ?? null,
+      room.active,
+      source,
+      now,
+    ],
   );
   return { created: Boolean(result.rows[0]?.created) };
 }
@@ -106,7 +119,11 @@ export async function listBlocks(db: Queryable, window: { from: Date; to: Date }
   }));
 }
 
-export async function insertBlock(trx: Queryable, b: { room: string; from: Date; to: Date; reason: string; by: string }, now: Date): Promise<number> {
+export async function insertBlock(
+  trx: Queryable,
+  b: { room: string; from: Date; to: Date; reason: string; by: string },
+  now: Date,
+): Promise<number> {
   const result = await trx.query<{ id: string }>(
     `insert into room_blocks (room, during, reason, created_by, created_at) values ($1, tstzrange($2, $3), $4, $5, $6) returning id`,
     [b.room, b.from, b.to, b.reason, b.by, now],
@@ -153,7 +170,10 @@ export async function listAssignments(db: Queryable, window: { from: Date; to: D
  * an assignment whose booking row is gone comes without one. One room choice reads one day this way
  * instead of three days of assignments and then their bookings (docs/benchmarks.md, worker).
  */
-export async function listPlacedStays(db: Queryable, window: { from: Date; to: Date }): Promise<{ stay: PlacedStay; booking: Booking | undefined }[]> {
+export async function listPlacedStays(
+  db: Queryable,
+  window: { from: Date; to: Date },
+): Promise<{ stay: PlacedStay; booking: Booking | undefined }[]> {
   // Only the columns planning reads: parsing rows in Node is most of this query's cost.
   const result = await db.query(
     `select a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
@@ -163,7 +183,13 @@ export async function listPlacedStays(db: Queryable, window: { from: Date; to: D
     [window.from, window.to],
   );
   return result.rows.map((r) => ({
-    stay: { bookingUid: r.booking_uid as string, room: r.room as string, from: new Date(r.from_at as Date), to: new Date(r.to_at as Date), pinned: Boolean(r.pinned) },
+    stay: {
+      bookingUid: r.booking_uid as string,
+      room: r.room as string,
+      from: new Date(r.from_at as Date),
+      to: new Date(r.to_at as Date),
+      pinned: Boolean(r.pinned),
+    },
     booking: r.uid ? bookingFromRow(r) : undefined,
   }));
 }
@@ -181,7 +207,15 @@ export async function listWaiting(db: Queryable, after: Date, limit: number): Pr
 
 export async function saveAssignment(
   trx: Queryable,
-  a: { bookingUid: string; room: string | null; from: Date; to: Date; pinned: boolean; reasons: Record<string, unknown>; locationText: string | null },
+  a: {
+    bookingUid: string;
+    room: string | null;
+    from: Date;
+    to: Date;
+    pinned: boolean;
+    reasons: Record<string, unknown>;
+    locationText: string | null;
+  },
   now: Date,
 ): Promise<void> {
   await trx.query(

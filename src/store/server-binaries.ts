@@ -28,7 +28,8 @@ export async function serverBinaries(binDir: string | undefined): Promise<Server
       { cause: error },
     );
   }
-  if (typeof mod.initdb !== 'string' || typeof mod.pg_ctl !== 'string') throw new UsherError('STORE_UNAVAILABLE', `${name} does not name its binaries`);
+  if (typeof mod.initdb !== 'string' || typeof mod.pg_ctl !== 'string')
+    throw new UsherError('STORE_UNAVAILABLE', `${name} does not name its binaries`);
   hydrateLibraryLinks(dirname(dirname(mod.pg_ctl)));
   return { initdb: mod.initdb, pgCtl: mod.pg_ctl };
 }
@@ -48,9 +49,13 @@ function hydrateLibraryLinks(nativeDir: string): void {
     try {
       symlinkSync(relative(dirname(at), join(root, source)), at);
     } catch (error) {
-      throw new UsherError('STORE_UNAVAILABLE', `PostgreSQL's library link ${at} is missing and cannot be made here; run \`npm rebuild ${root}\` as the user who installed Usher`, {
-        cause: error,
-      });
+      throw new UsherError(
+        'STORE_UNAVAILABLE',
+        `PostgreSQL's library link ${at} is missing and cannot be made here; run \`npm rebuild ${root}\` as the user who installed Usher`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }

@@ -39,9 +39,16 @@ export function serverOwner(name: string, log: (m: string) => void): Owner | und
   };
   const found = lookup();
   if (found) return found;
-  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], { encoding: 'utf8' });
+  const made = spawnSync(
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) {
-    throw new UsherError('STORE_UNAVAILABLE', `PostgreSQL refuses to run as root and the system user "${name}" could not be created: ${made.stderr.trim()}`);
+    throw new UsherError(
+      'STORE_UNAVAILABLE',
+      `PostgreSQL refuses to run as root and the system user "${name}" could not be created: ${made.stderr.trim()}`,
+    );
   }
   log(`created the system user "${name}" to run the embedded PostgreSQL server (it refuses to run as root)`);
   const created = lookup();
@@ -53,7 +60,13 @@ export function runAs(owner: Owner | undefined, cmd: string, args: readonly stri
   const options: SpawnSyncOptions = {
     encoding: 'utf8',
     // The server's own messages in English whatever the machine's locale; no inherited PG* settings.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C', ...(process.env.LD_PRELOAD ? { LD_PRELOAD: process.env.LD_PRELOAD } : {}), ...fakeTimeEnv() },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      LC_ALL: 'C',
+      LANG: 'C',
+      ...(process.env.LD_PRELOAD ? { LD_PRELOAD: process.env.LD_PRELOAD } : {}),
+      ...fakeTimeEnv(),
+    },
     ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
   };
   const result = spawnSync(cmd, args, options);
@@ -66,7 +79,9 @@ export function runAs(owner: Owner | undefined, cmd: string, args: readonly stri
 
 // libfaketime's settings pass through, so a test run under faketime keeps one clock (src/clock.ts).
 export function fakeTimeEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FAKETIME') && e[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FAKETIME') && e[1] !== undefined),
+  );
 }
 
 export function ownTo(owner: Owner | undefined, path: string, mode: number): void {

@@ -27,7 +27,16 @@ describe.each(storeKinds)('store on %s', (kind) => {
 
   it('dead-letters an event after its last attempt and replays it with fresh attempts', async () => {
     const [stored] = await insertInboxEvents(store.db, [
-      { dedupeKey: 'k1', trigger: 'BOOKING_CREATED', bookingUid: 'u1', source: 'webhook', rawBody: '{}', state: 'pending', maxAttempts: 2, receivedAt: now },
+      {
+        dedupeKey: 'k1',
+        trigger: 'BOOKING_CREATED',
+        bookingUid: 'u1',
+        source: 'webhook',
+        rawBody: '{}',
+        state: 'pending',
+        maxAttempts: 2,
+        receivedAt: now,
+      },
     ]);
     const id = stored!.id;
     expect(await failInboxEvent(store.db, id, 'boom 1', now, now)).toBe('pending');
@@ -41,15 +50,21 @@ describe.each(storeKinds)('store on %s', (kind) => {
   });
 
   it('never runs two jobs with one coalescing key at once, and a replay behind a newer value is superseded', async () => {
-    const first = await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.location', payload: { v: 1 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now));
+    const first = await store.db.transaction((trx) =>
+      enqueueJob(trx, { kind: 'cal.location', payload: { v: 1 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now),
+    );
     const claimed = await claimNextJob(store.db, 'w1', now);
     expect(claimed?.id).toBe(first.id);
-    const second = await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.location', payload: { v: 2 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now));
+    const second = await store.db.transaction((trx) =>
+      enqueueJob(trx, { kind: 'cal.location', payload: { v: 2 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now),
+    );
     expect(second.id).not.toBe(first.id);
     expect(await claimNextJob(store.db, 'w2', now)).toBeUndefined();
     await deadLetterJob(store.db, first.id, 'HTTP 400', null, now);
     expect((await claimNextJob(store.db, 'w2', now))?.id).toBe(second.id);
-    const third = await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.location', payload: { v: 3 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now));
+    const third = await store.db.transaction((trx) =>
+      enqueueJob(trx, { kind: 'cal.location', payload: { v: 3 }, coalesceKey: 'loc:u1', maxAttempts: 3 }, now),
+    );
     expect(third.coalesced).toBe(false);
     await replay(store.db, `job_${first.id}`, now);
     expect(await getJob(store.db, first.id)).toMatchObject({ state: 'superseded' });

@@ -43,7 +43,14 @@ function Modal({ title, close, children }: { title: string; close: () => void; c
     };
   }, []);
   return (
-    <dialog ref={ref} aria-labelledby="dialog-title" onCancel={(e) => (e.preventDefault(), close())}>
+    <dialog
+      ref={ref}
+      aria-labelledby="dialog-title"
+      onCancel={(e) => {
+        e.preventDefault();
+        close();
+      }}
+    >
       <h2 id="dialog-title">{title}</h2>
       {children}
     </dialog>
@@ -110,13 +117,26 @@ function BlockDialog({ room, view, now, session, close, open }: Props & { room: 
   const until = new Date(now + minutes * 60_000);
   const { busy, submit, problem } = useAction(
     () => act<PlanAnswer>(session, `/board/api/rooms/${encodeURIComponent(room)}/block`, { reason, until: until.toISOString() }),
-    (r) => open({ kind: 'result', title: `${roomLabel(room)} blocked until ${when(until.toISOString(), view.timeZone, now)}`, moves: r.plan.moves }),
+    (r) =>
+      open({
+        kind: 'result',
+        title: `${roomLabel(room)} blocked until ${when(until.toISOString(), view.timeZone, now)}`,
+        moves: r.plan.moves,
+      }),
   );
   return (
     <Modal title={`Block ${roomLabel(room)}`} close={close}>
       <form onSubmit={submit}>
         <label for="block-reason">Reason</label>
-        <input id="block-reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} required maxLength={200} placeholder="e.g. broken treatment couch" autoFocus />
+        <input
+          id="block-reason"
+          value={reason}
+          onInput={(e) => setReason(e.currentTarget.value)}
+          required
+          maxLength={200}
+          placeholder="e.g. broken treatment couch"
+          autoFocus
+        />
         <label for="block-for">For</label>
         <select id="block-for" value={minutes} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
           {DURATIONS.map(([m, text]) => (
@@ -125,7 +145,9 @@ function BlockDialog({ room, view, now, session, close, open }: Props & { room: 
             </option>
           ))}
         </select>
-        <p class="hint">Until {when(until.toISOString(), view.timeZone, now)}. Its bookings in that time move to other rooms; you will see which.</p>
+        <p class="hint">
+          Until {when(until.toISOString(), view.timeZone, now)}. Its bookings in that time move to other rooms; you will see which.
+        </p>
         {problem}
         <Buttons busy={busy} label="Block room" close={close} />
       </form>
@@ -133,7 +155,21 @@ function BlockDialog({ room, view, now, session, close, open }: Props & { room: 
   );
 }
 
-function ConfirmDialog({ title, text, label, run, then, close }: { title: string; text: string; label: string; run: () => Promise<unknown>; then: (value: unknown) => void; close: () => void }) {
+function ConfirmDialog({
+  title,
+  text,
+  label,
+  run,
+  then,
+  close,
+}: {
+  title: string;
+  text: string;
+  label: string;
+  run: () => Promise<unknown>;
+  then: (value: unknown) => void;
+  close: () => void;
+}) {
   const { busy, submit, problem } = useAction(run, then);
   return (
     <Modal title={title} close={close}>
@@ -205,20 +241,35 @@ function DecideDialog({ uid, label, approve, session, close }: Props & { uid: st
   const [text, setText] = useState('');
   const [charge, setCharge] = useState(true);
   const { busy, submit, problem } = useAction(
-    () => act(session, `/board/api/bookings/${encodeURIComponent(uid)}/${approve ? 'approve' : 'decline'}`, approve ? { charge, ...(text ? { note: text } : {}) } : { reason: text }),
+    () =>
+      act(
+        session,
+        `/board/api/bookings/${encodeURIComponent(uid)}/${approve ? 'approve' : 'decline'}`,
+        approve ? { charge, ...(text ? { note: text } : {}) } : { reason: text },
+      ),
     close,
   );
   return (
     <Modal title={`${approve ? 'Approve' : 'Decline'}: ${label}`} close={close}>
       <form onSubmit={submit}>
         <label for="decide-text">{approve ? 'Note (for the log, optional)' : 'Reason (the booker sees it)'}</label>
-        <input id="decide-text" value={text} onInput={(e) => setText(e.currentTarget.value)} required={!approve} maxLength={500} autoFocus />
+        <input
+          id="decide-text"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+          required={!approve}
+          maxLength={500}
+          autoFocus
+        />
         {approve ? (
           <label class="check">
-            <input type="checkbox" checked={charge} onChange={(e) => setCharge(e.currentTarget.checked)} /> Take the session's credits from the member
+            <input type="checkbox" checked={charge} onChange={(e) => setCharge(e.currentTarget.checked)} /> Take the session's credits from
+            the member
           </label>
         ) : null}
-        <p class="hint">{approve ? 'Cal.com confirms the booking.' : 'Held credits are released, and Cal.com declines the booking with this reason.'}</p>
+        <p class="hint">
+          {approve ? 'Cal.com confirms the booking.' : 'Held credits are released, and Cal.com declines the booking with this reason.'}
+        </p>
         {problem}
         <Buttons busy={busy} label={approve ? 'Approve' : 'Decline'} close={close} />
       </form>
@@ -226,7 +277,12 @@ function DecideDialog({ uid, label, approve, session, close }: Props & { uid: st
   );
 }
 
-const WHY: Record<string, string> = { room_unusable: 'its room is blocked', made_way: 'made way', placed: 'found a room', no_room: 'no room left' };
+const WHY: Record<string, string> = {
+  room_unusable: 'its room is blocked',
+  made_way: 'made way',
+  placed: 'found a room',
+  no_room: 'no room left',
+};
 
 /** What a block or unblock did, with each moved booking's Cal.com state kept live. */
 function ResultDialog({ title, moves, view, now, close }: Props & { title: string; moves: PlanMove[] }) {
@@ -260,7 +316,8 @@ function ResultDialog({ title, moves, view, now, close }: Props & { title: strin
                   {m.label}
                 </p>
                 <p>
-                  {m.from ? roomLabel(m.from) : 'no room'} → {m.to ? roomLabel(m.to) : 'no room'} <span class="muted">({WHY[m.why] ?? m.why})</span>
+                  {m.from ? roomLabel(m.from) : 'no room'} → {m.to ? roomLabel(m.to) : 'no room'}{' '}
+                  <span class="muted">({WHY[m.why] ?? m.why})</span>
                 </p>
                 <p class={`write-state${status(m) === WRITTEN ? ' done' : ''}`}>{status(m)}</p>
               </li>

@@ -4,7 +4,10 @@ const formats = new Map<string, Intl.DateTimeFormat>();
 function format(timeZone: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
   const key = `${timeZone}|${JSON.stringify(options)}`;
   let f = formats.get(key);
-  if (!f) formats.set(key, (f = new Intl.DateTimeFormat('en-GB', { timeZone, ...options })));
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', { timeZone, ...options });
+    formats.set(key, f);
+  }
   return f;
 }
 
@@ -38,7 +41,11 @@ export function eta(iso: string, timeZone: string, now: number): string {
 /** Minutes since the clinic's midnight of the day `dayOf` falls in (may be <0 or >1440 for other days). */
 export function minuteOfDay(at: string | number, dayOf: number, timeZone: string): number {
   const parts = (t: number) => {
-    const p = Object.fromEntries(format(timeZone, { year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+    const p = Object.fromEntries(
+      format(timeZone, { year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' })
+        .formatToParts(new Date(t))
+        .map((x) => [x.type, x.value]),
+    );
     return { date: Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day)), minute: Number(p.hour) * 60 + Number(p.minute) };
   };
   const a = parts(new Date(at).getTime());

@@ -73,7 +73,9 @@ function Board({ session }: { session: Session }) {
       <header class="top">
         <h1>{session.title}</h1>
         <p class="today">{view ? day(now, zone) : ''}</p>
-        <p class="clock" aria-label="time now">{view ? timeWithSeconds(now, zone) : ''}</p>
+        <p class="clock" title="time now">
+          {view ? timeWithSeconds(now, zone) : ''}
+        </p>
         <p class={`connection ${connection}`} role="status" aria-live="polite" data-testid="connection">
           {CONNECTION_TEXT[connection]}
         </p>
@@ -98,7 +100,9 @@ function Board({ session }: { session: Session }) {
           </aside>
         </main>
       )}
-      {view && dialog ? <Dialogs state={dialog} view={view} now={now} session={session} close={() => setDialog(undefined)} open={setDialog} /> : null}
+      {view && dialog ? (
+        <Dialogs state={dialog} view={view} now={now} session={session} close={() => setDialog(undefined)} open={setDialog} />
+      ) : null}
     </>
   );
 }

@@ -15,7 +15,10 @@ function span(view: BoardView, dayOf: number): { from: number; to: number } {
   let to = 18 * 60;
   for (const g of view.groups)
     for (const r of g.rooms) {
-      const items = [...r.bookings.map((uid) => [view.bookings[uid]!.start, view.bookings[uid]!.clearAt]), ...r.blocks.map((b) => [b.from, b.until])];
+      const items = [
+        ...r.bookings.map((uid) => [view.bookings[uid]!.start, view.bookings[uid]!.clearAt]),
+        ...r.blocks.map((b) => [b.from, b.until]),
+      ];
       for (const [a, z] of items) {
         from = Math.min(from, minuteOfDay(a!, dayOf, view.timeZone));
         to = Math.max(to, minuteOfDay(z!, dayOf, view.timeZone));
@@ -75,7 +78,21 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
   }
 }
 
-function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; view: BoardView; now: number; range: { from: number; to: number }; dayOf: number; open: Props['open'] }) {
+function Timeline({
+  room,
+  view,
+  now,
+  range,
+  dayOf,
+  open,
+}: {
+  room: ViewRoom;
+  view: BoardView;
+  now: number;
+  range: { from: number; to: number };
+  dayOf: number;
+  open: Props['open'];
+}) {
   const zone = view.timeZone;
   const width = range.to - range.from;
   const place = (a: string, z: string) => {
@@ -87,31 +104,46 @@ function Timeline({ room, view, now, range, dayOf, open }: { room: ViewRoom; vie
   return (
     <div class="timeline" style={{ '--hours': width / 60 }}>
       {room.blocks.map((b) => (
-        <div key={`blk${b.id}`} class="slot block" style={place(b.from, b.until)} title={`Blocked ${time(b.from, zone)}–${time(b.until, zone)}: ${b.reason}`}>
+        <div
+          key={`blk${b.id}`}
+          class="slot block"
+          style={place(b.from, b.until)}
+          title={`Blocked ${time(b.from, zone)}–${time(b.until, zone)}: ${b.reason}`}
+        >
           <span>{b.reason}</span>
         </div>
       ))}
-      {room.bookings.map((uid) => view.bookings[uid]!).map((b) => (
-        <div key={b.uid} class="slot-pair">
-          <div class="slot buffer" style={place(b.end, b.clearAt)} aria-hidden="true" />
-          <button
-            type="button"
-            class={`slot booking${b.written || b.writeSkipped ? '' : ' unwritten'}${b.pinned ? ' pinned' : ''}${b.status === 'pending' ? ' tentative' : ''}`}
-            style={place(b.start, b.end)}
-            title={`${time(b.start, zone)}–${time(b.end, zone)} ${bookingLabel(b)} — ${writeBackText(b, zone, now)}`}
-            aria-label={`${time(b.start, zone)} to ${time(b.end, zone)}, ${bookingLabel(b)}, ${writeBackText(b, zone, now)}`}
-            onClick={() => open({ kind: 'booking', uid: b.uid })}
-          >
-            <span>{b.who?.replace(/\s/g, '') ?? b.title}</span>
-          </button>
-        </div>
-      ))}
+      {room.bookings
+        .map((uid) => view.bookings[uid]!)
+        .map((b) => (
+          <div key={b.uid} class="slot-pair">
+            <div class="slot buffer" style={place(b.end, b.clearAt)} aria-hidden="true" />
+            <button
+              type="button"
+              class={`slot booking${b.written || b.writeSkipped ? '' : ' unwritten'}${b.pinned ? ' pinned' : ''}${b.status === 'pending' ? ' tentative' : ''}`}
+              style={place(b.start, b.end)}
+              title={`${time(b.start, zone)}–${time(b.end, zone)} ${bookingLabel(b)} — ${writeBackText(b, zone, now)}`}
+              aria-label={`${time(b.start, zone)} to ${time(b.end, zone)}, ${bookingLabel(b)}, ${writeBackText(b, zone, now)}`}
+              onClick={() => open({ kind: 'booking', uid: b.uid })}
+            >
+              <span>{b.who?.replace(/\s/g, '') ?? b.title}</span>
+            </button>
+          </div>
+        ))}
       {nowAt >= 0 && nowAt <= width ? <div class="now-line" style={{ left: `${(nowAt / width) * 100}%` }} aria-hidden="true" /> : null}
     </div>
   );
 }
 
-function RoomRow({ room, view, now, staff, open, range, dayOf }: Props & { room: ViewRoom; range: { from: number; to: number }; dayOf: number }) {
+function RoomRow({
+  room,
+  view,
+  now,
+  staff,
+  open,
+  range,
+  dayOf,
+}: Props & { room: ViewRoom; range: { from: number; to: number }; dayOf: number }) {
   const zone = view.timeZone;
   const next = room.next ? view.bookings[room.next] : undefined;
   const id = `room-${room.name.replace(/\W/g, '_')}`;
@@ -123,13 +155,23 @@ function RoomRow({ room, view, now, staff, open, range, dayOf }: Props & { room:
         {next ? (
           <p class="next">
             Next {when(next.start, zone, now)} → {bookingLabel(next)}
-            {next.written ? '' : <span class="pending-mark" title={writeBackText(next, zone, now)}> · {writeBackText(next, zone, now)}</span>}
+            {next.written ? (
+              ''
+            ) : (
+              <span class="pending-mark" title={writeBackText(next, zone, now)}>
+                {' '}
+                · {writeBackText(next, zone, now)}
+              </span>
+            )}
           </p>
         ) : null}
         {staff ? (
           <div class="actions">
             {room.now.state === 'blocked' ? (
-              <button type="button" onClick={() => open({ kind: 'unblock', room: room.name, blockId: (room.now as { blockId: number }).blockId })}>
+              <button
+                type="button"
+                onClick={() => open({ kind: 'unblock', room: room.name, blockId: (room.now as { blockId: number }).blockId })}
+              >
                 Unblock
               </button>
             ) : (
@@ -156,7 +198,12 @@ export function RoomGroups(props: Props) {
   const range = span(view, dayOf);
   const hours = [];
   for (let m = range.from; m < range.to; m += 60) hours.push(m);
-  if (view.groups.length === 0) return <p class="empty">No rooms yet. Add them under <code>rooms:</code> in the config, or with PUT /api/rooms/&lt;name&gt;.</p>;
+  if (view.groups.length === 0)
+    return (
+      <p class="empty">
+        No rooms yet. Add them under <code>rooms:</code> in the config, or with PUT /api/rooms/&lt;name&gt;.
+      </p>
+    );
   return (
     <>
       <div class="axis" aria-hidden="true">

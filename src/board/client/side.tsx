@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { act, ActionError, type BoardView, type Session } from './api.ts';
+import { act, type ActionError, type BoardView, type Session } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
 import { eta, when } from './format.ts';
 
@@ -14,7 +14,17 @@ interface Props {
 const SHOWN = 5;
 
 /** A group of the attention list: the first few items, the rest one keypress away. */
-function Section<T>({ title, items, render, tone }: { title: string; items: readonly T[]; render: (item: T) => preact.ComponentChildren; tone: string }) {
+function Section<T>({
+  title,
+  items,
+  render,
+  tone,
+}: {
+  title: string;
+  items: readonly T[];
+  render: (item: T) => preact.ComponentChildren;
+  tone: string;
+}) {
   const [all, setAll] = useState(false);
   if (items.length === 0) return null;
   const shown = all ? items : items.slice(0, SHOWN);
@@ -69,7 +79,11 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
         Needs attention <span class={`count${total > 0 ? ' alarm' : ''}`}>{total}</span>
       </h2>
       {total === 0 ? <p class="all-clear">Nothing needs attention.</p> : null}
-      <Section title="Held for a person" items={a.held} tone="held" render={(h) => (
+      <Section
+        title="Held for a person"
+        items={a.held}
+        tone="held"
+        render={(h) => (
           <li key={h.uid} data-uid={h.uid}>
             <p class="what">
               <strong>{when(h.start, zone, now)}</strong> {h.label}
@@ -87,8 +101,13 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
               </div>
             ) : null}
           </li>
-        )} />
-      <Section title="Waiting for a room" items={a.waiting} tone="waiting" render={(w) => (
+        )}
+      />
+      <Section
+        title="Waiting for a room"
+        items={a.waiting}
+        tone="waiting"
+        render={(w) => (
           <li key={w.uid} data-uid={w.uid}>
             <p class="what">
               <strong>{when(w.start, zone, now)}</strong> {w.label}
@@ -102,8 +121,13 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
               </div>
             ) : null}
           </li>
-        )} />
-      <Section title="Not yet in Cal.com" items={a.writeBacks} tone="writes" render={(w) => (
+        )}
+      />
+      <Section
+        title="Not yet in Cal.com"
+        items={a.writeBacks}
+        tone="writes"
+        render={(w) => (
           <li key={w.job} data-uid={w.uid ?? undefined}>
             <p class="what">{w.label}</p>
             <p class="why">
@@ -111,8 +135,13 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
               {w.attempts > 0 && w.lastError ? ` · attempt ${w.attempts} failed: ${w.lastError}` : ''}
             </p>
           </li>
-        )} />
-      <Section title="Failed — needs a replay" items={a.dead} tone="dead" render={(d) => (
+        )}
+      />
+      <Section
+        title="Failed — needs a replay"
+        items={a.dead}
+        tone="dead"
+        render={(d) => (
           <li key={d.ref}>
             <p class="what">
               {d.what} <span class="muted">{d.ref}</span>
@@ -124,7 +153,8 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
               </div>
             ) : null}
           </li>
-        )} />
+        )}
+      />
     </section>
   );
 }
