@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { CalClient } from './cal/api-client.ts';
+import type { CalClient } from './cal/api-client.ts';
+import { createCalClient, createRateLimiter } from './create-cal-client.ts';
 import { automationJobHandler } from './automations/automation-delivery.ts';
 import { AUTOMATION_JOB, automationEventHandler, dispatchUsherEvents } from './automations/automation-dispatch.ts';
 import { BoardAuth } from './board/board-auth.ts';
 import { BoardFeed } from './board/board-feed.ts';
 import { boardView, type BoardDeps } from './board/board-view.ts';
-import { CalRateLimiter } from './cal/rate-limiter.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
+import { localOperations, operationDeps } from './operations/local-operations.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
@@ -19,15 +20,12 @@ import { InboxWriter } from './store/inbox.ts';
 import { releaseStaleJobs } from './store/jobs.ts';
 import { migrate } from './store/migrate.ts';
 import { openStore, type OpenedStore } from './store/open-store.ts';
-import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
 import { reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
-import type { GateDeps } from './gate/decide-request.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
 import { roomEventHandler } from './rooms/room-events.ts';
 import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
-import { holdRoomForApproval, type RoomDeps } from './rooms/room-planning.ts';
 import { markLocationWritten } from './store/rooms.ts';
 
 export interface Usher {
@@ -51,35 +49,8 @@ export interface StartOptions {
   runWorker?: boolean;
   /** An already-open store (tests); otherwise opened from the config and closed on close(). */
   db?: Db;
-}
-
-export function createRateLimiter(config: Config, db: Db, clock: Clock): CalRateLimiter {
-  return new CalRateLimiter(
-    { acquire: (buckets, now) => acquireRateBudget(db, buckets, now), block: (key, until) => blockRateBucket(db, key, until) },
-    config.cal.rateLimit,
-    config.cal.apiKey,
-    () => clock.now(),
-  );
-}
-
-export function createCalClient(
-  config: Config,
-  db: Db,
-  clock: Clock,
-  metrics?: Metrics,
-  limiter = createRateLimiter(config, db, clock),
-): CalClient {
-  return new CalClient({
-    apiUrl: config.cal.apiUrl,
-    apiKey: config.cal.apiKey,
-    bookingsApiVersion: config.cal.bookingsApiVersion,
-    timeoutMs: config.cal.requestTimeoutSeconds * 1000,
-    gate: limiter,
-    onCall: (call) => {
-      metrics?.calCalls.inc({ endpoint: call.endpoint, status: String(call.status ?? 'none') });
-      metrics?.calCallSeconds.observe({ endpoint: call.endpoint }, call.durationMs / 1000);
-    },
-  });
+  /** Check every admin API answer against its documented schema (tests; see http/app.ts). */
+  validateResponses?: boolean;
 }
 
 /** The composition root: config → store → worker + HTTP. */
@@ -106,14 +77,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const limiter = createRateLimiter(config, db, clock);
     const cal = createCalClient(config, db, clock, metrics, limiter);
     const inbox = new InboxWriter(db);
-    const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts };
-    const gate: GateDeps = {
-      settings: config.gate,
-      timeZone: config.timeZone,
-      maxAttempts: config.worker.maxAttempts,
-      // gate.requireRoom: approving holds a room in the same transaction, or the booking is declined.
-      ...(config.roomSettings.requireRoom ? { holdRoom: (trx, booking, now) => holdRoomForApproval(trx, rooms, booking, now) } : {}),
-    };
+    const { gate, rooms } = operationDeps(config);
     const synced = await syncConfigRooms(db, config.rooms, rooms, clock.now());
     if (synced.deactivated.length || synced.replan?.moves.length)
       log.info({ deactivated: synced.deactivated, moved: synced.replan?.movedCount ?? 0 }, 'rooms synced from the config');
@@ -181,10 +145,19 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       webhooks: config.webhooks,
       maxAttempts: config.worker.maxAttempts,
       wakeWorker: () => worker.wake(),
-      reconcile: reconcileOnce,
-      gate,
-      rooms,
+      ops: (actor) =>
+        localOperations({
+          db,
+          config,
+          now: () => clock.now(),
+          cal: () => cal,
+          reconcile: reconcileOnce,
+          actor,
+          onChange: () => worker.wake(),
+        }),
+      timeZone: config.timeZone,
       cal,
+      validateResponses: options.validateResponses ?? false,
       board: { auth: new BoardAuth(db, config.board, config.adminToken), feed, title: config.board.title, present },
     });
     const address = await app.listen({ port: config.port, host: config.host });

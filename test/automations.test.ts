@@ -6,7 +6,7 @@ import type { Usher } from '../src/main.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
 import { checkout } from '../src/bookings/checkout.ts';
-import { createCalClient } from '../src/main.ts';
+import { createCalClient } from '../src/create-cal-client.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET, testConfig } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
 import { Target } from './target.ts';

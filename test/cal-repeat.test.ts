@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calJobHandlers, calJobKinds } from '../src/jobs/cal-jobs.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
-import { createCalClient } from '../src/main.ts';
+import { createCalClient } from '../src/create-cal-client.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
 import { enqueueJob, listJobs } from '../src/store/jobs.ts';

@@ -28,11 +28,11 @@ describe('usher CLI on the embedded store', () => {
   const usher = (...args: string[]) => run(process.execPath, [bin, ...args], { env });
 
   it('migrates a fresh store directly when no server holds it', async () => {
-    const { stdout } = await usher('migrate');
+    const { stdout } = await usher('migrate', '--json');
     const all = (await listMigrations()).map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
     expect(all[0]).toBe('0001_foundation');
     expect(JSON.parse(stdout)).toEqual({ applied: all, store: 'embedded' });
-    expect(JSON.parse((await usher('migrate')).stdout)).toEqual({ applied: [], store: 'embedded' });
+    expect(JSON.parse((await usher('migrate', '--json')).stdout)).toEqual({ applied: [], store: 'embedded' });
   });
 
   it('works beside a running usher serve by connecting to its embedded server directly, without the admin token', async () => {
@@ -44,16 +44,16 @@ describe('usher CLI on the embedded store', () => {
       );
       expect(res.body.status).toBe('unprocessable');
       const direct = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...env, USHER_ADMIN_TOKEN: '' } });
-      const listed = JSON.parse((await direct('events', '--state', 'unprocessable')).stdout);
+      const listed = JSON.parse((await direct('events', '--state', 'unprocessable', '--json')).stdout);
       expect(listed).toHaveLength(1);
       expect(listed[0].lastError).toContain('startTime');
-      const replayed = JSON.parse((await direct('replay', listed[0].id)).stdout);
-      expect(replayed.replayed).toMatchObject({ id: listed[0].id, state: 'pending', attempts: 0 });
+      const replayed = JSON.parse((await direct('replay', listed[0].id, '--json')).stdout);
+      expect(replayed.replayed).toMatchObject([{ id: listed[0].id, state: 'pending', attempts: 0 }]);
       await expect(direct('replay', 'job_4242')).rejects.toMatchObject({ stderr: expect.stringContaining('no job job_4242') });
       // From another machine, the same commands go through the admin API (USHER_ADMIN_URL).
       const remote = JSON.parse(
         (
-          await run(process.execPath, [bin, 'events'], {
+          await run(process.execPath, [bin, 'events', '--json'], {
             env: { ...env, USHER_DATA_DIR: join(dir, 'elsewhere'), USHER_ADMIN_URL: server.url },
           })
         ).stdout,
@@ -74,9 +74,17 @@ describe('usher CLI on the embedded store', () => {
   it('refuses bad arguments before any work, saying what is allowed, with exit 2', async () => {
     const nowhere = join(dir, 'never-made-either');
     const cases: [string[], RegExp][] = [
-      [['events', '--limit', 'abc'], /--limit must be a whole number from 1 to 1000 \(got "abc"\)/],
-      [['events', '--state', 'bogus'], /--state must be one of pending, running, done, ignored, unprocessable, dead/],
-      [['jobs', '--bogus'], /Unknown option '--bogus'/],
+      [['events', '--limit', 'abc'], /option '--limit <n>' argument 'abc' is invalid\. must be a whole number from 1 to 1000/],
+      [
+        ['events', '--state', 'bogus'],
+        /argument 'bogus' is invalid\. Allowed choices are pending, running, done, ignored, unprocessable, dead/,
+      ],
+      [['jobs', '--bogus'], /unknown option '--bogus'/],
+      [['evnts'], /unknown command 'evnts'\n\(Did you mean events\?\)/],
+      [['credits', 'grant', 'ann@example.com', 'two'], /value 'two' is invalid for argument 'n'\. must be a whole number/],
+      [['gate', 'decline', 'bk_1'], /required option '--reason <text>' not specified/],
+      [['rooms', 'block', '1A', '--until', 'tomorrow', '--reason', 'x'], /must be an ISO time with its offset/],
+      [['replay'], /name what to replay \(evt_N, job_N\) or use --dead/],
     ];
     for (const [args, message] of cases) {
       await expect(run(process.execPath, [bin, ...args], { env: { ...env, USHER_DATA_DIR: nowhere } })).rejects.toMatchObject({
@@ -88,6 +96,54 @@ describe('usher CLI on the embedded store', () => {
     expect((await usher('--version')).stdout).toMatch(/^usher \d+\.\d+\.\d+\n$/);
   });
 
+  it('answers people with tables and scripts with JSON, with no colour off a terminal, and every command has help with an example', async () => {
+    const table = (await usher('events')).stdout;
+    expect(table).toMatch(/^ID +TRIGGER +BOOKING +STATE +TRIES +RECEIVED +LAST ERROR\n/);
+    expect(table).toMatch(/evt_\d+ +BOOKING_CREATED +u1 +unprocessable +\d+\/\d+ +\d{4}-\d\d-\d\d \d\d:\d\d +.*startTime/);
+    expect(table).not.toContain('\u001b[');
+    expect((await usher('jobs', '--state', 'dead')).stdout).toBe('no dead jobs\n');
+    const commands = [
+      ['serve'],
+      ['demo'],
+      ['sandbox'],
+      ['trigger'],
+      ['events'],
+      ['jobs'],
+      ['replay'],
+      ['reconcile'],
+      ['migrate'],
+      ['backup'],
+      ['restore'],
+      ['config', 'check'],
+      ['members', 'import'],
+      ['members', 'list'],
+      ['members', 'set'],
+      ['credits', 'grant'],
+      ['credits', 'take'],
+      ['credits', 'balance'],
+      ['credits', 'history'],
+      ['gate', 'held'],
+      ['gate', 'approve'],
+      ['gate', 'decline'],
+      ['booking'],
+      ['rooms', 'list'],
+      ['rooms', 'block'],
+      ['rooms', 'unblock'],
+      ['rooms', 'cleaned'],
+      ['rooms', 'move'],
+      ['rooms', 'replan'],
+      ['slots'],
+      ['book'],
+    ];
+    for (const path of commands) {
+      const help = await usher(...path, '--help');
+      expect(help.stdout, path.join(' ')).toContain(`Usage: usher ${path.join(' ')}`);
+      expect(help.stdout, path.join(' ')).toMatch(new RegExp(`Examples:\\n  \\$ (\\S+=\\S+ )*usher ${path.join(' ')}`));
+    }
+    const top = (await usher('help')).stdout;
+    for (const path of commands) expect(top).toContain(`  ${path[0]}`);
+  });
+
   it('a command that only reads never creates a data dir', async () => {
     const nowhere = join(dir, 'never-made');
     const failed = run(process.execPath, [bin, 'events'], { env: { ...env, USHER_DATA_DIR: nowhere } });
@@ -96,7 +152,7 @@ describe('usher CLI on the embedded store', () => {
   });
 
   it('usher config check prints the configuration with secrets masked, or every fault with a did-you-mean', async () => {
-    const good = await run(process.execPath, [bin, 'config', 'check'], { env: { ...env, CAL_WEBHOOK_SECRET: TEST_SECRET } });
+    const good = await run(process.execPath, [bin, 'config', 'check', '--json'], { env: { ...env, CAL_WEBHOOK_SECRET: TEST_SECRET } });
     const shown = JSON.parse(good.stdout);
     expect(shown.environment).toMatchObject({
       USHER_ADMIN_TOKEN: expect.stringMatching(/^set \(\d+ characters, not shown\)$/),
@@ -144,7 +200,7 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
     const usher = (...args: string[]) => run(process.execPath, [bin, ...args], { env });
     try {
       const day = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
-      const slots = JSON.parse((await usher('slots', '--event-type', '7', '--from', day, '--to', day)).stdout) as Record<
+      const slots = JSON.parse((await usher('slots', '--event-type', '7', '--from', day, '--to', day, '--json')).stdout) as Record<
         string,
         { start: string }[]
       >;
@@ -166,6 +222,7 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
           'plan=gold',
           '--idempotency-key',
           key,
+          '--json',
         );
       const made = await book('cli-key-0001');
       const booking = JSON.parse(made.stdout) as { uid: string; metadata: Record<string, string> };

@@ -17,6 +17,7 @@ export function startTestUsher(
     db: store.db,
     log: createLogger('silent'),
     runWorker: options.runWorker ?? false,
+    validateResponses: true,
     ...(options.clock ? { clock: options.clock } : {}),
   });
 }

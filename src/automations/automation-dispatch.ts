@@ -2,7 +2,7 @@ import type { Booking } from '../domain/booking.ts';
 import type { BookingSnapshot, CalEvent } from '../domain/booking-event.ts';
 import type { UsherEvent } from '../domain/usher-events.ts';
 import type { EventHandler } from '../jobs/handle-event.ts';
-import { waitingText } from '../board/reason-text.ts';
+import { waitingText } from '../operations/reason-text.ts';
 import { getBookings } from '../store/bookings.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { takeUsherEvents } from '../store/decisions.ts';

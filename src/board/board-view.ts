@@ -10,7 +10,7 @@ import { listInboxEvents } from '../store/inbox.ts';
 import { listJobs, listQueuedJobs } from '../store/jobs.ts';
 import { readRateLog, WINDOW_MARGIN_MS } from '../store/rate-budget.ts';
 import { listWaiting } from '../store/rooms.ts';
-import { decisionText, waitingText } from './reason-text.ts';
+import { decisionText, waitingText } from '../operations/reason-text.ts';
 
 export interface BoardDeps {
   timeZone: string;

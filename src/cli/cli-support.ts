@@ -1,26 +1,19 @@
+import { systemClock } from '../clock.ts';
 import { loadConfig, type Config, type Env } from '../config.ts';
 import { formatFaults } from '../config-faults.ts';
+import { UsherError } from '../errors.ts';
+import type { Operations } from '../operations/operations.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore } from '../store/open-store.ts';
-import type { AdminClient } from './admin-client.ts';
 
+/** The configuration, or every fault in it (exit 2: nothing was done). */
 export function config(env: Env, requireSecrets: boolean): Config {
   const result = loadConfig(env, { requireSecrets });
-  if (!result.ok) {
-    process.stderr.write(`usher: ${formatFaults(result.faults)}\n`);
-    process.exit(2);
-  }
+  if (!result.ok) throw new UsherError('CONFIG_INVALID', formatFaults(result.faults));
   return result.config;
 }
 
-export type StoreAccess = { kind: 'local'; db: Db; close(): Promise<void> } | { kind: 'remote'; admin: AdminClient };
-
-/**
- * On the machine where Usher keeps its data, commands open the store directly: the embedded
- * server `usher serve` runs (a second connection, no admin token needed), or one started for the
- * command's duration. With USHER_ADMIN_URL they go through that Usher's admin API instead.
- */
 export interface AccessOptions {
   /** Apply pending migrations first (commands that write). */
   migrate?: boolean;
@@ -28,36 +21,44 @@ export interface AccessOptions {
   create?: boolean;
 }
 
-export async function storeAccess(cfg: Config, options: AccessOptions = {}): Promise<StoreAccess> {
+/**
+ * On the machine where Usher keeps its data, commands open the store directly: the embedded
+ * server `usher serve` runs (a second connection, no admin token needed), or one started for the
+ * command's duration. With USHER_ADMIN_URL they go through that Usher's admin API instead.
+ */
+export async function withOperations<T>(cfg: Config, fn: (ops: Operations) => Promise<T>, options: AccessOptions = {}): Promise<T> {
   if (cfg.adminUrl) {
-    const { AdminClient } = await import('./admin-client.ts');
-    return { kind: 'remote', admin: new AdminClient(cfg.adminUrl, cfg.adminToken) };
+    const { AdminClient, remoteOperations } = await import('../operations/remote-operations.ts');
+    return fn(remoteOperations(new AdminClient(cfg.adminUrl, cfg.adminToken)));
   }
+  return withLocalStore(
+    cfg,
+    async (db) => {
+      const { localOperations } = await import('../operations/local-operations.ts');
+      const { createCalClient } = await import('../create-cal-client.ts');
+      const cal = () => createCalClient(cfg, db, systemClock);
+      const reconcile = async () => {
+        const { reconcile } = await import('../cal/reconciler.ts');
+        const { reconcilerStore } = await import('../store/reconciler-store.ts');
+        return reconcile(
+          cal(),
+          reconcilerStore(db, cfg.worker.maxAttempts, () => {}),
+          () => systemClock.now(),
+        );
+      };
+      return fn(localOperations({ db, config: cfg, now: () => systemClock.now(), cal, reconcile, actor: 'cli' }));
+    },
+    options,
+  );
+}
+
+/** The store on this machine, for the commands that only make sense beside it (migrate, backup). */
+export async function withLocalStore<T>(cfg: Config, fn: (db: Db) => Promise<T>, options: AccessOptions = {}): Promise<T> {
   const store = await openStore(cfg, (options.create ?? true) ? 'command' : 'read');
   try {
     if (options.migrate ?? true) await migrate(store.db);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return { kind: 'local', db: store.db, close: () => store.close() };
-}
-
-export async function withStore<T>(
-  cfg: Config,
-  local: (db: Db) => Promise<T>,
-  remote: (admin: AdminClient) => Promise<T>,
-  options: AccessOptions = {},
-): Promise<T> {
-  const access = await storeAccess(cfg, options);
-  if (access.kind === 'remote') return remote(access.admin);
-  try {
-    return await local(access.db);
+    return await fn(store.db);
   } finally {
-    await access.close();
+    await store.close();
   }
-}
-
-export function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,205 +1,216 @@
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config.ts';
-import { endOfLocalDate } from '../domain/calendar-period.ts';
+import { type Command, InvalidArgumentError } from 'commander';
 import { UsherError } from '../errors.ts';
-import type { GateDeps } from '../gate/decide-request.ts';
-import { adjustCredits, decideByOperator, heldBookings, importMembers, memberAccount } from '../gate/gate-operations.ts';
-import { parseMembersCsv } from '../gate/members-csv.ts';
-import { bookingView } from '../http/booking-view.ts';
-import { listMembers, upsertMember } from '../store/members.ts';
-import { print, withStore } from './cli-support.ts';
+import type { LedgerEntry } from '../store/credits.ts';
+import type { Member } from '../store/members.ts';
+import { type CommandContext, dateOrTime, examples, wholeNumber } from './command-context.ts';
+import type { Output } from './output.ts';
 
-export const GATE_HELP = `
-  members import <file.csv>            add or update members; each row's credits becomes their balance
-                                       (email,name,credits[,expires]; header row optional, see README)
-  members list [--search S]            members by e-mail
-  members set <email> [--name N] [--active true|false] [--until YYYY-MM-DD]
-  credits grant <email> <n> [--reason R] [--expires YYYY-MM-DD]
-  credits take <email> <n> [--reason R] take spendable credits back (a correction)
-  credits balance <email>              balance, lots and the latest ledger entries
-  credits history <email> [--limit N]  the member's ledger, newest first
-  gate held                            bookings the gate left for a person
-  gate approve <uid> [--no-charge] [--note T]
-  gate decline <uid> --reason "text the booker sees"
-  booking <uid>                        Usher's view of a booking: gate, credits, calls, attention`;
-
-export interface GateCommandValues {
-  search?: string | undefined;
-  name?: string | undefined;
-  active?: string | undefined;
-  until?: string | undefined;
-  reason?: string | undefined;
-  expires?: string | undefined;
-  note?: string | undefined;
-  'no-charge'?: boolean | undefined;
-  limit?: string | undefined;
+function history(out: Output, entries: readonly LedgerEntry[]) {
+  out.table(
+    entries,
+    [
+      { header: 'AT', value: (e) => out.time(e.at) },
+      { header: 'KIND', value: (e) => e.kind },
+      { header: 'AMOUNT', value: (e) => (e.amount > 0 ? `+${e.amount}` : e.amount) },
+      { header: 'BOOKING', value: (e) => e.bookingUid, max: 24 },
+      { header: 'REASON', value: (e) => e.reason, max: 40 },
+      { header: 'BY', value: (e) => e.actor },
+    ],
+    'no ledger entries',
+  );
 }
 
-const ACTOR = 'cli';
+const positive = wholeNumber(1, 100_000);
 
-function need(value: string | undefined, usage: string): string {
-  if (!value) throw new UsherError('BAD_REQUEST', `usage: usher ${usage}`);
-  return value;
-}
-
-function count(text: string | undefined, usage: string): number {
-  const n = Number(need(text, usage));
-  if (!Number.isInteger(n) || n <= 0)
-    throw new UsherError('BAD_REQUEST', `"${text}" is not a whole number above 0 (usage: usher ${usage})`);
-  return n;
-}
-
-/** `members`, `credits`, `gate` and `booking`: on the store directly, or through a running server. */
-export async function runGateCommand(cfg: Config, command: string, args: string[], v: GateCommandValues): Promise<boolean> {
-  const deps: GateDeps = { settings: cfg.gate, timeZone: cfg.timeZone, maxAttempts: cfg.worker.maxAttempts };
-  const now = () => new Date();
-  const sub = `${command} ${args[0] ?? ''}`.trim();
-  const [, a1, a2] = args;
-  const enc = encodeURIComponent;
-  switch (sub) {
-    case 'members import': {
-      const file = need(a1, 'members import <file.csv>');
-      const text = readFileSync(file, 'utf8');
-      const rows = parseMembersCsv(text, cfg.timeZone);
-      print(
-        await withStore(
-          cfg,
-          (db) => importMembers(db, rows, ACTOR, now()),
-          (admin) => admin.call('POST', '/api/members/import', { csv: text }),
-        ),
-      );
-      return true;
-    }
-    case 'members list':
-      print(
-        await withStore(
-          cfg,
-          (db) => listMembers(db, { ...(v.search ? { search: v.search } : {}), limit: Number(v.limit ?? 100) }),
-          (admin) => admin.call('GET', `/api/members?limit=${Number(v.limit ?? 100)}${v.search ? `&search=${enc(v.search)}` : ''}`),
-        ),
-      );
-      return true;
-    case 'members set': {
-      const email = need(a1, 'members set <email> [--name N] [--active true|false] [--until YYYY-MM-DD]');
-      if (v.active !== undefined && !['true', 'false'].includes(v.active))
-        throw new UsherError('BAD_REQUEST', '--active takes true or false');
-      const body = {
-        ...(v.name ? { name: v.name } : {}),
-        ...(v.active ? { active: v.active === 'true' } : {}),
-        ...(v.until ? { membershipUntil: v.until } : {}),
-      };
-      print(
-        await withStore(
-          cfg,
-          (db) => db.transaction((trx) => upsertMember(trx, { email, ...body }, now())),
-          (admin) => admin.call('PUT', `/api/members/${enc(email)}`, body),
-        ),
-      );
-      return true;
-    }
-    case 'credits grant':
-    case 'credits take': {
-      const usage = `${sub} <email> <n> [--reason R]${sub === 'credits grant' ? ' [--expires YYYY-MM-DD]' : ''}`;
-      const email = need(a1, usage);
-      const amount = count(a2, usage) * (sub === 'credits take' ? -1 : 1);
-      const expiresAt = v.expires
-        ? /^\d{4}-\d{2}-\d{2}$/.test(v.expires)
-          ? endOfLocalDate(v.expires, cfg.timeZone)
-          : new Date(v.expires)
-        : undefined;
-      if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsherError('BAD_REQUEST', `--expires "${v.expires}" is not a date`);
-      print(
-        await withStore(
-          cfg,
-          (db) =>
-            adjustCredits(
-              db,
-              { email, amount, ...(v.reason ? { reason: v.reason } : {}), ...(expiresAt ? { expiresAt } : {}), actor: ACTOR },
-              now(),
-            ),
-          (admin) =>
-            admin.call('POST', `/api/members/${enc(email)}/credits`, {
-              amount,
-              ...(v.reason ? { reason: v.reason } : {}),
-              ...(v.expires ? { expires: v.expires } : {}),
-            }),
-        ),
-      );
-      return true;
-    }
-    case 'credits balance':
-    case 'credits history': {
-      const email = need(a1, `${sub} <email>`);
-      const account = await withStore(
-        cfg,
-        (db) => memberAccount(db, email, now(), Number(v.limit ?? 20)),
-        (admin) => admin.call<Awaited<ReturnType<typeof memberAccount>>>('GET', `/api/members/${enc(email)}`),
-      );
-      print(
-        sub === 'credits balance'
-          ? { member: account.member, balance: account.balance, recent: account.history.slice(0, 5) }
-          : account.history,
-      );
-      return true;
-    }
-    case 'gate held':
-      print(
-        await withStore(
-          cfg,
-          (db) => heldBookings(db),
-          (admin) => admin.call('GET', '/api/gate/held'),
-        ),
-      );
-      return true;
-    case 'gate approve': {
-      const uid = need(a1, 'gate approve <uid> [--no-charge] [--note T]');
-      const charge = !v['no-charge'];
-      print(
-        await withStore(
-          cfg,
-          (db) => decideByOperator(db, deps, { uid, outcome: 'approve', actor: ACTOR, charge, ...(v.note ? { note: v.note } : {}) }, now()),
-          (admin) => admin.call('POST', `/api/bookings/${enc(uid)}/approve`, { charge, by: ACTOR, ...(v.note ? { note: v.note } : {}) }),
-        ),
-      );
-      return true;
-    }
-    case 'gate decline': {
-      const usage = 'gate decline <uid> --reason "text the booker sees"';
-      const uid = need(a1, usage);
-      const reason = need(v.reason, usage);
-      print(
-        await withStore(
-          cfg,
-          (db) =>
-            decideByOperator(
-              db,
-              deps,
-              { uid, outcome: 'decline', actor: ACTOR, message: reason, ...(v.note ? { note: v.note } : {}) },
-              now(),
-            ),
-          (admin) => admin.call('POST', `/api/bookings/${enc(uid)}/decline`, { reason, by: ACTOR, ...(v.note ? { note: v.note } : {}) }),
-        ),
-      );
-      return true;
-    }
-    default:
-      if (command === 'booking') {
-        const uid = need(args[0], 'booking <uid>');
-        const gated = new Set(Object.keys(cfg.gate.policies));
-        const view = await withStore(
-          cfg,
-          async (db) => {
-            const found = await bookingView(db, uid, gated);
-            if (!found) throw new UsherError('NOT_FOUND', `Usher knows no booking ${uid}`);
-            return found;
-          },
-          (admin) => admin.call('GET', `/api/bookings/${enc(uid)}`),
-        );
-        print(view);
-        return true;
+/** Members, credits, the gate's held bookings, and one booking's whole story. */
+export function registerGateCommands(program: Command, ctx: CommandContext): void {
+  const members = program.command('members').description('the club’s members, whose credits the gate spends');
+  members
+    .command('import')
+    .description("add or update members from CSV; each row's credits becomes their balance (all rows or none)")
+    .argument('<file>', 'email,name,credits[,expires] — header row optional (README "The gate")')
+    .addHelpText('after', examples('usher members import members.csv'))
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      const out = ctx.output(cmd);
+      let csv: string;
+      try {
+        csv = readFileSync(file, 'utf8');
+      } catch (error) {
+        throw new UsherError('BAD_REQUEST', `cannot read ${file}: ${(error as Error).message}`);
       }
-      if (['members', 'credits', 'gate'].includes(command))
-        throw new UsherError('BAD_REQUEST', `unknown command "usher ${sub}" (usher help lists them)`);
-      return false;
-  }
+      const rows = csv.split('\n').filter((l) => l.trim()).length;
+      const result = await ctx.withOperations((ops) => out.while(`importing ${rows} rows…`, ops.importMembers(csv)));
+      if (out.json) return out.record(result);
+      out.say(`${result.created} created, ${result.updated} updated, ${result.credited >= 0 ? '+' : ''}${result.credited} credits`);
+    });
+  members
+    .command('list')
+    .description('members by e-mail')
+    .option('--search <text>', 'part of an e-mail or name')
+    .option('--limit <n>', 'at most this many (1–1000)', wholeNumber(1, 1000), 100)
+    .addHelpText('after', examples('usher members list --search lovelace'))
+    .action(async (o: { search?: string; limit: number }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const list = await ctx.withOperations((ops) => ops.listMembers({ ...(o.search ? { search: o.search } : {}), limit: o.limit }), {
+        migrate: false,
+        create: false,
+      });
+      out.table<Member>(
+        list,
+        [
+          { header: 'EMAIL', value: (m) => m.email },
+          { header: 'NAME', value: (m) => m.name },
+          { header: 'ACTIVE', value: (m) => (m.active ? 'yes' : 'no') },
+          { header: 'UNTIL', value: (m) => m.membershipUntil },
+        ],
+        o.search ? `no member matches "${o.search}"` : 'no members yet (usher members import FILE)',
+      );
+    });
+  members
+    .command('set')
+    .description('create or change a member')
+    .argument('<email>')
+    .option('--name <name>')
+    .option('--active <yes-or-no>', 'true or false', (v: string) => {
+      if (v !== 'true' && v !== 'false') throw new InvalidArgumentError('takes true or false');
+      return v === 'true';
+    })
+    .option('--until <date>', 'the last day of membership, YYYY-MM-DD', (v: string) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new InvalidArgumentError('must be a date, YYYY-MM-DD');
+      return v;
+    })
+    .addHelpText(
+      'after',
+      examples(
+        'usher members set ann@club.example --name "Ann Smith" --until 2027-06-30',
+        'usher members set ann@club.example --active false',
+      ),
+    )
+    .action(async (email: string, o: { name?: string; active?: boolean; until?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const changes = {
+        ...(o.name ? { name: o.name } : {}),
+        ...(o.active !== undefined ? { active: o.active } : {}),
+        ...(o.until ? { membershipUntil: o.until } : {}),
+      };
+      out.record(await ctx.withOperations((ops) => ops.setMember(email, changes)));
+    });
+
+  const credits = program.command('credits').description("a member's credits: grant, take back, balance, ledger");
+  credits
+    .command('grant')
+    .description('grant credits to a member')
+    .argument('<email>')
+    .argument('<n>', 'how many (a whole number above 0)', positive)
+    .option('--reason <text>', 'why, for the ledger')
+    .option('--expires <date>', 'the last day they can be spent (YYYY-MM-DD, the clinic’s zone) or an ISO time', dateOrTime)
+    .addHelpText('after', examples('usher credits grant ann@club.example 10 --reason "10-pack" --expires 2027-06-30'))
+    .action(async (email: string, n: number, o: { reason?: string; expires?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      out.record(await ctx.withOperations((ops) => ops.adjustCredits(email, { amount: n, ...o })), `${email} now has`);
+    });
+  credits
+    .command('take')
+    .description('take spendable credits back (a correction), soonest-expiring first')
+    .argument('<email>')
+    .argument('<n>', 'how many (a whole number above 0)', positive)
+    .option('--reason <text>', 'why, for the ledger')
+    .addHelpText('after', examples('usher credits take ann@club.example 1 --reason "correction"'))
+    .action(async (email: string, n: number, o: { reason?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      out.record(await ctx.withOperations((ops) => ops.adjustCredits(email, { amount: -n, ...o })), `${email} now has`);
+    });
+  credits
+    .command('balance')
+    .description('available, held, captured, forfeited and expired credits, with the lots and the latest entries')
+    .argument('<email>')
+    .addHelpText('after', examples('usher credits balance ann@club.example'))
+    .action(async (email: string, _o: unknown, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const account = await ctx.withOperations((ops) => ops.memberAccount(email, 5), { migrate: false, create: false });
+      if (out.json) return out.record({ member: account.member, balance: account.balance, recent: account.history });
+      const b = account.balance;
+      out.say(`${account.member.email}${account.member.name ? ` (${account.member.name})` : ''}: ${b.available} available`);
+      out.say(`  held ${b.held} · captured ${b.captured} · forfeited ${b.forfeited} · expired ${b.expired}`);
+      if (b.lots.length) {
+        out.say('');
+        out.table(
+          b.lots,
+          [
+            { header: 'LOT', value: (l) => l.id },
+            { header: 'GRANTED', value: (l) => l.granted },
+            { header: 'LEFT', value: (l) => l.remaining },
+            { header: 'EXPIRES', value: (l) => out.time(l.expiresAt) || 'never' },
+            { header: 'REASON', value: (l) => l.reason, max: 40 },
+          ],
+          '',
+        );
+      }
+      out.say('');
+      history(out, account.history);
+    });
+  credits
+    .command('history')
+    .description("the member's ledger, newest first")
+    .argument('<email>')
+    .option('--limit <n>', 'at most this many (1–1000)', wholeNumber(1, 1000), 20)
+    .addHelpText('after', examples('usher credits history ann@club.example --limit 100'))
+    .action(async (email: string, o: { limit: number }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const account = await ctx.withOperations((ops) => ops.memberAccount(email, o.limit), { migrate: false, create: false });
+      history(out, account.history);
+    });
+
+  const gate = program.command('gate').description('bookings the gate left for a person');
+  gate
+    .command('held')
+    .description('bookings waiting for a person to approve or decline')
+    .addHelpText('after', examples('usher gate held'))
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const held = await ctx.withOperations((ops) => ops.heldBookings(), { migrate: false, create: false });
+      out.table(
+        held,
+        [
+          { header: 'BOOKING', value: (h) => h.bookingUid },
+          { header: 'STARTS', value: (h) => out.time(h.start) },
+          { header: 'MEMBER', value: (h) => h.memberEmail },
+          { header: 'WHY', value: (h) => h.reasons.map((r) => r.code).join(', '), max: 50 },
+        ],
+        'nothing is held',
+      );
+    });
+  gate
+    .command('approve')
+    .description('confirm a pending booking in Cal.com, taking its credits unless --no-charge')
+    .argument('<uid>', 'the booking, as gate held lists it')
+    .option('--no-charge', 'approve without taking credits')
+    .option('--note <text>', 'for the decision log')
+    .addHelpText('after', examples('usher gate approve bk_123', 'usher gate approve bk_123 --no-charge --note "first visit free"'))
+    .action(async (uid: string, o: { charge: boolean; note?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      out.record(await ctx.withOperations((ops) => ops.approve(uid, { charge: o.charge, ...(o.note ? { note: o.note } : {}) })));
+    });
+  gate
+    .command('decline')
+    .description('decline a pending booking in Cal.com')
+    .argument('<uid>', 'the booking, as gate held lists it')
+    .requiredOption('--reason <text>', 'what the booker sees')
+    .option('--note <text>', 'for the decision log')
+    .addHelpText('after', examples('usher gate decline bk_123 --reason "Please renew your membership first"'))
+    .action(async (uid: string, o: { reason: string; note?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      out.record(await ctx.withOperations((ops) => ops.decline(uid, { reason: o.reason, ...(o.note ? { note: o.note } : {}) })));
+    });
+
+  program
+    .command('booking')
+    .description("Usher's whole view of a booking: gate, room, credits, calls to Cal.com, events, what needs a person")
+    .argument('<uid>')
+    .addHelpText('after', examples('usher booking bk_123', 'usher booking bk_123 --json | jq .attention'))
+    .action(async (uid: string, _o: unknown, cmd: Command) => {
+      const out = ctx.output(cmd);
+      out.record(await ctx.withOperations((ops) => ops.booking(uid), { migrate: false, create: false }));
+    });
 }

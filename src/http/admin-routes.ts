@@ -1,114 +1,89 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { UsherError } from '../errors.ts';
-import type { Db } from '../store/db.ts';
-import { getInboxEvent, listInboxEvents, type InboxEvent } from '../store/inbox.ts';
-import { getJob, listJobs, type Job } from '../store/jobs.ts';
-import { parseRef, replay } from '../jobs/replay.ts';
+import { eventsQuery, jobsQuery, type Operations } from '../operations/operations.ts';
 import type { AdminGuard } from './admin-auth.ts';
+import { data, errorAnswer, presentedEvent, presentedJob, reconcileResult } from './api-schemas.ts';
 
 export interface AdminRouteOptions {
-  db: Db;
+  ops: Operations;
   /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
   adminGuard: AdminGuard;
-  now: () => Date;
-  onReplay: () => void;
-  reconcile: () => Promise<unknown>;
 }
 
-const listQuery = z.object({
-  state: z.string().optional(),
-  bookingUid: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+const ref = z.object({ ref: z.string().min(1).max(40).describe('evt_N or job_N') });
+const refused = { 400: errorAnswer, 401: errorAnswer, 404: errorAnswer, 409: errorAnswer };
+export const adminSecurity = [{ adminToken: [] }];
 
-/** Operators see what arrived, not the raw personal data in it: the body is left out of lists. */
-export function presentEvent(e: InboxEvent, withBody = false) {
-  return {
-    id: `evt_${e.id}`,
-    trigger: e.trigger,
-    bookingUid: e.bookingUid,
-    source: e.source,
-    state: e.state,
-    attempts: e.attempts,
-    maxAttempts: e.maxAttempts,
-    receivedAt: e.receivedAt,
-    runAt: e.runAt,
-    lastError: e.lastError,
-    finishedAt: e.finishedAt,
-    ...(withBody ? { body: safeJson(e.rawBody) } : {}),
-  };
-}
-
-export function presentJob(j: Job) {
-  return {
-    id: `job_${j.id}`,
-    kind: j.kind,
-    bookingUid: j.bookingUid,
-    coalesceKey: j.coalesceKey,
-    priorityAt: j.priorityAt,
-    state: j.state,
-    attempts: j.attempts,
-    maxAttempts: j.maxAttempts,
-    runAt: j.runAt,
-    lastError: j.lastError,
-    lastResponse: j.lastResponse,
-    payload: j.payload,
-    createdAt: j.createdAt,
-    finishedAt: j.finishedAt,
-  };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-export async function adminRoutes(app: FastifyInstance, o: AdminRouteOptions): Promise<void> {
+/** What arrived and what Usher did with it: the inbox, the outbox, replay and reconciliation. */
+export async function adminRoutes(fastify: FastifyInstance, o: AdminRouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.addHook('onRequest', o.adminGuard);
+  const tags = ['events and jobs'];
+  const security = adminSecurity;
 
-  app.get('/api/events', async (req) => {
-    const q = listQuery.parse(req.query);
-    const events = await listInboxEvents(o.db, {
-      ...(q.state ? { state: q.state as InboxEvent['state'] } : {}),
-      ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}),
-      limit: q.limit,
-    });
-    return { data: events.map((e) => presentEvent(e)) };
-  });
-
-  app.get('/api/events/:ref', async (req) => {
-    const { id, table } = parseRef((req.params as { ref: string }).ref);
-    const event = table === 'event' ? await getInboxEvent(o.db, id) : undefined;
-    if (!event) throw new UsherError('NOT_FOUND', 'no such event');
-    return { data: presentEvent(event, true) };
-  });
-
-  app.get('/api/jobs', async (req) => {
-    const q = listQuery.parse(req.query);
-    const jobs = await listJobs(o.db, {
-      ...(q.state ? { state: q.state as Job['state'] } : {}),
-      ...(q.bookingUid ? { bookingUid: q.bookingUid } : {}),
-      limit: q.limit,
-    });
-    return { data: jobs.map(presentJob) };
-  });
-
-  app.get('/api/jobs/:ref', async (req) => {
-    const { id, table } = parseRef((req.params as { ref: string }).ref);
-    const job = table === 'job' ? await getJob(o.db, id) : undefined;
-    if (!job) throw new UsherError('NOT_FOUND', 'no such job');
-    return { data: presentJob(job) };
-  });
-
-  app.post('/api/replay/:ref', async (req) => {
-    const replayed = await replay(o.db, (req.params as { ref: string }).ref, o.now());
-    o.onReplay();
-    return { data: 'event' in replayed ? presentEvent(replayed.event) : presentJob(replayed.job) };
-  });
-
-  app.post('/api/reconcile', async () => ({ data: await o.reconcile() }));
+  app.get(
+    '/api/events',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Inbox events, newest first',
+        querystring: eventsQuery,
+        response: { 200: data(z.array(presentedEvent)), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.listEvents(req.query) }),
+  );
+  app.get(
+    '/api/events/:ref',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'One inbox event with its body',
+        params: ref,
+        response: { 200: data(presentedEvent), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.getEvent(req.params.ref) }),
+  );
+  app.get(
+    '/api/jobs',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Outbox jobs (calls to Cal.com, deliveries)',
+        querystring: jobsQuery,
+        response: { 200: data(z.array(presentedJob)), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.listJobs(req.query) }),
+  );
+  app.get(
+    '/api/jobs/:ref',
+    { schema: { tags, security, summary: 'One outbox job', params: ref, response: { 200: data(presentedJob), ...refused } } },
+    async (req) => ({ data: await o.ops.getJob(req.params.ref) }),
+  );
+  app.post(
+    '/api/replay/:ref',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Run a dead-lettered or unprocessable event, or a dead job, again',
+        params: ref,
+        response: { 200: data(z.union([presentedEvent, presentedJob])), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.replay(req.params.ref) }),
+  );
+  app.post(
+    '/api/reconcile',
+    {
+      schema: { tags, security, summary: 'One reconciliation pass with Cal.com now', response: { 200: data(reconcileResult), ...refused } },
+    },
+    async () => ({ data: await o.ops.reconcile() }),
+  );
 }

@@ -1,6 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ZodError } from 'zod';
+import { readFileSync } from 'node:fs';
+import fastifySwagger from '@fastify/swagger';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { ZodError, type ZodType } from 'zod';
 import { describeError, UsherError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import type { InboxWriter } from '../store/inbox.ts';
@@ -13,10 +16,26 @@ import { bookingRoutes } from './booking-routes.ts';
 import { boardRoutes, type BoardRouteOptions } from './board-routes.ts';
 import { gateRoutes } from './gate-routes.ts';
 import { roomRoutes } from './room-routes.ts';
-import type { RoomDeps } from '../rooms/room-planning.ts';
-import type { GateDeps } from '../gate/decide-request.ts';
+import type { Operations } from '../operations/operations.ts';
 import type { Metrics } from './metrics.ts';
 import { webhookRoute } from './webhook-route.ts';
+
+const USHER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const ADMIN_API_DESCRIPTION =
+  'Operate Usher: what arrived from Cal.com and what was done with it, members and credits, held bookings, rooms. ' +
+  'Every route takes `Authorization: Bearer <USHER_ADMIN_TOKEN>`; every refusal has the shape {error: {code, message}}.';
+
+/** Production: answers go out as built; a schema never turns a good answer into a 500. */
+const plainSerializer = () => (value: unknown) => JSON.stringify(value);
+/** Tests: the answer, as JSON, must match the route's documented schema. */
+const checkedSerializer = ({ schema, url, method }: { schema: unknown; url: string; method: string }) => {
+  return (value: unknown) => {
+    const json = JSON.stringify(value);
+    const checked = (schema as ZodType).safeParse(JSON.parse(json));
+    if (!checked.success) throw new Error(`${method} ${url} answered outside its documented schema: ${checked.error.message}`);
+    return json;
+  };
+};
 
 export interface AppOptions {
   db: Db;
@@ -31,11 +50,13 @@ export interface AppOptions {
   webhooks: { maxBodyBytes: number; repeatWindowSeconds: number };
   maxAttempts: number;
   wakeWorker: () => void;
-  reconcile: () => Promise<unknown>;
-  gate: GateDeps;
-  rooms: RoomDeps;
+  /** The operations on this store, as the admin API's and the board's signed-in person. */
+  ops: (actor: string) => Operations;
+  timeZone: string;
   cal: CalClient;
   board: Pick<BoardRouteOptions, 'auth' | 'feed' | 'title' | 'present'>;
+  /** Run every answer of a documented route through its schema (tests): a drift fails loudly. */
+  validateResponses?: boolean;
   /** Later features add their routes here. */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -55,11 +76,35 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 1_048_576,
   });
 
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(o.validateResponses ? checkedSerializer : plainSerializer);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Usher admin API', version: USHER_VERSION, description: ADMIN_API_DESCRIPTION },
+      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'USHER_ADMIN_TOKEN' } } },
+    },
+    hideUntagged: true,
+    transform: jsonSchemaTransform,
+  });
+
+  // Every admin route is documented, or Usher does not start (so no test run can miss one).
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/api/') && route.url !== '/api/openapi.json' && !route.schema?.tags) {
+      throw new Error(`${route.method} ${route.url} has no schema with tags: it would be missing from /api/openapi.json`);
+    }
+  });
+
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (error instanceof UsherError) {
       // A list of faults (a bad CSV row, a config key) is for the operator; nothing else in `detail` leaves.
       const faults = error.httpStatus < 500 && Array.isArray(error.detail) ? { faults: error.detail.map(String) } : {};
       return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message, ...faults } });
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = error.validationContext ?? 'request';
+      const message = error.validation.map((v) => `${`${where}${v.instancePath.replaceAll('/', '.')}`}: ${v.message}`).join('; ');
+      return reply.code(400).send({ error: { code: 'BAD_REQUEST', message } });
     }
     if (error instanceof ZodError) {
       return reply.code(400).send({
@@ -108,6 +153,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     }
   });
 
+  // The admin API's own description, generated from the schemas its routes validate with.
+  app.get('/api/openapi.json', async () => app.swagger());
+
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', o.metrics.registry.contentType);
     return o.metrics.registry.metrics();
@@ -125,12 +173,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
 
   const adminGuard = bearerGuard(o.adminToken, new AuthThrottle(), () => o.now().getTime());
-  await app.register(adminRoutes, { db: o.db, adminGuard, now: o.now, onReplay: o.wakeWorker, reconcile: o.reconcile });
-
-  await app.register(gateRoutes, { db: o.db, adminGuard, now: o.now, gate: o.gate, wakeWorker: o.wakeWorker });
-  await app.register(roomRoutes, { db: o.db, adminGuard, now: o.now, rooms: o.rooms, present: o.board.present, wakeWorker: o.wakeWorker });
-  await app.register(bookingRoutes, { db: o.db, cal: o.cal, adminGuard, now: o.now });
-  await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, rooms: o.rooms, gate: o.gate, wakeWorker: o.wakeWorker });
+  const ops = o.ops('admin');
+  await app.register(adminRoutes, { ops, adminGuard });
+  await app.register(gateRoutes, { ops, adminGuard });
+  await app.register(roomRoutes, { ops, db: o.db, adminGuard, now: o.now, timeZone: o.timeZone, present: o.board.present });
+  await app.register(bookingRoutes, { ops, db: o.db, cal: o.cal, adminGuard, now: o.now });
+  await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, ops: o.ops('board'), wakeWorker: o.wakeWorker });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);
   return app;

@@ -4,15 +4,11 @@ import { BoardAuth, type Viewer } from '../board/board-auth.ts';
 import type { BoardFeed } from '../board/board-feed.ts';
 import { boardAssets, type Asset } from '../board/client-assets.ts';
 import { UsherError } from '../errors.ts';
-import { decideByOperator } from '../gate/gate-operations.ts';
-import type { GateDeps } from '../gate/decide-request.ts';
-import { replay } from '../jobs/replay.ts';
+import type { Operations } from '../operations/operations.ts';
+import type { PresentedReplan } from '../operations/present-replan.ts';
 import type { BookingPresenter } from '../rooms/room-board.ts';
-import { blockRoom, markCleaned, moveBooking, unblockRoom } from '../rooms/room-operations.ts';
-import type { RoomDeps } from '../rooms/room-planning.ts';
 import { getBookings } from '../store/bookings.ts';
 import type { Db } from '../store/db.ts';
-import { presentReplan } from './room-routes.ts';
 
 export interface BoardRouteOptions {
   db: Db;
@@ -21,8 +17,8 @@ export interface BoardRouteOptions {
   title: string;
   present: BookingPresenter;
   now: () => Date;
-  rooms: RoomDeps;
-  gate: GateDeps;
+  /** The same operations as the admin API and the CLI, done as the signed-in person. */
+  ops: Operations;
   wakeWorker: () => void;
 }
 
@@ -218,16 +214,20 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const body = blockBody.parse(req.body);
     const now = o.now();
     if (body.until <= now) throw new UsherError('BAD_REQUEST', 'until: must be in the future');
-    const result = await blockRoom(o.db, o.rooms, { room: name, from: now, to: body.until, reason: body.reason, by: v.name }, now);
-    const plan = presentReplan(result.replan);
-    return done({ blockId: result.blockId, plan: { ...plan, moves: await labelled(plan.moves) } });
+    const { blockId, plan } = await o.ops.blockRoom(name, {
+      from: now.toISOString(),
+      until: body.until.toISOString(),
+      reason: body.reason,
+      by: v.name,
+    });
+    return done({ blockId, plan: { ...plan, moves: await labelled(plan.moves) } });
   });
 
   app.post('/board/api/blocks/:id/unblock', async (req, reply) => {
     const v = await staff(req, reply);
     if (!v) return;
     const { id } = z.object({ id: z.coerce.number().int().positive() }).parse(req.params);
-    const plan = presentReplan((await unblockRoom(o.db, o.rooms, id, v.name, o.now())).replan);
+    const { plan } = await o.ops.unblockRoom(id, v.name);
     return done({ plan: { ...plan, moves: await labelled(plan.moves) } });
   });
 
@@ -235,7 +235,7 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const v = await staff(req, reply);
     if (!v) return;
     const { name } = roomParam.parse(req.params);
-    return done(await markCleaned(o.db, o.rooms, name, v.name, o.now()));
+    return done(await o.ops.markCleaned(name, v.name));
   });
 
   app.post('/board/api/bookings/:uid/move', async (req, reply) => {
@@ -243,7 +243,7 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     if (!v) return;
     const { uid } = uidParam.parse(req.params);
     const { room } = moveBody.parse(req.body);
-    return done(await moveBooking(o.db, o.rooms, { uid, room, by: v.name }, o.now()));
+    return done(await o.ops.moveBooking(uid, { room, by: v.name }));
   });
 
   app.post('/board/api/bookings/:uid/approve', async (req, reply) => {
@@ -251,20 +251,7 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     if (!v) return;
     const { uid } = uidParam.parse(req.params);
     const body = approveBody.parse(req.body ?? {});
-    return done(
-      await decideByOperator(
-        o.db,
-        o.gate,
-        {
-          uid,
-          outcome: 'approve',
-          actor: v.name,
-          ...(body.charge !== undefined ? { charge: body.charge } : {}),
-          ...(body.note ? { note: body.note } : {}),
-        },
-        o.now(),
-      ),
-    );
+    return done(await o.ops.approve(uid, { ...body, by: v.name }));
   });
 
   app.post('/board/api/bookings/:uid/decline', async (req, reply) => {
@@ -272,20 +259,20 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     if (!v) return;
     const { uid } = uidParam.parse(req.params);
     const body = declineBody.parse(req.body);
-    return done(await decideByOperator(o.db, o.gate, { uid, outcome: 'decline', actor: v.name, message: body.reason }, o.now()));
+    return done(await o.ops.decline(uid, { reason: body.reason, by: v.name }));
   });
 
   app.post('/board/api/replay/:ref', async (req, reply) => {
     const v = await staff(req, reply);
     if (!v) return;
     const { ref } = z.object({ ref: z.string().min(1).max(40) }).parse(req.params);
-    const result = await replay(o.db, ref, o.now());
+    const result = await o.ops.replay(ref);
     req.log.info({ ref, by: v.name }, 'replayed from the board');
-    return done('job' in result ? { ref, state: result.job.state } : { ref, state: result.event.state });
+    return done({ ref, state: result.state });
   });
 
   /** Moves as the desk reads them: the booking's title and initials beside its uid. */
-  async function labelled(moves: ReturnType<typeof presentReplan>['moves']) {
+  async function labelled(moves: PresentedReplan['moves']) {
     const bookings = await getBookings(
       o.db,
       moves.map((m) => m.uid),

@@ -1,138 +1,158 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { endOfLocalDate } from '../domain/calendar-period.ts';
-import { UsherError } from '../errors.ts';
-import type { GateDeps } from '../gate/decide-request.ts';
-import { adjustCredits, decideByOperator, heldBookings, importMembers, memberAccount } from '../gate/gate-operations.ts';
-import { parseMembersCsv } from '../gate/members-csv.ts';
-import type { Db } from '../store/db.ts';
-import { listMembers, upsertMember } from '../store/members.ts';
+import { approval, creditChange, declining, memberChanges, membersQuery, type Operations } from '../operations/operations.ts';
 import type { AdminGuard } from './admin-auth.ts';
-import { bookingView } from './booking-view.ts';
+import { adminSecurity } from './admin-routes.ts';
+import {
+  bookingView,
+  creditBalance,
+  data,
+  errorAnswer,
+  heldBooking,
+  importResult,
+  member,
+  memberAccount,
+  operatorOutcome,
+} from './api-schemas.ts';
 
 export interface GateRouteOptions {
-  db: Db;
-  /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
+  ops: Operations;
   adminGuard: AdminGuard;
-  now: () => Date;
-  gate: GateDeps;
-  wakeWorker: () => void;
 }
 
-const dateOrTime = z
-  .string()
-  .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) || !Number.isNaN(Date.parse(v)), 'a date (YYYY-MM-DD) or an ISO time');
-const memberBody = z
-  .object({
-    name: z.string().min(1).optional(),
-    active: z.boolean().optional(),
-    membershipUntil: z
-      .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/)
-      .nullable()
-      .optional(),
-  })
-  .strict();
-const creditsBody = z.object({ amount: z.number().int(), reason: z.string().max(500).optional(), expires: dateOrTime.optional() }).strict();
-const approveBody = z
-  .object({ charge: z.boolean().optional(), note: z.string().max(500).optional(), by: z.string().max(100).optional() })
-  .strict();
-const declineBody = z
-  .object({ reason: z.string().min(1).max(500), note: z.string().max(500).optional(), by: z.string().max(100).optional() })
-  .strict();
-const emailParam = z.object({ email: z.string().email() });
+const emailParam = z.object({ email: z.email() });
 const uidParam = z.object({ uid: z.string().min(1) });
+const refused = { 400: errorAnswer, 401: errorAnswer, 404: errorAnswer, 409: errorAnswer };
 
 /** Members, credits and held bookings over the admin API (bearer USHER_ADMIN_TOKEN). */
-export async function gateRoutes(app: FastifyInstance, o: GateRouteOptions): Promise<void> {
+export async function gateRoutes(fastify: FastifyInstance, o: GateRouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.addHook('onRequest', o.adminGuard);
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1_048_576 }, (_req, body, done) => done(null, body));
-  const tz = o.gate.timeZone;
-  const expiry = (v: string | undefined) =>
-    v === undefined ? undefined : /^\d{4}-\d{2}-\d{2}$/.test(v) ? endOfLocalDate(v, tz) : new Date(v);
-  const gated = new Set(Object.keys(o.gate.settings.policies));
+  const security = adminSecurity;
+  const members = ['members and credits'];
+  const gate = ['gate'];
 
-  app.get('/api/members', async (req) => {
-    const q = z.object({ search: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }).parse(req.query);
-    return { data: await listMembers(o.db, { ...(q.search ? { search: q.search } : {}), limit: q.limit }) };
-  });
-
-  app.post('/api/members/import', async (req) => {
-    const text = typeof req.body === 'string' ? req.body : z.object({ csv: z.string() }).parse(req.body).csv;
-    const rows = parseMembersCsv(text, tz);
-    return { data: await importMembers(o.db, rows, 'admin-api', o.now()) };
-  });
-
-  app.get('/api/members/:email', async (req) => {
-    const { email } = emailParam.parse(req.params);
-    return { data: await memberAccount(o.db, email, o.now()) };
-  });
-
-  app.put('/api/members/:email', async (req) => {
-    const { email } = emailParam.parse(req.params);
-    const body = memberBody.parse(req.body ?? {});
-    const { member, created } = await o.db.transaction((trx) =>
-      upsertMember(trx, { email, ...body } as Parameters<typeof upsertMember>[1], o.now()),
-    );
-    return { data: { member, created } };
-  });
-
-  app.post('/api/members/:email/credits', async (req) => {
-    const { email } = emailParam.parse(req.params);
-    const body = creditsBody.parse(req.body);
-    const expiresAt = expiry(body.expires);
-    const balance = await adjustCredits(
-      o.db,
-      {
-        email,
-        amount: body.amount,
-        ...(body.reason ? { reason: body.reason } : {}),
-        ...(expiresAt ? { expiresAt } : {}),
-        actor: 'admin-api',
+  app.get(
+    '/api/members',
+    {
+      schema: {
+        tags: members,
+        security,
+        summary: 'Members by e-mail',
+        querystring: membersQuery,
+        response: { 200: data(z.array(member)), ...refused },
       },
-      o.now(),
-    );
-    return { data: balance };
-  });
-
-  app.get('/api/gate/held', async () => ({ data: await heldBookings(o.db) }));
-
-  app.post('/api/bookings/:uid/approve', async (req) => {
-    const { uid } = uidParam.parse(req.params);
-    const body = approveBody.parse(req.body ?? {});
-    const result = await decideByOperator(
-      o.db,
-      o.gate,
-      {
-        uid,
-        outcome: 'approve',
-        actor: body.by ?? 'admin',
-        ...(body.charge !== undefined ? { charge: body.charge } : {}),
-        ...(body.note ? { note: body.note } : {}),
+    },
+    async (req) => ({ data: await o.ops.listMembers(req.query) }),
+  );
+  app.post(
+    '/api/members/import',
+    {
+      schema: {
+        tags: members,
+        security,
+        summary: 'Add or update members from CSV (email,name,credits[,expires]); each row’s credits becomes the balance',
+        description: 'The body is the CSV itself (text/csv) or {"csv": "…"}. All rows or none: every faulty row is listed.',
+        body: z.union([z.string(), z.object({ csv: z.string() }).strict()]),
+        response: { 200: data(importResult), ...refused },
       },
-      o.now(),
-    );
-    o.wakeWorker();
-    return { data: result };
-  });
-
-  app.post('/api/bookings/:uid/decline', async (req) => {
-    const { uid } = uidParam.parse(req.params);
-    const body = declineBody.parse(req.body);
-    const result = await decideByOperator(
-      o.db,
-      o.gate,
-      { uid, outcome: 'decline', actor: body.by ?? 'admin', message: body.reason, ...(body.note ? { note: body.note } : {}) },
-      o.now(),
-    );
-    o.wakeWorker();
-    return { data: result };
-  });
-
-  app.get('/api/bookings/:uid', async (req) => {
-    const { uid } = uidParam.parse(req.params);
-    const view = await bookingView(o.db, uid, gated);
-    if (!view) throw new UsherError('NOT_FOUND', `Usher knows no booking ${uid}`);
-    return { data: view };
-  });
+    },
+    async (req) => ({ data: await o.ops.importMembers(typeof req.body === 'string' ? req.body : req.body.csv) }),
+  );
+  app.get(
+    '/api/members/:email',
+    {
+      schema: {
+        tags: members,
+        security,
+        summary: 'A member, their balance and ledger',
+        params: emailParam,
+        response: { 200: data(memberAccount), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.memberAccount(req.params.email) }),
+  );
+  app.put(
+    '/api/members/:email',
+    {
+      schema: {
+        tags: members,
+        security,
+        summary: 'Create or change a member',
+        params: emailParam,
+        body: memberChanges.default({}),
+        response: { 200: data(z.object({ member, created: z.boolean() })), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.setMember(req.params.email, req.body) }),
+  );
+  app.post(
+    '/api/members/:email/credits',
+    {
+      schema: {
+        tags: members,
+        security,
+        summary: 'Grant credits (a negative amount takes spendable credits back)',
+        params: emailParam,
+        body: creditChange,
+        response: { 200: data(creditBalance), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.adjustCredits(req.params.email, req.body) }),
+  );
+  app.get(
+    '/api/gate/held',
+    {
+      schema: {
+        tags: gate,
+        security,
+        summary: 'Bookings the gate left for a person',
+        response: { 200: data(z.array(heldBooking)), ...refused },
+      },
+    },
+    async () => ({ data: await o.ops.heldBookings() }),
+  );
+  app.post(
+    '/api/bookings/:uid/approve',
+    {
+      schema: {
+        tags: gate,
+        security,
+        summary: 'Confirm a pending booking in Cal.com (with its credits unless charge is false)',
+        params: uidParam,
+        body: approval.default({}),
+        response: { 200: data(operatorOutcome), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.approve(req.params.uid, req.body) }),
+  );
+  app.post(
+    '/api/bookings/:uid/decline',
+    {
+      schema: {
+        tags: gate,
+        security,
+        summary: 'Decline a pending booking in Cal.com; the reason is what the booker sees',
+        params: uidParam,
+        body: declining,
+        response: { 200: data(operatorOutcome), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.decline(req.params.uid, req.body) }),
+  );
+  app.get(
+    '/api/bookings/:uid',
+    {
+      schema: {
+        tags: gate,
+        security,
+        summary: 'Usher’s whole view of a booking: gate, room, credits, calls, events, what needs a person',
+        params: uidParam,
+        response: { 200: data(bookingView), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.booking(req.params.uid) }),
+  );
 }

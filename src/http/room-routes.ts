@@ -1,129 +1,145 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ReplanResult } from '../domain/replan-rooms.ts';
-import { UsherError } from '../errors.ts';
-import { openMinutes } from '../rooms/room-config.ts';
+import { isoTime, roomBlocking, roomMove, roomSettingsInput, type Operations } from '../operations/operations.ts';
 import { roomBoard, type BookingPresenter } from '../rooms/room-board.ts';
-import { blockRoom, markCleaned, moveBooking, putRoom, replanUpcoming, retireRoom, unblockRoom } from '../rooms/room-operations.ts';
-import type { RoomDeps } from '../rooms/room-planning.ts';
 import type { Db } from '../store/db.ts';
-import { listRooms } from '../store/rooms.ts';
 import type { AdminGuard } from './admin-auth.ts';
+import { adminSecurity } from './admin-routes.ts';
+import { data, errorAnswer, replanPlan, room, roomBoard as roomBoardAnswer } from './api-schemas.ts';
 
 export interface RoomRouteOptions {
+  ops: Operations;
   db: Db;
-  /** The admin API's bearer check (one per app, with its throttle): src/http/admin-auth.ts. */
   adminGuard: AdminGuard;
   now: () => Date;
-  rooms: RoomDeps;
+  timeZone: string;
   present: BookingPresenter;
-  wakeWorker: () => void;
 }
 
-const roomBody = z
-  .object({
-    floor: z.number().int().default(0),
-    building: z.string().default(''),
-    equipment: z.array(z.string().trim().min(1)).default([]),
-    cleaningMinutes: z.number().int().min(0).max(1440).default(0),
-    openHours: z
-      .string()
-      .regex(/^\d\d:\d\d-\d\d:\d\d$/, 'like "08:00-18:00"')
-      .optional(),
-  })
-  .strict();
-const isoTime = z
-  .string()
-  .refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time')
-  .transform((v) => new Date(v));
-const blockBody = z
-  .object({ reason: z.string().trim().min(1).max(200), from: isoTime.optional(), until: isoTime, by: z.string().max(100).optional() })
-  .strict();
 const name = z.object({ name: z.string().min(1).max(40) });
-
-/** A plan's changes for an operator: who moved where and why. */
-export function presentReplan(r: ReplanResult | undefined) {
-  if (!r) return { moves: [], movedCount: 0, unassigned: [], method: 'none' };
-  return { moves: r.moves, movedCount: r.movedCount, unassigned: r.unassigned, method: r.method, exact: r.exact };
-}
+const refused = { 400: errorAnswer, 401: errorAnswer, 404: errorAnswer, 409: errorAnswer };
+const planned = <T extends z.ZodRawShape>(shape: T) => data(z.object({ ...shape, plan: replanPlan }));
 
 /** Rooms, blocks, moves and the room board over the admin API (bearer USHER_ADMIN_TOKEN). */
-export async function roomRoutes(app: FastifyInstance, o: RoomRouteOptions): Promise<void> {
+export async function roomRoutes(fastify: FastifyInstance, o: RoomRouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.addHook('onRequest', o.adminGuard);
-  const done = <T>(value: T) => {
-    o.wakeWorker();
-    return { data: value };
-  };
+  const tags = ['rooms'];
+  const security = adminSecurity;
 
-  app.get('/api/rooms', async (req) => {
-    const q = z.object({ all: z.enum(['true', 'false']).optional() }).parse(req.query);
-    return { data: await listRooms(o.db, { includeInactive: q.all === 'true' }) };
-  });
-
-  app.put('/api/rooms/:name', async (req) => {
-    const { name: roomName } = name.parse(req.params);
-    const body = roomBody.parse(req.body ?? {});
-    const open = openMinutes(body.openHours);
-    if (body.openHours && (!open || open.fromMinute >= open.toMinute))
-      throw new UsherError('BAD_REQUEST', 'openHours: from must be before to');
-    const result = await putRoom(
-      o.db,
-      o.rooms,
-      {
-        name: roomName,
-        floor: body.floor,
-        building: body.building,
-        equipment: body.equipment,
-        cleaningMinutes: body.cleaningMinutes,
-        ...(open ? { open } : {}),
-        active: true,
+  app.get(
+    '/api/rooms',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'The rooms (retired ones too with all=true)',
+        querystring: z.object({ all: z.enum(['true', 'false']).optional() }).strict(),
+        response: { 200: data(z.array(room)), ...refused },
       },
-      o.now(),
-    );
-    return done({ created: result.created, plan: presentReplan(result.replan) });
-  });
-
-  app.delete('/api/rooms/:name', async (req) => {
-    const { name: roomName } = name.parse(req.params);
-    return done({ plan: presentReplan((await retireRoom(o.db, o.rooms, roomName, o.now())).replan) });
-  });
-
-  app.post('/api/rooms/:name/blocks', async (req) => {
-    const { name: roomName } = name.parse(req.params);
-    const body = blockBody.parse(req.body);
-    const now = o.now();
-    const result = await blockRoom(
-      o.db,
-      o.rooms,
-      { room: roomName, from: body.from ?? now, to: body.until, reason: body.reason, by: body.by ?? 'admin' },
-      now,
-    );
-    return done({ blockId: result.blockId, plan: presentReplan(result.replan) });
-  });
-
-  app.delete('/api/rooms/blocks/:id', async (req) => {
-    const { id } = z.object({ id: z.coerce.number().int().positive() }).parse(req.params);
-    return done({ plan: presentReplan((await unblockRoom(o.db, o.rooms, id, 'admin', o.now())).replan) });
-  });
-
-  app.post('/api/rooms/:name/cleaned', async (req) => {
-    const { name: roomName } = name.parse(req.params);
-    return done(await markCleaned(o.db, o.rooms, roomName, 'admin', o.now()));
-  });
-
-  app.post('/api/bookings/:uid/room', async (req) => {
-    const { uid } = z.object({ uid: z.string().min(1) }).parse(req.params);
-    const body = z
-      .object({ room: z.string().min(1), by: z.string().max(100).optional() })
-      .strict()
-      .parse(req.body);
-    return done(await moveBooking(o.db, o.rooms, { uid, room: body.room, by: body.by ?? 'admin' }, o.now()));
-  });
-
-  app.post('/api/rooms/replan', async () => done({ plan: presentReplan(await replanUpcoming(o.db, o.rooms, o.now(), 'operator')) }));
-
-  app.get('/api/rooms/board', async (req) => {
-    const q = z.object({ at: isoTime.optional() }).parse(req.query);
-    return { data: await roomBoard(o.db, { timeZone: o.rooms.timeZone, present: o.present }, q.at ?? o.now()) };
-  });
+    },
+    async (req) => ({ data: await o.ops.listRooms({ all: req.query.all === 'true' }) }),
+  );
+  app.put(
+    '/api/rooms/:name',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Add or change a room; bookings it can no longer take are re-planned',
+        params: name,
+        body: roomSettingsInput.default({ floor: 0, building: '', equipment: [], cleaningMinutes: 0 }),
+        response: { 200: planned({ created: z.boolean() }), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.putRoom(req.params.name, req.body) }),
+  );
+  app.delete(
+    '/api/rooms/:name',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Retire a room; its bookings are re-planned',
+        params: name,
+        response: { 200: planned({}), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.retireRoom(req.params.name) }),
+  );
+  app.post(
+    '/api/rooms/:name/blocks',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Block a room (from now, or from `from`) until a time; its bookings move with the fewest changes',
+        params: name,
+        body: roomBlocking,
+        response: { 200: planned({ blockId: z.number().int() }), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.blockRoom(req.params.name, req.body) }),
+  );
+  app.delete(
+    '/api/rooms/blocks/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Lift a block',
+        params: z.object({ id: z.coerce.number().int().positive() }),
+        response: { 200: planned({}), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.unblockRoom(req.params.id) }),
+  );
+  app.post(
+    '/api/rooms/:name/cleaned',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'The room is clean now: its cleaning buffer ends',
+        params: name,
+        response: { 200: data(z.object({ shortened: z.array(z.string()) })), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.markCleaned(req.params.name) }),
+  );
+  app.post(
+    '/api/bookings/:uid/room',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Move a booking to a room (pinned there); Cal.com is told',
+        params: z.object({ uid: z.string().min(1) }),
+        body: roomMove,
+        response: { 200: data(z.object({ room: z.string(), location: z.string().describe('the text written to Cal.com') })), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.moveBooking(req.params.uid, req.body) }),
+  );
+  app.post(
+    '/api/rooms/replan',
+    { schema: { tags, security, summary: 'Re-plan every upcoming booking now', response: { 200: planned({}), ...refused } } },
+    async () => ({ data: await o.ops.replan() }),
+  );
+  app.get(
+    '/api/rooms/board',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Every room at a time (now by default)',
+        querystring: z.object({ at: isoTime.optional() }).strict(),
+        response: { 200: data(roomBoardAnswer), ...refused },
+      },
+    },
+    async (req) => ({
+      data: await roomBoard(o.db, { timeZone: o.timeZone, present: o.present }, req.query.at ? new Date(req.query.at) : o.now()),
+    }),
+  );
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.ts';
-import { createCalClient } from '../main.ts';
+import { createCalClient } from '../create-cal-client.ts';
 import { enqueueJob, getJob, listJobs } from '../store/jobs.ts';
 import { FakeClock } from '../../test/clock.ts';
 import { specValidator } from '../../test/openapi.ts';

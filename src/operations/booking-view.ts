@@ -6,7 +6,7 @@ import { getGateRecord } from '../store/gate-decisions.ts';
 import { listInboxEvents } from '../store/inbox.ts';
 import { listJobs } from '../store/jobs.ts';
 import { getAssignment } from '../store/rooms.ts';
-import { presentEvent, presentJob } from './admin-routes.ts';
+import { presentEvent, presentJob } from './present-work.ts';
 
 export interface Attention {
   code: string;
@@ -86,3 +86,5 @@ export async function bookingView(db: Db, uid: string, gatedEventTypes: Readonly
     events: events.map((e) => presentEvent(e)),
   };
 }
+
+export type BookingView = NonNullable<Awaited<ReturnType<typeof bookingView>>>;

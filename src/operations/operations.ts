@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { checkoutSchema, type CheckoutRequest } from '../bookings/checkout.ts';
+import type { ReconcileResult } from '../cal/reconciler.ts';
+import type { heldBookings, ImportResult } from '../gate/gate-operations.ts';
+import type { CreditBalance, LedgerEntry } from '../store/credits.ts';
+import type { Member } from '../store/members.ts';
+import type { RoomRecord } from '../store/rooms.ts';
+import type { BookingView } from './booking-view.ts';
+import type { PresentedEvent, PresentedJob } from './present-work.ts';
+import type { PresentedReplan } from './present-replan.ts';
+
+/**
+ * What an operator can do to a running Usher, declared once. Two implementations: local (the
+ * store itself — the admin API's routes and the CLI beside the data) and remote (the admin API, for
+ * the CLI on another machine). Inputs are parsed by the schemas below on both paths, so the CLI
+ * refuses what the API would refuse before any work, and the API documents exactly what it takes.
+ */
+export interface Operations {
+  listEvents(q: WorkQuery): Promise<PresentedEvent[]>;
+  getEvent(ref: string): Promise<PresentedEvent>;
+  listJobs(q: WorkQuery): Promise<PresentedJob[]>;
+  getJob(ref: string): Promise<PresentedJob>;
+  replay(ref: string): Promise<PresentedEvent | PresentedJob>;
+  reconcile(): Promise<ReconcileResult>;
+
+  listMembers(q: MembersQuery): Promise<Member[]>;
+  importMembers(csv: string): Promise<ImportResult>;
+  setMember(email: string, changes: MemberChanges): Promise<{ member: Member; created: boolean }>;
+  adjustCredits(email: string, change: CreditChange): Promise<CreditBalance>;
+  memberAccount(email: string, historyLimit?: number): Promise<MemberAccount>;
+  heldBookings(): ReturnType<typeof heldBookings>;
+  approve(uid: string, a: Approval): Promise<OperatorOutcome>;
+  decline(uid: string, d: Declining): Promise<OperatorOutcome>;
+  booking(uid: string): Promise<BookingView>;
+
+  listRooms(q: { all: boolean }): Promise<RoomRecord[]>;
+  putRoom(name: string, r: RoomSettingsInput): Promise<{ created: boolean; plan: PresentedReplan }>;
+  retireRoom(name: string): Promise<{ plan: PresentedReplan }>;
+  blockRoom(room: string, b: RoomBlocking): Promise<{ blockId: number; plan: PresentedReplan }>;
+  unblockRoom(blockId: number, by?: string): Promise<{ plan: PresentedReplan }>;
+  markCleaned(room: string, by?: string): Promise<{ shortened: string[] }>;
+  moveBooking(uid: string, m: RoomMove): Promise<{ room: string; location: string }>;
+  replan(): Promise<{ plan: PresentedReplan }>;
+
+  slots(q: SlotsQuery): Promise<Record<string, { start: string }[]>>;
+  /** A booking made in Cal.com once per key (a retried key answers the first outcome). */
+  book(key: string, request: CheckoutRequest): Promise<unknown>;
+}
+
+export const INBOX_STATES = ['pending', 'running', 'done', 'ignored', 'unprocessable', 'dead'] as const;
+export const JOB_STATES = ['pending', 'running', 'done', 'dead', 'superseded'] as const;
+
+const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+export const eventsQuery = z
+  .object({ state: z.enum(INBOX_STATES).optional(), bookingUid: z.string().optional(), limit: limit(1000, 50) })
+  .strict();
+export const jobsQuery = z
+  .object({ state: z.enum(JOB_STATES).optional(), bookingUid: z.string().optional(), limit: limit(1000, 50) })
+  .strict();
+export type WorkQuery = { state?: string | undefined; bookingUid?: string | undefined; limit: number };
+
+export const membersQuery = z.object({ search: z.string().optional(), limit: limit(1000, 100) }).strict();
+export type MembersQuery = z.infer<typeof membersQuery>;
+
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD');
+const dateOrTime = z
+  .string()
+  .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) || !Number.isNaN(Date.parse(v)), 'a date (YYYY-MM-DD) or an ISO time');
+export const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time');
+const by = z.string().max(100).optional();
+
+export const memberChanges = z
+  .object({ name: z.string().min(1).optional(), active: z.boolean().optional(), membershipUntil: day.nullable().optional() })
+  .strict();
+export type MemberChanges = z.infer<typeof memberChanges>;
+
+export const creditChange = z
+  .object({
+    amount: z
+      .number()
+      .int()
+      .refine((n) => n !== 0, 'a whole number other than 0'),
+    reason: z.string().max(500).optional(),
+    expires: dateOrTime.optional(),
+  })
+  .strict();
+export type CreditChange = z.infer<typeof creditChange>;
+
+export const approval = z.object({ charge: z.boolean().optional(), note: z.string().max(500).optional(), by }).strict();
+export type Approval = z.infer<typeof approval>;
+export const declining = z.object({ reason: z.string().min(1).max(500), note: z.string().max(500).optional(), by }).strict();
+export type Declining = z.infer<typeof declining>;
+
+export const roomBlocking = z
+  .object({ reason: z.string().trim().min(1).max(200), from: isoTime.optional(), until: isoTime, by })
+  .strict()
+  .refine((b) => !b.from || Date.parse(b.from) < Date.parse(b.until), { message: 'until: must be after from', path: ['until'] });
+export type RoomBlocking = z.infer<typeof roomBlocking>;
+export const roomSettingsInput = z
+  .object({
+    floor: z.number().int().default(0),
+    building: z.string().default(''),
+    equipment: z.array(z.string().trim().min(1)).default([]),
+    cleaningMinutes: z.number().int().min(0).max(1440).default(0),
+    openHours: z
+      .string()
+      .regex(/^\d\d:\d\d-\d\d:\d\d$/, 'like "08:00-18:00"')
+      .refine((v) => v.slice(0, 5) < v.slice(6), 'from must be before to')
+      .optional(),
+  })
+  .strict();
+export type RoomSettingsInput = z.infer<typeof roomSettingsInput>;
+export const roomMove = z.object({ room: z.string().min(1), by }).strict();
+export type RoomMove = z.infer<typeof roomMove>;
+
+export const slotsQuery = z
+  .object({ eventTypeId: z.coerce.number().int().positive(), from: isoTime, to: isoTime, timeZone: z.string().optional() })
+  .strict()
+  .refine((q) => Date.parse(q.to) >= Date.parse(q.from), { message: 'must not be before from', path: ['to'] });
+export type SlotsQuery = z.infer<typeof slotsQuery>;
+
+export { checkoutSchema };
+
+export interface MemberAccount {
+  member: Member;
+  balance: CreditBalance;
+  history: LedgerEntry[];
+}
+export interface OperatorOutcome {
+  outcome: string;
+  creditsHeld: number;
+}
