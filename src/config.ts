@@ -123,7 +123,8 @@ export interface Config {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; faults: string[] };
 
-export type Env = Record<string, string | undefined>;
+export type { Env } from './env.ts';
+import type { Env } from './env.ts';
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {

@@ -1,4 +1,4 @@
-import type { Env } from './config.ts';
+import type { Env } from './env.ts';
 
 const REFERENCE = /\$\{([A-Z_][A-Z0-9_]*)\}/g;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Env } from '../config.ts';
+import type { Env } from '../env.ts';
 import { knownTriggers } from '../domain/booking-event.ts';
 import { isKnownPath, templatePaths } from '../domain/template.ts';
 import { templateFieldsFor, usherEventKinds } from '../domain/usher-events.ts';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AuthThrottle } from '../http/auth-throttle.ts';
+import { AuthThrottle } from '../domain/auth-throttle.ts';
 import type { Db } from '../store/db.ts';
 import { createBoardSession, deleteBoardSession, getBoardSession, type BoardRole, type BoardSession } from '../store/board-sessions.ts';
 import { tokenHash, type BoardSettings } from './board-config.ts';

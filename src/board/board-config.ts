@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Env } from '../config.ts';
+import type { Env } from '../env.ts';
 import { interpolateEnv } from '../env-interpolation.ts';
 import type { BoardRole } from '../store/board-sessions.ts';
 

@@ -2,6 +2,14 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { CalClient } from '../cal/api-client.ts';
 import { isUsherError, UsherError } from '../errors.ts';
+import {
+  claimBookingRequest,
+  finishBookingRequest,
+  forgetBookingRequests,
+  getBookingRequest,
+  releaseBookingRequest,
+  takeOverBookingRequest,
+} from '../store/booking-requests.ts';
 import type { Db } from '../store/db.ts';
 
 /** CONTRACT §4.2 "Create body": metadata has at most 50 keys of ≤ 40 characters, string values ≤ 500. */
@@ -93,12 +101,7 @@ export function refusalOf(message: string): { status: number; code: string } {
 }
 
 async function finish(db: Db, key: string, status: number, body: unknown, now: Date): Promise<CheckoutAnswer> {
-  await db.query(`update booking_requests set state = 'done', status = $2, response = $3, updated_at = $4 where idempotency_key = $1`, [
-    key,
-    status,
-    JSON.stringify(body),
-    now,
-  ]);
+  await finishBookingRequest(db, key, status, body, now);
   return { status, body, replayed: false };
 }
 
@@ -111,31 +114,19 @@ async function finish(db: Db, key: string, status: number, body: unknown, now: D
 export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutRequest, now: () => Date): Promise<CheckoutAnswer> {
   const hash = hashOf(r);
   // Keys live a week (a checkout is retried within minutes); answers hold personal data, so they go.
-  await db.query(`delete from booking_requests where created_at < $1`, [new Date(now().getTime() - KEY_TTL_MS)]);
-  const claimed = await db.query(
-    `insert into booking_requests (idempotency_key, request_hash, state, created_at, updated_at) values ($1, $2, 'in_progress', $3, $3)
-     on conflict (idempotency_key) do nothing returning idempotency_key`,
-    [key, hash, now()],
-  );
+  await forgetBookingRequests(db, new Date(now().getTime() - KEY_TTL_MS));
   let recovering = false;
-  if (claimed.rows.length === 0) {
-    const row = (await db.query('select * from booking_requests where idempotency_key = $1', [key])).rows[0]!;
-    if (row.request_hash !== hash)
+  if (!(await claimBookingRequest(db, key, hash, now()))) {
+    const row = (await getBookingRequest(db, key))!;
+    if (row.requestHash !== hash)
       return {
         status: 422,
         body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different booking request' } },
         replayed: false,
       };
     if (row.state === 'done') return { status: Number(row.status), body: row.response, replayed: true };
-    if (now().getTime() - new Date(row.updated_at as Date).getTime() < IN_FLIGHT_MS) {
-      return IN_PROGRESS;
-    }
-    // Take the stale request over (only one retry can: the update is conditional on the old time).
-    const taken = await db.query(
-      `update booking_requests set updated_at = $2 where idempotency_key = $1 and state = 'in_progress' and updated_at = $3 returning 1`,
-      [key, now(), row.updated_at],
-    );
-    if (taken.rows.length === 0) return IN_PROGRESS;
+    if (now().getTime() - row.updatedAt.getTime() < IN_FLIGHT_MS) return IN_PROGRESS;
+    if (!(await takeOverBookingRequest(db, key, row.updatedAt, now()))) return IN_PROGRESS;
     recovering = true;
   }
   const start = new Date(r.start);
@@ -170,7 +161,7 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
   } catch (error) {
     if (isUsherError(error, 'RATE_LIMITED') || isUsherError(error, 'CAL_NOT_CONFIGURED')) {
       // Nothing reached Cal.com: forget the key so the retry starts clean.
-      await db.query(`delete from booking_requests where idempotency_key = $1 and state = 'in_progress'`, [key]);
+      await releaseBookingRequest(db, key);
       const retryAt = (error.detail as { retryAt?: Date } | undefined)?.retryAt;
       return {
         status: 503,

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthThrottle } from './auth-throttle.ts';
+import type { AuthThrottle } from '../domain/auth-throttle.ts';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

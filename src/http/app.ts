@@ -10,7 +10,7 @@ import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { bearerGuard } from './admin-auth.ts';
 import { adminRoutes } from './admin-routes.ts';
-import { AuthThrottle } from './auth-throttle.ts';
+import { AuthThrottle } from '../domain/auth-throttle.ts';
 import type { CalClient } from '../cal/api-client.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import { boardRoutes, type BoardRouteOptions } from './board-routes.ts';

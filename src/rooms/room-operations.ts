@@ -18,6 +18,7 @@ import {
   setAssignmentSpan,
   setRoomActive,
   upsertRoom,
+  unsettledSpan,
 } from '../store/rooms.ts';
 import { openMinutes, type RoomConfig } from './room-config.ts';
 import { enqueueLocation, needOf, placeWaiting, replanWindow, type RoomDeps } from './room-planning.ts';
@@ -43,16 +44,9 @@ export function roomFromConfig(r: RoomConfig): Room {
 /** Bookings waiting for a room, or sitting in a room that can no longer be used, from now on. */
 export async function replanUpcoming(db: Db, deps: RoomDeps, now: Date, trigger: string): Promise<ReplanResult | undefined> {
   return db.transaction(async (trx) => {
-    const span = await trx.query<{ from_at: Date | null; to_at: Date | null }>(
-      `select min(lower(a.during)) as from_at, max(upper(a.during)) as to_at from room_assignments a
-         left join rooms r on r.name = a.room
-        where upper(a.during) > $1 and (a.room is null or not r.active
-          or exists (select 1 from room_blocks b where b.room = a.room and b.lifted_at is null and b.during && a.during))`,
-      [now],
-    );
-    const row = span.rows[0];
-    if (!row?.from_at || !row.to_at) return undefined;
-    return replanWindow(trx, deps, { from: new Date(row.from_at), to: new Date(row.to_at) }, now, trigger);
+    const span = await unsettledSpan(trx, now);
+    if (!span) return undefined;
+    return replanWindow(trx, deps, span, now, trigger);
   });
 }
 

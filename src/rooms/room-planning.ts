@@ -23,6 +23,7 @@ import {
   lockRoomPlanning,
   saveAssignment,
   type PlacedStay,
+  hasWaitingBetween,
 } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
 
@@ -421,11 +422,7 @@ export async function placeWaiting(
   now: Date,
   trigger: string,
 ): Promise<ReplanResult | undefined> {
-  const waiting = await trx.query(`select 1 from room_assignments where room is null and during && tstzrange($1, $2) limit 1`, [
-    new Date(window.from.getTime() - DAY),
-    new Date(window.to.getTime() + DAY),
-  ]);
-  if (waiting.rows.length === 0) return undefined;
+  if (!(await hasWaitingBetween(trx, new Date(window.from.getTime() - DAY), new Date(window.to.getTime() + DAY)))) return undefined;
   return replanWindow(trx, deps, window, now, trigger);
 }
 

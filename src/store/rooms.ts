@@ -247,3 +247,25 @@ export async function setAssignmentSpan(trx: Queryable, uid: string, from: Date,
 export async function markLocationWritten(db: Queryable, uid: string, address: string): Promise<void> {
   await db.query(`update room_assignments set location_written = $2 where booking_uid = $1 and location_text = $2`, [uid, address]);
 }
+
+/**
+ * The span of upcoming bookings a re-plan must look at: those waiting for a room, and those sitting
+ * in a room that is retired or blocked over them. Undefined when there are none.
+ */
+export async function unsettledSpan(db: Queryable, now: Date): Promise<{ from: Date; to: Date } | undefined> {
+  const span = await db.query<{ from_at: Date | null; to_at: Date | null }>(
+    `select min(lower(a.during)) as from_at, max(upper(a.during)) as to_at from room_assignments a
+       left join rooms r on r.name = a.room
+      where upper(a.during) > $1 and (a.room is null or not r.active
+        or exists (select 1 from room_blocks b where b.room = a.room and b.lifted_at is null and b.during && a.during))`,
+    [now],
+  );
+  const row = span.rows[0];
+  return row?.from_at && row.to_at ? { from: new Date(row.from_at), to: new Date(row.to_at) } : undefined;
+}
+
+/** Whether any booking overlapping [from, to) is waiting for a room. */
+export async function hasWaitingBetween(db: Queryable, from: Date, to: Date): Promise<boolean> {
+  const waiting = await db.query(`select 1 from room_assignments where room is null and during && tstzrange($1, $2) limit 1`, [from, to]);
+  return waiting.rows.length > 0;
+}

@@ -1,7 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { act, ActionError, type BoardView, type Session } from './api.ts';
-import { eta, roomLabel, time, when } from './format.ts';
-import { bookingLabel, writeBackText, WRITTEN } from './rooms.tsx';
+import { bookingLabel, eta, roomLabel, time, when, WRITTEN, writeBackText } from './format.ts';
 
 export interface PlanMove {
   uid: string;

@@ -1,3 +1,4 @@
+import type { ViewBooking } from './api.ts';
 /** Times on the board are the clinic's, whatever the screen's own time zone. */
 const formats = new Map<string, Intl.DateTimeFormat>();
 
@@ -60,4 +61,20 @@ export function roomLabel(name: string): string {
 export function floorLabel(building: string, floor: number): string {
   const f = floor === 0 ? 'Ground floor' : `Floor ${floor}`;
   return building ? `${building} · ${f}` : f;
+}
+
+export function bookingLabel(b: ViewBooking | undefined): string {
+  if (!b) return 'a booking';
+  return [b.title ?? 'Booking', b.who].filter(Boolean).join(' · ');
+}
+
+export const WRITTEN = 'Cal.com shows this room';
+
+/** Where Cal.com stands on this booking's room: shown, or when it will be. */
+export function writeBackText(b: ViewBooking, zone: string, now: number): string {
+  if (b.written) return WRITTEN;
+  if (b.writeSkipped) return 'Cal.com left as it was: the appointment had ended';
+  if (b.writeBack?.state === 'sending') return 'Cal.com: sending now';
+  if (b.writeBack) return `Cal.com: expected ${eta(b.writeBack.expectedAt, zone, now)}`;
+  return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
 }

@@ -1,6 +1,6 @@
 import type { BoardView, ViewBooking, ViewRoom } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
-import { eta, floorLabel, minuteOfDay, roomLabel, time, when } from './format.ts';
+import { bookingLabel, eta, floorLabel, minuteOfDay, roomLabel, time, when, writeBackText } from './format.ts';
 
 interface Props {
   view: BoardView;
@@ -25,22 +25,6 @@ function span(view: BoardView, dayOf: number): { from: number; to: number } {
       }
     }
   return { from: Math.max(0, Math.floor(from / 60) * 60), to: Math.min(24 * 60, Math.ceil(to / 60) * 60) };
-}
-
-export function bookingLabel(b: ViewBooking | undefined): string {
-  if (!b) return 'a booking';
-  return [b.title ?? 'Booking', b.who].filter(Boolean).join(' · ');
-}
-
-export const WRITTEN = 'Cal.com shows this room';
-
-/** Where Cal.com stands on this booking's room: shown, or when it will be. */
-export function writeBackText(b: ViewBooking, zone: string, now: number): string {
-  if (b.written) return WRITTEN;
-  if (b.writeSkipped) return 'Cal.com left as it was: the appointment had ended';
-  if (b.writeBack?.state === 'sending') return 'Cal.com: sending now';
-  if (b.writeBack) return `Cal.com: expected ${eta(b.writeBack.expectedAt, zone, now)}`;
-  return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
 }
 
 function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: number }) {
