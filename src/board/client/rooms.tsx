@@ -1,6 +1,6 @@
-import type { BoardView, ViewBooking, ViewRoom } from './api.ts';
+import type { BoardView, ViewRoom } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
-import { bookingLabel, eta, floorLabel, minuteOfDay, roomLabel, time, when, writeBackText } from './format.ts';
+import { bookingLabel, floorLabel, minuteOfDay, roomLabel, time, when, writeBackText } from './format.ts';
 
 interface Props {
   view: BoardView;
