@@ -7,6 +7,7 @@
 //  3. The edges stay edges: nothing imports from cli/ or http/ but themselves and the composition
 //     files at the root of src/ (main.ts, config.ts, …); board/ only by http/ and the root.
 //  4. No import circles, type-only imports included (a circle is a knot a reader must untie).
+//  5. No error answer written by hand: its code must come from the catalogue (src/errors.ts).
 //
 // Exit 1 with every violation listed; 0 and a one-line summary otherwise.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -57,6 +58,10 @@ for (const file of files) {
     if (to === 'board' && !['board', 'http', '(root)'].includes(from))
       faults.push(`${rel(file)}: imports ${rel(dep)} (the board is an edge)`);
   }
+  // Every refusal's code is in the catalogue (src/errors.ts): written through errorBody or UsherError.
+  const literal = /error:\s*\{\s*code:\s*'([A-Z_]+)'/.exec(text);
+  if (literal && rel(file) !== 'errors.ts')
+    faults.push(`${rel(file)}: error code ${literal[1]} written by hand (use errorBody from errors.ts)`);
   if (area(file) !== 'store' && SQL.test(text)) {
     const line = text.slice(0, text.search(SQL)).split('\n').length;
     faults.push(`${rel(file)}:${line}: SQL outside store/ (move the query into a store/ function)`);

@@ -23,8 +23,31 @@ export const errorCodes = {
   ADMIN_UNREACHABLE: { httpStatus: 503, retryable: true },
   /** An automation's target refused for good (a 4xx other than 408/429), or the automation is gone. */
   TARGET_REFUSED: { httpStatus: 502, retryable: false },
-  /** An automation's target failed in a way worth retrying (5xx, 408, 429, timeout, network). */
+  /** An automation's target failed in a way worth retrying (5xx, 408, 425, 429, timeout, network). */
   TARGET_RETRYABLE: { httpStatus: 503, retryable: true },
+  /** Too many failed authentications from one address (the admin API, the board's sign-in). */
+  THROTTLED: { httpStatus: 429, retryable: true },
+  /** Signed in, but this sign-in may only view (the board's display role). */
+  FORBIDDEN: { httpStatus: 403, retryable: false },
+  /** A board action without its CSRF token or from another origin. */
+  CSRF: { httpStatus: 403, retryable: false },
+  /** A webhook whose signature is missing or wrong (CONTRACT §2). */
+  SIGNATURE_INVALID: { httpStatus: 401, retryable: false },
+  INVALID_JSON: { httpStatus: 400, retryable: false },
+  /** Anything unexpected: the answer says nothing more; the log has the stack. */
+  INTERNAL: { httpStatus: 500, retryable: true },
+  /** Custom checkout (bookings/checkout.ts): the key's first request is still out. */
+  IN_PROGRESS: { httpStatus: 409, retryable: true },
+  IDEMPOTENCY_KEY_REUSED: { httpStatus: 422, retryable: false },
+  /** Cal.com did not answer a create: the booking may exist; a retry with the same key checks first. */
+  CAL_UNCERTAIN: { httpStatus: 502, retryable: true },
+  /** Cal.com's refusals of a create, told apart (CONTRACT §4.2 "Create errors"). */
+  SLOT_TAKEN: { httpStatus: 409, retryable: false },
+  OUT_OF_BOUNDS: { httpStatus: 422, retryable: false },
+  IN_THE_PAST: { httpStatus: 422, retryable: false },
+  MISSING_FIELD: { httpStatus: 400, retryable: false },
+  BOOKING_LIMIT: { httpStatus: 422, retryable: false },
+  CAL_REFUSED: { httpStatus: 422, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -58,4 +81,13 @@ export function describeError(error: unknown): string {
   if (error instanceof UsherError) return `${error.code}: ${error.message}`;
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/** Usher's one error shape, for every answer that refuses (the HTTP edges and the checkout's stored answers). */
+export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+  return { error: { code, message, ...extra } };
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return errorCodes[code].httpStatus;
 }

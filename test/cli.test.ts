@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listMigrations } from '../src/store/migrate.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
@@ -102,46 +103,25 @@ describe('usher CLI on the embedded store', () => {
     expect(table).toMatch(/evt_\d+ +BOOKING_CREATED +u1 +unprocessable +\d+\/\d+ +\d{4}-\d\d-\d\d \d\d:\d\d +.*startTime/);
     expect(table).not.toContain('\u001b[');
     expect((await usher('jobs', '--state', 'dead')).stdout).toBe('no dead jobs\n');
-    const commands = [
-      ['serve'],
-      ['demo'],
-      ['sandbox'],
-      ['trigger'],
-      ['events'],
-      ['jobs'],
-      ['replay'],
-      ['reconcile'],
-      ['migrate'],
-      ['backup'],
-      ['restore'],
-      ['config', 'check'],
-      ['members', 'import'],
-      ['members', 'list'],
-      ['members', 'set'],
-      ['credits', 'grant'],
-      ['credits', 'take'],
-      ['credits', 'balance'],
-      ['credits', 'history'],
-      ['gate', 'held'],
-      ['gate', 'approve'],
-      ['gate', 'decline'],
-      ['booking'],
-      ['rooms', 'list'],
-      ['rooms', 'block'],
-      ['rooms', 'unblock'],
-      ['rooms', 'cleaned'],
-      ['rooms', 'move'],
-      ['rooms', 'replan'],
-      ['slots'],
-      ['book'],
-    ];
-    for (const path of commands) {
-      const help = await usher(...path, '--help');
-      expect(help.stdout, path.join(' ')).toContain(`Usage: usher ${path.join(' ')}`);
-      expect(help.stdout, path.join(' ')).toMatch(new RegExp(`Examples:\\n  \\$ (\\S+=\\S+ )*usher ${path.join(' ')}`));
+    // Every command, as the program declares it (a command added later is checked too).
+    const { usherProgram } = await import('../src/cli/usher-program.ts');
+    const leaves = (c: Command): Command[] => (c.commands.length ? c.commands.flatMap(leaves) : [c]);
+    const all = leaves(usherProgram({})).filter((c) => c.name() !== 'help');
+    expect(all.length).toBeGreaterThan(25);
+    for (const command of all) {
+      const path = [];
+      for (let c: Command | null = command; c?.parent; c = c.parent) path.unshift(c.name());
+      let help = '';
+      command.configureOutput({ writeOut: (text) => (help += text) });
+      command.outputHelp();
+      const name = path.join(' ');
+      expect(help, name).toContain(`Usage: usher ${name}`);
+      expect(help, name).toMatch(new RegExp(`Examples:\\n  \\$ (\\S+=\\S+ )*usher ${name}`));
     }
+    // And through the real command line: help is an answer (exit 0), listing every command.
     const top = (await usher('help')).stdout;
-    for (const path of commands) expect(top).toContain(`  ${path[0]}`);
+    for (const command of usherProgram({}).commands) expect(top).toContain(`  ${command.name()}`);
+    expect((await usher('rooms', 'block', '--help')).stdout).toContain('--from <time>');
   });
 
   it('a command that only reads never creates a data dir', async () => {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 import { z } from 'zod';
 import { renderJson, renderText } from '../domain/template.ts';
+import { isRetryableStatus } from '../domain/retryable-status.ts';
 import { UsherError } from '../errors.ts';
 import type { JobHandler } from '../jobs/worker.ts';
 import type { Db } from '../store/db.ts';
@@ -68,10 +69,9 @@ export async function buildRequest(db: Db, a: Automation, p: z.infer<typeof payl
   }
 }
 
-const RETRY_STATUSES = new Set([408, 425, 429]);
-
 /**
- * Delivers one automation job. 2xx is done; 408/429/5xx, timeouts and network errors are retried
+ * Delivers one automation job. 2xx is done; what isRetryableStatus says (408/425/429/5xx, timeouts,
+ * network errors) is retried
  * with the worker's backoff, then dead-lettered with the last answer; any other 4xx is dead at once.
  * Errors name the target's host only: a Slack webhook's path is its secret.
  */
@@ -116,8 +116,7 @@ export function automationJobHandler(o: { db: Db; automations: readonly Automati
     }
     const answer = { status, body: text };
     if (status >= 200 && status < 300) return answer;
-    if (status >= 500 || RETRY_STATUSES.has(status))
-      throw new UsherError('TARGET_RETRYABLE', `${a.name}: ${host} answered ${status}`, { detail: answer });
+    if (isRetryableStatus(status)) throw new UsherError('TARGET_RETRYABLE', `${a.name}: ${host} answered ${status}`, { detail: answer });
     throw new UsherError('TARGET_REFUSED', `${a.name}: ${host} refused with ${status}`, { detail: answer });
   };
 }

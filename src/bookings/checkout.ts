@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { CalClient } from '../cal/api-client.ts';
-import { isUsherError, UsherError } from '../errors.ts';
+import { type ErrorCode, errorBody, httpStatusOf, isUsherError, UsherError } from '../errors.ts';
 import {
   claimBookingRequest,
   finishBookingRequest,
@@ -63,8 +63,8 @@ export interface CheckoutAnswer {
 }
 
 const IN_PROGRESS: CheckoutAnswer = {
-  status: 409,
-  body: { error: { code: 'IN_PROGRESS', message: 'a request with this Idempotency-Key is still being processed; retry in a minute' } },
+  status: httpStatusOf('IN_PROGRESS'),
+  body: errorBody('IN_PROGRESS', 'a request with this Idempotency-Key is still being processed; retry in a minute'),
   replayed: false,
 };
 
@@ -90,14 +90,19 @@ function hashOf(r: CheckoutRequest): string {
 }
 
 /** Cal.com's 400s for a create, told apart (CONTRACT §4.2 "Create errors"). */
-export function refusalOf(message: string): { status: number; code: string } {
-  if (/out_of_bounds|out of bounds|minimum notice|booking window/i.test(message)) return { status: 422, code: 'OUT_OF_BOUNDS' };
-  if (/in the past/i.test(message)) return { status: 422, code: 'IN_THE_PAST' };
-  if (/required_field|is required|missing/i.test(message)) return { status: 400, code: 'MISSING_FIELD' };
-  if (/limit/i.test(message)) return { status: 422, code: 'BOOKING_LIMIT' };
-  if (/already has booking|not available|no[ _]available[ _]users|taken|unavailable|conflict/i.test(message))
-    return { status: 409, code: 'SLOT_TAKEN' };
-  return { status: 422, code: 'CAL_REFUSED' };
+export function refusalOf(message: string): { status: number; code: ErrorCode } {
+  const code: ErrorCode = /out_of_bounds|out of bounds|minimum notice|booking window/i.test(message)
+    ? 'OUT_OF_BOUNDS'
+    : /in the past/i.test(message)
+      ? 'IN_THE_PAST'
+      : /required_field|is required|missing/i.test(message)
+        ? 'MISSING_FIELD'
+        : /limit/i.test(message)
+          ? 'BOOKING_LIMIT'
+          : /already has booking|not available|no[ _]available[ _]users|taken|unavailable|conflict/i.test(message)
+            ? 'SLOT_TAKEN'
+            : 'CAL_REFUSED';
+  return { status: httpStatusOf(code), code };
 }
 
 async function finish(db: Db, key: string, status: number, body: unknown, now: Date): Promise<CheckoutAnswer> {
@@ -120,8 +125,8 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
     const row = (await getBookingRequest(db, key))!;
     if (row.requestHash !== hash)
       return {
-        status: 422,
-        body: { error: { code: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different booking request' } },
+        status: httpStatusOf('IDEMPOTENCY_KEY_REUSED'),
+        body: errorBody('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different booking request'),
         replayed: false,
       };
     if (row.state === 'done') return { status: Number(row.status), body: row.response, replayed: true };
@@ -164,33 +169,25 @@ export async function checkout(db: Db, cal: CalClient, key: string, r: CheckoutR
       await releaseBookingRequest(db, key);
       const retryAt = (error.detail as { retryAt?: Date } | undefined)?.retryAt;
       return {
-        status: 503,
-        body: { error: { code: error.code, message: error.message, ...(retryAt ? { retryAt: retryAt.toISOString() } : {}) } },
+        status: httpStatusOf(error.code),
+        body: errorBody(error.code, error.message, retryAt ? { retryAt: retryAt.toISOString() } : {}),
         replayed: false,
       };
     }
     if (isUsherError(error, 'CAL_API_ERROR')) {
       const detail = (error.detail ?? {}) as { status?: number; calMessage?: string };
       const refusal = refusalOf(detail.calMessage ?? error.message);
-      return finish(
-        db,
-        key,
-        refusal.status,
-        { error: { code: refusal.code, message: error.message, calStatus: detail.status ?? null } },
-        now(),
-      );
+      return finish(db, key, refusal.status, errorBody(refusal.code, error.message, { calStatus: detail.status ?? null }), now());
     }
     // A 5xx, a timeout, a dropped connection: Cal.com may or may not have booked. The key stays in
     // progress; a retry after a minute asks Cal.com first.
     const message = error instanceof UsherError ? error.message : 'Cal.com did not answer';
     return {
-      status: 502,
-      body: {
-        error: {
-          code: 'CAL_UNCERTAIN',
-          message: `${message}; the booking may or may not exist. Retry with the same Idempotency-Key after a minute: Usher checks Cal.com before booking again`,
-        },
-      },
+      status: httpStatusOf('CAL_UNCERTAIN'),
+      body: errorBody(
+        'CAL_UNCERTAIN',
+        `${message}; the booking may or may not exist. Retry with the same Idempotency-Key after a minute: Usher checks Cal.com before booking again`,
+      ),
       replayed: false,
     };
   }

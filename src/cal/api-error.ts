@@ -1,3 +1,4 @@
+import { isRetryableStatus } from '../domain/retryable-status.ts';
 import { UsherError } from '../errors.ts';
 
 export interface RateLimitInfo {
@@ -14,11 +15,6 @@ export interface CalErrorDetail {
   body: unknown;
   endpoint: string;
   rateLimit: RateLimitInfo;
-}
-
-/** 5xx, 429, timeouts and network failures are worth another try; any other 4xx is an answer. */
-export function isRetryableStatus(status: number | undefined): boolean {
-  return status === undefined || status === 429 || status === 408 || status >= 500;
 }
 
 /**

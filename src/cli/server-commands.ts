@@ -49,6 +49,7 @@ export function registerServerCommands(program: Command, ctx: CommandContext): v
   program
     .command('start')
     .description('what `npm start` runs: with CAL_API_KEY, serve; without, the demo')
+    .addHelpText('after', examples('usher start', 'CAL_API_KEY=cal_live_… usher start'))
     .action(async () => (await import('./demo.ts')).runStart(ctx.env));
 
   program

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody, httpStatusOf } from '../errors.ts';
 import type { AuthThrottle } from '../domain/auth-throttle.ts';
 
 function digest(value: string): Buffer {
@@ -21,23 +22,23 @@ export function bearerGuard(token: string | undefined, adminThrottle: AuthThrott
     const wait = adminThrottle.waitSeconds(req.ip, now());
     if (wait > 0) {
       return reply
-        .code(429)
+        .code(httpStatusOf('THROTTLED'))
         .header('retry-after', String(wait))
-        .send({ error: { code: 'RATE_LIMITED', message: `too many failed authentications from this address; try again in ${wait} s` } });
+        .send(errorBody('THROTTLED', `too many failed authentications from this address; try again in ${wait} s`));
     }
     const header = req.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!expected || !given || !timingSafeEqual(digest(given), expected)) {
       if (expected) adminThrottle.failed(req.ip, now());
       return reply
-        .code(401)
+        .code(httpStatusOf('UNAUTHORIZED'))
         .header('www-authenticate', 'Bearer realm="usher"')
-        .send({
-          error: {
-            code: 'UNAUTHORIZED',
-            message: expected ? 'a valid admin bearer token is required' : 'the admin API is disabled: set USHER_ADMIN_TOKEN',
-          },
-        });
+        .send(
+          errorBody(
+            'UNAUTHORIZED',
+            expected ? 'a valid admin bearer token is required' : 'the admin API is disabled: set USHER_ADMIN_TOKEN',
+          ),
+        );
     }
   };
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import fastifySwagger from '@fastify/swagger';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import { ZodError, type ZodType } from 'zod';
-import { describeError, UsherError } from '../errors.ts';
+import { describeError, type ErrorCode, errorBody, httpStatusOf, UsherError } from '../errors.ts';
 import type { Db } from '../store/db.ts';
 import type { InboxWriter } from '../store/inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
@@ -99,22 +99,22 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     if (error instanceof UsherError) {
       // A list of faults (a bad CSV row, a config key) is for the operator; nothing else in `detail` leaves.
       const faults = error.httpStatus < 500 && Array.isArray(error.detail) ? { faults: error.detail.map(String) } : {};
-      return reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message, ...faults } });
+      return reply.code(error.httpStatus).send(errorBody(error.code, error.message, faults));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'request';
       const message = error.validation.map((v) => `${`${where}${v.instancePath.replaceAll('/', '.')}`}: ${v.message}`).join('; ');
-      return reply.code(400).send({ error: { code: 'BAD_REQUEST', message } });
+      return reply.code(400).send(errorBody('BAD_REQUEST', message));
     }
     if (error instanceof ZodError) {
-      return reply.code(400).send({
-        error: { code: 'BAD_REQUEST', message: error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') },
-      });
+      return reply
+        .code(400)
+        .send(errorBody('BAD_REQUEST', error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')));
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       // Fastify's own refusals (a body too large, a content type no route takes) keep their status
       // and get a code that names it, in the one error shape.
-      const code =
+      const code: ErrorCode =
         error.statusCode === 415
           ? 'UNSUPPORTED_MEDIA_TYPE'
           : error.statusCode === 413
@@ -122,14 +122,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
             : error.statusCode === 404
               ? 'NOT_FOUND'
               : 'BAD_REQUEST';
-      return reply.code(error.statusCode).send({ error: { code, message: error.message } });
+      return reply.code(error.statusCode).send(errorBody(code, error.message));
     }
     req.log.error({ err: error, url: req.url }, 'request failed');
-    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+    return reply.code(httpStatusOf('INTERNAL')).send(errorBody('INTERNAL', 'internal error'));
   });
   // An unknown path answers in the same shape as every other error.
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+    reply.code(httpStatusOf('NOT_FOUND')).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
   // Request latency by route pattern (never the raw URL: booking uids would make a series each).
   app.addHook('onResponse', async (req, reply) => {

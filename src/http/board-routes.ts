@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BoardAuth, type Viewer } from '../board/board-auth.ts';
 import type { BoardFeed } from '../board/board-feed.ts';
 import { boardAssets, type Asset } from '../board/client-assets.ts';
-import { UsherError } from '../errors.ts';
+import { errorBody, httpStatusOf, UsherError } from '../errors.ts';
 import type { Operations } from '../operations/operations.ts';
 import type { PresentedReplan } from '../operations/present-replan.ts';
 import type { BookingPresenter } from '../rooms/room-board.ts';
@@ -86,7 +86,7 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
   const viewer = async (req: FastifyRequest, reply: FastifyReply): Promise<Viewer | undefined> => {
     const v = await o.auth.viewer(req, o.now());
     if (!v) {
-      await reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'sign in at /board first' } });
+      await reply.code(httpStatusOf('UNAUTHORIZED')).send(errorBody('UNAUTHORIZED', 'sign in at /board first'));
       return undefined;
     }
     return v;
@@ -96,11 +96,11 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const v = await viewer(req, reply);
     if (!v) return undefined;
     if (v.role !== 'staff') {
-      await reply.code(403).send({ error: { code: 'FORBIDDEN', message: 'this sign-in can view the board, not act on it' } });
+      await reply.code(httpStatusOf('FORBIDDEN')).send(errorBody('FORBIDDEN', 'this sign-in can view the board, not act on it'));
       return undefined;
     }
     if (!BoardAuth.sameSite(req, v)) {
-      await reply.code(403).send({ error: { code: 'CSRF', message: 'missing or wrong CSRF token; reload the board' } });
+      await reply.code(httpStatusOf('CSRF')).send(errorBody('CSRF', 'missing or wrong CSRF token; reload the board'));
       return undefined;
     }
     return v;
@@ -153,7 +153,7 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
   app.post('/board/sign-out', async (req, reply) => {
     const v = await viewer(req, reply);
     if (!v) return;
-    if (!BoardAuth.sameSite(req, v)) return reply.code(403).send({ error: { code: 'CSRF', message: 'missing or wrong CSRF token' } });
+    if (!BoardAuth.sameSite(req, v)) return reply.code(httpStatusOf('CSRF')).send(errorBody('CSRF', 'missing or wrong CSRF token'));
     await o.auth.signOut(req, reply);
     return { data: { signedOut: true } };
   });

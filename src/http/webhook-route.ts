@@ -1,3 +1,4 @@
+import { errorBody, httpStatusOf } from '../errors.ts';
 import type { FastifyInstance } from 'fastify';
 import { rawDedupeKey, webhookDedupeKey } from '../cal/dedupe-key.ts';
 import { parseWebhook, type ParsedWebhook } from '../cal/parse-webhook.ts';
@@ -30,12 +31,10 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
   app.setErrorHandler((error: { statusCode?: number; code?: string }, _req, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       o.metrics.webhooks.inc({ result: 'too_large' });
-      return reply.code(413).send({ error: { code: 'BODY_TOO_LARGE', message: `body exceeds ${o.maxBodyBytes} bytes` } });
+      return reply.code(httpStatusOf('PAYLOAD_TOO_LARGE')).send(errorBody('PAYLOAD_TOO_LARGE', `body exceeds ${o.maxBodyBytes} bytes`));
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    return reply
-      .code(status)
-      .send({ error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'internal error' : 'bad request' } });
+    return reply.code(status).send(status === 500 ? errorBody('INTERNAL', 'internal error') : errorBody('BAD_REQUEST', 'bad request'));
   });
 
   app.post('/webhooks/cal', async (req, reply) => {
@@ -46,7 +45,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
       if (!check.ok) {
         o.metrics.webhooks.inc({ result: 'rejected_signature' });
         req.log.warn({ reason: check.reason }, 'webhook signature refused');
-        return reply.code(401).send({ error: { code: 'SIGNATURE_INVALID', message: `signature ${check.reason}` } });
+        return reply.code(httpStatusOf('SIGNATURE_INVALID')).send(errorBody('SIGNATURE_INVALID', `signature ${check.reason}`));
       }
     }
     const text = raw.toString('utf8');
@@ -55,7 +54,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
       body = JSON.parse(text);
     } catch {
       o.metrics.webhooks.inc({ result: 'invalid_json' });
-      return reply.code(400).send({ error: { code: 'INVALID_JSON', message: 'body is not valid JSON' } });
+      return reply.code(httpStatusOf('INVALID_JSON')).send(errorBody('INVALID_JSON', 'body is not valid JSON'));
     }
 
     // Checked before anything else reads the body (parsing and hashing recurse): signed by Cal.com
@@ -113,7 +112,7 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
       // Not stored, so not acknowledged: a 503 at least shows in Cal.com's delivery log.
       o.metrics.webhooks.inc({ result: 'store_unavailable' });
       req.log.error({ err: error }, 'inbox write failed');
-      return reply.code(503).send({ error: { code: 'STORE_UNAVAILABLE', message: 'could not store the event; not accepted' } });
+      return reply.code(httpStatusOf('STORE_UNAVAILABLE')).send(errorBody('STORE_UNAVAILABLE', 'could not store the event; not accepted'));
     }
     const result = stored.duplicate ? 'duplicate' : row.state === 'pending' ? 'accepted' : row.state;
     o.metrics.webhooks.inc({ result });
