@@ -13,6 +13,7 @@ import { localOperations, operationDeps } from './operations/local-operations.ts
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
+import { PeriodicTask } from './jobs/periodic-task.ts';
 import { Worker } from './jobs/worker.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Db } from './store/db.ts';
@@ -164,47 +165,49 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const url = address.replace('[::1]', '127.0.0.1');
     store?.lock?.setAdminUrl(url);
     if (options.runWorker ?? true) worker.start();
-    let reconcileTimer: NodeJS.Timeout | undefined;
-    if ((options.runWorker ?? true) && config.cal.apiKey && config.reconciler.intervalSeconds > 0) {
-      reconcileTimer = setInterval(() => {
-        reconcileOnce().then(
-          (r) => r.fed > 0 && log.info({ ...r }, 'reconciler fed missed changes into the inbox'),
-          (error) => log.warn({ err: error }, 'reconciliation failed; next pass will retry'),
-        );
-      }, config.reconciler.intervalSeconds * 1000);
-      reconcileTimer.unref();
-    }
-    // Usher's own events (room.moved, job.dead, …) become automation deliveries here.
-    let dispatchTimer: NodeJS.Timeout | undefined;
-    let dispatching: Promise<unknown> | undefined;
-    if (options.runWorker ?? true) {
-      dispatchTimer = setInterval(
-        () => {
-          dispatching ??= dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())
-            .then(
-              (n) => n > 0 && worker.wake(),
-              (error) => log.warn({ err: error }, 'dispatching automations failed; the next pass retries'),
-            )
-            .finally(() => (dispatching = undefined));
-        },
-        Math.min(config.worker.pollIntervalMs, 500),
+    const background = options.runWorker ?? true;
+    const periodic: PeriodicTask[] = [];
+    if (background && config.cal.apiKey && config.reconciler.intervalSeconds > 0) {
+      periodic.push(
+        new PeriodicTask({
+          name: 'reconciliation',
+          everyMs: config.reconciler.intervalSeconds * 1000,
+          log,
+          run: async () => {
+            const r = await reconcileOnce();
+            if (r.fed > 0) log.info({ ...r }, 'reconciler fed missed changes into the inbox');
+          },
+        }),
       );
-      dispatchTimer.unref();
     }
-    let replanTimer: NodeJS.Timeout | undefined;
-    if ((options.runWorker ?? true) && config.roomSettings.replanIntervalSeconds > 0) {
+    if (background) {
+      // Usher's own events (room.moved, job.dead, …) become automation deliveries here.
+      periodic.push(
+        new PeriodicTask({
+          name: 'the automation dispatch',
+          everyMs: Math.min(config.worker.pollIntervalMs, 500),
+          log,
+          run: async () => {
+            if ((await dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())) > 0) worker.wake();
+          },
+        }),
+      );
+    }
+    if (background && config.roomSettings.replanIntervalSeconds > 0) {
       // Waiting bookings try again even when no event frees a room (a block ran out, say).
-      replanTimer = setInterval(() => {
-        replanUpcoming(db, rooms, clock.now(), 'periodic').then(
-          (r) => {
+      periodic.push(
+        new PeriodicTask({
+          name: 'the periodic re-plan',
+          everyMs: config.roomSettings.replanIntervalSeconds * 1000,
+          log,
+          run: async () => {
+            const r = await replanUpcoming(db, rooms, clock.now(), 'periodic');
             if (!r || r.moves.length === 0) return;
             worker.wake();
             log.info({ moved: r.movedCount, placed: r.moves.filter((m) => m.why === 'placed').length }, 'periodic re-plan changed rooms');
           },
-          (error) => log.warn({ err: error }, 'periodic re-plan failed; the next one will retry'),
-        );
-      }, config.roomSettings.replanIntervalSeconds * 1000);
-      replanTimer.unref();
+        }),
+      );
     }
     log.info({ url, store: db.kind }, 'usher is listening');
 
@@ -227,10 +230,9 @@ export async function startUsher(config: Config, options: StartOptions): Promise
             await work();
             log.info({ ms: Math.round(performance.now() - started) }, `stopped: ${what}`);
           };
-          if (reconcileTimer) clearInterval(reconcileTimer);
-          if (replanTimer) clearInterval(replanTimer);
-          if (dispatchTimer) clearInterval(dispatchTimer);
-          await step('the automation dispatch in hand', async () => dispatching);
+          await step('the periodic passes in hand (reconciliation, automation dispatch, re-plan)', () =>
+            Promise.all(periodic.map((p) => p.stop())),
+          );
           await step(`the board's live streams (${feed.viewers} open)`, () => feed.close());
           await step('HTTP: no new requests, finishing the ones in flight', () => app.close());
           await step('the worker: the batch and the Cal.com call in hand, then handing back claimed jobs', () => worker.stop());
