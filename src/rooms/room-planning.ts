@@ -97,23 +97,16 @@ interface LoadedWorld {
  * displaced), live blocks, and the bookings holding or waiting for a room. Bookings starting within
  * the freeze, and those outside `movable`, are fixed.
  */
-async function loadWorld(
-  trx: Queryable,
-  deps: RoomDeps,
-  window: { from: Date; to: Date },
-  now: Date,
-  movable: { from: number; to: number },
-  exclude?: string,
-): Promise<LoadedWorld> {
+async function loadWorld(trx: Queryable, deps: RoomDeps, view: WorldView & { window: { from: Date; to: Date } }): Promise<LoadedWorld> {
   // One after another: a transaction is one connection, and pg 9 refuses queries queued on one.
   const rooms = await listRooms(trx, { includeInactive: true });
-  const blocks = await listBlocks(trx, window);
-  const assignments = await listAssignments(trx, window);
+  const blocks = await listBlocks(trx, view.window);
+  const stays = await listAssignments(trx, view.window);
   const bookings = await getBookings(
     trx,
-    assignments.filter((a) => a.bookingUid !== exclude).map((a) => a.bookingUid),
+    stays.filter((a) => a.bookingUid !== view.exclude).map((a) => a.bookingUid),
   );
-  return buildWorld(deps, rooms, blocks, assignments, bookings, now, movable, exclude);
+  return buildWorld(deps, { rooms, blocks, stays, bookings }, view);
 }
 
 /**
@@ -134,29 +127,27 @@ async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, n
   const blocks = await listBlocks(trx, window);
   const stays = await listPlacedStays(trx, window);
   const bookings = new Map(stays.flatMap((s) => (s.booking ? [[s.stay.bookingUid, s.booking] as const] : [])));
-  return buildWorld(
-    deps,
-    rooms,
-    blocks,
-    stays.map((s) => s.stay),
-    bookings,
-    now,
-    { from: 0, to: 0 },
-    exclude,
-  );
+  return buildWorld(deps, { rooms, blocks, stays: stays.map((s) => s.stay), bookings }, { now, movable: { from: 0, to: 0 }, exclude });
 }
 
-function buildWorld(
-  deps: RoomDeps,
-  rooms: readonly Room[],
-  blocks: PlanningWorld['blocks'],
-  assignments: readonly PlacedStay[],
-  bookings: Map<string, Booking>,
-  now: Date,
-  movable: { from: number; to: number },
-  exclude: string | undefined,
-): LoadedWorld {
-  const live = assignments.filter((a) => a.bookingUid !== exclude);
+/** How the planner sees what was loaded: now (the freeze), which bookings may move, and one to leave out. */
+interface WorldView {
+  now: Date;
+  movable: { from: number; to: number };
+  /** The booking being decided: it is placed, not planned around. */
+  exclude?: string | undefined;
+}
+
+/** What the store gave for a window. */
+interface WorldRows {
+  rooms: readonly Room[];
+  blocks: PlanningWorld['blocks'];
+  stays: readonly PlacedStay[];
+  bookings: Map<string, Booking>;
+}
+
+function buildWorld(deps: RoomDeps, { rooms, blocks, stays, bookings }: WorldRows, { now, movable, exclude }: WorldView): LoadedWorld {
+  const live = stays.filter((a) => a.bookingUid !== exclude);
   const freezeUntil = now.getTime() + deps.settings.freezeMinutes * MINUTE;
   const planned: PlannedBooking[] = [];
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
@@ -222,15 +213,17 @@ export async function enqueueLocation(trx: Queryable, b: Booking, address: strin
   );
 }
 
-async function place(
-  trx: Queryable,
-  deps: RoomDeps,
-  b: Booking,
-  room: Room | undefined,
-  reasons: Record<string, unknown>,
-  now: Date,
-  options: { pinned?: boolean; write?: boolean } = {},
-): Promise<void> {
+/** One booking's room (or none), as decided: the assignment, and the write-back when Cal.com should hear. */
+interface Placement {
+  booking: Booking;
+  room: Room | undefined;
+  reasons: Record<string, unknown>;
+  pinned?: boolean | undefined;
+  /** False while the gate holds a room for a booking Cal.com has not confirmed yet. */
+  write?: boolean | undefined;
+}
+
+async function place(trx: Queryable, deps: RoomDeps, { booking: b, room, reasons, ...options }: Placement, now: Date): Promise<void> {
   const text = room ? locationText(deps.settings.locationTemplate, room) : null;
   await saveAssignment(
     trx,
@@ -285,7 +278,7 @@ export async function assignBooking(
   if (choice.outcome === 'assigned') {
     const room = loaded.rooms.get(choice.room)!;
     const reasons = { cause, preferences: choice.preferences, candidates: choice.candidates, excluded: choice.excluded };
-    await place(trx, deps, b, room, reasons, now, options);
+    await place(trx, deps, { booking: b, room, reasons, write: options.write }, now);
     await recordDecision(
       trx,
       {
@@ -299,7 +292,7 @@ export async function assignBooking(
     );
     return { outcome: 'assigned', room: room.name };
   }
-  await place(trx, deps, b, undefined, { cause, excluded: choice.excluded }, now, options);
+  await place(trx, deps, { booking: b, room: undefined, reasons: { cause, excluded: choice.excluded }, write: options.write }, now);
   await recordDecision(
     trx,
     { bookingUid: b.uid, kind: 'room', outcome: 'unassigned', reasons: choice.excluded.map((e) => ({ ...e })), detail: { cause } },
@@ -337,10 +330,8 @@ export async function followReschedule(
     index.occupants(room.name, occupancy(need, room), b.uid).length === 0;
   let outcome: AssignOutcome;
   if (keeps) {
-    await place(trx, deps, b, room, { cause: 'rescheduled', keptFrom: oldUid, pinned: old.pinned }, now, {
-      ...options,
-      pinned: old.pinned,
-    });
+    const reasons = { cause: 'rescheduled', keptFrom: oldUid, pinned: old.pinned };
+    await place(trx, deps, { booking: b, room, reasons, pinned: old.pinned, write: options.write }, now);
     await recordDecision(
       trx,
       {
@@ -384,7 +375,11 @@ export async function replanWindow(
   await lockRoomPlanning(trx);
   // Bookings up to a day either side may move to make way; beyond that they only occupy rooms.
   const movable = { from: window.from.getTime() - DAY, to: window.to.getTime() + DAY };
-  const loaded = await loadWorld(trx, deps, { from: new Date(movable.from - DAY), to: new Date(movable.to + DAY) }, now, movable);
+  const loaded = await loadWorld(trx, deps, {
+    window: { from: new Date(movable.from - DAY), to: new Date(movable.to + DAY) },
+    now,
+    movable,
+  });
   const result = replanRooms(loaded.world);
   await clearRooms(
     trx,
@@ -396,9 +391,8 @@ export async function replanWindow(
     const room = move.to ? loaded.rooms.get(move.to) : undefined;
     const pinned = loaded.assignments.get(move.uid)?.pinned ?? false;
     const excluded = result.unassigned.find((u) => u.uid === move.uid)?.excluded;
-    await place(trx, deps, b, room, { cause: trigger, why: move.why, ...move.detail, ...(excluded ? { excluded } : {}) }, now, {
-      pinned: pinned && move.why !== 'room_unusable',
-    });
+    const reasons = { cause: trigger, why: move.why, ...move.detail, ...(excluded ? { excluded } : {}) };
+    await place(trx, deps, { booking: b, room, reasons, pinned: pinned && move.why !== 'room_unusable' }, now);
     await recordDecision(
       trx,
       {
