@@ -48,7 +48,7 @@ eventTypes:
       {
         yamlText: `
 gate:
-  messages: { credits.insufficient: "only {available} of {cost}", limit.reached: "ok {limit}" }
+  messages: { credits.insufficient: "only {{available}} of {{cost}}", limit.reached: "ok {{limit}}" }
 eventTypes:
   "9": { gate: { creditCost: -1, maxBookingsPerMember: { year: 3 }, minDurationMinutes: 60, maxDurationMinutes: 30 } }
   "10": { gate: { creditCost: 1 } }
@@ -58,7 +58,7 @@ eventTypes:
     expect(second.ok).toBe(false);
     if (second.ok) return;
     expect(second.faults).toEqual([
-      '/x.yaml: gate.messages.credits.insufficient: {cost} is not a field of this reason (fields: available, needed)',
+      '/x.yaml: gate.messages.credits.insufficient: {{cost}} is not a field here (fields: available, needed)',
       '/x.yaml: eventTypes.9.gate.creditCost: Too small: expected number to be >=0',
       '/x.yaml: eventTypes.9.gate.maxBookingsPerMember.year: unknown key (known here: day, week, month)',
     ]);

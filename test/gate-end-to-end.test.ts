@@ -21,7 +21,7 @@ eventTypes:
   "9": { title: Physio, gate: { creditCost: 1 } }
 gate:
   messages:
-    credits.insufficient: "Not enough credits: {available} of {needed} needed"
+    credits.insufficient: "Not enough credits: {{available}} of {{needed}} needed"
 `;
 
 function slot(n: number): string {

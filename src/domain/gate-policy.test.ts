@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { declineMessage, templateFaults } from './decline-message.ts';
+import { declineMessage, declineTemplateFaults } from './decline-message.ts';
 import { evaluateGate, type GateInput, type GatePolicy } from './gate-policy.ts';
 
 const now = new Date('2026-12-01T08:00:00Z');
@@ -145,16 +145,23 @@ describe('the gate policies combined', () => {
 describe('decline messages', () => {
   it('uses the configured template with the reason fields', () => {
     const d = evaluateGate(input({ policy: policy({ creditCost: 3 }), credits: { available: 1, alreadyHeld: 0 } }));
-    expect(declineMessage(d.reasons, { 'credits.insufficient': 'You have {available} credit(s); this session costs {needed}.' })).toBe(
+    expect(declineMessage(d.reasons, { 'credits.insufficient': 'You have {{available}} credit(s); this session costs {{needed}}.' })).toBe(
       'You have 1 credit(s); this session costs 3.',
     );
   });
 
-  it('lists template faults: unknown codes and placeholders the reason does not carry', () => {
-    expect(templateFaults({ 'credits.insufficient': 'have {available}, need {needed}' })).toEqual([]);
-    expect(templateFaults({ 'credits.nope': 'x', 'limit.reached': '{limit} per {periodd}' })).toEqual([
+  it('lists template faults: unknown codes, placeholders the reason does not carry, and the old single-brace form', () => {
+    expect(declineTemplateFaults({ 'credits.insufficient': 'have {{available}}, need {{ needed }}' })).toEqual([]);
+    expect(
+      declineTemplateFaults({
+        'credits.nope': 'x',
+        'limit.reached': '{{limit}} per {{periodd}}',
+        'notice.too_short': 'at least {minNoticeMinutes} min',
+      }),
+    ).toEqual([
       expect.stringContaining('gate.messages.credits.nope: unknown reason code'),
-      'gate.messages.limit.reached: {periodd} is not a field of this reason (fields: period, limit, booked)',
+      'gate.messages.limit.reached: {{periodd}} is not a field here (fields: period, limit, booked)',
+      'gate.messages.notice.too_short: {minNoticeMinutes} is not a placeholder — did you mean {{minNoticeMinutes}}?',
     ]);
   });
 });

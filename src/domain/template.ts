@@ -1,5 +1,7 @@
 /**
- * Automation templates: `{{booking.title}}` and nothing else. Data substitution only — no
+ * Every text a user writes with placeholders — automation bodies and URLs, the gate's decline
+ * messages, the room location written to Cal.com — uses this one syntax: `{{booking.title}}` and
+ * nothing else. Data substitution only — no
  * expressions, no helpers, no code — so a config file can never run anything. A JSON template is
  * rendered to a value and serialised once, so quotes, newlines and any Unicode in the data are
  * escaped by JSON.stringify, never by hand.
@@ -74,4 +76,21 @@ export function renderJson(template: unknown, context: unknown): unknown {
   if (template && typeof template === 'object')
     return Object.fromEntries(Object.entries(template).map(([k, v]) => [renderText(k, context), renderJson(v, context)]));
   return template;
+}
+
+/**
+ * The faults of one configured text template whose placeholders may name `fields`: an unknown
+ * field, a malformed `{{`, and the single-brace `{x}` of Usher 0.1 (said with the form to write).
+ */
+export function templateFaults(where: string, template: string, fields: readonly string[]): string[] {
+  const faults: string[] = [];
+  const { paths, malformed } = templatePaths(template);
+  if (malformed.length) faults.push(`${where}: a "{{" without its "}}" in "${template}"`);
+  for (const path of paths) {
+    if (!isKnownPath(path, fields)) faults.push(`${where}: {{${path}}} is not a field here (fields: ${fields.join(', ') || 'none'})`);
+  }
+  for (const [whole, name] of template.replace(PLACEHOLDER, '').matchAll(/\{(\w+)\}/g)) {
+    faults.push(`${where}: ${whole} is not a placeholder — did you mean {{${name}}}?`);
+  }
+  return faults;
 }

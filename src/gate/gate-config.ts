@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { schemaFaults } from '../config-faults.ts';
-import { templateFaults } from '../domain/decline-message.ts';
+import { declineTemplateFaults } from '../domain/decline-message.ts';
 import type { GatePolicy, GateReasonCode, UnknownMemberAction } from '../domain/gate-policy.ts';
 
 const positiveInt = z.number().int().positive();
@@ -53,7 +53,7 @@ export function resolveGateSettings(
   section: z.infer<typeof gateSectionSchema>,
   eventTypeGates: Record<string, unknown>,
 ): { settings: GateSettings; faults: string[] } {
-  const faults = templateFaults(section.messages);
+  const faults = declineTemplateFaults(section.messages);
   const policies: Record<string, GatePolicy> = {};
   for (const [id, raw] of Object.entries(eventTypeGates)) {
     const merged = { ...section.defaults, ...(raw as Record<string, unknown>) };
