@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 /** A custom checkout's key (bookings/checkout.ts): who holds it, and the answer once there is one. */
@@ -9,15 +11,17 @@ export interface BookingRequest {
   updatedAt: Date;
 }
 
-function requestFromRow(row: Record<string, unknown>): BookingRequest {
-  return {
-    requestHash: row.request_hash as string,
-    state: row.state as BookingRequest['state'],
-    status: row.status === null ? null : Number(row.status),
-    response: row.response,
-    updatedAt: new Date(row.updated_at as Date),
-  };
-}
+const requestFromRow = rowMapper(
+  'booking_requests',
+  z.object({
+    request_hash: col.text,
+    state: col.oneOf(['in_progress', 'done']),
+    status: col.nullableInt,
+    response: col.json,
+    updated_at: col.time,
+  }),
+  (r): BookingRequest => ({ requestHash: r.request_hash, state: r.state, status: r.status, response: r.response, updatedAt: r.updated_at }),
+);
 
 /** Keys older than `before` go: their answers hold personal data. */
 export async function forgetBookingRequests(db: Queryable, before: Date): Promise<void> {

@@ -1,33 +1,49 @@
 import type { Booking } from '../domain/booking.ts';
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
-export function bookingFromRow(row: Record<string, unknown>): Booking {
-  const opt = <T>(v: unknown, f: (x: unknown) => T): T | undefined => (v === null || v === undefined ? undefined : f(v));
-  const b: Booking = {
-    uid: row.uid as string,
-    status: row.status as Booking['status'],
-    start: new Date(row.start_at as Date),
-    end: new Date(row.end_at as Date),
-    metadata: (row.metadata as Record<string, unknown>) ?? {},
-  };
-  const fields: Partial<Booking> = {
-    calId: opt(row.cal_id, Number),
-    eventTypeId: opt(row.event_type_id, Number),
-    eventTypeSlug: opt(row.event_type_slug, String),
-    title: opt(row.title, String),
-    organizerId: opt(row.organizer_id, Number),
-    organizerEmail: opt(row.organizer_email, String),
-    attendeeEmail: opt(row.attendee_email, String),
-    attendeeName: opt(row.attendee_name, String),
-    rescheduledFromUid: opt(row.rescheduled_from_uid, String),
-    rescheduledToUid: opt(row.rescheduled_to_uid, String),
-    location: opt(row.location, String),
-    meetingState: opt(row.meeting_state, (v) => v as 'started' | 'ended'),
-    lastEventAt: opt(row.last_event_at, (v) => new Date(v as Date)),
-  };
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) (b as unknown as Record<string, unknown>)[k] = v;
-  return b;
-}
+export const bookingFromRow = rowMapper(
+  'bookings',
+  z.object({
+    uid: col.text,
+    status: col.oneOf(['pending', 'accepted', 'cancelled', 'rejected']),
+    start_at: col.time,
+    end_at: col.time,
+    metadata: col.object.nullable(),
+    cal_id: col.nullableInt.optional(),
+    event_type_id: col.nullableInt.optional(),
+    event_type_slug: col.nullableText.optional(),
+    title: col.nullableText.optional(),
+    organizer_id: col.nullableInt.optional(),
+    organizer_email: col.nullableText.optional(),
+    attendee_email: col.nullableText.optional(),
+    attendee_name: col.nullableText.optional(),
+    rescheduled_from_uid: col.nullableText.optional(),
+    rescheduled_to_uid: col.nullableText.optional(),
+    location: col.nullableText.optional(),
+    meeting_state: col.oneOf(['started', 'ended']).nullable().optional(),
+    last_event_at: col.nullableTime.optional(),
+  }),
+  (r): Booking => {
+    const b: Booking = { uid: r.uid, status: r.status, start: r.start_at, end: r.end_at, metadata: r.metadata ?? {} };
+    // Absent stays absent (the domain's optional fields), never a null.
+    if (r.cal_id != null) b.calId = r.cal_id;
+    if (r.event_type_id != null) b.eventTypeId = r.event_type_id;
+    if (r.event_type_slug != null) b.eventTypeSlug = r.event_type_slug;
+    if (r.title != null) b.title = r.title;
+    if (r.organizer_id != null) b.organizerId = r.organizer_id;
+    if (r.organizer_email != null) b.organizerEmail = r.organizer_email;
+    if (r.attendee_email != null) b.attendeeEmail = r.attendee_email;
+    if (r.attendee_name != null) b.attendeeName = r.attendee_name;
+    if (r.rescheduled_from_uid != null) b.rescheduledFromUid = r.rescheduled_from_uid;
+    if (r.rescheduled_to_uid != null) b.rescheduledToUid = r.rescheduled_to_uid;
+    if (r.location != null) b.location = r.location;
+    if (r.meeting_state != null) b.meetingState = r.meeting_state;
+    if (r.last_event_at != null) b.lastEventAt = r.last_event_at;
+    return b;
+  },
+);
 
 /** Locks the booking row for the caller's transaction, so two events for one booking take turns. */
 export async function lockBooking(trx: Queryable, uid: string): Promise<Booking | undefined> {

@@ -1,5 +1,7 @@
 import { allocateCredits, availableCredits, type CreditLot, type HoldState } from '../domain/credit-ledger.ts';
 import { UsherError } from '../errors.ts';
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 export interface CreditHold {
@@ -35,15 +37,17 @@ export interface CreditBalance {
   lots: { id: number; granted: number; remaining: number; expiresAt: Date | null; reason: string | null }[];
 }
 
-function holdFromRow(row: Record<string, unknown>): CreditHold {
-  return {
-    id: Number(row.id),
-    bookingUid: row.booking_uid as string,
-    memberEmail: row.member_email as string,
-    amount: Number(row.amount),
-    state: row.state as HoldState,
-  };
-}
+const holdFromRow = rowMapper(
+  'credit_holds',
+  z.object({
+    id: col.int,
+    booking_uid: col.text,
+    member_email: col.text,
+    amount: col.int,
+    state: col.oneOf(['held', 'captured', 'released', 'forfeited', 'refunded']),
+  }),
+  (r): CreditHold => ({ id: r.id, bookingUid: r.booking_uid, memberEmail: r.member_email, amount: r.amount, state: r.state }),
+);
 
 /**
  * Serialises every credit and limit decision for one member across transactions and processes

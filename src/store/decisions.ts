@@ -1,4 +1,6 @@
 import { usherEventOf, type UsherEvent } from '../domain/usher-events.ts';
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 export interface Reason {
@@ -17,18 +19,29 @@ export interface Decision {
   decidedAt: Date;
 }
 
-function decisionFromRow(row: Record<string, unknown>): Decision {
-  return {
-    id: Number(row.id),
-    bookingUid: (row.booking_uid as string | null) ?? null,
-    inboxEventId: row.inbox_event_id === null ? null : Number(row.inbox_event_id),
-    kind: row.kind as string,
-    outcome: row.outcome as string,
-    reasons: row.reasons as Reason[],
-    detail: row.detail as Record<string, unknown>,
-    decidedAt: new Date(row.decided_at as Date),
-  };
-}
+const decisionFromRow = rowMapper(
+  'decisions',
+  z.object({
+    id: col.int,
+    booking_uid: col.nullableText,
+    inbox_event_id: col.nullableInt,
+    kind: col.text,
+    outcome: col.text,
+    reasons: z.array(z.object({ code: z.string() }).loose()),
+    detail: col.object,
+    decided_at: col.time,
+  }),
+  (r): Decision => ({
+    id: r.id,
+    bookingUid: r.booking_uid,
+    inboxEventId: r.inbox_event_id,
+    kind: r.kind,
+    outcome: r.outcome,
+    reasons: r.reasons,
+    detail: r.detail,
+    decidedAt: r.decided_at,
+  }),
+);
 
 export async function recordDecision(
   trx: Queryable,

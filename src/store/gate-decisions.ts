@@ -1,5 +1,7 @@
 import type { GateOutcome } from '../domain/gate-policy.ts';
 import type { Reason } from './decisions.ts';
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 export interface GateRecord {
@@ -15,18 +17,29 @@ export interface GateRecord {
   decidedAt: Date;
 }
 
-function gateFromRow(row: Record<string, unknown>): GateRecord {
-  return {
-    bookingUid: row.booking_uid as string,
-    memberEmail: (row.member_email as string | null) ?? null,
-    eventTypeId: row.event_type_id === null ? null : Number(row.event_type_id),
-    outcome: row.outcome as GateOutcome,
-    reasons: row.reasons as Reason[],
-    message: (row.message as string | null) ?? null,
-    decidedBy: row.decided_by as string,
-    decidedAt: new Date(row.decided_at as Date),
-  };
-}
+const gateFromRow = rowMapper(
+  'gate_decisions',
+  z.object({
+    booking_uid: col.text,
+    member_email: col.nullableText,
+    event_type_id: col.nullableInt,
+    outcome: col.oneOf(['approve', 'decline', 'hold']),
+    reasons: z.array(z.object({ code: z.string() }).loose()),
+    message: col.nullableText,
+    decided_by: col.text,
+    decided_at: col.time,
+  }),
+  (r): GateRecord => ({
+    bookingUid: r.booking_uid,
+    memberEmail: r.member_email,
+    eventTypeId: r.event_type_id,
+    outcome: r.outcome,
+    reasons: r.reasons,
+    message: r.message,
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at,
+  }),
+);
 
 export async function getGateRecord(db: Queryable, bookingUid: string): Promise<GateRecord | undefined> {
   const result = await db.query('select * from gate_decisions where booking_uid = $1', [bookingUid]);

@@ -1,3 +1,5 @@
+import { col, rowMapper } from './row-parsers.ts';
+import { z } from 'zod';
 import type { Db, Queryable } from './db.ts';
 
 export type InboxState = 'pending' | 'running' | 'done' | 'ignored' | 'unprocessable' | 'dead';
@@ -32,23 +34,39 @@ export interface InboxEvent {
   finishedAt: Date | null;
 }
 
-export function inboxEventFromRow(row: Record<string, unknown>): InboxEvent {
-  return {
-    id: Number(row.id),
-    dedupeKey: row.dedupe_key as string,
-    trigger: row.trigger as string,
-    bookingUid: (row.booking_uid as string | null) ?? null,
-    source: row.source as InboxSource,
-    rawBody: row.raw_body as string,
-    receivedAt: row.received_at as Date,
-    state: row.state as InboxState,
-    attempts: Number(row.attempts),
-    maxAttempts: Number(row.max_attempts),
-    runAt: row.run_at as Date,
-    lastError: (row.last_error as string | null) ?? null,
-    finishedAt: (row.finished_at as Date | null) ?? null,
-  };
-}
+export const inboxEventFromRow = rowMapper(
+  'inbox_events',
+  z.object({
+    id: col.int,
+    dedupe_key: col.text,
+    trigger: col.text,
+    booking_uid: col.nullableText,
+    source: col.oneOf(['webhook', 'reconciler', 'operator']),
+    raw_body: col.text,
+    received_at: col.time,
+    state: col.oneOf(['pending', 'running', 'done', 'ignored', 'unprocessable', 'dead']),
+    attempts: col.int,
+    max_attempts: col.int,
+    run_at: col.time,
+    last_error: col.nullableText,
+    finished_at: col.nullableTime,
+  }),
+  (r): InboxEvent => ({
+    id: r.id,
+    dedupeKey: r.dedupe_key,
+    trigger: r.trigger,
+    bookingUid: r.booking_uid,
+    source: r.source,
+    rawBody: r.raw_body,
+    receivedAt: r.received_at,
+    state: r.state,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAt: r.run_at,
+    lastError: r.last_error,
+    finishedAt: r.finished_at,
+  }),
+);
 
 export interface Stored {
   id: number;

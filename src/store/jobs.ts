@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'superseded';
@@ -19,24 +21,41 @@ export interface Job {
   finishedAt: Date | null;
 }
 
-export function jobFromRow(row: Record<string, unknown>): Job {
-  return {
-    id: Number(row.id),
-    kind: row.kind as string,
-    payload: row.payload as Record<string, unknown>,
-    bookingUid: (row.booking_uid as string | null) ?? null,
-    coalesceKey: (row.coalesce_key as string | null) ?? null,
-    priorityAt: (row.priority_at as Date | null) ?? null,
-    state: row.state as JobState,
-    attempts: Number(row.attempts),
-    maxAttempts: Number(row.max_attempts),
-    runAt: row.run_at as Date,
-    lastError: (row.last_error as string | null) ?? null,
-    lastResponse: row.last_response ?? null,
-    createdAt: row.created_at as Date,
-    finishedAt: (row.finished_at as Date | null) ?? null,
-  };
-}
+export const jobFromRow = rowMapper(
+  'jobs',
+  z.object({
+    id: col.int,
+    kind: col.text,
+    payload: col.object,
+    booking_uid: col.nullableText,
+    coalesce_key: col.nullableText,
+    priority_at: col.nullableTime,
+    state: col.oneOf(['pending', 'running', 'done', 'dead', 'superseded']),
+    attempts: col.int,
+    max_attempts: col.int,
+    run_at: col.time,
+    last_error: col.nullableText,
+    last_response: col.json,
+    created_at: col.time,
+    finished_at: col.nullableTime,
+  }),
+  (r): Job => ({
+    id: r.id,
+    kind: r.kind,
+    payload: r.payload,
+    bookingUid: r.booking_uid,
+    coalesceKey: r.coalesce_key,
+    priorityAt: r.priority_at,
+    state: r.state,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAt: r.run_at,
+    lastError: r.last_error,
+    lastResponse: r.last_response ?? null,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  }),
+);
 
 export interface NewJob {
   kind: string;

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 export interface Member {
@@ -25,18 +27,25 @@ export function normaliseEmail(email: string): string {
 // pg turns a `date` into a Date at the process's local midnight, which shifts the day across zones: read it as text.
 const MEMBER_COLUMNS = 'email, name, active, membership_until::text as membership_until, created_at, updated_at';
 
-export function memberFromRow(row: Record<string, unknown>): Member {
-  const name = row.name as string | null;
-  const until = row.membership_until as string | null;
-  return {
-    email: row.email as string,
-    ...(name ? { name } : {}),
-    active: Boolean(row.active),
-    ...(until ? { membershipUntil: until } : {}),
-    createdAt: new Date(row.created_at as Date),
-    updatedAt: new Date(row.updated_at as Date),
-  };
-}
+export const memberFromRow = rowMapper(
+  'members',
+  z.object({
+    email: col.text,
+    name: col.nullableText,
+    active: col.bool,
+    membership_until: col.nullableText,
+    created_at: col.time,
+    updated_at: col.time,
+  }),
+  (r): Member => ({
+    email: r.email,
+    ...(r.name ? { name: r.name } : {}),
+    active: r.active,
+    ...(r.membership_until ? { membershipUntil: r.membership_until } : {}),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }),
+);
 
 /** Creates or updates a member; fields left undefined keep their value. */
 export async function upsertMember(trx: Queryable, m: MemberInput, now: Date): Promise<{ member: Member; created: boolean }> {

@@ -1,6 +1,8 @@
 import type { Booking } from '../domain/booking.ts';
 import type { Room, RoomBlock } from '../domain/room-model.ts';
 import { bookingFromRow } from './bookings.ts';
+import { z } from 'zod';
+import { col, rowMapper } from './row-parsers.ts';
 import type { Queryable } from './db.ts';
 
 export interface RoomRecord extends Room {
@@ -20,39 +22,64 @@ export interface Assignment {
   updatedAt: Date;
 }
 
-function roomFromRow(r: Record<string, unknown>): RoomRecord {
-  const from = r.open_from_minute as number | null;
-  const to = r.open_until_minute as number | null;
-  return {
-    name: r.name as string,
-    floor: Number(r.floor),
-    building: r.building as string,
-    equipment: (r.equipment as string[]) ?? [],
-    cleaningMinutes: Number(r.cleaning_minutes),
-    ...(from !== null && to !== null ? { open: { fromMinute: from, toMinute: to } } : {}),
-    active: Boolean(r.active),
-    source: r.source as 'config' | 'api',
-  };
-}
+const roomFromRow = rowMapper(
+  'rooms',
+  z.object({
+    name: col.text,
+    floor: col.int,
+    building: col.text,
+    equipment: col.textList.nullable(),
+    cleaning_minutes: col.int,
+    open_from_minute: col.nullableInt,
+    open_until_minute: col.nullableInt,
+    active: col.bool,
+    source: col.oneOf(['config', 'api']),
+  }),
+  (r): RoomRecord => ({
+    name: r.name,
+    floor: r.floor,
+    building: r.building,
+    equipment: r.equipment ?? [],
+    cleaningMinutes: r.cleaning_minutes,
+    ...(r.open_from_minute !== null && r.open_until_minute !== null
+      ? { open: { fromMinute: r.open_from_minute, toMinute: r.open_until_minute } }
+      : {}),
+    active: r.active,
+    source: r.source,
+  }),
+);
 
 // Ranges are read as their bounds (both drivers give timestamptz as Date), never parsed from text.
 const ASSIGNMENT_COLUMNS = `booking_uid, room, lower(during) as from_at, upper(during) as to_at, pinned, reasons,
   location_text, location_written, assigned_at, updated_at`;
 
-function assignmentFromRow(r: Record<string, unknown>): Assignment {
-  return {
-    bookingUid: r.booking_uid as string,
-    room: (r.room as string | null) ?? null,
-    from: new Date(r.from_at as Date),
-    to: new Date(r.to_at as Date),
-    pinned: Boolean(r.pinned),
-    reasons: (r.reasons as Record<string, unknown>) ?? {},
-    locationText: (r.location_text as string | null) ?? null,
-    locationWritten: (r.location_written as string | null) ?? null,
-    assignedAt: new Date(r.assigned_at as Date),
-    updatedAt: new Date(r.updated_at as Date),
-  };
-}
+const assignmentFromRow = rowMapper(
+  'room_assignments',
+  z.object({
+    booking_uid: col.text,
+    room: col.nullableText,
+    from_at: col.time,
+    to_at: col.time,
+    pinned: col.bool,
+    reasons: col.object.nullable(),
+    location_text: col.nullableText,
+    location_written: col.nullableText,
+    assigned_at: col.time,
+    updated_at: col.time,
+  }),
+  (r): Assignment => ({
+    bookingUid: r.booking_uid,
+    room: r.room,
+    from: r.from_at,
+    to: r.to_at,
+    pinned: r.pinned,
+    reasons: r.reasons ?? {},
+    locationText: r.location_text,
+    locationWritten: r.location_written,
+    assignedAt: r.assigned_at,
+    updatedAt: r.updated_at,
+  }),
+);
 
 export async function listRooms(db: Queryable, options: { includeInactive?: boolean } = {}): Promise<RoomRecord[]> {
   const result = await db.query(`select * from rooms where $1 or active order by building, floor, name`, [
