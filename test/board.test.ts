@@ -9,7 +9,7 @@ import type { Clock } from '../src/clock.ts';
 import type { Usher } from '../src/main.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
-import { launchBrowser, screenshot, signIn, type TestBrowser } from './browser.ts';
+import { launchBrowser, screenshot, signIn, type TestBrowser, unfit } from './browser.ts';
 import { TEST_SECRET } from './config.ts';
 import { spawnServe, type ServeProcess } from './serve-process.ts';
 import { openTestStore, serverUrl, storeKinds, type TestStore } from './stores.ts';
@@ -156,7 +156,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
       async () => (await page.locator('.slot.booking.unwritten').count()) === 0 && (await page.locator('.slot.booking').count()) === 5,
     );
     expect(await page.getByText('Consultation · P. D.: Room 1A chosen').count()).toBe(1);
-    await screenshot(page, 'board');
+    expect(unfit(await screenshot(page, 'board')), 'the wall needs no scrolling and nothing is wider than the window').toEqual([]);
 
     await room(page, '1A').getByRole('button', { name: 'Block…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Block Room 1A' });
@@ -282,7 +282,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await page.getByText('Wall screen · view only').waitFor();
     await room(page, '1B').waitFor();
     expect(await page.getByRole('button', { name: 'Block…' }).count()).toBe(0);
-    await screenshot(page, 'display');
+    expect(unfit(await screenshot(page, 'display'))).toEqual([]);
     const wallCookie = (await browser.context.cookies(`${usher.url}/board`)).map((c) => `${c.name}=${c.value}`).join('; ');
     const wallCsrf = await page.evaluate(
       async () => ((await (await fetch('/board/api/session')).json()) as { data: { csrfToken: string } }).data.csrfToken,

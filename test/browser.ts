@@ -48,15 +48,43 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
   await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** How one size of a view laid out: the page's height against the window's, and its width. */
+export interface LayoutAtSize {
+  size: 'tablet' | 'wall' | 'small-wall';
+  viewport: { width: number; height: number };
+  scrollHeight: number;
+  scrollWidth: number;
+}
+
+/**
+ * The view at tablet size (1024×768) and on the two wall displays (1920×1080, 1280×720), kept as
+ * artifacts to look at; answers how each size laid out, for tests that the wall needs no scrolling.
+ */
+export async function screenshot(page: Page, name: string): Promise<LayoutAtSize[]> {
   mkdirSync(ARTIFACTS, { recursive: true });
+  const layouts: LayoutAtSize[] = [];
   for (const [size, viewport] of [
     ['tablet', { width: 1024, height: 768 }],
     ['wall', { width: 1920, height: 1080 }],
+    ['small-wall', { width: 1280, height: 720 }],
   ] as const) {
     await page.setViewportSize(viewport);
     await page.waitForTimeout(100); // one frame for the layout to settle at the new size
     await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}.png`) });
+    const { scrollHeight, scrollWidth } = await page.evaluate(() => ({
+      scrollHeight: document.documentElement.scrollHeight,
+      scrollWidth: document.documentElement.scrollWidth,
+    }));
+    layouts.push({ size, viewport, scrollHeight, scrollWidth });
   }
   await page.setViewportSize({ width: 1024, height: 768 });
+  return layouts;
+}
+
+/** The sizes at which the page would need scrolling that a wall display cannot do, or is wider than the window. */
+export function unfit(layouts: readonly LayoutAtSize[]): string[] {
+  return layouts.flatMap((l) => [
+    ...(l.size !== 'tablet' && l.scrollHeight > l.viewport.height ? [`${l.size}: ${l.scrollHeight} px tall in ${l.viewport.height}`] : []),
+    ...(l.scrollWidth > l.viewport.width ? [`${l.size}: ${l.scrollWidth} px wide in ${l.viewport.width}`] : []),
+  ]);
 }

@@ -1,15 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { loadConfig, type Env } from '../config.ts';
+import { type Config, loadConfig, type Env } from '../config.ts';
 import { formatFaults } from '../config-faults.ts';
 import { actionableTriggers } from '../domain/booking-event.ts';
 import { UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startUsher, type Usher } from '../main.ts';
 import { loadSeed } from '../sandbox/load-seed.ts';
+import { seedDemoDay } from '../sandbox/demo-day.ts';
 import { Sandbox } from '../sandbox/sandbox-server.ts';
+import { readLockOwner } from '../store/data-dir-lock.ts';
 import { TrafficGenerator } from '../sandbox/traffic.ts';
 import { devEnvironment } from './dev-environment.ts';
 import { importMembers } from '../gate/gate-operations.ts';
@@ -39,7 +41,7 @@ export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usher
  * `npm start`: with CAL_API_KEY, Usher against the real Cal.com. Without it, the demo: the sandbox
  * (a local Cal.com) seeded with a small clinic, Usher subscribed to it, and patients booking.
  */
-export async function runStart(env: Env): Promise<void> {
+export async function runStart(env: Env, options: { reset?: boolean } = {}): Promise<void> {
   const devEnv = await devEnvironment(env);
   if (env.CAL_API_KEY) {
     const result = loadConfig(devEnv);
@@ -47,13 +49,27 @@ export async function runStart(env: Env): Promise<void> {
     await keepRunning(await startUsher(result.config, { log: createLogger(result.config.logLevel) }), []);
     return;
   }
+  const configPath = env.USHER_CONFIG ?? (existsSync('usher.config.yaml') ? 'usher.config.yaml' : demoConfigPath);
+  const first = loadConfig({ ...devEnv, USHER_CONFIG: configPath });
+  if (!first.ok) throw new UsherError('CONFIG_INVALID', formatFaults(first.faults));
+  // The sandbox's Cal.com and Usher's store are one clinic: kept together, reset together.
+  const stateFile = join(dirname(first.config.dataDir), 'demo-sandbox.json');
+  if (options.reset) resetDemo(first.config, stateFile);
+  else if (!existsSync(stateFile) && !first.config.databaseUrl && existsSync(join(first.config.dataDir, 'postgres'))) {
+    throw new UsherError(
+      'BAD_REQUEST',
+      `${first.config.dataDir} holds a demo whose Cal.com sandbox was not kept (an older Usher): start afresh with \`usher demo --reset\``,
+    );
+  }
   const seed = loadSeed();
   const apiKey = Object.keys(seed.apiKeys)[0]!;
   const sandbox = new Sandbox({ seed });
+  if (existsSync(stateFile)) sandbox.state.restore(JSON.parse(readFileSync(stateFile, 'utf8')));
+  const saveSandbox = () => writeFileSync(stateFile, JSON.stringify(sandbox.state), { mode: 0o600 });
   const sandboxUrl = await sandbox.listen(Number(env.SANDBOX_PORT ?? 3100));
   const result = loadConfig({
     ...devEnv,
-    USHER_CONFIG: env.USHER_CONFIG ?? (existsSync('usher.config.yaml') ? 'usher.config.yaml' : demoConfigPath),
+    USHER_CONFIG: configPath,
     CAL_API_URL: sandboxUrl,
     CAL_API_KEY: apiKey,
   });
@@ -70,16 +86,27 @@ export async function runStart(env: Env): Promise<void> {
     log.info({ ...imported }, 'demo club members imported from demo/members.csv');
   }
   await subscribeSandbox(sandboxUrl, apiKey, usher.url, result.config.cal.webhookSecret);
+  const today = seedDemoDay(sandbox, new Date());
+  if (today.length) log.info({ bookings: today.length }, 'demo: a clinic day around now, announced to Usher as Cal.com would');
+  saveSandbox();
+  const keeper = setInterval(saveSandbox, 15_000);
+  keeper.unref();
+  // About two patient actions a minute: within Cal.com's five location writes a minute, so the
+  // write-backs keep up and the board's backlog stays small (USHER_DEMO_SPEED multiplies it).
   const traffic = new TrafficGenerator({
     sandboxUrl,
     eventTypeIds: seed.eventTypes.map((e) => e.id),
-    speed: Number(env.USHER_DEMO_SPEED ?? 60),
+    speed: Number(env.USHER_DEMO_SPEED ?? 1),
+    everySeconds: 30,
     onAction: (action, detail) => log.info({ component: 'demo-traffic', action, detail }, 'patient action'),
   });
   traffic.start();
   const secretsFile = relative(process.cwd(), join(dirname(result.config.dataDir), 'dev-secrets.json'));
   // Copy-paste as printed: the token comes from where the demo keeps it (or from the environment).
   const token = env.USHER_ADMIN_TOKEN ? '$USHER_ADMIN_TOKEN' : `$(node -p "require('./${secretsFile}').adminToken")`;
+  // The CLI as it can be typed from here (the demo may be started from any directory).
+  const binPath = relative(process.cwd(), fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url)));
+  const cli = binPath.startsWith('.') || binPath.startsWith('/') ? binPath : `./${binPath}`;
   process.stdout.write(
     [
       '',
@@ -88,14 +115,32 @@ export async function runStart(env: Env): Promise<void> {
       `  room board       ${usher.url}/board   (sign in with the admin token)`,
       `  metrics          ${usher.url}/metrics`,
       `  events (API)     curl -H "Authorization: Bearer ${token}" ${usher.url}/api/events`,
-      `  events (CLI)     ./bin/usher.mjs events --limit 10   (beside the demo: no token needed)`,
-      `  gate             ./bin/usher.mjs gate held · ./bin/usher.mjs credits balance ada.lovelace@example.com`,
+      `  events (CLI)     ${cli} events --limit 10   (beside the demo: no token needed)`,
+      `  gate             ${cli} gate held · ${cli} credits balance ada.lovelace@example.com`,
+      `  start afresh     ${cli} demo --reset`,
       `  sandbox Cal.com  ${sandboxUrl}/v2/bookings  (API key ${apiKey}; faults: ${sandboxUrl}/_sandbox/faults)`,
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
-  await keepRunning(usher, [async () => traffic.stop(), () => sandbox.close()]);
+  await keepRunning(usher, [
+    async () => traffic.stop(),
+    async () => {
+      clearInterval(keeper);
+      await sandbox.close();
+      saveSandbox();
+    },
+  ]);
+}
+
+/** `usher demo --reset`: the demo's store and its sandbox Cal.com, gone together (never an external database). */
+function resetDemo(config: Config, stateFile: string): void {
+  if (config.databaseUrl) throw new UsherError('BAD_REQUEST', 'usher demo --reset empties the embedded store only; unset DATABASE_URL');
+  const owner = readLockOwner(config.dataDir);
+  if (owner) throw new UsherError('CONFLICT', `usher is running on ${config.dataDir} (process ${owner.pid}): stop it first`);
+  rmSync(config.dataDir, { recursive: true, force: true });
+  rmSync(stateFile, { force: true });
+  process.stdout.write(`usher demo: started afresh (${config.dataDir} and ${stateFile} removed)\n`);
 }
 
 async function keepRunning(usher: Usher, others: (() => Promise<void>)[]): Promise<void> {

@@ -42,15 +42,19 @@ export function registerServerCommands(program: Command, ctx: CommandContext): v
   program
     .command('demo')
     .description('the demo: a sandbox Cal.com with a small clinic, simulated patients and Usher, local secrets')
-    .addHelpText('after', examples('usher demo', 'USHER_DEMO_SPEED=120 usher demo'))
+    .option('--reset', "start afresh: the demo's store and its sandbox Cal.com are emptied together")
+    .addHelpText('after', examples('usher demo', 'usher demo --reset', 'USHER_DEMO_SPEED=5 usher demo'))
     // Always the sandbox, never a real Cal.com account, whatever CAL_API_KEY says.
-    .action(async () => (await import('./demo.ts')).runStart({ ...ctx.env, CAL_API_KEY: '' }));
+    .action(async (o: { reset?: boolean }) =>
+      (await import('./demo.ts')).runStart({ ...ctx.env, CAL_API_KEY: '' }, { reset: o.reset === true }),
+    );
 
   program
     .command('start')
     .description('what `npm start` runs: with CAL_API_KEY, serve; without, the demo')
     .addHelpText('after', examples('usher start', 'CAL_API_KEY=cal_live_… usher start'))
-    .action(async () => (await import('./demo.ts')).runStart(ctx.env));
+    .option('--reset', 'with the demo: start it afresh')
+    .action(async (o: { reset?: boolean }) => (await import('./demo.ts')).runStart(ctx.env, { reset: o.reset === true }));
 
   program
     .command('sandbox')

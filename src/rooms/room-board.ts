@@ -34,6 +34,8 @@ export interface BoardRoom {
   building: string;
   equipment: readonly string[];
   cleaningMinutes: number;
+  /** Daily opening hours as minutes from midnight in the clinic's zone; absent: always open. */
+  open?: { fromMinute: number; toMinute: number };
   now: RoomState;
   next: BoardBooking | null;
   /** The day's bookings and blocks in this room, in time order. */
@@ -137,6 +139,7 @@ export async function roomBoard(
       building: room.building,
       equipment: room.equipment,
       cleaningMinutes: room.cleaningMinutes,
+      ...(room.open ? { open: room.open } : {}),
       now,
       next: upcoming ? (present(upcoming.bookingUid) ?? null) : null,
       day: {

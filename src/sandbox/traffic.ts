@@ -78,12 +78,19 @@ export class TrafficGenerator {
     return { status: response.statusCode, json };
   }
 
+  /** A free start later today if there is one (the board shows today), else in the next three days. */
   async #freeSlot(eventTypeId: number): Promise<string | undefined> {
-    const from = new Date(Date.now() + 3_600_000).toISOString();
-    const to = new Date(Date.now() + 3 * 86_400_000).toISOString();
-    const slots = await this.#call('GET', `/v2/slots?eventTypeId=${eventTypeId}&start=${from}&end=${to}`, undefined, '2024-09-04');
-    const days = Object.values((slots.json.data ?? {}) as Record<string, { start: string }[]>).flat();
-    return days.length ? this.#pick(days).start : undefined;
+    for (const [fromMs, toMs] of [
+      [30 * 60_000, 6 * 3_600_000],
+      [3_600_000, 3 * 86_400_000],
+    ] as const) {
+      const from = new Date(Date.now() + fromMs).toISOString();
+      const to = new Date(Date.now() + toMs).toISOString();
+      const slots = await this.#call('GET', `/v2/slots?eventTypeId=${eventTypeId}&start=${from}&end=${to}`, undefined, '2024-09-04');
+      const days = Object.values((slots.json.data ?? {}) as Record<string, { start: string }[]>).flat();
+      if (days.length) return this.#pick(days).start;
+    }
+    return undefined;
   }
 
   async #book(): Promise<void> {

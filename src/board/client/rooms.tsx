@@ -9,21 +9,30 @@ interface Props {
   open: (d: DialogState) => void;
 }
 
-/** The hours the timeline spans: 08–18 at least, widened to whatever the day holds. */
-function span(view: BoardView, dayOf: number): { from: number; to: number } {
-  let from = 8 * 60;
-  let to = 18 * 60;
+/**
+ * The hours the timeline spans, whole hours: the rooms' opening hours when they have them, widened
+ * to the day's bookings and to an hour either side of now; 08–18 when the day holds nothing. Blocks
+ * never widen it (a 24-hour block is clipped to the day the clinic works), so short bookings keep
+ * their width.
+ */
+function span(view: BoardView, dayOf: number, now: number): { from: number; to: number } {
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  const widen = (a: number, z: number) => {
+    from = Math.min(from, a);
+    to = Math.max(to, z);
+  };
   for (const g of view.groups)
     for (const r of g.rooms) {
-      const items = [
-        ...r.bookings.map((uid) => [view.bookings[uid]!.start, view.bookings[uid]!.clearAt]),
-        ...r.blocks.map((b) => [b.from, b.until]),
-      ];
-      for (const [a, z] of items) {
-        from = Math.min(from, minuteOfDay(a!, dayOf, view.timeZone));
-        to = Math.max(to, minuteOfDay(z!, dayOf, view.timeZone));
+      if (r.open) widen(r.open.fromMinute, r.open.toMinute);
+      for (const uid of r.bookings) {
+        const b = view.bookings[uid]!;
+        widen(minuteOfDay(b.start, dayOf, view.timeZone), minuteOfDay(b.clearAt, dayOf, view.timeZone));
       }
     }
+  const nowMinute = minuteOfDay(now, dayOf, view.timeZone);
+  if (nowMinute >= 0 && nowMinute <= 24 * 60) widen(nowMinute - 60, nowMinute + 60);
+  if (!Number.isFinite(from)) widen(8 * 60, 18 * 60);
   return { from: Math.max(0, Math.floor(from / 60) * 60), to: Math.min(24 * 60, Math.ceil(to / 60) * 60) };
 }
 
@@ -179,7 +188,7 @@ function RoomRow({
 export function RoomGroups(props: Props) {
   const { view } = props;
   const dayOf = new Date(view.at).getTime();
-  const range = span(view, dayOf);
+  const range = span(view, dayOf, props.now);
   const hours = [];
   for (let m = range.from; m < range.to; m += 60) hours.push(m);
   if (view.groups.length === 0)

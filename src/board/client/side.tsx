@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { act, type ActionError, type BoardView, type Session } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
 import { eta, when } from './format.ts';
@@ -11,7 +11,19 @@ interface Props {
   open: (d: DialogState) => void;
 }
 
-const SHOWN = 5;
+/** A landscape screen of 1200 px or more is a wall display: it cannot scroll, so each group shows less. */
+const WALL = '(min-width: 1200px) and (orientation: landscape)';
+
+function useWall(): boolean {
+  const [wall, setWall] = useState(() => window.matchMedia(WALL).matches);
+  useEffect(() => {
+    const query = window.matchMedia(WALL);
+    const change = () => setWall(query.matches);
+    query.addEventListener('change', change);
+    return () => query.removeEventListener('change', change);
+  }, []);
+  return wall;
+}
 
 /** A group of the attention list: the first few items, the rest one keypress away. */
 function Section<T>({
@@ -26,6 +38,7 @@ function Section<T>({
   tone: string;
 }) {
   const [all, setAll] = useState(false);
+  const SHOWN = useWall() ? 2 : 5;
   if (items.length === 0) return null;
   const shown = all ? items : items.slice(0, SHOWN);
   return (

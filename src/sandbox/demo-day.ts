@@ -1,0 +1,84 @@
+import type { Sandbox } from './sandbox-server.ts';
+import type { SbBooking } from './sandbox-state.ts';
+
+const MINUTE = 60_000;
+const PATIENTS = [
+  'Ada Lovelace',
+  'Grace Hopper',
+  'Alan Kay',
+  'Barbara Liskov',
+  'Donald Knuth',
+  'Frances Allen',
+  'Ken Thompson',
+  'Margaret Hamilton',
+  'Radia Perlman',
+  'Tim Berners-Lee',
+  'Sophie Wilson',
+  'Edsger Dijkstra',
+  'Katherine Johnson',
+  'Dorothy Vaughan',
+  'Mary Jackson',
+  'Hedy Lamarr',
+  'Annie Easley',
+  'John Backus',
+];
+
+/**
+ * The demo's clinic day around now, whatever the hour: each doctor's appointments from a few hours
+ * ago to a couple of hours ahead, back to back with short gaps, so that a newcomer's first look at
+ * the board shows rooms in use, rooms being cleaned and what is next. They are made in the sandbox
+ * as Cal.com would hold them (accepted, the event type's own location) and announced by webhook as
+ * bookings made earlier, so Usher assigns them exactly as it would any other. The horizon ahead is
+ * short on purpose: every upcoming booking costs one of Cal.com's five location writes a minute.
+ *
+ * Nothing is made when the doctors already have bookings around now (a demo restarted the same day).
+ */
+export function seedDemoDay(
+  sandbox: Sandbox,
+  now: Date,
+  options: { random?: () => number; pastMinutes?: number; aheadMinutes?: number } = {},
+): SbBooking[] {
+  const random = options.random ?? Math.random;
+  const state = sandbox.state;
+  const from = now.getTime() - (options.pastMinutes ?? 150) * MINUTE;
+  const until = now.getTime() + (options.aheadMinutes ?? 120) * MINUTE;
+  const inPerson = [...state.eventTypes.values()].filter((t) => !t.location.startsWith('integrations:'));
+  const byHost = new Map<number, typeof inPerson>();
+  for (const t of inPerson) byHost.set(t.hostId, [...(byHost.get(t.hostId) ?? []), t]);
+  const busyNow = [...state.bookings.values()].some(
+    (b) => b.status === 'accepted' && b.start.getTime() < now.getTime() + 60 * MINUTE && b.end.getTime() > now.getTime() - 60 * MINUTE,
+  );
+  if (busyNow) return [];
+  const made: SbBooking[] = [];
+  let patient = Math.floor(random() * PATIENTS.length);
+  for (const [hostId, types] of byHost) {
+    // Each doctor starts at a different moment, on the five minutes, so the rooms do not turn over in step.
+    let cursor = Math.floor((from + random() * 30 * MINUTE) / (5 * MINUTE)) * 5 * MINUTE;
+    while (cursor < until) {
+      const type = types[Math.floor(random() * types.length)]!;
+      const start = new Date(cursor);
+      const end = new Date(cursor + type.lengthInMinutes * MINUTE);
+      const name = PATIENTS[patient++ % PATIENTS.length]!;
+      if (!state.hostBusy(hostId, start, end)) {
+        const booking = state.newBooking(
+          {
+            eventTypeId: type.id,
+            hostId,
+            attendee: { name, email: `${name.toLowerCase().replace(/[^a-z]+/g, '.')}@example.com`, timeZone: 'Europe/London' },
+            start,
+            end,
+            status: 'accepted',
+            location: type.location,
+            metadata: {},
+          },
+          new Date(start.getTime() - 3 * 86_400_000),
+        );
+        made.push(booking);
+      }
+      cursor = end.getTime() + (5 + Math.floor(random() * 5) * 5) * MINUTE;
+    }
+  }
+  // Announced as Cal.com would have, oldest first: Usher learns of the day as if it had been there.
+  for (const b of made.sort((a, b) => a.start.getTime() - b.start.getTime())) sandbox.sender.booking('BOOKING_CREATED', b);
+  return made;
+}
