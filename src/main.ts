@@ -15,6 +15,7 @@ import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
 import { PeriodicTask } from './jobs/periodic-task.ts';
 import { Worker } from './jobs/worker.ts';
+import { middayOfLocalDate } from './domain/calendar-period.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Db } from './store/db.ts';
 import { InboxWriter } from './store/inbox.ts';
@@ -159,7 +160,13 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       timeZone: config.timeZone,
       cal,
       validateResponses: options.validateResponses ?? false,
-      board: { auth: new BoardAuth(db, config.board, config.adminToken), feed, title: config.board.title, present },
+      board: {
+        auth: new BoardAuth(db, config.board, config.adminToken),
+        feed,
+        title: config.board.title,
+        present,
+        dayView: (date) => boardView(db, boardDeps, middayOfLocalDate(date, config.timeZone)),
+      },
     });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('[::1]', '127.0.0.1');

@@ -38,6 +38,7 @@ const ADMIN_ROUTES = [
   'delete /api/rooms/blocks/{id}',
   'post /api/rooms/{name}/cleaned',
   'post /api/bookings/{uid}/room',
+  'get /api/bookings/{uid}/rooms',
   'post /api/rooms/replan',
   'get /api/rooms/board',
   'get /api/slots',
@@ -129,6 +130,20 @@ describe.each(storeKinds)('the admin API on %s', (kind) => {
       until: new Date(start.getTime() + 3_600_000).toISOString(),
     });
     expect(blocked.body.data.plan).toMatchObject({ movedCount: 1, moves: [{ uid: 'api-tour-1', from: '1A', why: 'room_unusable' }] });
+    // A person choosing a room sees the fitting ones first and why the others do not fit, in words.
+    const options = (await check('get', '/api/bookings/{uid}/rooms', '/api/bookings/api-tour-1/rooms')).body.data as unknown as {
+      room: string;
+      fits: boolean;
+      why: string;
+    }[];
+    expect(
+      options
+        .slice(0, 2)
+        .map((o) => o.room)
+        .sort(),
+    ).toEqual(['2B', '3C']);
+    expect(options.slice(0, 2).every((o) => o.fits && o.why.startsWith('Free'))).toBe(true);
+    expect(options[2]).toMatchObject({ room: '1A', fits: false, code: 'room.blocked', why: 'Blocked: Leak.' });
     await check('delete', '/api/rooms/blocks/{id}', `/api/rooms/blocks/${blocked.body.data.blockId}`);
     await check('post', '/api/rooms/{name}/cleaned', '/api/rooms/2B/cleaned');
     await check('post', '/api/bookings/{uid}/room', '/api/bookings/api-tour-1/room', { room: '1A' });

@@ -211,7 +211,14 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
       .getByRole('button', { name: /10:30 to 11:00, Consultation · P\. D\./ })
       .click();
     const moveDialog = page.getByRole('dialog', { name: 'Consultation · P. D.' });
-    await moveDialog.getByLabel('Move to').selectOption({ label: 'Room 1A' });
+    // The rooms that fit come first, each with why in words; a room that cannot take it is disabled with the reason.
+    await moveDialog.getByRole('radio', { name: /Room 1A/ }).waitFor();
+    const choices = moveDialog.locator('.room-choice');
+    const classes = await choices.evaluateAll((els) => els.map((e) => e.className));
+    expect(classes.findIndex((c) => c.includes('unfit'))).not.toBe(0);
+    expect(await moveDialog.locator('.room-choice', { hasText: 'Room 1A' }).textContent()).toMatch(/Room 1AFree/);
+    expect(await moveDialog.textContent()).not.toContain(pat);
+    await moveDialog.getByRole('radio', { name: /Room 1A/ }).check();
     await screenshot(page, 'move-dialog');
     await moveDialog.getByRole('button', { name: 'Move booking' }).click();
     await room(page, '1A').locator('.slot.booking.pinned', { hasText: 'P.D.' }).waitFor();
@@ -290,6 +297,76 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     expect(await post({ cookie: wallCookie, 'x-usher-csrf': wallCsrf })).toBe(403);
     expect((await request(`${usher.url}/board/events`)).statusCode).toBe(401);
     expect(await room(page, '1B').locator('.state').textContent()).toBe('Free · ready');
+  });
+
+  it('shows another day with → and the date picker, keeps it current, and comes back to today with T', async () => {
+    const dayAfter = new Date(tomorrowAt(10, 15).getTime() + 86_400_000);
+    const later = new Date(tomorrowAt(11).getTime() + 86_400_000);
+    await book(sandbox.url, dayAfter, 'Dana After');
+    await signIn(page, usher.url, ANNA);
+    await room(page, '1A').locator('.state').waitFor();
+    await markPage(page);
+    await page.keyboard.press('ArrowRight');
+    const banner = page.locator('.other-day');
+    const weekday = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Atlantic/Reykjavik',
+      weekday: 'long',
+      day: 'numeric',
+      month: 'long',
+    }).format(dayAfter);
+    await banner.getByText(`${weekday}: the day's bookings and blocks`).waitFor();
+    await room(page, '1A')
+      .getByRole('button', { name: /10:15 to 10:45, Consultation · D\. A\./ })
+      .waitFor();
+    expect(await room(page, '1A').locator('.detail').textContent()).toBe('1 booking');
+    // A booking made for that day while it is shown appears without a reload.
+    await book(sandbox.url, later, 'Eli Later');
+    await room(page, '1A')
+      .getByRole('button', { name: /11:00 to 11:30, Consultation · E\. L\./ })
+      .waitFor();
+    await screenshot(page, 'another-day');
+    await page.keyboard.press('t');
+    await banner.waitFor({ state: 'detached' });
+    await room(page, '1A').locator('.state', { hasText: 'Free · ready' }).waitFor();
+    await page.getByLabel('Show the day').fill(dayAfter.toISOString().slice(0, 10));
+    await banner.waitFor();
+    await page.getByRole('button', { name: 'Back to today' }).click();
+    await banner.waitFor({ state: 'detached' });
+    expect(await pageMark(page)).toBe(42);
+  });
+
+  it('plans a block for later, shows what it would move before saving it, and lifts it from the timeline', async () => {
+    const fay = await book(sandbox.url, tomorrowAt(13), 'Fay Future');
+    await signIn(page, usher.url, ANNA);
+    await room(page, '1A')
+      .getByRole('button', { name: /13:00 to 13:30, Consultation · F\. F\./ })
+      .waitFor();
+    await room(page, '1A').getByRole('button', { name: 'Block…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Block Room 1A' });
+    await dialog.getByLabel('Reason').fill('Painting');
+    await dialog.getByLabel('at').check();
+    await dialog.getByLabel('Start of the block').fill(tomorrowAt(12, 30).toISOString().slice(0, 16));
+    await dialog.getByLabel('For').selectOption({ label: '2 hours' });
+    await dialog.getByText('From 12:30 until 14:30.', { exact: false }).waitFor();
+    await dialog.getByRole('button', { name: 'Preview the effect' }).click();
+    const preview = dialog.getByTestId('preview-moves').locator(`li[data-uid="${fay}"]`);
+    await expect(preview.textContent()).resolves.toMatch(/13:00 Consultation · F\. F\.Room 1A → Room (1B|2A) \(its room is blocked\)/);
+    await screenshot(page, 'block-preview');
+    // Nothing was saved by looking: the booking is still in 1A, with no block on the timeline.
+    expect(await room(page, '1A').locator('.slot.block').count()).toBe(0);
+    expect(
+      await room(page, '1A')
+        .getByRole('button', { name: /13:00 to 13:30/ })
+        .count(),
+    ).toBe(1);
+    await dialog.getByRole('button', { name: 'Block room' }).click();
+    await page.getByRole('dialog', { name: 'Room 1A blocked until 14:30' }).getByRole('button', { name: 'Done' }).click();
+    expect(await room(page, '1A').locator('.state').textContent()).toBe('Free · ready');
+    const block = room(page, '1A').getByRole('button', { name: /^Blocked 12:30 to 14:30: Painting/ });
+    await block.waitFor();
+    await block.click();
+    await page.getByRole('dialog', { name: 'Unblock Room 1A' }).getByRole('button', { name: 'Unblock' }).click();
+    await block.waitFor({ state: 'detached' });
   });
 
   it('recovers after the server goes away and comes back, without a reload', async () => {

@@ -45,3 +45,9 @@ export function endOfLocalDate(date: string, timeZone: string): Date {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
   return new Date(+addDays(new TZDate(y, m - 1, d, timeZone), 1));
 }
+
+/** Midday of a local calendar date (YYYY-MM-DD) in a time zone: an instant inside that day however long it is. */
+export function middayOfLocalDate(date: string, timeZone: string): Date {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(+new TZDate(y, m - 1, d, 12, 0, 0, timeZone));
+}

@@ -57,3 +57,31 @@ export function chooseRoom(index: RoomIndex, need: RoomNeed): RoomChoice {
   const excluded = groupExclusions(failures);
   return best ? { outcome: 'assigned', ...best, excluded, candidates } : { outcome: 'unassigned', excluded };
 }
+
+/** One room as an option for a booking: whether it fits, and why not (or what it has going for it). */
+export type RoomOption =
+  | { room: string; fits: true; cost: number; preferences: string[] }
+  | { room: string; fits: false; code: RuleCode; detail?: Record<string, unknown>; occupants?: string[] };
+
+/**
+ * Every room for one booking, for a person choosing: those that fit first, best first (the
+ * planner's own soft cost), then those that do not, each with the rule it fails. Pure.
+ */
+export function roomOptions(index: RoomIndex, need: RoomNeed): RoomOption[] {
+  const fitting: Extract<RoomOption, { fits: true }>[] = [];
+  const unfit: Extract<RoomOption, { fits: false }>[] = [];
+  for (const room of index.roomList) {
+    const rule = staticRuleFailure(need, room, index.blocksOf(room.name), index.timeZone);
+    if (rule) {
+      unfit.push({ room: room.name, fits: false, code: rule.code, ...(rule.detail ? { detail: rule.detail } : {}) });
+      continue;
+    }
+    const busy = index.occupants(room.name, occupancy(need, room), need.uid);
+    if (busy.length) {
+      unfit.push({ room: room.name, fits: false, code: 'room.occupied', occupants: busy });
+      continue;
+    }
+    fitting.push({ room: room.name, fits: true, ...index.softCost(need, room) });
+  }
+  return [...fitting.sort((a, b) => a.cost - b.cost), ...unfit];
+}

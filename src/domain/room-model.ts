@@ -54,13 +54,16 @@ export interface SoftWeights {
 
 export const defaultWeights: SoftWeights = { sameRoom: 100, preferred: 50, sameFloor: 20, surplusPerItem: 10, balancePerHour: 1 };
 
-export type RuleCode =
-  | 'room.inactive'
-  | 'room.missing_equipment'
-  | 'room.not_allowed_for_doctor'
-  | 'room.closed'
-  | 'room.blocked'
-  | 'room.occupied';
+/** Every hard rule a room can fail for a booking (each has a sentence in operations/reason-text.ts). */
+export const ruleCodes = [
+  'room.inactive',
+  'room.missing_equipment',
+  'room.not_allowed_for_doctor',
+  'room.closed',
+  'room.blocked',
+  'room.occupied',
+] as const;
+export type RuleCode = (typeof ruleCodes)[number];
 
 export interface RuleFailure {
   code: RuleCode;

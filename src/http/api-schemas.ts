@@ -124,6 +124,16 @@ export const room = z.object({
   source: z.enum(['config', 'api']),
 });
 
+export const roomOption = z
+  .object({
+    room: z.string(),
+    fits: z.boolean(),
+    why: z.string().describe('a sentence for the front desk'),
+    code: z.string().optional().describe('the rule the room fails (absent when it fits)'),
+    occupants: z.array(z.string()).optional().describe('the bookings holding it at that time'),
+  })
+  .describe('one room for one booking');
+
 export const replanPlan = z
   .object({
     moves: z.array(

@@ -54,7 +54,7 @@ export interface AppOptions {
   ops: (actor: string) => Operations;
   timeZone: string;
   cal: CalClient;
-  board: Pick<BoardRouteOptions, 'auth' | 'feed' | 'title' | 'present'>;
+  board: Pick<BoardRouteOptions, 'auth' | 'feed' | 'title' | 'present' | 'dayView'>;
   /** Run every answer of a documented route through its schema (tests): a drift fails loudly. */
   validateResponses?: boolean;
   /** Later features add their routes here. */

@@ -19,6 +19,8 @@ export interface BoardRouteOptions {
   now: () => Date;
   /** The same operations as the admin API and the CLI, done as the signed-in person. */
   ops: Operations;
+  /** The board of another day (YYYY-MM-DD in the clinic's zone), computed on request. */
+  dayView: (date: string) => Promise<unknown>;
   wakeWorker: () => void;
 }
 
@@ -56,13 +58,18 @@ function signInPage(title: string, style: Asset, error?: string): string {
   );
 }
 
+const isoInstant = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time')
+  .transform((v) => new Date(v));
 const blockBody = z
   .object({
     reason: z.string().trim().min(1, 'give a reason').max(200),
-    until: z
-      .string()
-      .refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time')
-      .transform((v) => new Date(v)),
+    /** Planned maintenance starts later; absent: now. */
+    from: isoInstant.optional(),
+    until: isoInstant,
+    /** Show what the block would move, and save nothing. */
+    preview: z.boolean().optional(),
   })
   .strict();
 const moveBody = z.object({ room: z.string().min(1).max(40) }).strict();
@@ -165,6 +172,24 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     return { data: { name: v.name, role: v.role, csrfToken: v.csrfToken, title: o.title, now: o.now().toISOString() } };
   });
 
+  // Another day than today: the page asks again whenever the live view changes, so it stays current.
+  app.get('/board/api/day', async (req, reply) => {
+    const v = await viewer(req, reply);
+    if (!v) return;
+    const { date } = z
+      .object({
+        date: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD')
+          .refine(
+            (d) => !Number.isNaN(Date.parse(`${d}T12:00:00Z`)) && new Date(`${d}T12:00:00Z`).toISOString().startsWith(d),
+            'a real date',
+          ),
+      })
+      .parse(req.query);
+    return { data: await o.dayView(date) };
+  });
+
   app.get('/board/events', async (req, reply) => {
     const v = await viewer(req, reply);
     if (!v) return;
@@ -214,13 +239,17 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const body = blockBody.parse(req.body);
     const now = o.now();
     if (body.until <= now) throw new UsherError('BAD_REQUEST', 'until: must be in the future');
-    const { blockId, plan } = await o.ops.blockRoom(name, {
-      from: now.toISOString(),
+    const from = body.from && body.from > now ? body.from : now;
+    if (body.until <= from) throw new UsherError('BAD_REQUEST', 'until: must be after the start');
+    const { blockId, plan, preview } = await o.ops.blockRoom(name, {
+      from: from.toISOString(),
       until: body.until.toISOString(),
       reason: body.reason,
       by: v.name,
+      preview: body.preview === true,
     });
-    return done({ blockId, plan: { ...plan, moves: await labelled(plan.moves) } });
+    const answer = { blockId, plan: { ...plan, moves: await labelled(plan.moves) }, ...(preview ? { preview } : {}) };
+    return preview ? { data: answer } : done(answer);
   });
 
   app.post('/board/api/blocks/:id/unblock', async (req, reply) => {
@@ -236,6 +265,14 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     if (!v) return;
     const { name } = roomParam.parse(req.params);
     return done(await o.ops.markCleaned(name, v.name));
+  });
+
+  // A read: any signed-in viewer (no CSRF token on a GET); only staff can act on the answer.
+  app.get('/board/api/bookings/:uid/rooms', async (req, reply) => {
+    const v = await viewer(req, reply);
+    if (!v) return;
+    const { uid } = uidParam.parse(req.params);
+    return { data: await o.ops.roomOptions(uid) };
   });
 
   app.post('/board/api/bookings/:uid/move', async (req, reply) => {

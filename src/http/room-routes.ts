@@ -6,7 +6,7 @@ import { roomBoard, type BookingPresenter } from '../rooms/room-board.ts';
 import type { Db } from '../store/db.ts';
 import type { AdminGuard } from './admin-auth.ts';
 import { adminSecurity } from './admin-routes.ts';
-import { data, errorAnswer, replanPlan, room, roomBoard as roomBoardAnswer } from './api-schemas.ts';
+import { data, errorAnswer, replanPlan, room, roomBoard as roomBoardAnswer, roomOption } from './api-schemas.ts';
 
 export interface RoomRouteOptions {
   ops: Operations;
@@ -77,7 +77,7 @@ export async function roomRoutes(fastify: FastifyInstance, o: RoomRouteOptions):
         summary: 'Block a room (from now, or from `from`) until a time; its bookings move with the fewest changes',
         params: name,
         body: roomBlocking,
-        response: { 200: planned({ blockId: z.number().int() }), ...refused },
+        response: { 200: planned({ blockId: z.number().int(), preview: z.literal(true).optional() }), ...refused },
       },
     },
     async (req) => ({ data: await o.ops.blockRoom(req.params.name, req.body) }),
@@ -121,6 +121,19 @@ export async function roomRoutes(fastify: FastifyInstance, o: RoomRouteOptions):
       },
     },
     async (req) => ({ data: await o.ops.moveBooking(req.params.uid, req.body) }),
+  );
+  app.get(
+    '/api/bookings/:uid/rooms',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Every room for a booking: those that fit first, best first, each with why it fits or not',
+        params: z.object({ uid: z.string().min(1) }),
+        response: { 200: data(z.array(roomOption)), ...refused },
+      },
+    },
+    async (req) => ({ data: await o.ops.roomOptions(req.params.uid) }),
   );
   app.post(
     '/api/rooms/replan',

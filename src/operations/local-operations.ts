@@ -10,7 +10,7 @@ import { parseMembersCsv } from '../gate/members-csv.ts';
 import { parseRef, replay } from '../jobs/replay.ts';
 import { blockRoom, markCleaned, moveBooking, putRoom, replanUpcoming, retireRoom, unblockRoom } from '../rooms/room-operations.ts';
 import { openMinutes } from '../rooms/room-config.ts';
-import { holdRoomForApproval, type RoomDeps } from '../rooms/room-planning.ts';
+import { holdRoomForApproval, type RoomDeps, roomOptionsFor } from '../rooms/room-planning.ts';
 import type { Db } from '../store/db.ts';
 import { getInboxEvent, listInboxEvents, type InboxState } from '../store/inbox.ts';
 import { getJob, listJobs, type JobState } from '../store/jobs.ts';
@@ -20,6 +20,7 @@ import { bookingView } from './booking-view.ts';
 import type { Operations } from './operations.ts';
 import { presentReplan } from './present-replan.ts';
 import { presentEvent, presentJob } from './present-work.ts';
+import { presentRoomOption } from './reason-text.ts';
 
 /** What the gate and the rooms need from the configuration, made in one place for every entry point. */
 export function operationDeps(config: Config): { gate: GateDeps; rooms: RoomDeps } {
@@ -151,11 +152,12 @@ export function localOperations(o: LocalOperationsOptions): Operations {
     blockRoom: (room, b) => {
       const now = o.now();
       const block = { room, from: b.from ? new Date(b.from) : now, to: new Date(b.until), reason: b.reason, by: b.by ?? o.actor };
-      return roomChange(blockRoom(db, rooms, block, now));
+      return roomChange(blockRoom(db, rooms, block, now, { preview: b.preview === true }));
     },
     unblockRoom: (blockId, by) => roomChange(unblockRoom(db, rooms, blockId, by ?? o.actor, o.now())),
     markCleaned: async (room, by) => changed(await markCleaned(db, rooms, room, by ?? o.actor, o.now())),
     moveBooking: async (uid, m) => changed(await moveBooking(db, rooms, { uid, room: m.room, by: m.by ?? o.actor }, o.now())),
+    roomOptions: async (uid) => (await roomOptionsFor(db, rooms, uid, o.now())).map(presentRoomOption),
     replan: async () => changed({ plan: presentReplan(await replanUpcoming(db, rooms, o.now(), 'operator')) }),
 
     slots: (q) =>

@@ -8,6 +8,7 @@ import type { RoomRecord } from '../store/rooms.ts';
 import type { BookingView } from './booking-view.ts';
 import type { PresentedEvent, PresentedJob } from './present-work.ts';
 import type { PresentedReplan } from './present-replan.ts';
+import type { PresentedRoomOption } from './reason-text.ts';
 
 /**
  * What an operator can do to a running Usher, declared once. Two implementations: local (the
@@ -36,10 +37,12 @@ export interface Operations {
   listRooms(q: { all: boolean }): Promise<RoomRecord[]>;
   putRoom(name: string, r: RoomSettingsInput): Promise<{ created: boolean; plan: PresentedReplan }>;
   retireRoom(name: string): Promise<{ plan: PresentedReplan }>;
-  blockRoom(room: string, b: RoomBlocking): Promise<{ blockId: number; plan: PresentedReplan }>;
+  blockRoom(room: string, b: RoomBlocking): Promise<{ blockId: number; plan: PresentedReplan; preview?: true }>;
   unblockRoom(blockId: number, by?: string): Promise<{ plan: PresentedReplan }>;
   markCleaned(room: string, by?: string): Promise<{ shortened: string[] }>;
   moveBooking(uid: string, m: RoomMove): Promise<{ room: string; location: string }>;
+  /** Every room for a booking, fitting ones first, each with why it fits or not in words. */
+  roomOptions(uid: string): Promise<PresentedRoomOption[]>;
   replan(): Promise<{ plan: PresentedReplan }>;
 
   slots(q: SlotsQuery): Promise<Record<string, { start: string }[]>>;
@@ -93,7 +96,13 @@ export const declining = z.object({ reason: z.string().min(1).max(500), note: z.
 export type Declining = z.infer<typeof declining>;
 
 export const roomBlocking = z
-  .object({ reason: z.string().trim().min(1).max(200), from: isoTime.optional(), until: isoTime, by })
+  .object({
+    reason: z.string().trim().min(1).max(200),
+    from: isoTime.optional(),
+    until: isoTime,
+    by,
+    preview: z.boolean().optional().describe('true: answer what the block would move, and save nothing'),
+  })
   .strict()
   .refine((b) => !b.from || Date.parse(b.from) < Date.parse(b.until), { message: 'until: must be after from', path: ['until'] });
 export type RoomBlocking = z.infer<typeof roomBlocking>;

@@ -1,6 +1,7 @@
 import { declineMessage } from '../domain/decline-message.ts';
 import type { GateReason } from '../domain/gate-policy.ts';
-import type { Exclusion } from '../domain/choose-room.ts';
+import type { Exclusion, RoomOption } from '../domain/choose-room.ts';
+import type { RuleCode } from '../domain/room-model.ts';
 import type { Decision, Reason } from '../store/decisions.ts';
 
 /**
@@ -9,34 +10,63 @@ import type { Decision, Reason } from '../store/decisions.ts';
  */
 
 function roomList(e: { rooms: readonly string[]; more?: number }): string {
-  return e.rooms.join(', ') + (e.more ? ` and ${e.more} more` : '');
+  const names = e.rooms;
+  if (e.more) return `${names.join(', ')} and ${e.more} more`;
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
+/** Rooms that fail one rule, as a sentence: "1A and 1B have no xray", "3A is taken then". */
 export function exclusionText(e: Exclusion): string {
   const rooms = roomList(e);
+  const many = e.rooms.length + (e.more ?? 0) > 1;
+  const is = many ? 'are' : 'is';
   switch (e.code) {
     case 'room.occupied':
-      return `occupied: ${rooms}`;
+      return `${rooms} ${is} taken then`;
     case 'room.missing_equipment':
-      return `without ${((e.detail?.missing as string[] | undefined) ?? []).join(', ') || 'the equipment'}: ${rooms}`;
+      return `${rooms} ${many ? 'have' : 'has'} no ${((e.detail?.missing as string[] | undefined) ?? []).join(' or ') || 'equipment this needs'}`;
     case 'room.not_allowed_for_doctor':
-      return `not the doctor's rooms: ${rooms}`;
+      return `${rooms} ${is} not the doctor's room${many ? 's' : ''}`;
     case 'room.closed':
-      return `closed at that time: ${rooms}`;
+      return `${rooms} ${is} closed then`;
     case 'room.blocked':
-      return `blocked${e.detail?.reason ? ` (${String(e.detail.reason)})` : ''}: ${rooms}`;
+      return `${rooms} ${is} blocked${e.detail?.reason ? ` (${String(e.detail.reason)})` : ''}`;
     case 'room.inactive':
-      return `out of service: ${rooms}`;
-    default:
-      return `${e.code}: ${rooms}`;
+      return `${rooms} ${is} out of service`;
   }
 }
+
+/** Why one room cannot take a booking, as a sentence the front desk reads (every rule has one). */
+export const RULE_SENTENCES: Record<RuleCode, (detail: Record<string, unknown>) => string> = {
+  'room.inactive': () => 'Out of service.',
+  'room.missing_equipment': (d) => `It has no ${((d.missing as string[] | undefined) ?? []).join(' or ') || 'equipment this needs'}.`,
+  'room.not_allowed_for_doctor': () => "Not one of the doctor's rooms.",
+  'room.closed': () => 'Closed at that time.',
+  'room.blocked': (d) => `Blocked${d.reason ? `: ${String(d.reason)}` : ''}.`,
+  'room.occupied': () => 'Taken at that time.',
+};
+
+/** A room option as the chooser shows it: the room, whether it fits, and why in words. */
+export function presentRoomOption(o: RoomOption) {
+  if (o.fits) {
+    const why = preferenceText(o.preferences);
+    return { room: o.room, fits: true as const, why: why ? `Free — ${why}.` : 'Free, and has what this needs.' };
+  }
+  return {
+    room: o.room,
+    fits: false as const,
+    code: o.code,
+    why: RULE_SENTENCES[o.code](o.detail ?? {}),
+    ...(o.occupants ? { occupants: o.occupants } : {}),
+  };
+}
+export type PresentedRoomOption = ReturnType<typeof presentRoomOption>;
 
 /** Why a booking waits for a room, from its assignment's reasons. */
 export function waitingText(reasons: Record<string, unknown>): string {
   const excluded = (reasons.excluded as Exclusion[] | undefined) ?? [];
-  if (excluded.length === 0) return reasons.why === 'no_room' ? 'no room left after a re-plan' : 'no room matches';
-  return `no room free — ${excluded.map(exclusionText).join('; ')}`;
+  if (excluded.length === 0) return reasons.why === 'no_room' ? 'No room was left after a re-plan.' : 'No room suits it.';
+  return `No room is free: ${excluded.map(exclusionText).join('; ')}.`;
 }
 
 const WHY: Record<string, string> = {

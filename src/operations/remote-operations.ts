@@ -77,6 +77,7 @@ export function remoteOperations(admin: AdminClient): Operations {
     unblockRoom: (id) => admin.call('DELETE', `/api/rooms/blocks/${id}`),
     markCleaned: (room) => post(`/api/rooms/${enc(room)}/cleaned`),
     moveBooking: (uid, m) => post(`/api/bookings/${enc(uid)}/room`, m),
+    roomOptions: (uid) => get(`/api/bookings/${enc(uid)}/rooms`),
     replan: () => post('/api/rooms/replan'),
     slots: (q) => get(`/api/slots${query(q)}`),
     book: (key, body) => admin.call('POST', '/api/bookings', body, { 'idempotency-key': key }),

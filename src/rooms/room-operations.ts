@@ -3,7 +3,7 @@ import type { ReplanResult } from '../domain/replan-rooms.ts';
 import { occupancy, staticRuleFailure, type Room } from '../domain/room-model.ts';
 import { UsherError } from '../errors.ts';
 import { getBooking } from '../store/bookings.ts';
-import type { Db } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import {
   deactivateConfigRoomsExcept,
@@ -91,31 +91,62 @@ export async function retireRoom(db: Db, deps: RoomDeps, name: string, now: Date
   return replan ? { replan } : {};
 }
 
+/**
+ * Blocks a room from `from` (now, or later: planned maintenance) to `to`, and re-plans the bookings
+ * it displaces with the fewest moves. With `preview`, the same block and re-plan run and are rolled
+ * back: exactly what saving it would do, and nothing saved (no job, no decision, no NOTIFY leaves a
+ * rolled-back transaction).
+ */
 export async function blockRoom(
   db: Db,
   deps: RoomDeps,
   b: { room: string; from: Date; to: Date; reason: string; by: string },
   now: Date,
-): Promise<{ blockId: number; replan: ReplanResult }> {
+  options: { preview?: boolean } = {},
+): Promise<{ blockId: number; replan: ReplanResult; preview?: true }> {
   if (!(b.to > b.from)) throw new UsherError('BAD_REQUEST', 'a block must end after it starts');
-  return db.transaction(async (trx) => {
-    await lockRoomPlanning(trx);
-    if (!(await getRoom(trx, b.room))) throw new UsherError('NOT_FOUND', `no room ${b.room}`);
-    const blockId = await insertBlock(trx, b, now);
-    await recordDecision(
-      trx,
-      {
-        kind: 'room',
-        outcome: 'blocked',
-        reasons: [
-          { code: 'room.blocked', room: b.room, reason: b.reason, by: b.by, from: b.from.toISOString(), until: b.to.toISOString() },
-        ],
-      },
-      now,
-    );
-    const replan = await replanWindow(trx, deps, b, now, `block:${blockId}`);
-    return { blockId, replan };
-  });
+  if (b.to <= now) throw new UsherError('BAD_REQUEST', 'a block must end in the future');
+  if (!options.preview) return db.transaction((trx) => blockInTransaction(trx, deps, b, now));
+  try {
+    await db.transaction(async (trx) => {
+      throw new PreviewRollback(await blockInTransaction(trx, deps, b, now));
+    });
+  } catch (error) {
+    if (error instanceof PreviewRollback) return { ...error.result, preview: true };
+    throw error;
+  }
+  throw new Error('unreachable: a preview always rolls back');
+}
+
+async function blockInTransaction(
+  trx: Queryable,
+  deps: RoomDeps,
+  b: { room: string; from: Date; to: Date; reason: string; by: string },
+  now: Date,
+): Promise<{ blockId: number; replan: ReplanResult }> {
+  await lockRoomPlanning(trx);
+  if (!(await getRoom(trx, b.room))) throw new UsherError('NOT_FOUND', `no room ${b.room}`);
+  const blockId = await insertBlock(trx, b, now);
+  await recordDecision(
+    trx,
+    {
+      kind: 'room',
+      outcome: 'blocked',
+      reasons: [{ code: 'room.blocked', room: b.room, reason: b.reason, by: b.by, from: b.from.toISOString(), until: b.to.toISOString() }],
+    },
+    now,
+  );
+  const replan = await replanWindow(trx, deps, b, now, `block:${blockId}`);
+  return { blockId, replan };
+}
+
+/** Thrown inside a preview's transaction so that it rolls back, carrying what it would have done. */
+class PreviewRollback extends Error {
+  readonly result: { blockId: number; replan: ReplanResult };
+  constructor(result: { blockId: number; replan: ReplanResult }) {
+    super('preview: rolled back');
+    this.result = result;
+  }
 }
 
 export async function unblockRoom(db: Db, deps: RoomDeps, blockId: number, by: string, now: Date): Promise<{ replan?: ReplanResult }> {

@@ -1,5 +1,5 @@
 import type { Booking } from '../domain/booking.ts';
-import { chooseRoom, type Exclusion } from '../domain/choose-room.ts';
+import { chooseRoom, roomOptions, type RoomOption, type Exclusion } from '../domain/choose-room.ts';
 import { locationText } from '../domain/location-text.ts';
 import { replanRooms, type ReplanResult } from '../domain/replan-rooms.ts';
 import { RoomIndex, type PlanningWorld } from '../domain/room-index.ts';
@@ -7,7 +7,8 @@ import { occupancy, staticRuleFailure, type PlannedBooking, type Room, type Room
 import { calJobKinds } from '../jobs/cal-jobs.ts';
 import { periodBounds } from '../domain/calendar-period.ts';
 import { locationKind, type LocationKind } from '../domain/location-kind.ts';
-import { getBookings } from '../store/bookings.ts';
+import { getBooking, getBookings } from '../store/bookings.ts';
+import { UsherError } from '../errors.ts';
 import type { Queryable } from '../store/db.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import { enqueueJob } from '../store/jobs.ts';
@@ -432,4 +433,18 @@ export async function holdRoomForApproval(trx: Queryable, deps: RoomDeps, b: Boo
     ? await followReschedule(trx, deps, b, old.bookingUid, now, { write: false })
     : await assignBooking(trx, deps, b, now, { write: false, cause: 'gate' });
   return outcome.outcome !== 'unassigned';
+}
+
+/** Every room as an option for one booking, fitting ones first (a person moving it chooses from these). */
+export async function roomOptionsFor(db: Queryable, deps: RoomDeps, uid: string, now: Date): Promise<RoomOption[]> {
+  const b = await getBooking(db, uid);
+  if (!b) throw new UsherError('NOT_FOUND', `Usher knows no booking ${uid}`);
+  const need = needOf(b, deps.settings);
+  if (!need)
+    throw new UsherError(
+      'CONFLICT',
+      `booking ${uid} needs no room (${noRoomReason(b, deps.settings)?.code === 'room.type_needs_none' ? 'its type takes none' : 'not in person'})`,
+    );
+  const loaded = await loadChoiceWorld(db, deps, need, now, uid);
+  return roomOptions(new RoomIndex(loaded.world), need);
 }

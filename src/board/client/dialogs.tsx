@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { act, ActionError, type BoardView, type Session } from './api.ts';
-import { bookingLabel, eta, roomLabel, time, when, WRITTEN, writeBackText } from './format.ts';
+import { bookingLabel, eta, instantOf, localDateTime, roomLabel, time, when, WRITTEN, writeBackText } from './format.ts';
 
 export interface PlanMove {
   uid: string;
@@ -65,6 +65,7 @@ function useAction<T>(run: () => Promise<T>, then: (value: T) => void) {
     setState({ busy: true });
     try {
       then(await run());
+      setState({});
     } catch (error) {
       setState({ error: error instanceof ActionError ? error : new ActionError(String(error)) });
     }
@@ -111,18 +112,36 @@ const DURATIONS = [
 type PlanAnswer = { plan: { moves: PlanMove[] } };
 
 function BlockDialog({ room, view, now, session, close, open }: Props & { room: string }) {
+  const zone = view.timeZone;
   const [reason, setReason] = useState('');
   const [minutes, setMinutes] = useState(60);
-  const until = new Date(now + minutes * 60_000);
+  const [later, setLater] = useState(false);
+  const [startAt, setStartAt] = useState(() => localDateTime(Math.ceil(now / 3_600_000) * 3_600_000, zone));
+  const [preview, setPreview] = useState<{ key: string; moves: PlanMove[] }>();
+  const from = later && startAt ? instantOf(startAt, zone) : now;
+  const until = new Date(from + minutes * 60_000);
+  const body = (extra: Record<string, unknown> = {}) => ({
+    reason,
+    ...(later ? { from: new Date(from).toISOString() } : {}),
+    until: until.toISOString(),
+    ...extra,
+  });
+  // A preview belongs to the block it was made for; change anything and it is gone.
+  const key = `${reason}|${later ? from : 'now'}|${minutes}`;
   const { busy, submit, problem } = useAction(
-    () => act<PlanAnswer>(session, `/board/api/rooms/${encodeURIComponent(room)}/block`, { reason, until: until.toISOString() }),
+    () => act<PlanAnswer>(session, `/board/api/rooms/${encodeURIComponent(room)}/block`, body()),
     (r) =>
       open({
         kind: 'result',
-        title: `${roomLabel(room)} blocked until ${when(until.toISOString(), view.timeZone, now)}`,
+        title: `${roomLabel(room)} blocked until ${when(until.toISOString(), zone, now)}`,
         moves: r.plan.moves,
       }),
   );
+  const look = useAction(
+    () => act<PlanAnswer>(session, `/board/api/rooms/${encodeURIComponent(room)}/block`, body({ preview: true })),
+    (r) => setPreview({ key, moves: r.plan.moves }),
+  );
+  const shown = preview?.key === key ? preview : undefined;
   return (
     <Modal title={`Block ${roomLabel(room)}`} close={close}>
       <form onSubmit={submit}>
@@ -136,6 +155,23 @@ function BlockDialog({ room, view, now, session, close, open }: Props & { room: 
           placeholder="e.g. broken treatment couch"
           autoFocus
         />
+        <fieldset class="block-start">
+          <legend>Starts</legend>
+          <label>
+            <input type="radio" name="block-start" checked={!later} onChange={() => setLater(false)} /> now
+          </label>
+          <label>
+            <input type="radio" name="block-start" checked={later} onChange={() => setLater(true)} /> at
+          </label>
+          <input
+            type="datetime-local"
+            aria-label="Start of the block"
+            value={startAt}
+            disabled={!later}
+            min={localDateTime(now, zone)}
+            onInput={(e) => setStartAt(e.currentTarget.value)}
+          />
+        </fieldset>
         <label for="block-for">For</label>
         <select id="block-for" value={minutes} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
           {DURATIONS.map(([m, text]) => (
@@ -145,9 +181,27 @@ function BlockDialog({ room, view, now, session, close, open }: Props & { room: 
           ))}
         </select>
         <p class="hint">
-          Until {when(until.toISOString(), view.timeZone, now)}. Its bookings in that time move to other rooms; you will see which.
+          {later ? `From ${when(new Date(from).toISOString(), zone, now)} u` : 'U'}ntil {when(until.toISOString(), zone, now)}. Its bookings
+          in that time move to other rooms, or wait for one.
         </p>
-        {problem}
+        {shown ? (
+          <div class="preview" role="status">
+            {shown.moves.length === 0 ? (
+              <p>No booking would move.</p>
+            ) : (
+              <>
+                <p>This would change {shown.moves.length === 1 ? 'one booking' : `${shown.moves.length} bookings`}:</p>
+                <MoveList moves={shown.moves} view={view} now={now} />
+              </>
+            )}
+          </div>
+        ) : null}
+        {problem ?? look.problem}
+        <div class="dialog-buttons">
+          <button type="button" disabled={look.busy || !reason.trim()} onClick={(e) => look.submit(e as unknown as Event)}>
+            {look.busy ? 'Looking…' : 'Preview the effect'}
+          </button>
+        </div>
         <Buttons busy={busy} label="Block room" close={close} />
       </form>
     </Modal>
@@ -181,13 +235,50 @@ function ConfirmDialog({
   );
 }
 
+interface RoomChoice {
+  room: string;
+  fits: boolean;
+  why: string;
+  occupants?: string[];
+}
+
+/** The rooms for one booking from Usher (fitting ones first, each with why), asked for when the dialog opens. */
+function useRoomChoices(uid: string, enabled: boolean): { choices: RoomChoice[] | undefined; failed: boolean } {
+  const [state, setState] = useState<{ choices?: RoomChoice[]; failed: boolean }>({ failed: false });
+  useEffect(() => {
+    if (!enabled) return;
+    let current = true;
+    fetch(`/board/api/bookings/${encodeURIComponent(uid)}/rooms`, { credentials: 'same-origin' })
+      .then(async (res) => {
+        if (!res.ok) throw new Error(String(res.status));
+        const choices = ((await res.json()) as { data: RoomChoice[] }).data;
+        if (current) setState({ choices, failed: false });
+      })
+      .catch(() => current && setState({ failed: true }));
+    return () => {
+      current = false;
+    };
+  }, [uid, enabled]);
+  return { choices: state.choices, failed: state.failed };
+}
+
 function BookingDialog({ uid, label, view, now, session, close }: Props & { uid: string; label?: string }) {
   const zone = view.timeZone;
   const b = view.bookings[uid];
   const rooms = view.groups.flatMap((g) => g.rooms);
   const current = rooms.find((r) => r.bookings.includes(uid))?.name;
-  const [room, setRoom] = useState(rooms.find((r) => r.name !== current)?.name ?? '');
+  const staff = session.role === 'staff';
+  const { choices, failed } = useRoomChoices(uid, staff);
+  const others = choices?.filter((c) => c.room !== current);
+  const [picked, setPicked] = useState<string>();
+  const room = picked ?? others?.find((c) => c.fits)?.room ?? '';
   const { busy, submit, problem } = useAction(() => act(session, `/board/api/bookings/${encodeURIComponent(uid)}/move`, { room }), close);
+  const who = (uids: readonly string[] | undefined) =>
+    uids
+      ?.map((u) => view.bookings[u])
+      .filter((x) => x !== undefined)
+      .map((x) => `${time(x.start, zone)} ${bookingLabel(x)}`)
+      .join(', ');
   return (
     <Modal title={b ? bookingLabel(b) : (label ?? 'Booking')} close={close}>
       <dl class="facts">
@@ -205,25 +296,35 @@ function BookingDialog({ uid, label, view, now, session, close }: Props & { uid:
             <dd>{writeBackText(b, zone, now)}</dd>
           </>
         ) : null}
-        <dt>Booking</dt>
-        <dd class="muted">{uid}</dd>
       </dl>
-      {session.role === 'staff' ? (
+      {staff ? (
         <form onSubmit={submit}>
-          <label for="move-room">Move to</label>
-          <select id="move-room" value={room} onChange={(e) => setRoom(e.currentTarget.value)}>
-            {rooms
-              .filter((r) => r.name !== current)
-              .map((r) => (
-                <option key={r.name} value={r.name}>
-                  {roomLabel(r.name)}
-                  {r.equipment.length ? ` (${r.equipment.join(', ')})` : ''}
-                </option>
-              ))}
-          </select>
+          <fieldset class="room-choices">
+            <legend>Move to</legend>
+            {failed ? <p class="error">The rooms could not be loaded; close and try again.</p> : null}
+            {!others && !failed ? <p class="hint">Finding the rooms that fit…</p> : null}
+            {others?.length === 0 ? <p class="hint">There is no other room.</p> : null}
+            {others?.map((c) => (
+              <label key={c.room} class={`room-choice${c.fits ? '' : ' unfit'}`}>
+                <input
+                  type="radio"
+                  name="move-room"
+                  value={c.room}
+                  checked={room === c.room}
+                  disabled={!c.fits}
+                  onChange={() => setPicked(c.room)}
+                />
+                <span class="name">{roomLabel(c.room)}</span>
+                <span class="why">
+                  {c.why}
+                  {!c.fits && c.occupants?.length ? ` ${who(c.occupants)}` : ''}
+                </span>
+              </label>
+            ))}
+          </fieldset>
           <p class="hint">The booking is pinned there: re-plans will not move it again. Cal.com is told the new room.</p>
           {problem}
-          <Buttons busy={busy} label="Move booking" close={close} />
+          <Buttons busy={busy || !room} label="Move booking" close={close} />
         </form>
       ) : (
         <div class="dialog-buttons">
@@ -282,6 +383,26 @@ const WHY: Record<string, string> = {
   placed: 'found a room',
   no_room: 'no room left',
 };
+
+/** The bookings a block would move, for the preview: when, who, from where to where. */
+function MoveList({ moves, view, now }: { moves: PlanMove[]; view: BoardView; now: number }) {
+  return (
+    <ul class="moves" data-testid="preview-moves">
+      {moves.map((m) => (
+        <li key={m.uid} data-uid={m.uid}>
+          <p class="what">
+            {m.start ? <strong>{when(m.start, view.timeZone, now)} </strong> : null}
+            {m.label}
+          </p>
+          <p>
+            {m.from ? roomLabel(m.from) : 'no room'} → {m.to ? roomLabel(m.to) : 'no room: it would wait'}{' '}
+            <span class="muted">({WHY[m.why] ?? m.why})</span>
+          </p>
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 /** What a block or unblock did, with each moved booking's Cal.com state kept live. */
 function ResultDialog({ title, moves, view, now, close }: Props & { title: string; moves: PlanMove[] }) {

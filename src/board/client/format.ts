@@ -78,3 +78,48 @@ export function writeBackText(b: ViewBooking, zone: string, now: number): string
   if (b.writeBack) return `Cal.com: expected ${eta(b.writeBack.expectedAt, zone, now)}`;
   return b.status === 'accepted' ? 'Cal.com: not yet updated' : 'Cal.com: written once confirmed';
 }
+
+/** The clinic's calendar date (YYYY-MM-DD) of an instant. */
+export function localDate(at: number, timeZone: string): string {
+  const p = Object.fromEntries(
+    format(timeZone, { year: 'numeric', month: '2-digit', day: '2-digit' })
+      .formatToParts(new Date(at))
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+/** A calendar date moved by whole days (no time zone involved: dates, not instants). */
+export function addDaysTo(date: string, days: number): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}
+
+function wallClock(at: number, timeZone: string): { y: number; m: number; d: number; h: number; min: number } {
+  const p = Object.fromEntries(
+    format(timeZone, { year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' })
+      .formatToParts(new Date(at))
+      .map((x) => [x.type, Number(x.value)]),
+  ) as Record<string, number>;
+  return { y: p.year!, m: p.month!, d: p.day!, h: p.hour!, min: p.minute! };
+}
+
+/** An instant as a `datetime-local` value (YYYY-MM-DDTHH:MM) on the clinic's clock. */
+export function localDateTime(at: number, timeZone: string): string {
+  const c = wallClock(at, timeZone);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${c.y}-${pad(c.m)}-${pad(c.d)}T${pad(c.h)}:${pad(c.min)}`;
+}
+
+/** A `datetime-local` value read on the clinic's clock (not the screen's): the instant it names. */
+export function instantOf(local: string, timeZone: string): number {
+  const [y, m, d, h, min] = local.split(/[-T:]/).map(Number) as [number, number, number, number, number];
+  const wanted = Date.UTC(y, m - 1, d, h, min);
+  const offsetAt = (at: number) => {
+    const c = wallClock(at, timeZone);
+    return Date.UTC(c.y, c.m - 1, c.d, c.h, c.min) - at;
+  };
+  // Twice: the offset at the first guess may differ from the one at the answer across a clock change.
+  const first = wanted - offsetAt(wanted);
+  return wanted - offsetAt(first);
+}

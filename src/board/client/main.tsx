@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { act, loadSession, type BoardView, type Session } from './api.ts';
 import { Dialogs, type DialogState } from './dialogs.tsx';
-import { day, timeWithSeconds } from './format.ts';
+import { addDaysTo, day, localDate, timeWithSeconds } from './format.ts';
 import { RoomGroups } from './rooms.tsx';
 import { AttentionPanel, DecisionFeed } from './side.tsx';
 
@@ -46,6 +46,47 @@ function useLiveView(): { view: BoardView | undefined; connection: Connection } 
   return { view, connection };
 }
 
+/**
+ * Another day's board (`date`, the clinic's YYYY-MM-DD), fetched when asked for and again whenever
+ * the live view changes, so a booking made for that day shows up there too. Undefined for today.
+ */
+function useDayView(date: string | undefined, live: BoardView | undefined): { view: BoardView | undefined; failed: boolean } {
+  const [state, setState] = useState<{ date: string; view?: BoardView; failed: boolean }>();
+  useEffect(() => {
+    if (!date) return;
+    let current = true;
+    fetch(`/board/api/day?date=${encodeURIComponent(date)}`, { credentials: 'same-origin' })
+      .then(async (res) => {
+        if (!res.ok) throw new Error(String(res.status));
+        const view = ((await res.json()) as { data: BoardView }).data;
+        if (current) setState({ date, view, failed: false });
+      })
+      .catch(() => current && setState((s) => ({ date, ...(s?.date === date && s.view ? { view: s.view } : {}), failed: true })));
+    return () => {
+      current = false;
+    };
+  }, [date, live]);
+  return date && state?.date === date ? { view: state.view, failed: state.failed } : { view: undefined, failed: false };
+}
+
+/** ← and → step a day, T comes back to today: not while typing, nor with a dialog open. */
+function useDayKeys(step: (days: number | 'today') => void, enabled: boolean) {
+  useEffect(() => {
+    if (!enabled) return;
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.altKey || e.ctrlKey || e.metaKey || target?.closest('input, textarea, select, dialog')) return;
+      if (e.key === 'ArrowLeft') step(-1);
+      else if (e.key === 'ArrowRight') step(1);
+      else if (e.key === 't' || e.key === 'T') step('today');
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [step, enabled]);
+}
+
 /** Usher's time, ticking: the board never trusts the screen's own clock. */
 function useNow(offset: number): number {
   const [now, setNow] = useState(Date.now() + offset);
@@ -62,6 +103,17 @@ function Board({ session }: { session: Session }) {
   const { view, connection } = useLiveView();
   const now = useNow(session.clockOffset);
   const [dialog, setDialog] = useState<DialogState>();
+  const [date, setDate] = useState<string>();
+  const zone0 = view?.timeZone ?? 'UTC';
+  const today = localDate(now, zone0);
+  const shown = date && date !== today ? date : undefined;
+  const dayView = useDayView(shown, view);
+  const step = (days: number | 'today') => {
+    if (days === 'today') return setDate(undefined);
+    const next = addDaysTo(shown ?? today, days);
+    setDate(next === today ? undefined : next);
+  };
+  useDayKeys(step, dialog === undefined);
   const staff = session.role === 'staff';
   const signOut = async () => {
     await act(session, '/board/sign-out').catch(() => undefined);
@@ -76,6 +128,28 @@ function Board({ session }: { session: Session }) {
         <p class="clock" title="time now">
           {view ? timeWithSeconds(now, zone) : ''}
         </p>
+        {view ? (
+          <nav class="day-nav" aria-label="Day">
+            <button type="button" class="quiet" onClick={() => step(-1)} title="Previous day (←)" aria-label="Previous day">
+              ◀
+            </button>
+            <button type="button" class="quiet" onClick={() => step('today')} disabled={!shown} title="Back to today (T)">
+              Today
+            </button>
+            <input
+              type="date"
+              aria-label="Show the day"
+              value={shown ?? today}
+              onChange={(e) => {
+                const v = (e.target as HTMLInputElement).value;
+                if (/^\d{4}-\d{2}-\d{2}$/.test(v)) setDate(v === today ? undefined : v);
+              }}
+            />
+            <button type="button" class="quiet" onClick={() => step(1)} title="Next day (→)" aria-label="Next day">
+              ▶
+            </button>
+          </nav>
+        ) : null}
         <p class={`connection ${connection}`} role="status" aria-live="polite" data-testid="connection">
           {CONNECTION_TEXT[connection]}
         </p>
@@ -92,7 +166,25 @@ function Board({ session }: { session: Session }) {
       ) : (
         <main class="layout">
           <section class="rooms" aria-label="Rooms">
-            <RoomGroups view={view} now={now} staff={staff} open={setDialog} />
+            {shown ? (
+              <p class="other-day" role="status">
+                {dayView.view
+                  ? `${day(dayView.view.at, zone)}: the day's bookings and blocks`
+                  : dayView.failed
+                    ? 'That day could not be loaded.'
+                    : 'Loading…'}{' '}
+                <button type="button" onClick={() => step('today')}>
+                  Back to today
+                </button>
+              </p>
+            ) : null}
+            {shown ? (
+              dayView.view ? (
+                <RoomGroups view={dayView.view} now={now} staff={staff} open={setDialog} today={false} />
+              ) : null
+            ) : (
+              <RoomGroups view={view} now={now} staff={staff} open={setDialog} today={true} />
+            )}
           </section>
           <aside class="side">
             <AttentionPanel view={view} now={now} staff={staff} session={session} open={setDialog} />

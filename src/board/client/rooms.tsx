@@ -7,6 +7,8 @@ interface Props {
   now: number;
   staff: boolean;
   open: (d: DialogState) => void;
+  /** The live board of today; false for another day (no "now", no state, no actions on it). */
+  today: boolean;
 }
 
 /**
@@ -31,7 +33,7 @@ function span(view: BoardView, dayOf: number, now: number): { from: number; to: 
       }
     }
   const nowMinute = minuteOfDay(now, dayOf, view.timeZone);
-  if (nowMinute >= 0 && nowMinute <= 24 * 60) widen(nowMinute - 60, nowMinute + 60);
+  if (nowMinute >= 0 && nowMinute < 24 * 60) widen(nowMinute - 60, nowMinute + 60);
   if (!Number.isFinite(from)) widen(8 * 60, 18 * 60);
   return { from: Math.max(0, Math.floor(from / 60) * 60), to: Math.min(24 * 60, Math.ceil(to / 60) * 60) };
 }
@@ -78,7 +80,9 @@ function Timeline({
   range,
   dayOf,
   open,
+  staff,
 }: {
+  staff: boolean;
   room: ViewRoom;
   view: BoardView;
   now: number;
@@ -96,16 +100,31 @@ function Timeline({
   const nowAt = minuteOfDay(now, dayOf, zone) - range.from;
   return (
     <div class="timeline" style={{ '--hours': width / 60 }}>
-      {room.blocks.map((b) => (
-        <div
-          key={`blk${b.id}`}
-          class="slot block"
-          style={place(b.from, b.until)}
-          title={`Blocked ${time(b.from, zone)}–${time(b.until, zone)}: ${b.reason}`}
-        >
-          <span>{b.reason}</span>
-        </div>
-      ))}
+      {room.blocks.map((b) =>
+        // Staff can lift any block from here, a planned one included.
+        staff ? (
+          <button
+            type="button"
+            key={`blk${b.id}`}
+            class="slot block"
+            style={place(b.from, b.until)}
+            title={`Blocked ${when(b.from, zone, now)}–${time(b.until, zone)}: ${b.reason}`}
+            aria-label={`Blocked ${when(b.from, zone, now)} to ${time(b.until, zone)}: ${b.reason} — select to lift it`}
+            onClick={() => open({ kind: 'unblock', room: room.name, blockId: b.id })}
+          >
+            <span>{b.reason}</span>
+          </button>
+        ) : (
+          <div
+            key={`blk${b.id}`}
+            class="slot block"
+            style={place(b.from, b.until)}
+            title={`Blocked ${time(b.from, zone)}–${time(b.until, zone)}: ${b.reason}`}
+          >
+            <span>{b.reason}</span>
+          </div>
+        ),
+      )}
       {room.bookings
         .map((uid) => view.bookings[uid]!)
         .map((b) => (
@@ -136,10 +155,26 @@ function RoomRow({
   open,
   range,
   dayOf,
+  today,
 }: Props & { room: ViewRoom; range: { from: number; to: number }; dayOf: number }) {
   const zone = view.timeZone;
-  const next = room.next ? view.bookings[room.next] : undefined;
+  const next = today && room.next ? view.bookings[room.next] : undefined;
   const id = `room-${room.name.replace(/\W/g, '_')}`;
+  if (!today) {
+    const count = room.bookings.length;
+    return (
+      <article class="room s-day" aria-labelledby={id} data-room={room.name}>
+        <div class="room-head">
+          <h3 id={id}>{roomLabel(room.name)}</h3>
+          <p class="detail">
+            {count === 0 ? 'no bookings' : `${count} booking${count === 1 ? '' : 's'}`}
+            {room.blocks.length ? ` · blocked ${room.blocks.map((b) => `${time(b.from, zone)}–${time(b.until, zone)}`).join(', ')}` : ''}
+          </p>
+        </div>
+        <Timeline room={room} view={view} now={now} range={range} dayOf={dayOf} open={open} staff={staff} />
+      </article>
+    );
+  }
   return (
     <article class={`room s-${room.now.state}`} aria-labelledby={id} data-room={room.name}>
       <div class="room-head">
@@ -180,7 +215,7 @@ function RoomRow({
           </div>
         ) : null}
       </div>
-      <Timeline room={room} view={view} now={now} range={range} dayOf={dayOf} open={open} />
+      <Timeline room={room} view={view} now={now} range={range} dayOf={dayOf} open={open} staff={staff} />
     </article>
   );
 }
