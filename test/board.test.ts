@@ -9,7 +9,7 @@ import type { Clock } from '../src/clock.ts';
 import type { Usher } from '../src/main.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
-import { launchBrowser, screenshot, signIn, type TestBrowser, unfit } from './browser.ts';
+import { accessibilityFaults, launchBrowser, screenshot, signIn, type TestBrowser, unfit } from './browser.ts';
 import { TEST_SECRET } from './config.ts';
 import { spawnServe, type ServeProcess } from './serve-process.ts';
 import { openTestStore, serverUrl, storeKinds, type TestStore } from './stores.ts';
@@ -157,12 +157,14 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     );
     expect(await page.getByText('Consultation · P. D.: Room 1A chosen').count()).toBe(1);
     expect(unfit(await screenshot(page, 'board')), 'the wall needs no scrolling and nothing is wider than the window').toEqual([]);
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
 
     await room(page, '1A').getByRole('button', { name: 'Block…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Block Room 1A' });
     await dialog.getByLabel('Reason').fill('Broken couch');
     await dialog.getByLabel('For').selectOption({ label: '2 hours' });
     await screenshot(page, 'block-dialog');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await dialog.getByRole('button', { name: 'Block room' }).click();
 
     const result = page.getByRole('dialog', { name: 'Room 1A blocked until 11:40' });
@@ -178,6 +180,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await patMove.locator('.write-state.done', { hasText: 'Cal.com shows this room' }).waitFor();
     await samMove.locator('.write-state', { hasText: 'Cal.com: expected 09:41' }).waitFor();
     await screenshot(page, 'block-result');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await page
       .getByRole('region', { name: 'Not yet in Cal.com' })
       .locator(`li[data-uid="${sam}"]`, { hasText: /Consultation · S\. R\. — Room 2A to Cal\.com.*expected 09:41.*rate limit/ })
@@ -220,6 +223,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     expect(await moveDialog.textContent()).not.toContain(pat);
     await moveDialog.getByRole('radio', { name: /Room 1A/ }).check();
     await screenshot(page, 'move-dialog');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await moveDialog.getByRole('button', { name: 'Move booking' }).click();
     await room(page, '1A').locator('.slot.booking.pinned', { hasText: 'P.D.' }).waitFor();
     await page.getByText(`Consultation · P. D.: moved from ${patRoom} to 1A by Anna (pinned)`).waitFor();
@@ -236,6 +240,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     const item = page.getByRole('region', { name: 'Held for a person' }).locator(`li[data-uid="${held}"]`);
     await item.getByText('We could not find a membership for this e-mail address').waitFor();
     await screenshot(page, 'attention');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await item.getByRole('button', { name: 'Approve…' }).click();
     const approve = page.getByRole('dialog', { name: 'Approve: Physio · U. K.' });
     await approve.getByLabel('Note (for the log, optional)').fill('known to reception');
@@ -284,6 +289,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('That token is not valid.').waitFor();
     await screenshot(page, 'sign-in');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await page.getByLabel('Token').fill(WALL);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Wall screen · view only').waitFor();
@@ -325,6 +331,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
       .getByRole('button', { name: /11:00 to 11:30, Consultation · E\. L\./ })
       .waitFor();
     await screenshot(page, 'another-day');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await page.keyboard.press('t');
     await banner.waitFor({ state: 'detached' });
     await room(page, '1A').locator('.state', { hasText: 'Free · ready' }).waitFor();
@@ -352,6 +359,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     const preview = dialog.getByTestId('preview-moves').locator(`li[data-uid="${fay}"]`);
     await expect(preview.textContent()).resolves.toMatch(/13:00 Consultation · F\. F\.Room 1A → Room (1B|2A) \(its room is blocked\)/);
     await screenshot(page, 'block-preview');
+    expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     // Nothing was saved by looking: the booking is still in 1A, with no block on the timeline.
     expect(await room(page, '1A').locator('.slot.block').count()).toBe(0);
     expect(

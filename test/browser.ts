@@ -88,3 +88,21 @@ export function unfit(layouts: readonly LayoutAtSize[]): string[] {
     ...(l.scrollWidth > l.viewport.width ? [`${l.size}: ${l.scrollWidth} px wide in ${l.viewport.width}`] : []),
   ]);
 }
+
+/**
+ * axe-core's serious and critical findings on the page as it is now (a dialog open included), as
+ * "rule: what — where" lines; an empty list is the bar every view and dialog must meet.
+ */
+export async function accessibilityFaults(page: Page): Promise<string[]> {
+  const { AxeBuilder } = await import('@axe-core/playwright');
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${v.id}: ${v.help} — ${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join('; ')}`,
+    );
+}
