@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { signBody } from '../cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, meetingBody, noShowBody, pingBody, sampleBooking } from '../sandbox/payloads.ts';
@@ -48,8 +49,34 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     expect(res.status).toBe(401);
   });
 
-  it('answers 400 to a signed body that is not JSON, and 413 to one over the limit', async () => {
-    expect((await postWebhook(t.usher.url, '{"triggerEvent":')).status).toBe(400);
+  it('keeps a signed body that is not JSON (a custom payload template) as unprocessable, saying what to do, and answers 413 to one over the limit', async () => {
+    // CONTRACT §2.5: a template that is not JSON is sent form-encoded; one that renders broken JSON as `false`;
+    // a JSON template flattens the booking's fields. Cal.com never resends: each is kept, not refused.
+    const form = await request(`${t.usher.url}/webhooks/cal`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-cal-signature-256': signBody('uid=abc&title=Consultation', TEST_SECRET),
+      },
+      body: 'uid=abc&title=Consultation',
+    });
+    expect(form.statusCode).toBe(200);
+    expect(await form.body.json()).toMatchObject({ received: true, status: 'unprocessable' });
+    expect((await postWebhook(t.usher.url, 'false')).body).toMatchObject({ status: 'unprocessable' });
+    expect((await postWebhook(t.usher.url, JSON.stringify({ uid: 'abc', title: 'Consultation', attendees: [] }))).body).toMatchObject({
+      status: 'unprocessable',
+    });
+    expect((await postWebhook(t.usher.url, '{"triggerEvent":')).body).toMatchObject({ status: 'unprocessable' });
+    const kept = await listInboxEvents(t.store.db, { state: 'unprocessable', limit: 10 });
+    expect(kept.map((e) => e.lastError).sort()).toEqual([
+      expect.stringMatching(/^a custom payload template's flattened body .*remove the webhook's custom payload template/),
+      expect.stringMatching(/^not JSON \(form-encoded: a custom payload template that is not JSON, CONTRACT §2\.5\): remove the webhook's/),
+      expect.stringMatching(/^not JSON: remove the webhook's custom payload template/),
+      expect.stringMatching(/^the body is `false`/),
+    ]);
+    // Unsigned, it is still refused: only what Cal.com signed is kept.
+    expect((await postWebhook(t.usher.url, 'uid=abc', null)).status).toBe(401);
+    await t.store.reset();
     const huge = JSON.stringify({ triggerEvent: 'PING', pad: 'x'.repeat(1_100_000) });
     const res = await postWebhook(t.usher.url, huge);
     expect(res.status).toBe(413);

@@ -50,20 +50,23 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
     }
     const text = raw.toString('utf8');
     let body: unknown;
+    let notJson = false;
     try {
       body = JSON.parse(text);
     } catch {
-      o.metrics.webhooks.inc({ result: 'invalid_json' });
-      return reply.code(httpStatusOf('INVALID_JSON')).send(errorBody('INVALID_JSON', 'body is not valid JSON'));
+      notJson = true;
     }
 
     // Checked before anything else reads the body (parsing and hashing recurse): signed by Cal.com
     // but something the worker would trip on at every attempt is kept where an operator sees it,
-    // with why, instead of retried in vain or answered 500 and lost.
-    const fault = bodyFault(body);
-    const parsed: ParsedWebhook = fault
-      ? { outcome: 'invalid', trigger: triggerOf(body), bookingUid: undefined, problems: [fault] }
+    // with why, instead of retried in vain or answered 4xx/500 and lost (Cal.com never resends).
+    const fault = notJson ? notJsonFault(req.headers['content-type']) : bodyFault(body);
+    let parsed: ParsedWebhook = fault
+      ? { outcome: 'invalid', trigger: notJson ? undefined : triggerOf(body), bookingUid: undefined, problems: [fault] }
       : parseWebhook(body);
+    // Not understood: say first when a custom template made it so (valid bodies are never second-guessed).
+    const template = parsed.outcome === 'invalid' && !notJson ? templateFault(body) : undefined;
+    if (parsed.outcome === 'invalid' && template) parsed = { ...parsed, problems: [template, ...parsed.problems] };
     const receivedAt = o.now();
     const common = { source: 'webhook' as const, rawBody: text, maxAttempts: o.maxAttempts, receivedAt };
     let row: NewInboxEvent;
@@ -119,6 +122,38 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
     if (!stored.duplicate && row.state === 'pending') o.onStored();
     return reply.code(200).send({ received: true, id: stored.id, status: result });
   });
+}
+
+const TEMPLATE_FIX =
+  "remove the webhook's custom payload template in Cal.com (Settings → Developer → Webhooks): Usher reads Cal.com's own body, then replay this event";
+
+/**
+ * CONTRACT §2.5: a webhook with a `payloadTemplate` that is not JSON sends the rendered text as
+ * `application/x-www-form-urlencoded`; one whose rendering breaks the JSON sends the body `false`.
+ * Either way Cal.com signed it and will not resend it: it is kept, with what to do.
+ */
+function notJsonFault(contentType: string | undefined): string {
+  const form = contentType?.startsWith('application/x-www-form-urlencoded');
+  return `not JSON${form ? ' (form-encoded: a custom payload template that is not JSON, CONTRACT §2.5)' : ''}: ${TEMPLATE_FIX}`;
+}
+
+/** A body a custom template made (CONTRACT §2.5): `false`, or the booking's fields flattened without the envelope. */
+function templateFault(body: unknown): string | undefined {
+  if (body === false)
+    return `the body is \`false\`: Cal.com's custom payload template rendered invalid JSON (CONTRACT §2.5); ${TEMPLATE_FIX}`;
+  // MEETING_* bodies have no envelope by design (CONTRACT §3.4), and templates never apply to them.
+  const meeting = (body as { triggerEvent?: unknown } | null)?.triggerEvent;
+  if (meeting === 'MEETING_STARTED' || meeting === 'MEETING_ENDED') return undefined;
+  if (
+    body &&
+    typeof body === 'object' &&
+    !Array.isArray(body) &&
+    !('payload' in body) &&
+    ('uid' in body || 'attendees' in body || 'organizer' in body)
+  ) {
+    return `a custom payload template's flattened body (no triggerEvent/payload envelope, CONTRACT §2.5); ${TEMPLATE_FIX}`;
+  }
+  return undefined;
 }
 
 /**
