@@ -266,6 +266,18 @@ describe.each(storeKinds)('automations and custom checkout with the sandbox Cal.
     expect(
       (await admin(usher, 'POST', '/api/bookings', { eventTypeId: 7, start: at, attendee: { name: 'D', timeZone: 'UTC' } })).statusCode,
     ).toBe(400);
+    // A language Cal.com does not take is a field error here, with the nearest one, and Cal.com is not asked.
+    const calls = sandbox.state.bookings.size;
+    const british = await book('fifth-key-5', {
+      eventTypeId: 7,
+      start: tomorrowAt(14).toISOString(),
+      attendee: { name: 'E', email: 'e@example.com', timeZone: 'Europe/London', language: 'en-GB' },
+    });
+    expect(british.statusCode).toBe(400);
+    expect(((await british.body.json()) as { error: { message: string } }).error.message).toBe(
+      'attendee.language: "en-GB" is not a language Cal.com takes — did you mean "en"?',
+    );
+    expect(sandbox.state.bookings.size).toBe(calls);
     const slots = await adminGet(
       usher.url,
       `/api/slots?eventTypeId=7&from=${tomorrowAt(0).toISOString().slice(0, 10)}&to=${tomorrowAt(0).toISOString().slice(0, 10)}`,

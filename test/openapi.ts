@@ -19,3 +19,11 @@ export function specValidator(schemaName: string): ValidateFunction {
   }
   return ajv.compile({ $ref: `cal#/components/schemas/${schemaName}` });
 }
+
+/** The spec itself, for tests that compare a list Usher keeps with Cal.com's (languages, say). */
+export function specSchema(schemaName: string): Record<string, unknown> {
+  const spec = JSON.parse(readFileSync(specPath, 'utf8')) as { components: { schemas: Record<string, Record<string, unknown>> } };
+  const schema = spec.components.schemas[schemaName];
+  if (!schema) throw new Error(`openapi-v2.json has no schema ${schemaName}`);
+  return schema;
+}

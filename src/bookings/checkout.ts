@@ -12,6 +12,57 @@ import {
 } from '../store/booking-requests.ts';
 import type { Db } from '../store/db.ts';
 
+/**
+ * The attendee languages Cal.com accepts for a booking (openapi-v2.json,
+ * CreateBookingAttendee.language): anything else is refused by Cal.com after the slot is asked
+ * for, so it is refused here first, as a field error (test/openapi checks the list against the spec).
+ */
+export const CAL_LANGUAGES = [
+  'ar',
+  'ca',
+  'de',
+  'es',
+  'eu',
+  'he',
+  'id',
+  'ja',
+  'lv',
+  'pl',
+  'ro',
+  'sr',
+  'th',
+  'vi',
+  'az',
+  'cs',
+  'el',
+  'es-419',
+  'fi',
+  'hr',
+  'it',
+  'km',
+  'nl',
+  'pt',
+  'ru',
+  'sv',
+  'tr',
+  'zh-CN',
+  'bg',
+  'da',
+  'en',
+  'et',
+  'fr',
+  'hu',
+  'iw',
+  'ko',
+  'no',
+  'pt-BR',
+  'sk',
+  'ta',
+  'uk',
+  'zh-TW',
+  'bn',
+] as const;
+
 /** CONTRACT §4.2 "Create body": metadata has at most 50 keys of ≤ 40 characters, string values ≤ 500. */
 export const checkoutSchema = z
   .object({
@@ -39,7 +90,18 @@ export const checkoutSchema = z
             }
           }, 'an IANA time zone'),
         phoneNumber: z.string().max(40).optional(),
-        language: z.string().max(10).optional(),
+        language: z
+          .string()
+          .superRefine((v, ctx) => {
+            if ((CAL_LANGUAGES as readonly string[]).includes(v)) return;
+            const base = v.split(/[-_]/)[0]!.toLowerCase();
+            const near = CAL_LANGUAGES.find((l) => l === base) ?? CAL_LANGUAGES.find((l) => l.startsWith(`${base}-`));
+            ctx.addIssue({
+              code: 'custom',
+              message: `"${v}" is not a language Cal.com takes${near ? ` — did you mean "${near}"?` : ` (one of ${CAL_LANGUAGES.join(', ')})`}`,
+            });
+          })
+          .optional(),
       })
       .strict(),
     guests: z.array(z.email()).max(30).optional(),

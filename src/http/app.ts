@@ -102,8 +102,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       return reply.code(error.httpStatus).send(errorBody(error.code, error.message, faults));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const where = error.validationContext ?? 'request';
-      const message = error.validation.map((v) => `${`${where}${v.instancePath.replaceAll('/', '.')}`}: ${v.message}`).join('; ');
+      // Body fields are named as fields ("attendee.language: …"); elsewhere the part says where ("query limit: …").
+      const part = { body: '', querystring: 'query ', params: 'path ', headers: 'header ' }[error.validationContext ?? 'body'] ?? '';
+      const message = error.validation
+        .map((v) => `${part}${v.instancePath.slice(1).replaceAll('/', '.') || '(root)'}: ${v.message}`)
+        .join('; ');
       return reply.code(400).send(errorBody('BAD_REQUEST', message));
     }
     if (error instanceof ZodError) {
