@@ -96,6 +96,8 @@ export interface Config {
   readonly trustProxy: false | string[];
   /** CLI commands go through the admin API of the Usher at this address (USHER_ADMIN_URL). */
   readonly adminUrl: string | undefined;
+  /** Where Cal.com reaches this Usher from outside (USHER_PUBLIC_URL): usher connect subscribes `<it>/webhooks/cal`. */
+  readonly publicUrl: string | undefined;
   readonly configPath: string;
   readonly logLevel: string;
   readonly cal: FileConfig['cal'] & {
@@ -161,6 +163,8 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
 
   if (env.USHER_ADMIN_URL && !/^https?:\/\//.test(env.USHER_ADMIN_URL.trim()))
     faults.push('USHER_ADMIN_URL: must start with http:// or https://');
+  if (env.USHER_PUBLIC_URL && !/^https?:\/\/[^/]/.test(env.USHER_PUBLIC_URL.trim()))
+    faults.push('USHER_PUBLIC_URL: must start with http:// or https://, e.g. https://usher.example');
   const trustProxy = parseTrustProxy(env.USHER_TRUST_PROXY, faults);
 
   const apiUrl = (env.CAL_API_URL?.trim() || 'https://api.cal.com').replace(/\/+$/, '');
@@ -251,6 +255,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     postgresBin: env.USHER_POSTGRES_BIN?.trim() || undefined,
     postgresUser: env.USHER_POSTGRES_USER?.trim() || 'usher',
     adminUrl: env.USHER_ADMIN_URL?.trim().replace(/\/+$/, '') || undefined,
+    publicUrl: env.USHER_PUBLIC_URL?.trim().replace(/\/+$/, '') || undefined,
     trustProxy,
     configPath,
     logLevel: env.LOG_LEVEL || 'info',

@@ -226,3 +226,88 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
     }
   });
 });
+
+describe('usher connect and usher doctor against the sandbox Cal.com', () => {
+  it('check the key, make the webhook subscription right, and refuse a key that cannot act on the configured event types', async () => {
+    const { Sandbox } = await import('../src/sandbox/sandbox-server.ts');
+    const { loadSeed } = await import('../src/sandbox/load-seed.ts');
+    const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000 });
+    await sandbox.listen(0, '127.0.0.1', 0);
+    const dir = mkdtempSync(join(tmpdir(), 'usher-cli-connect-'));
+    chmodSync(dir, 0o755);
+    const configPath = join(dir, 'usher.config.yaml');
+    // Event type 8 is Dr Turing's (host 6), 7 is Dr Byron's (host 5, the organisation's admin).
+    writeFileSync(
+      configPath,
+      'reconciler: { intervalSeconds: 0 }\neventTypes:\n  "7": { title: Consultation }\n  "8": { title: ECG check }\n',
+    );
+    const base = {
+      PATH: process.env.PATH ?? '',
+      USHER_CONFIG: configPath,
+      USHER_DATA_DIR: join(dir, 'data'),
+      USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      CAL_API_URL: sandbox.url,
+      CAL_WEBHOOK_SECRET: TEST_SECRET,
+      USHER_PUBLIC_URL: 'https://usher.example',
+    };
+    const usher = (key: string, ...args: string[]) =>
+      run(process.execPath, [bin, ...args, '--json'], { env: { ...base, CAL_API_KEY: key } }).then(
+        (r) => ({ code: 0, checks: JSON.parse(r.stdout) as { check: string; ok: boolean; detail: string; changed?: boolean }[] }),
+        (e: { code: number; stdout: string }) => ({
+          code: e.code,
+          checks: JSON.parse(e.stdout) as { check: string; ok: boolean; detail: string; changed?: boolean }[],
+        }),
+      );
+    const byName = <T extends { check: string }>(checks: T[]) => Object.fromEntries(checks.map((c) => [c.check, c]));
+    try {
+      await run(process.execPath, [bin, 'migrate'], { env: { ...base, CAL_API_KEY: 'x' } });
+      // Dr Turing's own key: it cannot act on Dr Byron's bookings, and there is no subscription yet.
+      const doctor = await usher('cal_sandbox_alan_key', 'doctor');
+      expect(doctor.code).toBe(1);
+      expect(byName(doctor.checks)).toMatchObject({
+        'Cal.com API key': { ok: true, detail: 'belongs to alan (alan@clinic.example)' },
+        'webhook subscription': { ok: false, detail: 'none reaches https://usher.example/webhooks/cal: usher connect creates it' },
+        'event types': {
+          ok: false,
+          detail: expect.stringMatching(/^7 are not alan's: Usher could not confirm, decline or move their bookings/),
+        },
+        store: { ok: true },
+        'last webhook': { ok: false },
+      });
+      expect(sandbox.state.webhooks.size, 'doctor changes nothing').toBe(0);
+
+      const connected = await usher('cal_sandbox_alan_key', 'connect');
+      expect(connected.code, 'it still refuses: the key cannot act on event type 7').toBe(1);
+      expect(byName(connected.checks)['webhook subscription']).toMatchObject({ ok: true, changed: true });
+      const hook = [...sandbox.state.webhooks.values()][0]!;
+      expect(hook).toMatchObject({ subscriberUrl: 'https://usher.example/webhooks/cal', active: true, secret: TEST_SECRET });
+      expect(hook.triggers).toEqual(
+        expect.arrayContaining(['BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_CANCELLED', 'BOOKING_RESCHEDULED']),
+      );
+
+      // Someone switches it off and drops a trigger in Cal.com: doctor says so, connect puts it right.
+      hook.active = false;
+      hook.triggers = hook.triggers.filter((t) => t !== 'BOOKING_CANCELLED');
+      const admin = await usher('cal_sandbox_demo_key', 'doctor');
+      expect(byName(admin.checks)['webhook subscription']).toMatchObject({
+        ok: false,
+        detail: expect.stringContaining('it is switched off; it lacks BOOKING_CANCELLED'),
+      });
+      expect(byName(admin.checks)['event types']).toMatchObject({ ok: true, detail: expect.stringContaining('organisation 1') });
+      const fixed = await usher('cal_sandbox_demo_key', 'connect');
+      expect(fixed.code).toBe(0);
+      expect(byName(fixed.checks)['webhook subscription']).toMatchObject({ ok: true, changed: true });
+      expect(hook).toMatchObject({ active: true, triggers: expect.arrayContaining(['BOOKING_CANCELLED']) });
+      const again = await usher('cal_sandbox_demo_key', 'connect');
+      expect(byName(again.checks)['webhook subscription']).toMatchObject({
+        ok: true,
+        detail: expect.stringContaining('the secret matches'),
+      });
+      expect(byName(again.checks)['webhook subscription']?.changed).toBeUndefined();
+      expect(sandbox.state.webhooks.size).toBe(1);
+    } finally {
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -18,7 +18,11 @@ export type Endpoint =
   | 'bookings.reschedule'
   | 'bookings.location'
   | 'slots.list'
-  | 'event-types.list';
+  | 'event-types.list'
+  | 'me.get'
+  | 'webhooks.list'
+  | 'webhooks.create'
+  | 'webhooks.update';
 
 /** The rate gate every call passes: admission before, Cal.com's answer after. */
 export interface RateGate {
@@ -40,6 +44,32 @@ export interface CalClientOptions {
   gate: RateGate;
   dispatcher?: Dispatcher;
   onCall?: (record: CallRecord) => void;
+}
+
+export const calMeSchema = z.looseObject({
+  id: z.number(),
+  username: z.string(),
+  email: z.string(),
+  timeZone: z.string().optional(),
+  organizationId: z.number().nullish(),
+});
+export type CalMe = z.infer<typeof calMeSchema>;
+
+export const calWebhookSchema = z.looseObject({
+  id: z.union([z.string(), z.number()]).transform(String),
+  subscriberUrl: z.string(),
+  triggers: z.array(z.string()),
+  active: z.boolean(),
+  payloadTemplate: z.string().nullish(),
+  secret: z.string().nullish(),
+});
+export type CalWebhook = z.infer<typeof calWebhookSchema>;
+export interface WebhookInput {
+  subscriberUrl: string;
+  triggers: readonly string[];
+  active: boolean;
+  secret?: string;
+  payloadTemplate?: string | null;
 }
 
 const bookingStatus = z.enum(['accepted', 'pending', 'cancelled', 'rejected']).or(z.string());
@@ -210,6 +240,26 @@ export class CalClient {
     const params = new URLSearchParams(query.username ? { username: query.username } : {});
     const data = await this.#call('event-types.list', 'GET', `/v2/event-types?${params}`, EVENT_TYPES_API_VERSION);
     return z.array(z.record(z.string(), z.unknown())).parse(data);
+  }
+
+  /** Who the key belongs to (CONTRACT §4.2 "Me"). */
+  async getMe(): Promise<CalMe> {
+    return calMeSchema.parse(await this.#call('me.get', 'GET', '/v2/me', this.#bookingsVersion()));
+  }
+
+  /** The key owner's webhook subscriptions (CONTRACT §4.2 "Webhooks management"; ids are UUID strings). */
+  async listWebhooks(): Promise<CalWebhook[]> {
+    return z.array(calWebhookSchema).parse(await this.#call('webhooks.list', 'GET', '/v2/webhooks?take=250', this.#bookingsVersion()));
+  }
+
+  async createWebhook(w: WebhookInput): Promise<CalWebhook> {
+    return calWebhookSchema.parse(await this.#call('webhooks.create', 'POST', '/v2/webhooks', this.#bookingsVersion(), w));
+  }
+
+  async updateWebhook(id: string, w: Partial<WebhookInput>): Promise<CalWebhook> {
+    return calWebhookSchema.parse(
+      await this.#call('webhooks.update', 'PATCH', `/v2/webhooks/${encodeURIComponent(id)}`, this.#bookingsVersion(), w),
+    );
   }
 
   #bookingsVersion(): string {

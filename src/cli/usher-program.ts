@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import type { Env } from '../config.ts';
 import { describeError, type ErrorCode, isUsherError } from '../errors.ts';
 import { registerBookingCommands } from './booking-commands.ts';
+import { registerDoctorCommands } from './doctor-commands.ts';
 import { commandContext } from './command-context.ts';
 import { registerGateCommands } from './gate-commands.ts';
 import { registerRoomCommands } from './room-commands.ts';
@@ -37,6 +38,7 @@ export function usherProgram(env: Env): Command {
   registerGateCommands(program, ctx);
   registerRoomCommands(program, ctx);
   registerBookingCommands(program, ctx);
+  registerDoctorCommands(program, ctx);
   return program;
 }
 

@@ -175,31 +175,64 @@ export class Sandbox {
       return { status: 'success', data };
     });
 
-    app.get('/v2/event-types', async () => ({
+    // CONTRACT §4.2 "Me": who the key belongs to, and its organisation (the sandbox's org admins have one).
+    app.get('/v2/me', async (req, reply) => {
+      const host = this.callerHost(req);
+      if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
+      const h = this.state.hosts.get(host)!;
+      const org = this.state.orgAdmins.has(host) ? 1 : null;
+      return {
+        status: 'success',
+        data: {
+          id: h.id,
+          username: h.username,
+          email: h.email,
+          name: h.name,
+          avatarUrl: null,
+          bio: null,
+          timeFormat: 24,
+          defaultScheduleId: null,
+          weekStart: 'Monday',
+          timeZone: h.timeZone,
+          organizationId: org,
+          ...(org ? { organization: { isPlatform: false, id: org } } : {}),
+        },
+      };
+    });
+
+    // CONTRACT §4.2 "Event types": with a key and no username, the key owner's own event types.
+    app.get('/v2/event-types', async (req) => ({
       status: 'success',
-      data: [...this.state.eventTypes.values()].map((e) => ({
-        id: e.id,
-        lengthInMinutes: e.lengthInMinutes,
-        title: e.title,
-        slug: e.slug,
-        description: '',
-        locations: [{ type: 'address', address: 'The clinic', public: true }],
-        bookingFields: [],
-        price: 0,
-        currency: 'usd',
-        hidden: false,
-        ...(e.requiresConfirmation
-          ? {
-              confirmationPolicy: {
-                type: 'always',
-                noticeThreshold: { unit: 'minutes', count: 0 },
-                blockUnconfirmedBookingsInBooker: false,
-              },
-            }
-          : {}),
-        bookingUrl: `https://cal.com/${this.state.hosts.get(e.hostId)?.username}/${e.slug}`,
-        users: [this.state.hosts.get(e.hostId)?.username],
-      })),
+      data: [...this.state.eventTypes.values()]
+        .filter((e) => {
+          const host = this.callerHost(req);
+          const username = (req.query as { username?: string }).username;
+          if (username) return this.state.hosts.get(e.hostId)?.username === username;
+          return host === undefined || e.hostId === host;
+        })
+        .map((e) => ({
+          id: e.id,
+          lengthInMinutes: e.lengthInMinutes,
+          title: e.title,
+          slug: e.slug,
+          description: '',
+          locations: [{ type: 'address', address: 'The clinic', public: true }],
+          bookingFields: [],
+          price: 0,
+          currency: 'usd',
+          hidden: false,
+          ...(e.requiresConfirmation
+            ? {
+                confirmationPolicy: {
+                  type: 'always',
+                  noticeThreshold: { unit: 'minutes', count: 0 },
+                  blockUnconfirmedBookingsInBooker: false,
+                },
+              }
+            : {}),
+          bookingUrl: `https://cal.com/${this.state.hosts.get(e.hostId)?.username}/${e.slug}`,
+          users: [this.state.hosts.get(e.hostId)?.username],
+        })),
     }));
 
     const presentWebhook = (
