@@ -232,6 +232,10 @@ describe('the Cal.com sandbox', () => {
     const listed = await call('GET', '/v2/bookings?status=upcoming');
     expect(many(listed.body), JSON.stringify(many.errors)).toBe(true);
     expect(listed.body.pagination).toMatchObject({ totalItems: 1, returnedItems: 1, hasNextPage: false });
+    const me = specValidator('GetMeOutput');
+    const who = await call('GET', '/v2/me');
+    expect(me(who.body), JSON.stringify(me.errors)).toBe(true);
+    expect(who.body.data).toMatchObject({ username: 'ada', organizationId: 1 });
   });
 
   it('drops a share of deliveries when told to', async () => {
