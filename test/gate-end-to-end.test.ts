@@ -119,6 +119,32 @@ describe.each(storeKinds)('the gate end to end with the sandbox Cal.com on %s', 
     });
   });
 
+  it('carries the credit over a reschedule the reconciler alone finds (Cal.com lists the old booking as cancelled), with no refund and no free session', async () => {
+    await call(usher.url, 'POST', '/api/members/import', { body: 'email,name,credits\nann@club.example,Ann,2\n', type: 'text/csv' });
+    const first = await book(2, 'ann@club.example');
+    await until('the credit captured', async () => (await getHold(store.db, first))?.state === 'captured');
+    expect(await creditBalance(store.db, 'ann@club.example', new Date())).toMatchObject({ available: 1, captured: 1 });
+
+    // Ann moves her session; Cal.com's webhooks never arrive (CONTRACT §2.3: one attempt, no retry).
+    await call(sandbox.url, 'PUT', '/_sandbox/faults', { token: null, body: JSON.stringify({ delivery: { dropRate: 1 } }) });
+    const moved = await call(sandbox.url, 'POST', `/v2/bookings/${first}/reschedule`, {
+      token: null,
+      calVersion: true,
+      body: JSON.stringify({ start: slot(5), reschedulingReason: 'Clash' }),
+    });
+    const second = moved.body.data.uid as string;
+    expect((await inCal(first)).status).toBe('cancelled');
+    await call(sandbox.url, 'PUT', '/_sandbox/faults', { token: null, body: JSON.stringify({ delivery: { dropRate: 0 } }) });
+
+    await usher.reconcile();
+    await until('Cal.com confirmed the new time', async () => (await inCal(second)).status === 'accepted');
+    await until('the credit on the new booking, captured', async () => (await getHold(store.db, second))?.state === 'captured');
+    // One credit spent in all: moved with the booking, never refunded, never charged twice.
+    expect(await creditBalance(store.db, 'ann@club.example', new Date())).toMatchObject({ available: 1, captured: 1 });
+    expect((await getHold(store.db, first))?.state).not.toBe('refunded');
+    expect(await getBooking(store.db, first)).toMatchObject({ status: 'cancelled', rescheduledToUid: second });
+  });
+
   it('refuses the members and credits API without the admin token, and explains bad input', async () => {
     expect((await call(usher.url, 'GET', '/api/members', { token: null })).status).toBe(401);
     expect(

@@ -88,6 +88,7 @@ export const calBookingSchema = z.looseObject({
   location: z.string().nullish(),
   metadata: z.record(z.string(), z.unknown()).nullish(),
   cancellationReason: z.string().nullish(),
+  cancelledByEmail: z.string().nullish(),
   rejectionReason: z.string().nullish(),
   rescheduledFromUid: z.string().nullish(),
   rescheduledToUid: z.string().nullish(),

@@ -60,6 +60,8 @@ export function syntheticEvent(b: CalBooking, now: Date): { trigger: string; raw
     metadata: b.metadata ?? {},
     ...(b.rescheduledFromUid ? { rescheduleUid: b.rescheduledFromUid } : {}),
     ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
+    // Who cancelled: a host's cancellation refunds the member's credit (gate/credit-lifecycle.ts).
+    ...(b.status === 'cancelled' && b.cancelledByEmail ? { cancelledBy: b.cancelledByEmail } : {}),
     ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
   };
   return { trigger, rawBody: JSON.stringify({ triggerEvent: trigger, createdAt: now.toISOString(), payload, usherSource: 'reconciler' }) };
@@ -95,7 +97,11 @@ export async function reconcile(client: CalClient, port: ReconcilerPort, now: ()
       const mine = known.get(b.uid);
       const same =
         mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
-      if (!same) {
+      // CONTRACT §1.3: a reschedule is a new booking; Cal.com lists the old one as cancelled with
+      // rescheduledToUid. That is no cancellation (which would refund its credit and free its room
+      // for nothing): the new booking, listed with rescheduledFromUid, is fed as the reschedule.
+      const replaced = b.status === 'cancelled' && !!b.rescheduledToUid;
+      if (!same && !replaced) {
         const event = syntheticEvent(b, now());
         feed.push({
           dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`,
