@@ -36,6 +36,7 @@ const ADMIN_ROUTES = [
   'delete /api/rooms/{name}',
   'post /api/rooms/{name}/blocks',
   'delete /api/rooms/blocks/{id}',
+  'put /api/rooms/blocks/{id}',
   'post /api/rooms/{name}/cleaned',
   'post /api/bookings/{uid}/room',
   'get /api/bookings/{uid}/rooms',
@@ -148,7 +149,14 @@ describe.each(storeKinds)('the admin API on %s', (kind) => {
     ).toEqual(['2B', '3C']);
     expect(options.slice(0, 2).every((o) => o.fits && o.why.startsWith('Free'))).toBe(true);
     expect(options[2]).toMatchObject({ room: '1A', fits: false, code: 'room.blocked', why: 'Blocked: Leak.' });
-    await check('delete', '/api/rooms/blocks/{id}', `/api/rooms/blocks/${blocked.body.data.blockId}`);
+    // Moved an hour later: the booking's old room is free again at its time, so nothing more has to move.
+    const changed = await check('put', '/api/rooms/blocks/{id}', `/api/rooms/blocks/${blocked.body.data.blockId}`, {
+      reason: 'Leak, plumber at noon',
+      from: new Date(start.getTime() + 3_600_000).toISOString(),
+      until: new Date(start.getTime() + 2 * 3_600_000).toISOString(),
+    });
+    expect(changed.status).toBe(200);
+    await check('delete', '/api/rooms/blocks/{id}', `/api/rooms/blocks/${changed.body.data.blockId}`);
     await check('post', '/api/rooms/{name}/cleaned', '/api/rooms/2B/cleaned');
     await check('post', '/api/bookings/{uid}/room', '/api/bookings/api-tour-1/room', { room: '1A' });
     await check('post', '/api/rooms/replan', '/api/rooms/replan');

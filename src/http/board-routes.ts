@@ -260,6 +260,27 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     return done({ plan: { ...plan, moves: await labelled(plan.moves) } });
   });
 
+  app.post('/board/api/blocks/:id/change', async (req, reply) => {
+    const v = await staff(req, reply);
+    if (!v) return;
+    const { id } = z.object({ id: z.coerce.number().int().positive() }).parse(req.params);
+    const body = blockBody.parse(req.body);
+    const from = body.from ?? o.now();
+    const changed = await o.ops.changeBlock(id, {
+      from: from.toISOString(),
+      until: body.until.toISOString(),
+      reason: body.reason,
+      by: v.name,
+      preview: body.preview === true,
+    });
+    const answer = {
+      blockId: changed.blockId,
+      plan: { ...changed.plan, moves: await labelled(changed.plan.moves) },
+      ...(changed.preview ? { preview: true } : {}),
+    };
+    return changed.preview ? { data: answer } : done(answer);
+  });
+
   app.post('/board/api/rooms/:name/cleaned', async (req, reply) => {
     const v = await staff(req, reply);
     if (!v) return;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isoTime, roomBlocking, roomMove, roomSettingsInput, type Operations } from '../operations/operations.ts';
+import { blockChange, isoTime, roomBlocking, roomMove, roomSettingsInput, type Operations } from '../operations/operations.ts';
 import { roomBoard, type BookingPresenter } from '../rooms/room-board.ts';
 import type { Db } from '../store/db.ts';
 import type { AdminGuard } from './admin-auth.ts';
@@ -94,6 +94,23 @@ export async function roomRoutes(fastify: FastifyInstance, o: RoomRouteOptions):
       },
     },
     async (req) => ({ data: await o.ops.unblockRoom(req.params.id) }),
+  );
+  app.put(
+    '/api/rooms/blocks/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "Change a block's times or reason; bookings it now covers move, those waiting for the time it frees get it",
+        params: z.object({ id: z.coerce.number().int().positive() }),
+        body: blockChange,
+        response: {
+          200: planned({ blockId: z.number().int().describe('the block as it is now'), preview: z.literal(true).optional() }),
+          ...refused,
+        },
+      },
+    },
+    async (req) => ({ data: await o.ops.changeBlock(req.params.id, req.body) }),
   );
   app.post(
     '/api/rooms/:name/cleaned',

@@ -8,7 +8,16 @@ import type { GateDeps } from '../gate/decide-request.ts';
 import { adjustCredits, decideByOperator, heldBookings, importMembers, memberAccount } from '../gate/gate-operations.ts';
 import { parseMembersCsv } from '../gate/members-csv.ts';
 import { parseRef, replay } from '../jobs/replay.ts';
-import { blockRoom, markCleaned, moveBooking, putRoom, replanUpcoming, retireRoom, unblockRoom } from '../rooms/room-operations.ts';
+import {
+  blockRoom,
+  changeBlock,
+  markCleaned,
+  moveBooking,
+  putRoom,
+  replanUpcoming,
+  retireRoom,
+  unblockRoom,
+} from '../rooms/room-operations.ts';
 import { openMinutes } from '../rooms/room-config.ts';
 import { holdRoomForApproval, type RoomDeps, roomOptionsFor } from '../rooms/room-planning.ts';
 import type { Db } from '../store/db.ts';
@@ -155,6 +164,12 @@ export function localOperations(o: LocalOperationsOptions): Operations {
       return roomChange(blockRoom(db, rooms, block, now, { preview: b.preview === true }));
     },
     unblockRoom: (blockId, by) => roomChange(unblockRoom(db, rooms, blockId, by ?? o.actor, o.now())),
+    changeBlock: (blockId, b) =>
+      roomChange(
+        changeBlock(db, rooms, blockId, { from: new Date(b.from), to: new Date(b.until), reason: b.reason, by: b.by ?? o.actor }, o.now(), {
+          preview: b.preview === true,
+        }),
+      ),
     markCleaned: async (room, by) => changed(await markCleaned(db, rooms, room, by ?? o.actor, o.now())),
     moveBooking: async (uid, m) => changed(await moveBooking(db, rooms, { uid, room: m.room, by: m.by ?? o.actor }, o.now())),
     roomOptions: async (uid) => (await roomOptionsFor(db, rooms, uid, o.now())).map(presentRoomOption),

@@ -39,6 +39,8 @@ export interface Operations {
   retireRoom(name: string): Promise<{ plan: PresentedReplan }>;
   blockRoom(room: string, b: RoomBlocking): Promise<{ blockId: number; plan: PresentedReplan; preview?: true }>;
   unblockRoom(blockId: number, by?: string): Promise<{ plan: PresentedReplan }>;
+  /** New times or reason for a block; what it displaces moves, what it frees is given out. */
+  changeBlock(blockId: number, b: BlockChange): Promise<{ blockId: number; plan: PresentedReplan; preview?: true }>;
   markCleaned(room: string, by?: string): Promise<{ shortened: string[] }>;
   moveBooking(uid: string, m: RoomMove): Promise<{ room: string; location: string }>;
   /** Every room for a booking, fitting ones first, each with why it fits or not in words. */
@@ -120,6 +122,17 @@ export const roomSettingsInput = z
   })
   .strict();
 export type RoomSettingsInput = z.infer<typeof roomSettingsInput>;
+export const blockChange = z
+  .object({
+    reason: z.string().trim().min(1).max(200),
+    from: isoTime,
+    until: isoTime,
+    by,
+    preview: z.boolean().optional().describe('true: answer what the change would move, and save nothing'),
+  })
+  .strict()
+  .refine((b) => Date.parse(b.from) < Date.parse(b.until), { message: 'until: must be after from', path: ['until'] });
+export type BlockChange = z.infer<typeof blockChange>;
 export const roomMove = z.object({ room: z.string().min(1), by }).strict();
 export type RoomMove = z.infer<typeof roomMove>;
 

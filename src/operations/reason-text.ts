@@ -105,6 +105,8 @@ function roomReasonText(d: Decision, r: Reason): string {
       return `moved ${r.from ? `from ${String(r.from)} ` : ''}to ${String(r.to)} by ${String(r.by)} (pinned)`;
     case 'room.blocked':
       return `${room(r.room)} blocked by ${String(r.by)}: ${String(r.reason)}`;
+    case 'room.block_changed':
+      return `${room(r.room)} block changed by ${String(r.by)}: ${String(r.reason)}`;
     case 'room.unblocked':
       return `${room(r.room)} unblocked by ${String(r.by)}`;
     case 'room.cleaned':

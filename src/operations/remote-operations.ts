@@ -75,6 +75,7 @@ export function remoteOperations(admin: AdminClient): Operations {
     retireRoom: (name) => admin.call('DELETE', `/api/rooms/${enc(name)}`),
     blockRoom: (room, b) => post(`/api/rooms/${enc(room)}/blocks`, b),
     unblockRoom: (id) => admin.call('DELETE', `/api/rooms/blocks/${id}`),
+    changeBlock: (id, b) => admin.call('PUT', `/api/rooms/blocks/${id}`, b),
     markCleaned: (room) => post(`/api/rooms/${enc(room)}/cleaned`),
     moveBooking: (uid, m) => post(`/api/bookings/${enc(uid)}/room`, m),
     roomOptions: (uid) => get(`/api/bookings/${enc(uid)}/rooms`),

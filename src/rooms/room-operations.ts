@@ -106,13 +106,69 @@ export async function blockRoom(
 ): Promise<{ blockId: number; replan: ReplanResult; preview?: true }> {
   if (!(b.to > b.from)) throw new UsherError('BAD_REQUEST', 'a block must end after it starts');
   if (b.to <= now) throw new UsherError('BAD_REQUEST', 'a block must end in the future');
-  if (!options.preview) return db.transaction((trx) => blockInTransaction(trx, deps, b, now));
+  return runOrPreview(db, options.preview === true, (trx) => blockInTransaction(trx, deps, b, now));
+}
+
+/**
+ * Changes a block (its times or reason): the old one lifted and the new one laid in one
+ * transaction, then everything in either span re-planned — bookings the new span displaces move,
+ * bookings waiting for the freed time get it. With `preview`, rolled back like blockRoom's.
+ */
+export async function changeBlock(
+  db: Db,
+  deps: RoomDeps,
+  blockId: number,
+  b: { from: Date; to: Date; reason: string; by: string },
+  now: Date,
+  options: { preview?: boolean } = {},
+): Promise<{ blockId: number; replan: ReplanResult; preview?: true }> {
+  if (!(b.to > b.from)) throw new UsherError('BAD_REQUEST', 'a block must end after it starts');
+  if (b.to <= now) throw new UsherError('BAD_REQUEST', 'a block must end in the future');
+  return runOrPreview(db, options.preview === true, async (trx) => {
+    await lockRoomPlanning(trx);
+    const old = await liftBlock(trx, blockId, now);
+    if (!old) throw new UsherError('NOT_FOUND', `no live block ${blockId}`);
+    const id = await insertBlock(trx, { ...b, room: old.room }, now);
+    await recordDecision(
+      trx,
+      {
+        kind: 'room',
+        outcome: 'blocked',
+        reasons: [
+          {
+            code: 'room.block_changed',
+            room: old.room,
+            reason: b.reason,
+            by: b.by,
+            from: b.from.toISOString(),
+            until: b.to.toISOString(),
+            was: blockId,
+          },
+        ],
+      },
+      now,
+    );
+    const span = {
+      from: new Date(Math.min(old.from.getTime(), b.from.getTime())),
+      to: new Date(Math.max(old.to.getTime(), b.to.getTime())),
+    };
+    return { blockId: id, replan: await replanWindow(trx, deps, span, now, `block:${id}`) };
+  });
+}
+
+/** The work in a transaction, or (a preview) the same work rolled back, answering what it would have done. */
+async function runOrPreview<T extends object>(
+  db: Db,
+  preview: boolean,
+  work: (trx: Queryable) => Promise<T>,
+): Promise<T & { preview?: true }> {
+  if (!preview) return db.transaction(work);
   try {
     await db.transaction(async (trx) => {
-      throw new PreviewRollback(await blockInTransaction(trx, deps, b, now));
+      throw new PreviewRollback(await work(trx));
     });
   } catch (error) {
-    if (error instanceof PreviewRollback) return { ...error.result, preview: true };
+    if (error instanceof PreviewRollback) return { ...(error.result as T), preview: true };
     throw error;
   }
   throw new Error('unreachable: a preview always rolls back');
@@ -142,8 +198,8 @@ async function blockInTransaction(
 
 /** Thrown inside a preview's transaction so that it rolls back, carrying what it would have done. */
 class PreviewRollback extends Error {
-  readonly result: { blockId: number; replan: ReplanResult };
-  constructor(result: { blockId: number; replan: ReplanResult }) {
+  readonly result: object;
+  constructor(result: object) {
     super('preview: rolled back');
     this.result = result;
   }

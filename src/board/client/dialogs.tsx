@@ -14,6 +14,7 @@ export interface PlanMove {
 export type DialogState =
   | { kind: 'block'; room: string }
   | { kind: 'unblock'; room: string; blockId: number }
+  | { kind: 'block-edit'; room: string; blockId: number; reason: string; from: string; until: string }
   | { kind: 'cleaned'; room: string }
   | { kind: 'booking'; uid: string; label?: string }
   | { kind: 'approve'; uid: string; label: string }
@@ -203,6 +204,78 @@ function BlockDialog({ room, view, now, session, close, open }: Props & { room: 
           </button>
         </div>
         <Buttons busy={busy} label="Block room" close={close} />
+      </form>
+    </Modal>
+  );
+}
+
+/** A block on the timeline: change its times or reason (with the effect previewed), or lift it. */
+function BlockEditDialog({
+  room,
+  blockId,
+  view,
+  now,
+  session,
+  close,
+  open,
+  ...was
+}: Props & { room: string; blockId: number; reason: string; from: string; until: string }) {
+  const zone = view.timeZone;
+  const [reason, setReason] = useState(was.reason);
+  const [startAt, setStartAt] = useState(localDateTime(Math.max(Date.parse(was.from), now), zone));
+  const [endAt, setEndAt] = useState(localDateTime(Date.parse(was.until), zone));
+  const [preview, setPreview] = useState<{ key: string; moves: PlanMove[] }>();
+  const from = instantOf(startAt, zone);
+  const until = instantOf(endAt, zone);
+  const key = `${reason}|${from}|${until}`;
+  const body = (extra: Record<string, unknown> = {}) => ({
+    reason,
+    from: new Date(from).toISOString(),
+    until: new Date(until).toISOString(),
+    ...extra,
+  });
+  const save = useAction(
+    () => act<PlanAnswer>(session, `/board/api/blocks/${blockId}/change`, body()),
+    (r) =>
+      open({
+        kind: 'result',
+        title: `${roomLabel(room)} blocked until ${when(new Date(until).toISOString(), zone, now)}`,
+        moves: r.plan.moves,
+      }),
+  );
+  const look = useAction(
+    () => act<PlanAnswer>(session, `/board/api/blocks/${blockId}/change`, body({ preview: true })),
+    (r) => setPreview({ key, moves: r.plan.moves }),
+  );
+  const lift = useAction(
+    () => act<PlanAnswer>(session, `/board/api/blocks/${blockId}/unblock`),
+    (r) => open({ kind: 'result', title: `${roomLabel(room)} unblocked`, moves: r.plan.moves }),
+  );
+  const shown = preview?.key === key ? preview : undefined;
+  return (
+    <Modal title={`Block on ${roomLabel(room)}`} close={close}>
+      <form onSubmit={save.submit}>
+        <label for="block-edit-reason">Reason</label>
+        <input id="block-edit-reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} required maxLength={200} autoFocus />
+        <label for="block-edit-from">From</label>
+        <input id="block-edit-from" type="datetime-local" value={startAt} onInput={(e) => setStartAt(e.currentTarget.value)} required />
+        <label for="block-edit-until">Until</label>
+        <input id="block-edit-until" type="datetime-local" value={endAt} onInput={(e) => setEndAt(e.currentTarget.value)} required />
+        {shown ? (
+          <div class="preview" role="status">
+            {shown.moves.length === 0 ? <p>No booking would move.</p> : <MoveList moves={shown.moves} view={view} now={now} />}
+          </div>
+        ) : null}
+        {save.problem ?? look.problem ?? lift.problem}
+        <div class="dialog-buttons">
+          <button type="button" disabled={lift.busy} onClick={(e) => lift.submit(e as unknown as Event)}>
+            {lift.busy ? 'Lifting…' : 'Lift block'}
+          </button>
+          <button type="button" disabled={look.busy || !reason.trim()} onClick={(e) => look.submit(e as unknown as Event)}>
+            {look.busy ? 'Looking…' : 'Preview the effect'}
+          </button>
+        </div>
+        <Buttons busy={save.busy} label="Save changes" close={close} />
       </form>
     </Modal>
   );
@@ -471,6 +544,18 @@ export function Dialogs(props: Props) {
           run={() => act<PlanAnswer>(session, `/board/api/blocks/${state.blockId}/unblock`)}
           then={(r) => open({ kind: 'result', title: `${roomLabel(state.room)} unblocked`, moves: (r as PlanAnswer).plan.moves })}
           close={close}
+        />
+      );
+    case 'block-edit':
+      return (
+        <BlockEditDialog
+          key={key}
+          {...props}
+          room={state.room}
+          blockId={state.blockId}
+          reason={state.reason}
+          from={state.from}
+          until={state.until}
         />
       );
     case 'cleaned':

@@ -101,7 +101,7 @@ function Timeline({
   return (
     <div class="timeline" style={{ '--hours': width / 60 }}>
       {room.blocks.map((b) =>
-        // Staff can lift any block from here, a planned one included.
+        // Staff can change or lift any block from here, a planned one included.
         staff ? (
           <button
             type="button"
@@ -109,8 +109,8 @@ function Timeline({
             class="slot block"
             style={place(b.from, b.until)}
             title={`Blocked ${when(b.from, zone, now)}–${time(b.until, zone)}: ${b.reason}`}
-            aria-label={`Blocked ${when(b.from, zone, now)} to ${time(b.until, zone)}: ${b.reason} — select to lift it`}
-            onClick={() => open({ kind: 'unblock', room: room.name, blockId: b.id })}
+            aria-label={`Blocked ${when(b.from, zone, now)} to ${time(b.until, zone)}: ${b.reason} — select to change or lift it`}
+            onClick={() => open({ kind: 'block-edit', room: room.name, blockId: b.id, reason: b.reason, from: b.from, until: b.until })}
           >
             <span>{b.reason}</span>
           </button>
