@@ -35,3 +35,50 @@ describe('reasons in words: one catalogue, a sentence for every code', () => {
     );
   });
 });
+
+describe('every reason code in the source has words', () => {
+  it('finds each code Usher records or shows, and each is in one of the catalogues', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const { gateReasonCodes } = await import('../domain/gate-policy.ts');
+    const { defaultDeclineMessages } = await import('../domain/decline-message.ts');
+    const { REASON_SENTENCES } = await import('./reason-text.ts');
+    const src = fileURLToPath(new URL('..', import.meta.url));
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory()
+          ? ['sandbox', 'client'].includes(e.name)
+            ? []
+            : files(join(dir, e.name))
+          : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')
+            ? [join(dir, e.name)]
+            : [],
+      );
+    const codes = new Set<string>();
+    for (const f of files(src))
+      for (const m of readFileSync(f, 'utf8').matchAll(/code: ['`]((?:room|credits|gate|booking|operator|job|event)\.[a-z_.]+)['`]/g))
+        codes.add(m[1]!);
+    // `room.${move.why}`: the re-planner's reasons for a move.
+    for (const why of ['room_unusable', 'made_way', 'placed', 'no_room']) codes.add(`room.${why}`);
+    // Said by roomReasonText itself, with the decision's own facts (who, which room, why).
+    const spokenByRoomText = [
+      'room.assigned',
+      'room.kept_after_reschedule',
+      'room.moved_by_operator',
+      'room.blocked',
+      'room.block_changed',
+      'room.unblocked',
+      'room.cleaned',
+      'room.write_skipped_ended',
+      'room.not_in_person',
+    ];
+    const failingGateCodes = (gateReasonCodes as readonly string[]).filter(
+      (c) => defaultDeclineMessages[c as keyof typeof defaultDeclineMessages],
+    );
+    const known = new Set([...Object.keys(REASON_SENTENCES), ...ruleCodes, ...failingGateCodes, ...spokenByRoomText]);
+    const silent = [...codes].filter((c) => !known.has(c) && !c.startsWith('room.released.'));
+    expect(codes.size).toBeGreaterThan(25);
+    expect(silent).toEqual([]);
+  });
+});

@@ -69,13 +69,6 @@ export function waitingText(reasons: Record<string, unknown>): string {
   return `No room is free: ${excluded.map(exclusionText).join('; ')}.`;
 }
 
-const WHY: Record<string, string> = {
-  room_unusable: 'its room became unusable',
-  made_way: 'made way for another booking',
-  placed: 'a room came free',
-  no_room: 'no room is left',
-};
-
 const PREFERENCE: Record<string, string> = {
   'doctor.same_room_as_previous': "the doctor's room before",
   'doctor.same_room_as_next': "the doctor's room after",
@@ -118,11 +111,40 @@ function roomReasonText(d: Decision, r: Reason): string {
     default:
       if (r.code.startsWith('room.released'))
         return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
-      if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${WHY[r.code.slice(5)] ?? r.code}`;
-      if (d.outcome === 'assigned') return `${room(r.to)} — ${WHY[r.code.slice(5)] ?? r.code}`;
-      return r.code;
+      if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${REASON_SENTENCES[r.code] ?? r.code}`;
+      if (d.outcome === 'assigned') return `${room(r.to)} — ${REASON_SENTENCES[r.code] ?? r.code}`;
+      return REASON_SENTENCES[r.code] ?? r.code;
   }
 }
+
+/**
+ * Every other reason code Usher records or shows, as the front desk reads it (one catalogue; the
+ * gate's own checks read through their decline messages, a room's rules through RULE_SENTENCES).
+ * src/operations/reason-text.test.ts finds every code in the source and checks it is here.
+ */
+export const REASON_SENTENCES: Record<string, string> = {
+  'room.type_needs_none': 'no room needed: its appointment type takes none',
+  'room.unassigned': 'no room is free for it; it gets one as soon as one frees up',
+  'room.unavailable': 'no room is free at that time',
+  'room.room_unusable': 'its room became unusable',
+  'room.made_way': 'made way for another booking',
+  'room.placed': 'a room came free',
+  'room.no_room': 'no room is left for it',
+  'gate.confirmed_in_cal': 'confirmed in Cal.com by a person, not by Usher',
+  'gate.declined_in_cal': 'declined in Cal.com by a person, not by Usher',
+  'gate.event_type_not_configured': 'not checked: its appointment type has no gate rules',
+  'gate.held': 'held for a person to approve or decline',
+  'gate.undecided': 'not decided yet',
+  'booking.not_pending': 'not decided: it was no longer waiting for confirmation',
+  'credits.transferred.rescheduled': 'its credit moved with it to the new time',
+  'credits.captured.confirmed_in_cal': 'credit taken: confirmed in Cal.com',
+  'credits.unpaid': 'confirmed in Cal.com without a credit',
+  'credits.unpaid.unknown_member': 'confirmed in Cal.com, but the booker is not a member: no credit taken',
+  'credits.unpaid.insufficient': 'confirmed in Cal.com without enough credits: none taken',
+  'operator.overrode': 'decided by a person',
+  'job.dead': 'a call to Cal.com or a delivery gave up; replay it once the cause is fixed',
+  'event.dead': 'an event from Cal.com could not be handled; replay it once the cause is fixed',
+};
 
 /** One line for the feed: "Declined — Not enough credits: 0 of 1 needed", "Room 1A → 2B: made way…". */
 export function decisionText(d: Decision): string {
@@ -139,6 +161,6 @@ export function decisionText(d: Decision): string {
       return `Waiting for a room — ${(d.reasons as unknown as Exclusion[]).map((e) => (e.rooms ? exclusionText(e) : e.code)).join('; ') || 'no room matches'}`;
     return d.reasons.map((r) => roomReasonText(d, r)).join('; ');
   }
-  if (d.kind === 'credits') return d.reasons.map((r) => r.code.replace(/^credits\./, 'credits ').replace(/[._]/g, ' ')).join('; ');
+  if (d.kind === 'credits') return d.reasons.map((r) => REASON_SENTENCES[r.code] ?? r.code).join('; ');
   return `${d.kind} ${d.outcome}`;
 }
