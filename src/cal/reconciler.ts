@@ -98,9 +98,10 @@ export async function reconcile(client: CalClient, port: ReconcilerPort, now: ()
       const same =
         mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
       // CONTRACT §1.3: a reschedule is a new booking; Cal.com lists the old one as cancelled with
-      // rescheduledToUid. That is no cancellation (which would refund its credit and free its room
-      // for nothing): the new booking, listed with rescheduledFromUid, is fed as the reschedule.
-      const replaced = b.status === 'cancelled' && !!b.rescheduledToUid;
+      // rescheduledToUid. For a booking Usher holds, that is no cancellation (which would refund its
+      // credit and free its room for nothing): the new booking, listed with rescheduledFromUid, is
+      // fed as the reschedule and carries both. One Usher never saw is still recorded, as cancelled.
+      const replaced = b.status === 'cancelled' && !!b.rescheduledToUid && mine !== undefined;
       if (!same && !replaced) {
         const event = syntheticEvent(b, now());
         feed.push({
