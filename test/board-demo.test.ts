@@ -5,7 +5,7 @@ import type { Usher } from '../src/main.ts';
 import { seedDemoDay } from '../src/sandbox/demo-day.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
-import { accessibilityFaults, launchBrowser, screenshot, signIn, type TestBrowser, unfit } from './browser.ts';
+import { accessibilityFaults, launchBrowser, screenshot, signIn, type TestBrowser, truncatedWithoutWayToRead, unfit } from './browser.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
 import { startTestUsher, until } from './usher.ts';
@@ -55,6 +55,14 @@ describe.each(storeKinds)('the demo clinic on the board on %s', (kind) => {
     expect(await page.locator('article[data-room] .next').count()).toBeGreaterThan(0);
     expect(unfit(await screenshot(page, 'demo-day')), 'the wall needs no scrolling and nothing is wider than the window').toEqual([]);
     expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
+    for (const viewport of [
+      { width: 1024, height: 768 },
+      { width: 1920, height: 1080 },
+      { width: 1280, height: 720 },
+    ]) {
+      await page.setViewportSize(viewport);
+      expect(await truncatedWithoutWayToRead(page), `${viewport.width}×${viewport.height}`).toEqual([]);
+    }
     await page.close();
   });
 });

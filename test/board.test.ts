@@ -9,7 +9,7 @@ import type { Clock } from '../src/clock.ts';
 import type { Usher } from '../src/main.ts';
 import { loadSeed } from '../src/sandbox/load-seed.ts';
 import { Sandbox } from '../src/sandbox/sandbox-server.ts';
-import { accessibilityFaults, launchBrowser, screenshot, signIn, type TestBrowser, unfit } from './browser.ts';
+import { accessibilityFaults, launchBrowser, screenshot, signIn, type TestBrowser, truncatedWithoutWayToRead, unfit } from './browser.ts';
 import { TEST_SECRET } from './config.ts';
 import { spawnServe, type ServeProcess } from './serve-process.ts';
 import { openTestStore, serverUrl, storeKinds, type TestStore } from './stores.ts';
@@ -157,6 +157,7 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     );
     expect(await page.getByText('Consultation · P. D.: Room 1A chosen').count()).toBe(1);
     expect(unfit(await screenshot(page, 'board')), 'the wall needs no scrolling and nothing is wider than the window').toEqual([]);
+    expect(await truncatedWithoutWayToRead(page)).toEqual([]);
     expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
 
     await room(page, '1A').getByRole('button', { name: 'Block…' }).click();

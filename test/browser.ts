@@ -106,3 +106,23 @@ export async function accessibilityFaults(page: Page): Promise<string[]> {
           .join('; ')}`,
     );
 }
+
+/**
+ * Text cut short on screen (wider than its box, hidden by an ellipsis or overflow) with no way to
+ * read it whole: neither it nor an ancestor carries a title or an accessible label.
+ */
+export async function truncatedWithoutWayToRead(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('body *'))) {
+      if (el.children.length > 0 || !el.textContent?.trim()) continue;
+      const style = getComputedStyle(el);
+      const clips = style.overflow !== 'visible' || style.textOverflow === 'ellipsis' || style.overflowX !== 'visible';
+      if (!clips || el.scrollWidth <= el.clientWidth + 1) continue;
+      let readable = false;
+      for (let a: HTMLElement | null = el; a && !readable; a = a.parentElement) readable = !!(a.title || a.getAttribute('aria-label'));
+      if (!readable) found.push(`${el.tagName.toLowerCase()}.${el.className}: "${el.textContent.trim().slice(0, 40)}"`);
+    }
+    return found;
+  });
+}

@@ -46,21 +46,27 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
       return (
         <>
           <p class="state">In use · until {when(s.until, zone, now)}</p>
-          <p class="detail">{bookingLabel(view.bookings[s.booking])}</p>
+          <p class="detail" title={bookingLabel(view.bookings[s.booking])}>
+            {bookingLabel(view.bookings[s.booking])}
+          </p>
         </>
       );
     case 'cleaning':
       return (
         <>
           <p class="state">Cleaning · until {when(s.until, zone, now)}</p>
-          <p class="detail">after {bookingLabel(view.bookings[s.after])}</p>
+          <p class="detail" title={`after ${bookingLabel(view.bookings[s.after])}`}>
+            after {bookingLabel(view.bookings[s.after])}
+          </p>
         </>
       );
     case 'blocked':
       return (
         <>
           <p class="state">Blocked · until {when(s.until, zone, now)}</p>
-          <p class="detail">{s.reason}</p>
+          <p class="detail" title={s.reason}>
+            {s.reason}
+          </p>
         </>
       );
     default:
@@ -181,7 +187,7 @@ function RoomRow({
         <h3 id={id}>{roomLabel(room.name)}</h3>
         <StateLine room={room} view={view} now={now} />
         {next ? (
-          <p class="next">
+          <p class="next" title={`Next ${when(next.start, zone, now)} → ${bookingLabel(next)}`}>
             Next {when(next.start, zone, now)} → {bookingLabel(next)}
             {next.written ? (
               ''
