@@ -243,7 +243,7 @@ export class CalClient {
     return z.array(z.record(z.string(), z.unknown())).parse(data);
   }
 
-  /** Who the key belongs to (CONTRACT §4.2 "Me"). */
+  /** Who the key belongs to (openapi-v2.json GetMeOutput; CONTRACT has no section on /v2/me). */
   async getMe(): Promise<CalMe> {
     return calMeSchema.parse(await this.#call('me.get', 'GET', '/v2/me', this.#bookingsVersion()));
   }

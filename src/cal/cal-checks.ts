@@ -9,6 +9,8 @@ export interface Check {
   detail: string;
   /** `usher connect` changed something in Cal.com to make it right. */
   changed?: boolean;
+  /** Cal.com does not say enough to be sure: a person should look. */
+  unsure?: boolean;
 }
 
 export interface CalCheckOptions {
@@ -56,10 +58,13 @@ export async function calChecks(cal: CalClient, o: CalCheckOptions): Promise<Che
       const others = o.eventTypeIds.filter((id) => !own.has(id));
       if (others.length === 0) checks.push({ check: 'event types', ok: true, detail: `the key owns ${o.eventTypeIds.join(', ')}` });
       else if (me.organizationId)
+        // CONTRACT §4.2: an organisation's admin or owner may act on its members' bookings; /v2/me
+        // says the key is in an organisation, not its role there, so this is said, not assumed.
         checks.push({
           check: 'event types',
           ok: true,
-          detail: `${others.join(', ')} belong to other members of organisation ${me.organizationId}; the key is its admin's, so Usher can act on their bookings`,
+          unsure: true,
+          detail: `${others.join(', ')} belong to other members of organisation ${me.organizationId}: Usher can act on their bookings only if this key is the organisation's admin's or owner's — check its role in Cal.com`,
         });
       else
         checks.push({

@@ -20,8 +20,8 @@ function show(out: Output, checks: readonly Check[]): void {
     [
       {
         header: '',
-        value: (c) => (c.ok ? (c.changed ? 'fixed' : 'ok') : 'no'),
-        colour: (t) => (t === 'no' ? colours.red(t) : colours.green(t)),
+        value: (c) => (!c.ok ? 'no' : c.unsure ? 'check' : c.changed ? 'fixed' : 'ok'),
+        colour: (t) => (t === 'no' ? colours.red(t) : t === 'check' ? colours.yellow(t) : colours.green(t)),
       },
       { header: 'CHECK', value: (c) => c.check },
       { header: 'WHAT', value: (c) => c.detail },

@@ -3,7 +3,7 @@ import { systemClock } from '../clock.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { formatFaults } from '../config-faults.ts';
 import { UsherError } from '../errors.ts';
-import { INBOX_STATES, JOB_STATES } from '../operations/operations.ts';
+import { INBOX_STATES, JOB_STATES, type Operations } from '../operations/operations.ts';
 import type { PresentedEvent, PresentedJob } from '../operations/present-work.ts';
 import { migrate } from '../store/migrate.ts';
 import { withLocalStore } from './cli-support.ts';
@@ -57,37 +57,45 @@ function presentConfig(c: Config) {
 
 /** What arrived and what Usher did with it; the store's own care (migrate, backup, restore, config). */
 export function registerWorkCommands(program: Command, ctx: CommandContext): void {
-  program
-    .command('events')
-    .description('inbox events from Cal.com, newest first')
-    .addOption(new Option('--state <state>', 'only events in this state').choices(INBOX_STATES))
-    .option('--booking <uid>', "only this booking's events")
-    .option('--limit <n>', 'at most this many (1–1000)', wholeNumber(1, 1000), 50)
-    .addHelpText('after', examples('usher events --state dead', 'usher events --booking bk_123 --json'))
-    .action(async (o: { state?: string; booking?: string; limit: number }, cmd: Command) => {
-      const out = ctx.output(cmd);
-      const events = await ctx.withOperations((ops) => ops.listEvents({ state: o.state, bookingUid: o.booking, limit: o.limit }), {
-        migrate: false,
-        create: false,
+  const listCommand = <T>(
+    name: 'events' | 'jobs',
+    o: {
+      description: string;
+      states: readonly [string, ...string[]];
+      examples: string[];
+      list: (ops: Operations, q: { state?: string | undefined; bookingUid?: string | undefined; limit: number }) => Promise<T[]>;
+      columns: (out: Output) => Column<T>[];
+    },
+  ) =>
+    program
+      .command(name)
+      .description(o.description)
+      .addOption(new Option('--state <state>', `only ${name} in this state`).choices(o.states))
+      .option('--booking <uid>', `only this booking's ${name}`)
+      .option('--limit <n>', 'at most this many (1–1000)', wholeNumber(1, 1000), 50)
+      .addHelpText('after', examples(...o.examples))
+      .action(async (q: { state?: string; booking?: string; limit: number }, cmd: Command) => {
+        const out = ctx.output(cmd);
+        const rows = await ctx.withOperations((ops) => o.list(ops, { state: q.state, bookingUid: q.booking, limit: q.limit }), {
+          migrate: false,
+          create: false,
+        });
+        out.table(rows, o.columns(out), q.state ? `no ${q.state} ${name}` : `no ${name} yet`);
       });
-      out.table(events, eventColumns(out), o.state ? `no ${o.state} events` : 'no events yet');
-    });
-
-  program
-    .command('jobs')
-    .description('outbox jobs: calls to Cal.com and automation deliveries')
-    .addOption(new Option('--state <state>', 'only jobs in this state').choices(JOB_STATES))
-    .option('--booking <uid>', "only this booking's jobs")
-    .option('--limit <n>', 'at most this many (1–1000)', wholeNumber(1, 1000), 50)
-    .addHelpText('after', examples('usher jobs --state dead', 'usher jobs --booking bk_123'))
-    .action(async (o: { state?: string; booking?: string; limit: number }, cmd: Command) => {
-      const out = ctx.output(cmd);
-      const jobs = await ctx.withOperations((ops) => ops.listJobs({ state: o.state, bookingUid: o.booking, limit: o.limit }), {
-        migrate: false,
-        create: false,
-      });
-      out.table(jobs, jobColumns(out), o.state ? `no ${o.state} jobs` : 'no jobs yet');
-    });
+  listCommand('events', {
+    description: 'inbox events from Cal.com, newest first',
+    states: INBOX_STATES,
+    examples: ['usher events --state dead', 'usher events --booking bk_123 --json'],
+    list: (ops, q) => ops.listEvents(q),
+    columns: eventColumns,
+  });
+  listCommand('jobs', {
+    description: 'outbox jobs: calls to Cal.com and automation deliveries',
+    states: JOB_STATES,
+    examples: ['usher jobs --state dead', 'usher jobs --booking bk_123'],
+    list: (ops, q) => ops.listJobs(q),
+    columns: jobColumns,
+  });
 
   program
     .command('replay')

@@ -175,7 +175,8 @@ export class Sandbox {
       return { status: 'success', data };
     });
 
-    // CONTRACT §4.2 "Me": who the key belongs to, and its organisation (the sandbox's org admins have one).
+    // openapi-v2.json GetMeOutput (CONTRACT has no section on /v2/me): who the key belongs to, and its
+    // organisation. The sandbox's organisation has only its admins (orgAdmins); in Cal.com every member has one.
     app.get('/v2/me', async (req, reply) => {
       const host = this.callerHost(req);
       if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');

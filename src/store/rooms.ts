@@ -234,15 +234,7 @@ export async function listWaiting(db: Queryable, after: Date, limit: number): Pr
 
 export async function saveAssignment(
   trx: Queryable,
-  a: {
-    bookingUid: string;
-    room: string | null;
-    from: Date;
-    to: Date;
-    pinned: boolean;
-    reasons: Record<string, unknown>;
-    locationText: string | null;
-  },
+  a: Omit<Assignment, 'locationWritten' | 'assignedAt' | 'updatedAt'>,
   now: Date,
 ): Promise<void> {
   await trx.query(
