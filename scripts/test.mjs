@@ -9,7 +9,8 @@
 //                rooms around "now", the sandbox's real clock) under faketime at three dates: before
 //                the tests' fake clock starts, a year after it, and in 2031. One clock (src/clock.ts)
 //                means the suite passes on any date; this lane proves it on every run, at a quarter
-//                of the cost of running everything three more times.
+//                of the cost of running everything three more times. The demo's board is also run
+//                either side of midnight (HOURS).
 //
 // Arguments go to vitest and run the main lane only (`npm test -- src/gate`). USHER_TEST_LANES picks
 // lanes (e.g. `main,dates`). Debian's packages are installed when missing and the user is root.
@@ -42,6 +43,11 @@ const DATE_FILES = [
 ];
 // Before the fake clock's 2026-12-01 start, a year after it, and years on.
 const DATES = ['2026-06-15 10:00:00', '2027-12-01 12:00:00', '2031-03-20 09:30:00'];
+// The demo's day is made around the real now, so the demo and its board are also run either side of
+// the demo clinic's midnight (Europe/London, UTC in January): a CI run at 23:49 once found the room
+// heads without a "next" and the small wall overflowing.
+const HOUR_FILES = ['test/board-demo.test.ts'];
+const HOURS = ['2027-01-14 23:50:00', '2027-01-15 00:20:00'];
 
 function log(message) {
   process.stdout.write(`[test] ${message}\n`);
@@ -172,6 +178,11 @@ if (lanes.has('dates')) {
   for (const date of DATES) {
     log(`lane dates: ${DATE_FILES.join(' ')} at ${date} UTC (faketime)`);
     results.push([`dates ${date}`, await vitest(DATE_FILES, { TZ: 'UTC' }, ['faketime', date])]);
+  }
+  ensureChromium();
+  for (const hour of HOURS) {
+    log(`lane dates: ${HOUR_FILES.join(' ')} at ${hour} UTC (faketime)`);
+    results.push([`dates ${hour}`, await vitest(HOUR_FILES, { TZ: 'UTC' }, ['faketime', hour])]);
   }
 }
 for (const [lane, code] of results) log(`${code === 0 ? 'passed' : 'FAILED'}: ${lane}`);

@@ -72,7 +72,7 @@ export async function boardView(db: Queryable, deps: BoardDeps, at: Date): Promi
     listDecisions(db, { kinds: ['gate', 'room'], limit: 40 }),
   ]);
   const known = new Map<string, BoardBooking>();
-  for (const room of board.rooms) for (const b of room.day.bookings) known.set(b.uid, b);
+  for (const room of board.rooms) for (const b of [...room.day.bookings, ...(room.next ? [room.next] : [])]) known.set(b.uid, b);
   for (const b of board.waiting) known.set(b.uid, b);
   const others = [
     ...new Set([

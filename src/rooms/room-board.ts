@@ -83,6 +83,13 @@ export function bookingPresenter(o: {
   return presenter;
 }
 
+/**
+ * How far past the end of the day a room's "next" booking is looked for. Late in the evening the
+ * desk still needs to know that a room has a patient at 00:30 (a night clinic, a demo started at
+ * 23:40): "nothing more today" would be true and useless.
+ */
+const NEXT_HORIZON_MS = 12 * 3_600_000;
+
 /** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
 export async function roomBoard(
   db: Queryable,
@@ -90,14 +97,26 @@ export async function roomBoard(
   at: Date,
 ): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
   const day = periodBounds(at, 'day', o.timeZone);
-  const [rooms, blocks, assignments] = await Promise.all([listRooms(db), listBlocks(db, day), listAssignments(db, day)]);
+  const ahead = new Date(at.getTime() + NEXT_HORIZON_MS);
+  const [rooms, blocks, assignments, later] = await Promise.all([
+    listRooms(db),
+    listBlocks(db, day),
+    listAssignments(db, day),
+    ahead > day.to ? listAssignments(db, { from: day.to, to: ahead }) : [],
+  ]);
+  const tomorrow = later.filter((a) => a.room !== null && a.from >= day.to);
   const bookings = await getBookings(
     db,
-    assignments.map((a) => a.bookingUid),
+    [...assignments, ...tomorrow].map((a) => a.bookingUid),
   );
-  const byUid = new Map(assignments.map((a) => [a.bookingUid, a]));
+  const byUid = new Map([...assignments, ...tomorrow].map((a) => [a.bookingUid, a]));
   const byRoom = new Map<string, typeof assignments>();
   for (const a of assignments) if (a.room) byRoom.set(a.room, [...(byRoom.get(a.room) ?? []), a]);
+  const nextDayFirst = new Map<string, (typeof assignments)[number]>();
+  for (const a of tomorrow) {
+    const seen = nextDayFirst.get(a.room!);
+    if (!seen || a.from < seen.from) nextDayFirst.set(a.room!, a);
+  }
   const present = (uid: string): BoardBooking | undefined => {
     const a = byUid.get(uid)!;
     const b = bookings.get(uid);
@@ -132,7 +151,7 @@ export async function roomBoard(
           ? { state: 'in_use', until: end.toISOString(), booking: current.bookingUid, started: b?.meetingState === 'started' }
           : { state: 'cleaning', until: current.to.toISOString(), after: current.bookingUid };
     }
-    const upcoming = mine.find((a) => a.from.getTime() > t);
+    const upcoming = mine.find((a) => a.from.getTime() > t) ?? nextDayFirst.get(room.name);
     return {
       name: room.name,
       floor: room.floor,

@@ -296,6 +296,31 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     expect((await board('09:30')).now).toEqual({ state: 'free' });
   });
 
+  it('late in the evening, a room’s next booking after midnight is still shown as next; one past the next 12 hours is not', async () => {
+    const late = visit({ from: '23:00', to: '23:30' });
+    const afterMidnight = sampleBooking({
+      start: new Date('2026-12-03T00:20:00Z'),
+      end: new Date('2026-12-03T00:50:00Z'),
+      lengthMinutes: 30,
+    });
+    const afternoon = sampleBooking({ start: new Date('2026-12-03T14:00:00Z'), end: new Date('2026-12-03T14:30:00Z'), lengthMinutes: 30 });
+    for (const b of [late, afterMidnight, afternoon]) await cal.deliver('BOOKING_CREATED', b);
+    const room = await roomOf(late.uid);
+    expect(await roomOf(afterMidnight.uid)).toBe(room);
+    const board = async (iso: string) =>
+      (await roomBoard(store.db, { timeZone: 'Europe/London', present: bookingPresenter({ showNames: false }) }, new Date(iso))).rooms.find(
+        (r) => r.name === room,
+      )!;
+    expect((await board('2026-12-02T22:00:00Z')).next?.uid).toBe(late.uid);
+    const evening = await board('2026-12-02T23:10:00Z');
+    expect(evening.now).toMatchObject({ state: 'in_use', booking: late.uid });
+    expect(evening.next?.uid).toBe(afterMidnight.uid);
+    expect(evening.day.bookings.map((b) => b.uid)).not.toContain(afterMidnight.uid); // the day is still today's
+    expect((await board('2026-12-03T01:00:00Z')).next?.uid).toBe(afternoon.uid);
+    await cal.deliver('BOOKING_CANCELLED', { ...afterMidnight, status: 'CANCELLED' });
+    expect((await board('2026-12-02T23:10:00Z')).next).toBeNull(); // 14:00 tomorrow is more than 12 hours away
+  });
+
   it('an operator move pins the booking and is checked against every rule; cleaning can be cut short', async () => {
     const b = visit({ from: '09:00', to: '09:30' });
     const ecg = visit({ from: '09:00', to: '09:30', eventTypeId: 8, organizer: alan });

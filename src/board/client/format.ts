@@ -28,9 +28,17 @@ export function shortDay(iso: string | number, timeZone: string): string {
   return format(timeZone, { weekday: 'short', day: 'numeric', month: 'short' }).format(new Date(iso));
 }
 
-/** "10:30", or "Tue 3 Dec 10:30" when it is not today in the clinic. */
+/**
+ * "10:30" today in the clinic; "Fri 00:05" within the coming six days (late in the evening the
+ * room heads name the small hours, and the short form keeps them on one line on a tablet); else
+ * "Tue 3 Dec 10:30".
+ */
 export function when(iso: string, timeZone: string, now: number): string {
-  return shortDay(iso, timeZone) === shortDay(now, timeZone) ? time(iso, timeZone) : `${shortDay(iso, timeZone)} ${time(iso, timeZone)}`;
+  if (shortDay(iso, timeZone) === shortDay(now, timeZone)) return time(iso, timeZone);
+  const ahead = Date.parse(iso) - now;
+  const weekday =
+    ahead > 0 && ahead < 6 * 86_400_000 ? format(timeZone, { weekday: 'short' }).format(new Date(iso)) : shortDay(iso, timeZone);
+  return `${weekday} ${time(iso, timeZone)}`;
 }
 
 /** "10:42", with a countdown when it is under two minutes away ("10:42, in 35 s"). */

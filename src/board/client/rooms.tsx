@@ -1,6 +1,16 @@
-import type { BoardView, ViewRoom } from './api.ts';
+import type { BoardView, ViewBooking, ViewRoom } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
 import { bookingLabel, floorLabel, minuteOfDay, roomLabel, time, when, writeBackText } from './format.ts';
+
+/** "Consultation · P. D.", the initials never split across two lines. */
+function BookingName({ b }: { b: ViewBooking | undefined }) {
+  if (!b?.who) return <>{bookingLabel(b)}</>;
+  return (
+    <>
+      {b.title ?? 'Booking'} · <span class="who">{b.who}</span>
+    </>
+  );
+}
 
 interface Props {
   view: BoardView;
@@ -47,7 +57,7 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
         <>
           <p class="state">In use · until {when(s.until, zone, now)}</p>
           <p class="detail" title={bookingLabel(view.bookings[s.booking])}>
-            {bookingLabel(view.bookings[s.booking])}
+            <BookingName b={view.bookings[s.booking]} />
           </p>
         </>
       );
@@ -56,7 +66,7 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
         <>
           <p class="state">Cleaning · until {when(s.until, zone, now)}</p>
           <p class="detail" title={`after ${bookingLabel(view.bookings[s.after])}`}>
-            after {bookingLabel(view.bookings[s.after])}
+            after <BookingName b={view.bookings[s.after]} />
           </p>
         </>
       );
@@ -188,7 +198,7 @@ function RoomRow({
         <StateLine room={room} view={view} now={now} />
         {next ? (
           <p class="next" title={`Next ${when(next.start, zone, now)} → ${bookingLabel(next)}`}>
-            Next {when(next.start, zone, now)} → {bookingLabel(next)}
+            Next {when(next.start, zone, now)} → <BookingName b={next} />
             {next.written ? (
               ''
             ) : (
