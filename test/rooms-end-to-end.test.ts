@@ -103,6 +103,73 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     expect(rooms.find((r) => r.name === '2B')?.now).toMatchObject({ state: 'in_use' });
   });
 
+  it('a seated class holds a room for everyone who took a seat: it moves when it outgrows it, and one seat’s cancel frees no room', async () => {
+    await usher.close();
+    usher = await startTestUsher(store, {
+      runWorker: true,
+      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY },
+      yaml: YAML.replace(/cleaningMinutes: 10 \}/g, 'cleaningMinutes: 10, capacity: 2 }')
+        .replace('doctors:', 'eventTypes:\n  "14": { title: Back-care class }\ndoctors:')
+        .replace('rooms:\n', 'rooms:\n  - { name: "G1", floor: 0, building: "South wing", equipment: [plinth], capacity: 8 }\n'),
+    });
+    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+    const start = tomorrowAt(14).toISOString();
+    const seat = async (name: string) => {
+      const res = await request(`${sandbox.url}/v2/bookings`, {
+        method: 'POST',
+        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          start,
+          eventTypeId: 14,
+          attendee: { name, email: `${name.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
+        }),
+      });
+      expect(res.statusCode).toBe(201);
+      return ((await res.body.json()) as { data: { uid: string; seatUid: string } }).data;
+    };
+    const cancelSeat = (uid: string, seatUid: string) =>
+      request(`${sandbox.url}/v2/bookings/${uid}/cancel`, {
+        method: 'POST',
+        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+        body: JSON.stringify({ seatUid }),
+      });
+    const roomOf = async (uid: string) => (await adminGet(usher.url, `/api/bookings/${uid}`)).body.data;
+
+    const ann = await seat('Ann');
+    // One person: a small room (G1's plinth would be wasted on a class that fits anywhere).
+    const small = await until('the first seat has a room', async () => (await roomOf(ann.uid))?.room?.name);
+    expect(['1A', '2B']).toContain(small);
+    const ben = await seat('Ben');
+    const cat = await seat('Cat');
+    expect([ben.uid, cat.uid]).toEqual([ann.uid, ann.uid]); // every seat is the one booking (Cal.com's handleSeats)
+    await until('three people move the class to G1, in Cal.com too', async () =>
+      (await inCal(sandbox.url, ann.uid)).location?.startsWith('Room G1'),
+    );
+    expect((await roomOf(ann.uid)).decisions).toContainEqual(
+      expect.objectContaining({
+        kind: 'room',
+        outcome: 'assigned',
+        reasons: [expect.objectContaining({ room: 'G1', cause: 'seats_taken' })],
+      }),
+    );
+
+    expect((await cancelSeat(ann.uid, ben.seatUid)).statusCode).toBe(200);
+    await until('Ben’s seat cancel handled', async () =>
+      (await roomOf(ann.uid)).decisions.some((d: { reasons: { code: string }[] }) => d.reasons[0]?.code === 'cal.BOOKING_CANCELLED.seat'),
+    );
+    const afterOne = await roomOf(ann.uid);
+    expect(afterOne.booking.status).toBe('accepted');
+    expect(afterOne.room).toMatchObject({ name: 'G1' }); // Ann and Cat still come: the room stays theirs
+    expect((await inCal(sandbox.url, ann.uid)).status).toBe('accepted');
+
+    await cancelSeat(ann.uid, ann.seatUid);
+    expect((await cancelSeat(ann.uid, cat.seatUid)).statusCode).toBe(200); // the last seat cancels the class
+    await until('the class cancelled and its room freed', async () => {
+      const v = await roomOf(ann.uid);
+      return v.booking.status === 'cancelled' && v.room === null;
+    });
+  });
+
   it('refuses room changes without the admin token and explains bad input', async () => {
     const put = (path: string, body: unknown, token: string | null = TEST_ADMIN_TOKEN) =>
       request(`${usher.url}${path}`, {

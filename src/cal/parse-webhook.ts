@@ -70,6 +70,8 @@ const bookingPayload = z
     cancelledBy: z.string().nullish().catch(undefined),
     rejectionReason: z.string().nullish(),
     requestReschedule: z.boolean().nullish(),
+    // CONTRACT §3.2: null unless the event type is seated.
+    seatsPerTimeSlot: z.number().int().positive().nullish().catch(undefined),
   })
   .refine(endsAfterStart, endsAfterStartIssue);
 
@@ -153,6 +155,8 @@ function snapshot(
     ...(first || email ? { attendee: { ...cleanPerson(first), ...(email ? { email } : {}) } } : {}),
     ...(p.location ? { location: p.location } : {}),
     metadata: p.metadata ?? {},
+    ...('seatsPerTimeSlot' in p && typeof p.seatsPerTimeSlot === 'number' ? { seatsPerTimeSlot: p.seatsPerTimeSlot } : {}),
+    attendeeEmails: (p.attendees ?? []).flatMap((a) => (a.email ? [a.email.toLowerCase()] : [])),
   };
 }
 

@@ -22,6 +22,14 @@ export interface BookingSnapshot {
   attendee?: Person;
   location?: string;
   metadata: Record<string, unknown>;
+  /**
+   * CONTRACT §3.2 `seatsPerTimeSlot`: set for a seated event, whose one booking holds one attendee
+   * per seat. `attendeeEmails` are then the seats taken (a new seat's BOOKING_CREATED lists them all)
+   * or, on a seat's BOOKING_CANCELLED, only the seat given up (§1.2).
+   */
+  seatsPerTimeSlot?: number;
+  /** Every attendee's e-mail, lower-cased, in the payload's order. */
+  attendeeEmails?: string[];
 }
 
 export const bookingTriggers = [

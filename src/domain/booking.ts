@@ -20,6 +20,10 @@ export interface Booking {
   metadata: Record<string, unknown>;
   meetingState?: 'started' | 'ended';
   lastEventAt?: Date;
+  /** A seated event's seats per slot (CONTRACT §3.2). */
+  seatsPerTimeSlot?: number;
+  /** A seated booking's seats taken: its attendees' e-mails, lower-cased. */
+  seats?: string[];
 }
 
 export interface BookingChange {
@@ -50,7 +54,27 @@ function fromSnapshot(s: BookingSnapshot, status: BookingStatus, previous: Booki
     ...(s.location ? { location: s.location } : {}),
     // CONTRACT §1.2: confirm and paid payloads carry a smaller or different metadata; keep what we had.
     metadata: { ...(previous?.metadata ?? {}), ...s.metadata },
+    ...(s.seatsPerTimeSlot !== undefined ? { seatsPerTimeSlot: s.seatsPerTimeSlot } : {}),
+    // A new seat's BOOKING_CREATED lists every seat taken (Cal.com's createNewSeat); deliveries come in
+    // any order, so the seats known are kept and the payload's added.
+    ...(s.seatsPerTimeSlot !== undefined ? { seats: [...new Set([...(previous?.seats ?? []), ...(s.attendeeEmails ?? [])])] } : {}),
   };
+}
+
+/**
+ * CONTRACT §1.2 "Seat cancelled": on a seated event, one attendee's cancel sends BOOKING_CANCELLED
+ * for the whole booking's uid, listing only that attendee, and the booking stands for the others
+ * (Cal.com's cancelAttendeeSeat). The last seat's cancel, or the host's, cancels the booking and lists
+ * everyone. So a cancel that leaves seats Usher knows to be taken is a seat's; anything else
+ * (nothing known about the seats, every one listed) is the booking's.
+ */
+function seatCancelled(previous: Booking | undefined, event: Extract<CalEvent, { kind: 'booking' }>): string[] | undefined {
+  if (event.trigger !== 'BOOKING_CANCELLED' || event.booking.seatsPerTimeSlot === undefined) return undefined;
+  if (previous?.status !== 'accepted' || !previous.seats?.length) return undefined;
+  const leaving = new Set(event.booking.attendeeEmails ?? []);
+  if (leaving.size === 0) return undefined;
+  const staying = previous.seats.filter((e) => !leaving.has(e));
+  return staying.length > 0 ? staying : undefined;
 }
 
 /**
@@ -78,6 +102,11 @@ function targetStatus(event: Extract<CalEvent, { kind: 'booking' }>): BookingSta
 }
 
 export function applyBookingEvent(previous: Booking | undefined, event: Extract<CalEvent, { kind: 'booking' }>): BookingChange {
+  const staying = seatCancelled(previous, event);
+  if (previous && staying) {
+    const booking: Booking = { ...previous, seats: staying, ...(event.createdAt ? { lastEventAt: event.createdAt } : {}) };
+    return { booking, previous, reason: 'cal.BOOKING_CANCELLED.seat', changed: staying.length !== previous.seats?.length };
+  }
   const wanted = targetStatus(event);
   if (previous && TERMINAL.has(previous.status) && previous.status !== wanted) {
     // The status stays final, but which booking this one replaced is a fact whatever the order of
@@ -93,7 +122,12 @@ export function applyBookingEvent(previous: Booking | undefined, event: Extract<
   const booking = fromSnapshot(event.booking, wanted, previous);
   if (event.rescheduleUid) booking.rescheduledFromUid = event.rescheduleUid;
   if (event.createdAt) booking.lastEventAt = event.createdAt;
-  const changed = !previous || previous.status !== booking.status || +previous.start !== +booking.start || +previous.end !== +booking.end;
+  const changed =
+    !previous ||
+    previous.status !== booking.status ||
+    +previous.start !== +booking.start ||
+    +previous.end !== +booking.end ||
+    previous.seats?.length !== booking.seats?.length;
   return { booking, previous, reason: `cal.${event.trigger}`, changed };
 }
 

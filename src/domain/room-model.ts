@@ -9,6 +9,8 @@ export interface Room {
   cleaningMinutes: number;
   /** Daily opening hours in the business's time zone, as minutes from midnight; absent = always open. */
   open?: { fromMinute: number; toMinute: number };
+  /** How many people it holds; absent: not limited (a consulting room's patient and companion). */
+  capacity?: number;
   active: boolean;
 }
 
@@ -31,6 +33,8 @@ export interface RoomNeed {
   /** Rooms this doctor may use; absent = every room. */
   allowedRooms?: readonly string[];
   preferredRooms: readonly string[];
+  /** People it brings: the seats taken of a seated event (a class); absent: one party. */
+  people?: number;
 }
 
 /** A booking as the planner sees it: its needs, the room it has now, and whether it may be moved. */
@@ -59,6 +63,7 @@ export const ruleCodes = [
   'room.inactive',
   'room.missing_equipment',
   'room.not_allowed_for_doctor',
+  'room.too_small',
   'room.closed',
   'room.blocked',
   'room.occupied',
@@ -105,6 +110,8 @@ export function staticRuleFailure(need: RoomNeed, room: Room, blocks: readonly R
   if (missing.length) return { code: 'room.missing_equipment', room: room.name, detail: { missing } };
   if (need.allowedRooms && !need.allowedRooms.includes(room.name))
     return { code: 'room.not_allowed_for_doctor', room: room.name, detail: { doctor: need.doctor } };
+  if (room.capacity !== undefined && (need.people ?? 1) > room.capacity)
+    return { code: 'room.too_small', room: room.name, detail: { capacity: room.capacity, people: need.people } };
   if (!withinOpeningHours(room, need.start, need.end, timeZone)) return { code: 'room.closed', room: room.name };
   const span = occupancy(need, room);
   const block = blocks.find((b) => b.room === room.name && overlaps(b, span));

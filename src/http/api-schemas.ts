@@ -120,6 +120,7 @@ export const room = z.object({
   equipment: z.array(z.string()).readonly(),
   cleaningMinutes: z.number().int(),
   open: z.object({ fromMinute: z.number().int(), toMinute: z.number().int() }).optional(),
+  capacity: z.number().int().optional(),
   active: z.boolean(),
   source: z.enum(['config', 'api']),
 });

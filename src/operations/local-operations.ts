@@ -155,7 +155,8 @@ export function localOperations(o: LocalOperationsOptions): Operations {
     putRoom: (name, r) => {
       const open = openMinutes(r.openHours);
       const room = { name, floor: r.floor, building: r.building, equipment: r.equipment, cleaningMinutes: r.cleaningMinutes, active: true };
-      return roomChange(putRoom(db, rooms, { ...room, ...(open ? { open } : {}) }, o.now()));
+      const extra = { ...(open ? { open } : {}), ...(r.capacity !== undefined ? { capacity: r.capacity } : {}) };
+      return roomChange(putRoom(db, rooms, { ...room, ...extra }, o.now()));
     },
     retireRoom: (name) => roomChange(retireRoom(db, rooms, name, o.now())),
     blockRoom: (room, b) => {

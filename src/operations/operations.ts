@@ -119,6 +119,7 @@ export const roomSettingsInput = z
       .regex(/^\d\d:\d\d-\d\d:\d\d$/, 'like "08:00-18:00"')
       .refine((v) => v.slice(0, 5) < v.slice(6), 'from must be before to')
       .optional(),
+    capacity: z.number().int().positive().optional().describe('how many people it holds; absent: not limited'),
   })
   .strict();
 export type RoomSettingsInput = z.infer<typeof roomSettingsInput>;

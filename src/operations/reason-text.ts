@@ -27,6 +27,8 @@ export function exclusionText(e: Exclusion): string {
       return `${rooms} ${many ? 'have' : 'has'} no ${((e.detail?.missing as string[] | undefined) ?? []).join(' or ') || 'equipment this needs'}`;
     case 'room.not_allowed_for_doctor':
       return `${rooms} ${is} not the doctor's room${many ? 's' : ''}`;
+    case 'room.too_small':
+      return `${rooms} ${is} too small for ${String(e.detail?.people ?? 'everyone')}`;
     case 'room.closed':
       return `${rooms} ${is} closed then`;
     case 'room.blocked':
@@ -41,6 +43,7 @@ export const RULE_SENTENCES: Record<RuleCode, (detail: Record<string, unknown>) 
   'room.inactive': () => 'Out of service.',
   'room.missing_equipment': (d) => `It has no ${((d.missing as string[] | undefined) ?? []).join(' or ') || 'equipment this needs'}.`,
   'room.not_allowed_for_doctor': () => "Not one of the doctor's rooms.",
+  'room.too_small': (d) => `Holds ${String(d.capacity)}; this needs room for ${String(d.people)}.`,
   'room.closed': () => 'Closed at that time.',
   'room.blocked': (d) => `Blocked${d.reason ? `: ${String(d.reason)}` : ''}.`,
   'room.occupied': () => 'Taken at that time.',

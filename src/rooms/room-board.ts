@@ -78,7 +78,13 @@ export function bookingPresenter(o: {
       const slug = b.eventTypeSlug ? b.eventTypeSlug.replace(/[-_]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase()) : undefined;
       return configured ?? slug ?? (o.showNames ? b.title : undefined) ?? 'Booking';
     },
-    who: (b) => (o.showNames ? (b.attendeeName ?? null) : initials(b.attendeeName)),
+    // A class names no one person: the desk needs how many are coming.
+    who: (b) =>
+      b.seats && b.seatsPerTimeSlot
+        ? `${b.seats.length} of ${b.seatsPerTimeSlot} seats`
+        : o.showNames
+          ? (b.attendeeName ?? null)
+          : initials(b.attendeeName),
   };
   return presenter;
 }

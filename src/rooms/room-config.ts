@@ -25,6 +25,8 @@ export const roomSchema = z
         return !!from && !!to && HHMM.test(from) && HHMM.test(to) && minutesOf(from) < minutesOf(to);
       }, 'openHours must look like "08:00-18:00" (from before to)')
       .optional(),
+    /** How many people it holds (a seated class needs one seat each); absent: not limited. */
+    capacity: z.number().int().positive().optional(),
   })
   .strict();
 export type RoomConfig = z.infer<typeof roomSchema>;

@@ -37,6 +37,7 @@ export function roomFromConfig(r: RoomConfig): Room {
     equipment: r.equipment,
     cleaningMinutes: r.cleaningMinutes,
     ...(open ? { open } : {}),
+    ...(r.capacity !== undefined ? { capacity: r.capacity } : {}),
     active: true,
   };
 }

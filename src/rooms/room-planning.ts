@@ -20,6 +20,7 @@ import {
   listBlocks,
   hasActiveRooms,
   listPlacedStays,
+  getRoom,
   listRooms,
   lockRoomPlanning,
   saveAssignment,
@@ -83,6 +84,8 @@ export function needOf(b: Booking, settings: RoomSettings): RoomNeed | undefined
     equipment,
     ...(doctorConfig?.rooms ? { allowedRooms: doctorConfig.rooms } : {}),
     preferredRooms: doctorConfig?.preferredRooms ?? [],
+    // A seated class brings everyone who took a seat (CONTRACT §3.2).
+    ...(b.seats && b.seats.length > 1 ? { people: b.seats.length } : {}),
   };
 }
 
@@ -243,6 +246,11 @@ async function place(trx: Queryable, deps: RoomDeps, { booking: b, room, reasons
   if (text && (options.write ?? true) && b.status === 'accepted') await enqueueLocation(trx, b, text, deps, now);
 }
 
+async function outgrownRoom(trx: Queryable, name: string, people: number): Promise<boolean> {
+  const room = await getRoom(trx, name);
+  return room?.capacity !== undefined && people > room.capacity;
+}
+
 export type AssignOutcome =
   | { outcome: 'assigned'; room: string }
   | { outcome: 'unassigned'; excluded: Exclusion[] }
@@ -266,7 +274,9 @@ export async function assignBooking(
   if (!(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
   await lockRoomPlanning(trx);
   const existing = await getAssignment(trx, b.uid);
-  if (existing?.room && existing.from.getTime() === b.start.getTime()) {
+  // A seated class that gained seats may have outgrown its room (CONTRACT §1.2): chosen again.
+  const outgrown = existing?.room && need.people !== undefined && (await outgrownRoom(trx, existing.room, need.people));
+  if (existing?.room && existing.from.getTime() === b.start.getTime() && !outgrown) {
     if ((options.write ?? true) && b.status === 'accepted' && existing.locationText && existing.locationText !== existing.locationWritten) {
       await enqueueLocation(trx, b, existing.locationText, deps, now);
     }
@@ -275,7 +285,7 @@ export async function assignBooking(
   const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
   const index = new RoomIndex(loaded.world);
   const choice = chooseRoom(index, need);
-  const cause = options.cause ?? 'booking';
+  const cause = options.cause ?? (outgrown ? 'seats_taken' : 'booking');
   if (choice.outcome === 'assigned') {
     const room = loaded.rooms.get(choice.room)!;
     const reasons = { cause, preferences: choice.preferences, candidates: choice.candidates, excluded: choice.excluded };
@@ -292,6 +302,22 @@ export async function assignBooking(
       now,
     );
     return { outcome: 'assigned', room: room.name };
+  }
+  if (outgrown && existing?.room) {
+    // No bigger room is free: the class stays where its attendees were told to go, and the desk is
+    // told it is too small (giving the room up would let another booking into it).
+    await recordDecision(
+      trx,
+      {
+        bookingUid: b.uid,
+        kind: 'room',
+        outcome: 'kept',
+        reasons: [{ code: 'room.too_small', room: existing.room, people: need.people }],
+        detail: { cause, excluded: choice.excluded },
+      },
+      now,
+    );
+    return { outcome: 'kept', room: existing.room };
   }
   await place(trx, deps, { booking: b, room: undefined, reasons: { cause, excluded: choice.excluded }, write: options.write }, now);
   await recordDecision(

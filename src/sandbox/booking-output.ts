@@ -29,16 +29,17 @@ export function bookingOutput(state: SandboxState, b: SbBooking) {
     createdAt: b.createdAt.toISOString(),
     updatedAt: b.updatedAt.toISOString(),
     metadata: b.metadata,
-    attendees: [
-      {
-        name: b.attendee.name,
-        email: b.attendee.email,
-        displayEmail: b.attendee.email,
-        timeZone: b.attendee.timeZone,
-        language: 'en',
-        absent: false,
-      },
-    ],
+    // Seated bookings list each seat's attendee with its seatUid (GetSeatedBookingOutput_2024_08_13).
+    attendees: (b.seats ?? [{ uid: undefined, attendee: b.attendee }]).map(({ uid, attendee }) => ({
+      name: attendee.name,
+      email: attendee.email,
+      displayEmail: attendee.email,
+      timeZone: attendee.timeZone,
+      language: 'en',
+      absent: false,
+      ...(uid ? { seatUid: uid } : {}),
+    })),
+    ...(eventType.seatsPerTimeSlot ? { seatsPerTimeSlot: eventType.seatsPerTimeSlot } : {}),
     guests: [],
     bookingFieldsResponses: { name: b.attendee.name, email: b.attendee.email },
   };

@@ -42,7 +42,8 @@ export function seedDemoDay(
   const state = sandbox.state;
   const from = now.getTime() - (options.pastMinutes ?? 150) * MINUTE;
   const until = now.getTime() + (options.aheadMinutes ?? 120) * MINUTE;
-  const inPerson = [...state.eventTypes.values()].filter((t) => !t.location.startsWith('integrations:'));
+  // One patient per appointment: classes (seated types) fill up through the traffic, seat by seat.
+  const inPerson = [...state.eventTypes.values()].filter((t) => !t.location.startsWith('integrations:') && !t.seatsPerTimeSlot);
   const byHost = new Map<number, typeof inPerson>();
   for (const t of inPerson) byHost.set(t.hostId, [...(byHost.get(t.hostId) ?? []), t]);
   const busyNow = [...state.bookings.values()].some(

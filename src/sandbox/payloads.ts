@@ -15,6 +15,10 @@ export interface PayloadBooking {
   status: 'ACCEPTED' | 'PENDING' | 'CANCELLED' | 'REJECTED';
   organizer: { id: number; name: string; email: string; username: string; timeZone: string };
   attendee: { name: string; email: string; timeZone: string };
+  /** Every attendee, when there are more than `attendee` (a seated event's seats taken). */
+  attendees?: { name: string; email: string; timeZone: string }[];
+  /** A seated event type's seats per slot (CONTRACT §3.2); null otherwise. */
+  seatsPerTimeSlot?: number;
   location: string | null;
   metadata: Record<string, unknown>;
   createdAt: Date;
@@ -91,7 +95,7 @@ export function bookingPayload(b: PayloadBooking, trigger: string, options: { vi
     organizer: person(b.organizer, b.start, { id: b.organizer.id, username: b.organizer.username, timeFormat: 'h:mma' }),
     responses,
     userFieldsResponses: {},
-    attendees: [person(b.attendee, b.start)],
+    attendees: (b.attendees ?? [b.attendee]).map((a) => person(a, b.start)),
     location: b.location,
     destinationCalendar: null,
     hideCalendarNotes: false,
@@ -99,7 +103,7 @@ export function bookingPayload(b: PayloadBooking, trigger: string, options: { vi
     requiresConfirmation: b.requiresConfirmation,
     eventTypeId: b.eventTypeId,
     seatsShowAttendees: true,
-    seatsPerTimeSlot: null,
+    seatsPerTimeSlot: b.seatsPerTimeSlot ?? null,
     seatsShowAvailabilityCount: true,
     schedulingType: null,
     iCalUID: `${b.uid}@Cal.com`,

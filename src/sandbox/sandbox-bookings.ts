@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { bookingOutput } from './booking-output.ts';
@@ -95,24 +96,40 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     const start = new Date(input.start);
     if (start.getTime() < now().getTime()) return badRequest(reply, req, 'Attempting to book a meeting in the past.');
     const end = new Date(start.getTime() + (input.lengthInMinutes ?? eventType.lengthInMinutes) * 60_000);
+    const attendee = { name: input.attendee.name, email: input.attendee.email, timeZone: input.attendee.timeZone };
+    const seated = eventType.seatsPerTimeSlot ? state.seatedBookingAt(eventType.id, start) : undefined;
+    if (seated?.seats && eventType.seatsPerTimeSlot) {
+      // Cal.com's handleSeats/createNewSeat: the slot's booking gains a seat, under the same uid, and
+      // BOOKING_CREATED goes out again listing every attendee (CONTRACT §1.2).
+      if (seated.seats.some((s) => s.attendee.email.toLowerCase() === attendee.email.toLowerCase()))
+        return calError(reply, req, 409, 'ConflictException', 'already_signed_up_for_this_booking_error');
+      if (seated.seats.length >= eventType.seatsPerTimeSlot)
+        return calError(reply, req, 409, 'ConflictException', 'booking_seats_full_error');
+      const seat = { uid: randomUUID(), attendee };
+      seated.seats.push(seat);
+      seated.updatedAt = now();
+      sender.booking('BOOKING_CREATED', seated);
+      return ok(reply, { ...bookingOutput(state, seated), seatUid: seat.uid }, 201);
+    }
     if (state.hostBusy(eventType.hostId, start, end))
       return badRequest(reply, req, 'User either already has booking at this time or is not available');
     const booking = state.newBooking(
       {
         eventTypeId: eventType.id,
         hostId: eventType.hostId,
-        attendee: { name: input.attendee.name, email: input.attendee.email, timeZone: input.attendee.timeZone },
+        attendee,
         start,
         end,
         status: eventType.requiresConfirmation ? 'pending' : 'accepted',
         location: eventType.location,
         metadata: input.metadata ?? {},
+        ...(eventType.seatsPerTimeSlot ? { seats: [{ uid: randomUUID(), attendee }] } : {}),
       },
       now(),
     );
     // CONTRACT §1.2: a booking that needs confirmation sends BOOKING_REQUESTED only.
     sender.booking(eventType.requiresConfirmation ? 'BOOKING_REQUESTED' : 'BOOKING_CREATED', booking);
-    return ok(reply, bookingOutput(state, booking), 201);
+    return ok(reply, { ...bookingOutput(state, booking), ...(booking.seats ? { seatUid: booking.seats[0]!.uid } : {}) }, 201);
   });
 
   app.get('/v2/bookings/:uid', async (req, reply) => {
@@ -204,9 +221,22 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
   app.post('/v2/bookings/:uid/cancel', async (req, reply) => {
     const booking = find(req, reply);
     if (!booking) return;
-    const reason = (req.body as { cancellationReason?: unknown } | undefined)?.cancellationReason;
+    const { cancellationReason: reason, seatUid } = (req.body ?? {}) as { cancellationReason?: unknown; seatUid?: unknown };
     if (booking.status === 'cancelled') return badRequest(reply, req, 'This booking has been cancelled already.');
     if (booking.end <= now()) return badRequest(reply, req, 'Cannot cancel a booking that has already ended');
+    if (seatUid !== undefined) {
+      const seat = booking.seats?.find((s) => s.uid === seatUid);
+      if (!seat) return badRequest(reply, req, 'User not a part of this booking');
+      // Cal.com's cancelAttendeeSeat: with others left, only this seat goes, and BOOKING_CANCELLED
+      // lists only its attendee while the booking stands (CONTRACT §1.2). The last seat cancels it all.
+      if (booking.seats!.length > 1) {
+        booking.seats = booking.seats!.filter((s) => s !== seat);
+        booking.attendee = booking.seats[0]!.attendee;
+        booking.updatedAt = now();
+        sender.booking('BOOKING_CANCELLED', booking, { attendees: [seat.attendee], status: 'CANCELLED' });
+        return ok(reply, bookingOutput(state, booking));
+      }
+    }
     // CONTRACT §4.2: the host must give a reason; the shared handler's HttpError comes back bare.
     if (o.callerHost(req) === booking.hostId && (typeof reason !== 'string' || !reason)) {
       return bareError(reply, 400, 'Cancellation reason is required when you are the host');

@@ -20,6 +20,8 @@ export interface SbEventType {
   hostId: number;
   /** What its bookings' `location` says (an address in person, `integrations:daily` for Cal Video). */
   location: string;
+  /** A seated event (a class): one booking per slot, one attendee per seat. */
+  seatsPerTimeSlot?: number;
 }
 
 export type SbStatus = 'accepted' | 'pending' | 'cancelled' | 'rejected';
@@ -44,6 +46,8 @@ export interface SbBooking {
   updatedAt: Date;
   meetingStartedSent?: boolean;
   meetingEndedSent?: boolean;
+  /** A seated booking's seats, in the order taken (`attendee` is the first). */
+  seats?: { uid: string; attendee: { name: string; email: string; timeZone: string } }[];
 }
 
 export interface SbWebhook {
@@ -81,6 +85,7 @@ export const seedSchema = z.object({
          * type, `integrations:daily` (Cal Video, Cal.com's default) for a video one.
          */
         location: z.string().default('integrations:daily'),
+        seatsPerTimeSlot: z.number().int().positive().optional(),
       }),
     )
     .min(1),
@@ -114,6 +119,14 @@ export class SandboxState {
     const booking: SbBooking = { ...fields, id: this.#nextBookingId++, uid: newUid(), createdAt: now, updatedAt: now };
     this.bookings.set(booking.uid, booking);
     return booking;
+  }
+
+  /** The accepted booking of a seated event type at a start, which a new seat joins (Cal.com's handleSeats). */
+  seatedBookingAt(eventTypeId: number, start: Date): SbBooking | undefined {
+    for (const b of this.bookings.values()) {
+      if (b.eventTypeId === eventTypeId && b.status === 'accepted' && b.start.getTime() === start.getTime() && b.seats) return b;
+    }
+    return undefined;
   }
 
   /** A host is busy when an accepted or pending booking of theirs overlaps [start, end). */

@@ -64,13 +64,29 @@ export class WebhookSender {
       createdAt: b.createdAt,
       ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
       ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
+      ...(b.seats ? { attendees: b.seats.map((s) => s.attendee) } : {}),
+      ...(et.seatsPerTimeSlot ? { seatsPerTimeSlot: et.seatsPerTimeSlot } : {}),
       ...extra,
     };
   }
 
   /** A BOOKING_* trigger for a booking; `viaConfirm` for the confirm path's smaller payload (§1.2). */
-  booking(trigger: string, b: SbBooking, options: { viaConfirm?: boolean; reschedule?: PayloadBooking['reschedule'] } = {}): void {
-    const pb = this.toPayloadBooking(b, options.reschedule ? { reschedule: options.reschedule } : {});
+  booking(
+    trigger: string,
+    b: SbBooking,
+    options: {
+      viaConfirm?: boolean;
+      reschedule?: PayloadBooking['reschedule'];
+      /** A seat's cancel lists only its attendee, with the status CANCELLED while the booking stands. */
+      attendees?: PayloadBooking['attendees'];
+      status?: PayloadBooking['status'];
+    } = {},
+  ): void {
+    const pb = this.toPayloadBooking(b, {
+      ...(options.reschedule ? { reschedule: options.reschedule } : {}),
+      ...(options.attendees ? { attendees: options.attendees } : {}),
+      ...(options.status ? { status: options.status } : {}),
+    });
     this.#fanOut(trigger, b.uid, () =>
       envelopeBody(trigger, bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), this.#now()),
     );

@@ -24,6 +24,8 @@ export const bookingFromRow = rowMapper(
     location: col.nullableText.optional(),
     meeting_state: col.oneOf(['started', 'ended']).nullable().optional(),
     last_event_at: col.nullableTime.optional(),
+    seats_per_slot: col.nullableInt.optional(),
+    seats: col.textList.nullable().optional(),
   }),
   (r): Booking => {
     const b: Booking = { uid: r.uid, status: r.status, start: r.start_at, end: r.end_at, metadata: r.metadata ?? {} };
@@ -41,6 +43,8 @@ export const bookingFromRow = rowMapper(
     if (r.location != null) b.location = r.location;
     if (r.meeting_state != null) b.meetingState = r.meeting_state;
     if (r.last_event_at != null) b.lastEventAt = r.last_event_at;
+    if (r.seats_per_slot != null) b.seatsPerTimeSlot = r.seats_per_slot;
+    if (r.seats != null) b.seats = r.seats;
     return b;
   },
 );
@@ -60,15 +64,16 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
   await trx.query(
     `insert into bookings (uid, cal_id, event_type_id, event_type_slug, status, title, start_at, end_at, organizer_id,
         organizer_email, attendee_email, attendee_name, rescheduled_from_uid, rescheduled_to_uid, location, metadata,
-        meeting_state, last_event_at, created_at, updated_at)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$19)
+        meeting_state, last_event_at, seats_per_slot, seats, created_at, updated_at)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$20,$21,$19,$19)
      on conflict (uid) do update set cal_id = excluded.cal_id, event_type_id = excluded.event_type_id,
         event_type_slug = excluded.event_type_slug, status = excluded.status, title = excluded.title,
         start_at = excluded.start_at, end_at = excluded.end_at, organizer_id = excluded.organizer_id,
         organizer_email = excluded.organizer_email, attendee_email = excluded.attendee_email,
         attendee_name = excluded.attendee_name, rescheduled_from_uid = excluded.rescheduled_from_uid,
         rescheduled_to_uid = excluded.rescheduled_to_uid, location = excluded.location, metadata = excluded.metadata,
-        meeting_state = excluded.meeting_state, last_event_at = excluded.last_event_at, updated_at = excluded.updated_at`,
+        meeting_state = excluded.meeting_state, last_event_at = excluded.last_event_at, seats_per_slot = excluded.seats_per_slot,
+        seats = excluded.seats, updated_at = excluded.updated_at`,
     [
       b.uid,
       b.calId ?? null,
@@ -89,6 +94,8 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
       b.meetingState ?? null,
       b.lastEventAt ?? null,
       now,
+      b.seatsPerTimeSlot ?? null,
+      b.seats ? [...b.seats] : null,
     ],
   );
 }

@@ -34,6 +34,7 @@ const roomFromRow = rowMapper(
     open_until_minute: col.nullableInt,
     active: col.bool,
     source: col.oneOf(['config', 'api']),
+    capacity: col.nullableInt.optional(),
   }),
   (r): RoomRecord => ({
     name: r.name,
@@ -44,6 +45,7 @@ const roomFromRow = rowMapper(
     ...(r.open_from_minute !== null && r.open_until_minute !== null
       ? { open: { fromMinute: r.open_from_minute, toMinute: r.open_until_minute } }
       : {}),
+    ...(r.capacity != null ? { capacity: r.capacity } : {}),
     active: r.active,
     source: r.source,
   }),
@@ -95,10 +97,11 @@ export async function getRoom(db: Queryable, name: string): Promise<RoomRecord |
 
 export async function upsertRoom(trx: Queryable, room: Room, source: 'config' | 'api', now: Date): Promise<{ created: boolean }> {
   const result = await trx.query<{ created: boolean }>(
-    `insert into rooms (name, floor, building, equipment, cleaning_minutes, open_from_minute, open_until_minute, active, source, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+    `insert into rooms (name, floor, building, equipment, cleaning_minutes, open_from_minute, open_until_minute, active, source,
+        capacity, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10, $10)
      on conflict (name) do update set floor = excluded.floor, building = excluded.building, equipment = excluded.equipment,
-       cleaning_minutes = excluded.cleaning_minutes, open_from_minute = excluded.open_from_minute,
+       cleaning_minutes = excluded.cleaning_minutes, open_from_minute = excluded.open_from_minute, capacity = excluded.capacity,
        open_until_minute = excluded.open_until_minute, active = excluded.active, source = excluded.source, updated_at = excluded.updated_at
      returning (xmax = 0) as created`,
     [
@@ -112,6 +115,7 @@ export async function upsertRoom(trx: Queryable, room: Room, source: 'config' | 
       room.active,
       source,
       now,
+      room.capacity ?? null,
     ],
   );
   return { created: Boolean(result.rows[0]?.created) };
@@ -204,7 +208,7 @@ export async function listPlacedStays(
   // Only the columns planning reads: parsing rows in Node is most of this query's cost.
   const result = await db.query(
     `select a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
-            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email
+            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats
        from room_assignments a left join bookings b on b.uid = a.booking_uid
       where a.room is not null and a.during && tstzrange($1, $2)`,
     [window.from, window.to],
