@@ -170,6 +170,42 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     });
   });
 
+  it('a round-robin booking reassigned to a doctor who may not use its room is moved to one of theirs', async () => {
+    await usher.close();
+    usher = await startTestUsher(store, {
+      runWorker: true,
+      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY },
+      yaml: YAML.replace('doctors:', 'doctors:\n  "6": { rooms: ["2B"] }'),
+    });
+    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+    const calPost = async (path: string, body: unknown) => {
+      const res = await request(`${sandbox.url}${path}`, {
+        method: 'POST',
+        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as { data: { uid: string } } };
+    };
+    const made = await calPost('/v2/bookings', {
+      start: tomorrowAt(15).toISOString(),
+      eventTypeId: 7,
+      attendee: { name: 'Rae Robin', email: 'rae@example.com', timeZone: 'Europe/London' },
+    });
+    const uid = made.body.data.uid;
+    await until('Dr Byron’s room in Cal.com', async () => (await inCal(sandbox.url, uid)).location?.startsWith('Room 1A'));
+    expect((await calPost(`/v2/bookings/${uid}/reassign/6`, {})).status).toBe(200);
+    await until('Dr Turing’s room in Cal.com', async () => (await inCal(sandbox.url, uid)).location?.startsWith('Room 2B'));
+    const view = (await adminGet(usher.url, `/api/bookings/${uid}`)).body.data;
+    expect(view.room).toMatchObject({ name: '2B' });
+    expect(view.decisions).toContainEqual(
+      expect.objectContaining({
+        kind: 'room',
+        outcome: 'assigned',
+        reasons: [expect.objectContaining({ room: '2B', cause: 'reassigned' })],
+      }),
+    );
+  });
+
   it('refuses room changes without the admin token and explains bad input', async () => {
     const put = (path: string, body: unknown, token: string | null = TEST_ADMIN_TOKEN) =>
       request(`${usher.url}${path}`, {

@@ -40,13 +40,14 @@ export const bookingTriggers = [
   'BOOKING_REJECTED',
   'BOOKING_PAID',
   'BOOKING_PAYMENT_INITIATED',
+  // Round robin: the same booking, another host (`organizer` is the new one); its room is checked again.
+  'BOOKING_REASSIGNED',
 ] as const;
 export type BookingTrigger = (typeof bookingTriggers)[number];
 
 /** Triggers Cal.com may send that Usher receives and records but takes no action on. */
 export const passiveTriggers = [
   'BOOKING_LOCATION_UPDATED',
-  'BOOKING_REASSIGNED',
   'FORM_SUBMITTED',
   'FORM_SUBMITTED_NO_EVENT',
   'RECORDING_READY',

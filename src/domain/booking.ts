@@ -81,7 +81,7 @@ function seatCancelled(previous: Booking | undefined, event: Extract<CalEvent, {
  * The status a booking moves to for a trigger. Cancelled and rejected are final: an event that
  * arrives late (Cal.com does not order deliveries) never brings a finished booking back.
  */
-function targetStatus(event: Extract<CalEvent, { kind: 'booking' }>): BookingStatus {
+function targetStatus(event: Extract<CalEvent, { kind: 'booking' }>, previousStatus: BookingStatus | undefined): BookingStatus {
   switch (event.trigger) {
     case 'BOOKING_REQUESTED':
       return 'pending';
@@ -98,6 +98,9 @@ function targetStatus(event: Extract<CalEvent, { kind: 'booking' }>): BookingSta
       return 'pending';
     case 'BOOKING_PAID':
       return event.booking.status ?? 'accepted';
+    // The host changes, not the state: a payload without a status keeps the booking's.
+    case 'BOOKING_REASSIGNED':
+      return event.booking.status ?? previousStatus ?? 'accepted';
   }
 }
 
@@ -107,7 +110,7 @@ export function applyBookingEvent(previous: Booking | undefined, event: Extract<
     const booking: Booking = { ...previous, seats: staying, ...(event.createdAt ? { lastEventAt: event.createdAt } : {}) };
     return { booking, previous, reason: 'cal.BOOKING_CANCELLED.seat', changed: staying.length !== previous.seats?.length };
   }
-  const wanted = targetStatus(event);
+  const wanted = targetStatus(event, previous?.status);
   if (previous && TERMINAL.has(previous.status) && previous.status !== wanted) {
     // The status stays final, but which booking this one replaced is a fact whatever the order of
     // delivery (CONTRACT §1.3): kept, so the replaced booking's late events find it cancelled.
@@ -127,7 +130,9 @@ export function applyBookingEvent(previous: Booking | undefined, event: Extract<
     previous.status !== booking.status ||
     +previous.start !== +booking.start ||
     +previous.end !== +booking.end ||
-    previous.seats?.length !== booking.seats?.length;
+    previous.seats?.length !== booking.seats?.length ||
+    previous.organizerId !== booking.organizerId ||
+    previous.organizerEmail !== booking.organizerEmail;
   return { booking, previous, reason: `cal.${event.trigger}`, changed };
 }
 

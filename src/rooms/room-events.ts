@@ -17,7 +17,8 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
         switch (event.trigger) {
           case 'BOOKING_CREATED':
           case 'BOOKING_RESCHEDULED':
-          case 'BOOKING_PAID': {
+          case 'BOOKING_PAID':
+          case 'BOOKING_REASSIGNED': {
             // Not accepted (the new booking was cancelled before its reschedule arrived: Cal.com does
             // not order deliveries), or not in person (a video call, a link or a phone call keeps its
             // own location): no room for it, but the booking it replaced is cancelled all the same,
@@ -43,7 +44,8 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
               return;
             }
             if (event.rescheduleUid) await followReschedule(trx, deps, booking, event.rescheduleUid, now);
-            else await assignBooking(trx, deps, booking, now);
+            // A reassigned booking keeps its room if the new doctor may use it (assignBooking checks).
+            else await assignBooking(trx, deps, booking, now, event.trigger === 'BOOKING_REASSIGNED' ? { cause: 'reassigned' } : {});
             return;
           }
           case 'BOOKING_REQUESTED':

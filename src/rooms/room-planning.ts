@@ -3,7 +3,7 @@ import { chooseRoom, roomOptions, type RoomOption, type Exclusion } from '../dom
 import { locationText } from '../domain/location-text.ts';
 import { replanRooms, type ReplanResult } from '../domain/replan-rooms.ts';
 import { RoomIndex, type PlanningWorld } from '../domain/room-index.ts';
-import { occupancy, staticRuleFailure, type PlannedBooking, type Room, type RoomNeed } from '../domain/room-model.ts';
+import { occupancy, staticRuleFailure, type PlannedBooking, type Room, type RoomNeed, type RuleFailure } from '../domain/room-model.ts';
 import { calJobKinds } from '../jobs/cal-jobs.ts';
 import { periodBounds } from '../domain/calendar-period.ts';
 import { locationKind, type LocationKind } from '../domain/location-kind.ts';
@@ -246,9 +246,15 @@ async function place(trx: Queryable, deps: RoomDeps, { booking: b, room, reasons
   if (text && (options.write ?? true) && b.status === 'accepted') await enqueueLocation(trx, b, text, deps, now);
 }
 
-async function outgrownRoom(trx: Queryable, name: string, people: number): Promise<boolean> {
+/**
+ * Whether the room a booking holds still suits it by the rules of the room itself (capacity, the
+ * doctor's rooms, equipment, in service): a class that gained seats, a booking reassigned to a
+ * doctor who may not use the room (round robin). Blocks and neighbours are the re-planner's.
+ */
+async function unfitRoom(trx: Queryable, deps: RoomDeps, name: string, need: RoomNeed): Promise<RuleFailure | undefined> {
   const room = await getRoom(trx, name);
-  return room?.capacity !== undefined && people > room.capacity;
+  if (!room) return undefined;
+  return staticRuleFailure(need, room, [], deps.timeZone);
 }
 
 export type AssignOutcome =
@@ -274,8 +280,9 @@ export async function assignBooking(
   if (!(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
   await lockRoomPlanning(trx);
   const existing = await getAssignment(trx, b.uid);
-  // A seated class that gained seats may have outgrown its room (CONTRACT §1.2): chosen again.
-  const outgrown = existing?.room && need.people !== undefined && (await outgrownRoom(trx, existing.room, need.people));
+  // A seated class that gained seats (CONTRACT §1.2), or a booking now another doctor's, may no
+  // longer suit its room: chosen again.
+  const outgrown = existing?.room ? await unfitRoom(trx, deps, existing.room, need) : undefined;
   if (existing?.room && existing.from.getTime() === b.start.getTime() && !outgrown) {
     if ((options.write ?? true) && b.status === 'accepted' && existing.locationText && existing.locationText !== existing.locationWritten) {
       await enqueueLocation(trx, b, existing.locationText, deps, now);
@@ -285,7 +292,7 @@ export async function assignBooking(
   const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
   const index = new RoomIndex(loaded.world);
   const choice = chooseRoom(index, need);
-  const cause = options.cause ?? (outgrown ? 'seats_taken' : 'booking');
+  const cause = options.cause ?? (outgrown?.code === 'room.too_small' ? 'seats_taken' : outgrown ? 'room_unfit' : 'booking');
   if (choice.outcome === 'assigned') {
     const room = loaded.rooms.get(choice.room)!;
     const reasons = { cause, preferences: choice.preferences, candidates: choice.candidates, excluded: choice.excluded };
@@ -304,15 +311,15 @@ export async function assignBooking(
     return { outcome: 'assigned', room: room.name };
   }
   if (outgrown && existing?.room) {
-    // No bigger room is free: the class stays where its attendees were told to go, and the desk is
-    // told it is too small (giving the room up would let another booking into it).
+    // No room that suits it is free: it stays where its attendees were told to go, and the desk is
+    // told why the room does not suit it (giving the room up would let another booking into it).
     await recordDecision(
       trx,
       {
         bookingUid: b.uid,
         kind: 'room',
         outcome: 'kept',
-        reasons: [{ code: 'room.too_small', room: existing.room, people: need.people }],
+        reasons: [{ code: outgrown.code, room: existing.room, ...outgrown.detail }],
         detail: { cause, excluded: choice.excluded },
       },
       now,

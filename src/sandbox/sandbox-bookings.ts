@@ -300,6 +300,23 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     return ok(reply, bookingOutput(state, fresh), 201);
   });
 
+  // Round robin (CONTRACT §4.2 "Reassign (to user)"): the same booking gets another host. Cal.com's
+  // docs add a BOOKING_REASSIGNED webhook whose payload is the booking's, `organizer` the new host,
+  // with the host ids added and removed (CONTRACT §1.2 calls its payload unconfirmed: this is the
+  // documented shape).
+  app.post('/v2/bookings/:uid/reassign/:userId', async (req, reply) => {
+    const booking = find(req, reply);
+    if (!booking || requireHost(req, reply, booking) === undefined) return;
+    const to = state.hosts.get(Number((req.params as { userId: string }).userId));
+    if (!to) return calError(reply, req, 404, 'NotFoundException', 'User not found');
+    if (booking.status !== 'accepted' && booking.status !== 'pending') return badRequest(reply, req, 'Booking is not active');
+    const from = booking.hostId;
+    booking.hostId = to.id;
+    booking.updatedAt = now();
+    sender.booking('BOOKING_REASSIGNED', booking, { fields: { addedHostUserIds: [to.id], removedHostUserIds: [from] } });
+    return ok(reply, { bookingUid: booking.uid, reassignedTo: { id: to.id, name: to.name, email: to.email, displayEmail: to.email } });
+  });
+
   app.patch('/v2/bookings/:uid/location', async (req, reply) => {
     const booking = find(req, reply);
     if (!booking || requireHost(req, reply, booking) === undefined) return;

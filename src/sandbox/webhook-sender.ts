@@ -80,6 +80,8 @@ export class WebhookSender {
       /** A seat's cancel lists only its attendee, with the status CANCELLED while the booking stands. */
       attendees?: PayloadBooking['attendees'];
       status?: PayloadBooking['status'];
+      /** Fields a trigger adds to the booking payload (BOOKING_REASSIGNED's host ids). */
+      fields?: Record<string, unknown>;
     } = {},
   ): void {
     const pb = this.toPayloadBooking(b, {
@@ -88,7 +90,11 @@ export class WebhookSender {
       ...(options.status ? { status: options.status } : {}),
     });
     this.#fanOut(trigger, b.uid, () =>
-      envelopeBody(trigger, bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), this.#now()),
+      envelopeBody(
+        trigger,
+        { ...bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), ...options.fields },
+        this.#now(),
+      ),
     );
   }
 
