@@ -90,7 +90,7 @@ eventTypes:
       host: '127.0.0.1',
       cal: {
         apiUrl: 'https://api.cal.com',
-        bookingsApiVersion: '2024-08-13',
+        bookingsApiVersion: '2026-02-25',
         rateLimit: { requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 },
       },
       webhooks: { maxBodyBytes: 1_048_576 },

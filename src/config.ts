@@ -15,8 +15,9 @@ const fileSchema = z
     timeZone: z.string().default('UTC'),
     cal: z
       .object({
-        // CONTRACT §4.1: bookings controllers are versioned; 2026-02-25 is what the hosted docs now require.
-        bookingsApiVersion: z.enum(['2024-08-13', '2026-02-25']).default('2024-08-13'),
+        // CONTRACT §4.1: bookings controllers are versioned; 2026-02-25 is what the hosted docs now require
+        // (same routes and shapes as 2024-08-13, which stays selectable for older self-hosted Cal.com).
+        bookingsApiVersion: z.enum(['2024-08-13', '2026-02-25']).default('2026-02-25'),
         requestTimeoutSeconds: z.number().positive().max(120).default(10),
         rateLimit: z
           .object({
@@ -29,7 +30,7 @@ const fileSchema = z
       })
       .strict()
       .default({
-        bookingsApiVersion: '2024-08-13',
+        bookingsApiVersion: '2026-02-25',
         requestTimeoutSeconds: 10,
         rateLimit: { requestsPerWindow: 120, locationRequestsPerWindow: 5, windowSeconds: 60 },
       }),

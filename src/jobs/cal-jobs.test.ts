@@ -70,7 +70,7 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     ]);
     for (const r of cal.requests) {
       expect(r.headers.authorization).toBe('Bearer cal_live_secretkey');
-      expect(r.headers['cal-api-version']).toBe('2024-08-13');
+      expect(r.headers['cal-api-version']).toBe('2026-02-25'); // the default, as CONTRACT §4.1 recommends
     }
     // What Usher sends fits Cal.com's own spec (the location input's $refs dangle there, SOURCE.md,
     // so that body is checked against update-location.input.ts's shape by the sandbox tests instead).
