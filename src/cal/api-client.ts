@@ -314,7 +314,15 @@ export class CalClient {
         if (whole) return parsed;
         return envelope && typeof envelope === 'object' && 'data' in envelope ? envelope.data : parsed;
       }
-      throw calApiError({ status, ...readCalError(parsed), body: parsed, endpoint, rateLimit });
+      const requestId = response.headers['x-request-id'];
+      throw calApiError({
+        status,
+        ...readCalError(parsed),
+        ...(typeof requestId === 'string' ? { requestId } : {}),
+        body: parsed,
+        endpoint,
+        rateLimit,
+      });
     } catch (error) {
       if (error instanceof UsherError) throw error;
       throw calApiError(

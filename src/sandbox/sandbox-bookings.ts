@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { bookingOutput } from './booking-output.ts';
-import { bareError, calError } from './sandbox-errors.ts';
+import { bareError, calError, validationError } from './sandbox-errors.ts';
 import type { SandboxState, SbBooking } from './sandbox-state.ts';
 import type { WebhookSender } from './webhook-sender.ts';
 
@@ -89,7 +89,7 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
 
   app.post('/v2/bookings', async (req, reply) => {
     const parsed = createBody.safeParse(req.body);
-    if (!parsed.success) return badRequest(reply, req, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!parsed.success) return validationError(reply, req, parsed.error.issues);
     const input = parsed.data;
     const eventType = state.eventTypes.get(input.eventTypeId);
     if (!eventType) return calError(reply, req, 404, 'NotFoundException', `Event type with id=${input.eventTypeId} not found`);

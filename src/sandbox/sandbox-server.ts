@@ -128,7 +128,9 @@ export class Sandbox {
       }
     });
 
-    app.addHook('onSend', async (req) => {
+    app.addHook('onSend', async (req, reply) => {
+      // CONTRACT §4.1: every answer carries an X-Request-Id, which Cal.com's support asks for.
+      if (!req.url.startsWith('/_sandbox')) reply.header('x-request-id', req.id);
       const delay = this.apiFaults.answerDelayMs;
       if (delay && !req.url.startsWith('/_sandbox')) await new Promise((r) => setTimeout(r, delay));
     });

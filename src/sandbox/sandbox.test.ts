@@ -155,6 +155,20 @@ describe('the Cal.com sandbox', () => {
     expect(receiver.received.at(-1)!.body.payload).not.toHaveProperty('cancelledBy');
   });
 
+  it('answers a bad create with the fields in details.errors and an X-Request-Id, as Cal.com’s ValidationPipe does', async () => {
+    const bad = await call('POST', '/v2/bookings', {
+      start: '2026-12-02T09:00:00Z',
+      eventTypeId: 7,
+      attendee: { name: 'Ann', email: 'not-an-email', timeZone: 'Europe/London' },
+    });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { status: 'error', error: { code: 'BadRequestException', details: { errors: [{ property: 'attendee.email' }] } } },
+    });
+    expect(bad.headers['x-request-id']).toEqual(expect.any(String));
+    expect((await call('GET', '/v2/me')).headers['x-request-id']).toEqual(expect.any(String));
+  });
+
   it('updates a location only with cal-api-version, sends no webhook, and throttles it to 5 a minute', async () => {
     await subscribe();
     const uid = (await book(7, '2026-12-02T09:00:00Z')).body.data.uid;
