@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseWebhook } from '../cal/parse-webhook.ts';
 import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
-import { applyBookingEvent, type Booking } from './booking.ts';
+import { applyBookingEvent, seatsLeftAfterMove, type Booking } from './booking.ts';
 import type { CalEvent } from './booking-event.ts';
 
 // Seated events as Cal.com sends them (CONTRACT §1.2): createNewSeat sends BOOKING_CREATED for the
@@ -54,5 +54,26 @@ describe('a seated booking', () => {
     const two = apply(undefined, 'BOOKING_CREATED', { ...plain, attendees: [ann, ben] }).booking;
     expect(two.seats).toBeUndefined();
     expect(apply(two, 'BOOKING_CANCELLED', { ...plain, attendees: [ben], status: 'CANCELLED' }).booking.status).toBe('cancelled');
+  });
+});
+
+describe('a seat rescheduled to another slot', () => {
+  const cat = person('Cat');
+  it('leaves the class it came from standing for the others; a whole class that moves is replaced', () => {
+    const three = apply(undefined, 'BOOKING_CREATED', { attendees: [ann, ben, cat] }).booking;
+    const moved = event('BOOKING_RESCHEDULED', {
+      uid: 'later-class',
+      attendees: [ben],
+      reschedule: { id: 1, uid: klass.uid, start: klass.start, end: klass.end },
+    });
+    expect(seatsLeftAfterMove(three, moved)).toEqual(['ann@example.com', 'cat@example.com']);
+    const everyone = event('BOOKING_RESCHEDULED', {
+      uid: 'later-class',
+      attendees: [ann, ben, cat],
+      reschedule: { id: 1, uid: klass.uid, start: klass.start, end: klass.end },
+    });
+    expect(seatsLeftAfterMove(three, everyone)).toBeUndefined();
+    const plain = apply(undefined, 'BOOKING_CREATED', { seatsPerTimeSlot: undefined }).booking;
+    expect(seatsLeftAfterMove(plain, event('BOOKING_RESCHEDULED', { seatsPerTimeSlot: undefined, uid: 'x' }))).toBeUndefined();
   });
 });

@@ -136,6 +136,19 @@ export function applyBookingEvent(previous: Booking | undefined, event: Extract<
   return { booking, previous, reason: `cal.${event.trigger}`, changed };
 }
 
+/**
+ * A seat rescheduled to another slot: Cal.com moves that attendee to the other slot's booking and
+ * the class they left goes on for the others (handleSeats' attendee reschedule), yet the webhook
+ * names the old uid as `rescheduleUid` like any reschedule. The seats left on the old booking, or
+ * nothing when the whole booking moved (everyone in it is listed, or it was not seated).
+ */
+export function seatsLeftAfterMove(old: Booking, event: Extract<CalEvent, { kind: 'booking' }>): string[] | undefined {
+  if (event.booking.seatsPerTimeSlot === undefined || !old.seats || old.seats.length < 2) return undefined;
+  const moving = new Set(event.booking.attendeeEmails ?? []);
+  const staying = old.seats.filter((e) => !moving.has(e));
+  return staying.length > 0 ? staying : undefined;
+}
+
 /** CONTRACT §1.3: the old booking of a reschedule is cancelled silently; no BOOKING_CANCELLED comes. */
 export function markRescheduled(old: Booking, newUid: string): Booking {
   return { ...old, status: 'cancelled', rescheduledToUid: newUid };

@@ -1,5 +1,5 @@
 import { parseWebhook } from '../cal/parse-webhook.ts';
-import { applyBookingEvent, applyMeetingEvent, markRescheduled } from '../domain/booking.ts';
+import { applyBookingEvent, applyMeetingEvent, markRescheduled, seatsLeftAfterMove } from '../domain/booking.ts';
 import type { CalEvent } from '../domain/booking-event.ts';
 import { findSuccessor, lockBooking, saveBooking } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
@@ -50,7 +50,10 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
       if (change.changed || !previous) await saveBooking(trx, change.booking, now);
       if (event.rescheduleUid) {
         const old = await lockBooking(trx, event.rescheduleUid);
-        if (old && old.rescheduledToUid !== event.booking.uid) await saveBooking(trx, markRescheduled(old, event.booking.uid), now);
+        // One seat of a class moving to another slot leaves the class standing for the others.
+        const staying = old?.status === 'accepted' ? seatsLeftAfterMove(old, event) : undefined;
+        if (old && staying) await saveBooking(trx, { ...old, seats: staying }, now);
+        else if (old && old.rescheduledToUid !== event.booking.uid) await saveBooking(trx, markRescheduled(old, event.booking.uid), now);
       }
       await log(
         event.booking.uid,

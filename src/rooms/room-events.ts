@@ -38,12 +38,15 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
                   now,
                 );
               }
-              if (event.rescheduleUid && (await getAssignment(trx, event.rescheduleUid))) {
+              const replaced = event.rescheduleUid ? await getBooking(trx, event.rescheduleUid) : undefined;
+              if (event.rescheduleUid && replaced?.status !== 'accepted' && (await getAssignment(trx, event.rescheduleUid))) {
                 await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
               }
               return;
             }
-            if (event.rescheduleUid) await followReschedule(trx, deps, booking, event.rescheduleUid, now);
+            // A seat that moved leaves its class (still accepted) in its room: only the new booking is placed.
+            const left = event.rescheduleUid ? await getBooking(trx, event.rescheduleUid) : undefined;
+            if (event.rescheduleUid && left?.status !== 'accepted') await followReschedule(trx, deps, booking, event.rescheduleUid, now);
             // A reassigned booking keeps its room if the new doctor may use it (assignBooking checks).
             else await assignBooking(trx, deps, booking, now, event.trigger === 'BOOKING_REASSIGNED' ? { cause: 'reassigned' } : {});
             return;

@@ -310,7 +310,7 @@ export async function assignBooking(
     );
     return { outcome: 'assigned', room: room.name };
   }
-  if (outgrown && existing?.room) {
+  if (outgrown && existing?.room && existing.from.getTime() === b.start.getTime()) {
     // No room that suits it is free: it stays where its attendees were told to go, and the desk is
     // told why the room does not suit it (giving the room up would let another booking into it).
     await recordDecision(

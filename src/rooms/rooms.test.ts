@@ -3,6 +3,7 @@ import { loadConfig } from '../config.ts';
 import type { GateDeps } from '../gate/decide-request.ts';
 import { meetingBody, noShowBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { listDecisions } from '../store/decisions.ts';
+import { getBooking } from '../store/bookings.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
 import { listJobs } from '../store/jobs.ts';
 import { getAssignment, listAssignments } from '../store/rooms.ts';
@@ -319,6 +320,25 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     expect((await board('2026-12-03T01:00:00Z')).next?.uid).toBe(afternoon.uid);
     await cal.deliver('BOOKING_CANCELLED', { ...afterMidnight, status: 'CANCELLED' });
     expect((await board('2026-12-02T23:10:00Z')).next).toBeNull(); // 14:00 tomorrow is more than 12 hours away
+  });
+
+  it('a seat moved to a later class leaves its class and the class’s room standing for the others', async () => {
+    const person = (name: string) => ({ name, email: `${name.toLowerCase()}@example.com`, timeZone: 'Europe/London' });
+    const seated = { seatsPerTimeSlot: 6, eventTypeId: 14, eventTypeSlug: 'back-care-class' };
+    const morning = visit({ from: '09:00', to: '10:00', ...seated, attendee: person('Ann'), attendees: [person('Ann')] });
+    await cal.deliver('BOOKING_CREATED', morning);
+    await cal.deliver('BOOKING_CREATED', { ...morning, attendees: [person('Ann'), person('Ben')] });
+    const room = await roomOf(morning.uid);
+    expect(room).toBeTruthy();
+    // Ben moves his seat to the 11:00 class (Cal.com's attendee reschedule of a seated booking).
+    const later = visit({ from: '11:00', to: '12:00', ...seated, attendee: person('Ben'), attendees: [person('Ben')] });
+    await cal.deliver('BOOKING_RESCHEDULED', {
+      ...later,
+      reschedule: { id: morning.id, uid: morning.uid, start: morning.start, end: morning.end },
+    });
+    expect(await getBooking(store.db, morning.uid)).toMatchObject({ status: 'accepted', seats: ['ann@example.com'] });
+    expect(await roomOf(morning.uid)).toBe(room);
+    expect(await roomOf(later.uid)).toBeTruthy();
   });
 
   it('an operator move pins the booking and is checked against every rule; cleaning can be cut short', async () => {
