@@ -13,6 +13,7 @@ import { localOperations, operationDeps } from './operations/local-operations.ts
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
 import { recordBookingState } from './jobs/handle-event.ts';
+import { seriesCheckHandler } from './jobs/series-check.ts';
 import { PeriodicTask } from './jobs/periodic-task.ts';
 import { Worker } from './jobs/worker.ts';
 import { middayOfLocalDate } from './domain/calendar-period.ts';
@@ -22,7 +23,7 @@ import { InboxWriter } from './store/inbox.ts';
 import { releaseStaleJobs } from './store/jobs.ts';
 import { migrate } from './store/migrate.ts';
 import { openStore, type OpenedStore } from './store/open-store.ts';
-import { reconcile, type ReconcileResult } from './cal/reconciler.ts';
+import { feedDifferences, reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
 import { roomEventHandler } from './rooms/room-events.ts';
@@ -101,12 +102,21 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       log: log.child({ component: 'worker' }),
       eventHandlers: [
         recordBookingState,
+        seriesCheckHandler(config.worker.maxAttempts),
         gateEventHandler(gate),
         roomEventHandler(rooms),
         automationEventHandler(config.automations, config.worker.maxAttempts),
       ],
       jobHandlers: {
-        ...calJobHandlers(cal, { onLocationWritten: (uid, address) => markLocationWritten(db, uid, address) }),
+        ...calJobHandlers(cal, {
+          onLocationWritten: (uid, address) => markLocationWritten(db, uid, address),
+          onSeriesListed: (bookings) =>
+            feedDifferences(
+              reconcilerStore(db, config.worker.maxAttempts, () => worker.wake()),
+              bookings,
+              () => clock.now(),
+            ),
+        }),
         [AUTOMATION_JOB]: automationJobHandler({ db, automations: config.automations }),
       },
       pollIntervalMs: config.worker.pollIntervalMs,

@@ -206,6 +206,39 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     );
   });
 
+  it('cancelling the rest of a weekly series frees every later week’s room, though Cal.com sends one webhook for it', async () => {
+    const made = await request(`${sandbox.url}/v2/bookings`, {
+      method: 'POST',
+      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        start: tomorrowAt(16).toISOString(),
+        eventTypeId: 15,
+        recurrenceCount: 4,
+        attendee: { name: 'Sam Series', email: 'sam@example.com', timeZone: 'Europe/London' },
+      }),
+    });
+    expect(made.statusCode).toBe(201);
+    const weeks = ((await made.body.json()) as { data: { uid: string }[] }).data.map((b) => b.uid);
+    expect(weeks).toHaveLength(4);
+    const view = async (uid: string) => (await adminGet(usher.url, `/api/bookings/${uid}`)).body.data;
+    await until('every week has a room', async () => (await Promise.all(weeks.map(view))).every((v) => v?.room?.name));
+    const cancelled = await request(`${sandbox.url}/v2/bookings/${weeks[1]}/cancel`, {
+      method: 'POST',
+      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+      body: JSON.stringify({ cancellationReason: 'Moving away', cancelSubsequentBookings: true }),
+    });
+    expect(cancelled.statusCode).toBe(200);
+    // The reconciler is off here: only the series check can learn of weeks 3 and 4.
+    await until('weeks 2–4 cancelled and their rooms freed', async () => {
+      const v = await Promise.all(weeks.slice(1).map(view));
+      return v.every((b) => b.booking.status === 'cancelled' && b.room === null);
+    });
+    expect((await view(weeks[0]!)).booking.status).toBe('accepted');
+    expect((await view(weeks[0]!)).room).toMatchObject({ name: expect.any(String) });
+    const deliveries = sandbox.sender.deliveries.filter((d) => d.trigger === 'BOOKING_CANCELLED');
+    expect(deliveries.map((d) => d.uid)).toEqual([weeks[1]]);
+  });
+
   it('refuses room changes without the admin token and explains bad input', async () => {
     const put = (path: string, body: unknown, token: string | null = TEST_ADMIN_TOKEN) =>
       request(`${usher.url}${path}`, {

@@ -56,6 +56,7 @@ const JOB_LABEL: Record<string, string> = {
   'cal.confirm': 'confirm in Cal.com',
   'cal.decline': 'decline in Cal.com',
   'cal.cancel': 'cancel in Cal.com',
+  'cal.check_series': 'check the rest of a series in Cal.com',
 };
 
 /** Everything the board page shows, computed once per change and sent to every viewer. */

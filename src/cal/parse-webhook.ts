@@ -72,6 +72,8 @@ const bookingPayload = z
     requestReschedule: z.boolean().nullish(),
     // CONTRACT §3.2: null unless the event type is seated.
     seatsPerTimeSlot: z.number().int().positive().nullish().catch(undefined),
+    // CONTRACT §3.2: the event type's rule ({freq, count, interval}) on an occurrence of a series.
+    recurringEvent: z.looseObject({ freq: z.number(), count: z.number() }).nullish().catch(undefined),
   })
   .refine(endsAfterStart, endsAfterStartIssue);
 
@@ -157,6 +159,7 @@ function snapshot(
     metadata: p.metadata ?? {},
     ...('seatsPerTimeSlot' in p && typeof p.seatsPerTimeSlot === 'number' ? { seatsPerTimeSlot: p.seatsPerTimeSlot } : {}),
     attendeeEmails: (p.attendees ?? []).flatMap((a) => (a.email ? [a.email.toLowerCase()] : [])),
+    ...('recurringEvent' in p && p.recurringEvent ? { inSeries: true } : {}),
   };
 }
 

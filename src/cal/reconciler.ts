@@ -68,6 +68,39 @@ export function syntheticEvent(b: CalBooking, now: Date): { trigger: string; raw
 }
 
 /**
+ * Feeds into the inbox, as synthetic events, the bookings Cal.com lists differently from what Usher
+ * knows (status or times); returns how many were new. The reconciler's pages and the series check
+ * (jobs/cal-jobs.ts) go through here.
+ */
+export async function feedDifferences(
+  port: Pick<ReconcilerPort, 'known' | 'enqueue'>,
+  bookings: readonly CalBooking[],
+  now: () => Date,
+): Promise<number> {
+  const known = await port.known(bookings.map((b) => b.uid));
+  const feed = [];
+  for (const b of bookings) {
+    const mine = known.get(b.uid);
+    const same =
+      mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
+    // CONTRACT §1.3: a reschedule is a new booking; Cal.com lists the old one as cancelled with
+    // rescheduledToUid. For a booking Usher holds, that is no cancellation (which would refund its
+    // credit and free its room for nothing): the new booking, listed with rescheduledFromUid, is
+    // fed as the reschedule and carries both. One Usher never saw is still recorded, as cancelled.
+    const replaced = b.status === 'cancelled' && !!b.rescheduledToUid && mine !== undefined;
+    if (same || replaced) continue;
+    const event = syntheticEvent(b, now());
+    feed.push({
+      dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`,
+      trigger: event.trigger,
+      bookingUid: b.uid,
+      rawBody: event.rawBody,
+    });
+  }
+  return port.enqueue(feed, now());
+}
+
+/**
  * Cal.com may never deliver a webhook (CONTRACT §2.3: one attempt, no retry on non-2xx). The
  * reconciler lists bookings changed since its watermark, compares them with what Usher knows, and
  * feeds any difference into the inbox as a synthetic event. Every page spends from the same rate
@@ -91,30 +124,11 @@ export async function reconcile(client: CalClient, port: ReconcilerPort, now: ()
     }
     result.pages++;
     result.seen += page.bookings.length;
-    const known = await port.known(page.bookings.map((b) => b.uid));
-    const feed = [];
+    result.fed += await feedDifferences(port, page.bookings, now);
     for (const b of page.bookings) {
-      const mine = known.get(b.uid);
-      const same =
-        mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
-      // CONTRACT §1.3: a reschedule is a new booking; Cal.com lists the old one as cancelled with
-      // rescheduledToUid. For a booking Usher holds, that is no cancellation (which would refund its
-      // credit and free its room for nothing): the new booking, listed with rescheduledFromUid, is
-      // fed as the reschedule and carries both. One Usher never saw is still recorded, as cancelled.
-      const replaced = b.status === 'cancelled' && !!b.rescheduledToUid && mine !== undefined;
-      if (!same && !replaced) {
-        const event = syntheticEvent(b, now());
-        feed.push({
-          dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`,
-          trigger: event.trigger,
-          bookingUid: b.uid,
-          rawBody: event.rawBody,
-        });
-      }
       const updated = b.updatedAt ? new Date(b.updatedAt) : undefined;
       if (updated && (!watermark || updated > watermark)) watermark = updated;
     }
-    result.fed += await port.enqueue(feed, now());
     if (watermark) await port.writeWatermark(watermark, now());
     if (!page.pagination.hasNextPage) break;
   }

@@ -30,6 +30,8 @@ export interface BookingSnapshot {
   seatsPerTimeSlot?: number;
   /** Every attendee's e-mail, lower-cased, in the payload's order. */
   attendeeEmails?: string[];
+  /** One occurrence of a recurring series (the payload carries the event type's `recurringEvent` rule). */
+  inSeries?: boolean;
 }
 
 export const bookingTriggers = [

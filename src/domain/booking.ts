@@ -24,6 +24,8 @@ export interface Booking {
   seatsPerTimeSlot?: number;
   /** A seated booking's seats taken: its attendees' e-mails, lower-cased. */
   seats?: string[];
+  /** One occurrence of a recurring series: cancelling it may have cancelled the later ones silently. */
+  inSeries?: boolean;
 }
 
 export interface BookingChange {
@@ -55,6 +57,7 @@ function fromSnapshot(s: BookingSnapshot, status: BookingStatus, previous: Booki
     // CONTRACT §1.2: confirm and paid payloads carry a smaller or different metadata; keep what we had.
     metadata: { ...(previous?.metadata ?? {}), ...s.metadata },
     ...(s.seatsPerTimeSlot !== undefined ? { seatsPerTimeSlot: s.seatsPerTimeSlot } : {}),
+    ...(s.inSeries ? { inSeries: true } : {}),
     // A new seat's BOOKING_CREATED lists every seat taken (Cal.com's createNewSeat); deliveries come in
     // any order, so the seats known are kept and the payload's added.
     ...(s.seatsPerTimeSlot !== undefined ? { seats: [...new Set([...(previous?.seats ?? []), ...(s.attendeeEmails ?? [])])] } : {}),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CalClient, Endpoint } from '../cal/api-client.ts';
+import type { CalBooking, CalClient, Endpoint } from '../cal/api-client.ts';
 import { isUsherError, UsherError } from '../errors.ts';
 import type { Job } from '../store/jobs.ts';
 import type { JobHandler } from './worker.ts';
@@ -9,6 +9,7 @@ export const calJobKinds = {
   decline: 'cal.decline',
   cancel: 'cal.cancel',
   location: 'cal.location',
+  series: 'cal.check_series',
 } as const;
 
 /** Which Cal.com endpoint (and so which rate buckets) each kind calls: the board's estimates need it. */
@@ -17,12 +18,19 @@ export const calJobEndpoints: Readonly<Record<string, Endpoint>> = {
   [calJobKinds.decline]: 'bookings.decline',
   [calJobKinds.cancel]: 'bookings.cancel',
   [calJobKinds.location]: 'bookings.location',
+  [calJobKinds.series]: 'bookings.list',
 };
 
 const uidOnly = z.object({ uid: z.string().min(1) });
 const withReason = uidOnly.extend({ reason: z.string().min(1) });
 // `endsAt`: when the booking ends (jobs written before it was carried have none).
 const withAddress = uidOnly.extend({ address: z.string().min(1), endsAt: z.iso.datetime({ offset: true }).optional() });
+
+const seriesCheck = uidOnly.extend({
+  from: z.iso.datetime({ offset: true }),
+  attendeeEmail: z.string().optional(),
+  eventTypeId: z.number().int().optional(),
+});
 
 function payloadOf<T>(schema: z.ZodType<T>, job: Job): T {
   const parsed = schema.safeParse(job.payload);
@@ -56,10 +64,29 @@ async function unlessDecidedElsewhere(
 export interface CalJobHooks {
   /** Cal.com accepted a location: the rooms record that it shows the current room. */
   onLocationWritten?: (uid: string, address: string) => Promise<void>;
+  /** The cancelled bookings of a series as Cal.com lists them: fed to the inbox where Usher differs. */
+  onSeriesListed?: (bookings: readonly CalBooking[]) => Promise<number>;
 }
 
 export function calJobHandlers(client: CalClient, hooks: CalJobHooks = {}): Record<string, JobHandler> {
   return {
+    // handleCancelBooking cancels the rest of a series with one BOOKING_CANCELLED, for the occurrence
+    // the person chose, and an updateMany for the later ones (cancelSubsequentBookings or
+    // allRemainingBookings): Usher asks which of the attendee's later bookings of the type are
+    // cancelled, so their rooms and credits are freed now rather than at the next reconcile.
+    [calJobKinds.series]: async (job) => {
+      const { uid, from, attendeeEmail, eventTypeId } = payloadOf(seriesCheck, job);
+      const { bookings } = await client.listBookings({
+        status: ['cancelled'],
+        afterStart: new Date(from),
+        ...(attendeeEmail ? { attendeeEmail } : {}),
+        ...(eventTypeId !== undefined ? { eventTypeId } : {}),
+        take: 250,
+      });
+      const others = bookings.filter((b) => b.uid !== uid);
+      const fed = (await hooks.onSeriesListed?.(others)) ?? 0;
+      return { uid, cancelledInCal: others.length, fed };
+    },
     [calJobKinds.confirm]: async (job) => {
       const { uid } = payloadOf(uidOnly, job);
       return unlessDecidedElsewhere(client, uid, () => client.confirmBooking(uid));

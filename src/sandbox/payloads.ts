@@ -19,6 +19,8 @@ export interface PayloadBooking {
   attendees?: { name: string; email: string; timeZone: string }[];
   /** A seated event type's seats per slot (CONTRACT §3.2); null otherwise. */
   seatsPerTimeSlot?: number;
+  /** An occurrence of a recurring series: the event type's rule. */
+  recurringEvent?: { freq: number; count: number; interval: number };
   location: string | null;
   metadata: Record<string, unknown>;
   createdAt: Date;
@@ -128,6 +130,7 @@ export function bookingPayload(b: PayloadBooking, trigger: string, options: { vi
     payload.rescheduleEndTime = formatTime(b.reschedule.end, 'plain');
     if (b.reschedule.by) payload.rescheduledBy = b.reschedule.by;
   }
+  if (b.recurringEvent) payload.recurringEvent = b.recurringEvent;
   if (b.cancellationReason !== undefined) payload.cancellationReason = b.cancellationReason;
   if (trigger === 'BOOKING_CANCELLED') payload.requestReschedule = false;
   if (b.rejectionReason !== undefined) payload.rejectionReason = b.rejectionReason;

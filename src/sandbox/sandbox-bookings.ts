@@ -23,6 +23,8 @@ const createBody = z.object({
   eventTypeId: z.number().int(),
   attendee: z.object({ name: z.string().min(1), email: z.string().email(), timeZone: z.string(), language: z.string().optional() }),
   lengthInMinutes: z.number().int().positive().optional(),
+  // CONTRACT §4.2: a recurring booking (CreateRecurringBookingInput) says how many occurrences.
+  recurrenceCount: z.number().int().positive().optional(),
   metadata: z
     .record(z.string().max(40), z.string().max(500))
     .refine((m) => Object.keys(m).length <= 50, 'metadata: at most 50 keys')
@@ -110,6 +112,44 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
       seated.updatedAt = now();
       sender.booking('BOOKING_CREATED', seated);
       return ok(reply, { ...bookingOutput(state, seated), seatUid: seat.uid }, 201);
+    }
+    if (eventType.recurringEvent && input.recurrenceCount) {
+      // handleNewRecurringBooking: one booking per occurrence (each its own uid and BOOKING_CREATED,
+      // carrying the event type's rule), sharing one recurringEventId; the answer lists them all.
+      const rule = eventType.recurringEvent;
+      const count = Math.min(input.recurrenceCount, rule.count);
+      const stepMs = (rule.freq === 3 ? 1 : 7) * rule.interval * 86_400_000; // RRule: 2 weekly, 3 daily
+      const recurringEventId = randomUUID();
+      const occurrences = [];
+      for (let i = 0; i < count; i++) {
+        const s = new Date(start.getTime() + i * stepMs);
+        const e = new Date(end.getTime() + i * stepMs);
+        if (state.hostBusy(eventType.hostId, s, e))
+          return badRequest(reply, req, 'User either already has booking at this time or is not available');
+        occurrences.push({ s, e });
+      }
+      const made = occurrences.map(({ s, e }) =>
+        state.newBooking(
+          {
+            eventTypeId: eventType.id,
+            hostId: eventType.hostId,
+            attendee,
+            start: s,
+            end: e,
+            status: eventType.requiresConfirmation ? 'pending' : 'accepted',
+            location: eventType.location,
+            metadata: input.metadata ?? {},
+            recurringEventId,
+          },
+          now(),
+        ),
+      );
+      for (const b of made) sender.booking(eventType.requiresConfirmation ? 'BOOKING_REQUESTED' : 'BOOKING_CREATED', b);
+      return ok(
+        reply,
+        made.map((b) => ({ ...bookingOutput(state, b), recurringBookingUid: recurringEventId })),
+        201,
+      );
     }
     if (state.hostBusy(eventType.hostId, start, end))
       return badRequest(reply, req, 'User either already has booking at this time or is not available');
@@ -221,7 +261,11 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
   app.post('/v2/bookings/:uid/cancel', async (req, reply) => {
     const booking = find(req, reply);
     if (!booking) return;
-    const { cancellationReason: reason, seatUid } = (req.body ?? {}) as { cancellationReason?: unknown; seatUid?: unknown };
+    const {
+      cancellationReason: reason,
+      seatUid,
+      cancelSubsequentBookings,
+    } = (req.body ?? {}) as { cancellationReason?: unknown; seatUid?: unknown; cancelSubsequentBookings?: unknown };
     if (booking.status === 'cancelled') return badRequest(reply, req, 'This booking has been cancelled already.');
     if (booking.end <= now()) return badRequest(reply, req, 'Cannot cancel a booking that has already ended');
     if (seatUid !== undefined) {
@@ -245,6 +289,16 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     if (typeof reason === 'string' && reason) booking.cancellationReason = reason;
     booking.updatedAt = now();
     sender.booking('BOOKING_CANCELLED', booking);
+    if (cancelSubsequentBookings === true && booking.recurringEventId) {
+      // handleCancelBooking: the later occurrences are cancelled by one updateMany, and no webhook
+      // goes out for them (the API lists them cancelled, updatedAt moved).
+      for (const later of state.bookings.values()) {
+        if (later.recurringEventId !== booking.recurringEventId || later.start < booking.start || later.status === 'cancelled') continue;
+        later.status = 'cancelled';
+        if (typeof reason === 'string' && reason) later.cancellationReason = reason;
+        later.updatedAt = now();
+      }
+    }
     return ok(reply, bookingOutput(state, booking));
   });
 

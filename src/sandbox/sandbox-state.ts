@@ -22,6 +22,8 @@ export interface SbEventType {
   location: string;
   /** A seated event (a class): one booking per slot, one attendee per seat. */
   seatsPerTimeSlot?: number;
+  /** A recurring event type's rule (Cal.com's `recurringEvent`; freq 2 = weekly, as RRule numbers it). */
+  recurringEvent?: { freq: number; count: number; interval: number };
 }
 
 export type SbStatus = 'accepted' | 'pending' | 'cancelled' | 'rejected';
@@ -46,6 +48,8 @@ export interface SbBooking {
   updatedAt: Date;
   meetingStartedSent?: boolean;
   meetingEndedSent?: boolean;
+  /** The series an occurrence of a recurring booking belongs to (Cal.com's `recurringEventId`). */
+  recurringEventId?: string;
   /** A seated booking's seats, in the order taken (`attendee` is the first). */
   seats?: { uid: string; attendee: { name: string; email: string; timeZone: string } }[];
 }
@@ -86,6 +90,9 @@ export const seedSchema = z.object({
          */
         location: z.string().default('integrations:daily'),
         seatsPerTimeSlot: z.number().int().positive().optional(),
+        recurringEvent: z
+          .object({ freq: z.number().int(), count: z.number().int().positive(), interval: z.number().int().positive() })
+          .optional(),
       }),
     )
     .min(1),

@@ -66,6 +66,7 @@ export class WebhookSender {
       ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),
       ...(b.seats ? { attendees: b.seats.map((s) => s.attendee) } : {}),
       ...(et.seatsPerTimeSlot ? { seatsPerTimeSlot: et.seatsPerTimeSlot } : {}),
+      ...(b.recurringEventId && et.recurringEvent ? { recurringEvent: et.recurringEvent } : {}),
       ...extra,
     };
   }
