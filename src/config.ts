@@ -18,6 +18,9 @@ const fileSchema = z
         // CONTRACT §4.1: bookings controllers are versioned; 2026-02-25 is what the hosted docs now require
         // (same routes and shapes as 2024-08-13, which stays selectable for older self-hosted Cal.com).
         bookingsApiVersion: z.enum(['2024-08-13', '2026-02-25']).default('2026-02-25'),
+        // A clinic whose doctors are members of a Cal.com organisation: Usher subscribes to and lists
+        // the organisation's bookings (the key must be an admin's or owner's), not only the key owner's.
+        organizationId: z.number().int().positive().optional(),
         requestTimeoutSeconds: z.number().positive().max(120).default(10),
         rateLimit: z
           .object({

@@ -30,6 +30,7 @@ export function createCalClient(
     apiUrl: config.cal.apiUrl,
     apiKey: config.cal.apiKey,
     bookingsApiVersion: config.cal.bookingsApiVersion,
+    organizationId: config.cal.organizationId,
     timeoutMs: config.cal.requestTimeoutSeconds * 1000,
     gate: limiter,
     onCall: (call) => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -228,7 +228,7 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
 });
 
 describe('usher connect and usher doctor against the sandbox Cal.com', () => {
-  it('check the key, make the webhook subscription right, and refuse a key that cannot act on the configured event types', async () => {
+  it('check the key and its organisation, make the organisation’s webhook subscription right, and refuse a key that cannot', async () => {
     const { Sandbox } = await import('../src/sandbox/sandbox-server.ts');
     const { loadSeed } = await import('../src/sandbox/load-seed.ts');
     const sandbox = new Sandbox({ seed: loadSeed(), anonymousRequestsPerMinute: 5000 });
@@ -261,28 +261,48 @@ describe('usher connect and usher doctor against the sandbox Cal.com', () => {
     const byName = <T extends { check: string }>(checks: T[]) => Object.fromEntries(checks.map((c) => [c.check, c]));
     try {
       await run(process.execPath, [bin, 'migrate'], { env: { ...base, CAL_API_KEY: 'x' } });
-      // Dr Turing's own key: it cannot act on Dr Byron's bookings, and there is no subscription yet.
+      // Dr Turing's own key, no organisation configured: a user's webhook would hear only his bookings.
       const doctor = await usher('cal_sandbox_alan_key', 'doctor');
       expect(doctor.code).toBe(1);
       expect(byName(doctor.checks)).toMatchObject({
-        'Cal.com API key': { ok: true, detail: 'belongs to alan (alan@clinic.example)' },
-        'webhook subscription': { ok: false, detail: 'none reaches https://usher.example/webhooks/cal: usher connect creates it' },
-        'event types': {
+        'Cal.com API key': { ok: true, detail: 'belongs to alan (alan@clinic.example), organisation 1' },
+        organisation: {
           ok: false,
-          detail: expect.stringMatching(/^7 are not alan's: Usher could not confirm, decline or move their bookings/),
+          detail: expect.stringContaining("cal.organizationId is not set: Usher's webhook and reconciler see only alan's bookings"),
         },
+        'webhook subscription': { ok: false, detail: 'none reaches https://usher.example/webhooks/cal: usher connect creates it' },
+        'event types': { ok: true, unsure: true, detail: expect.stringMatching(/^7 belong to other members of organisation 1/) },
         store: { ok: true },
         'last webhook': { ok: false },
       });
       expect(sandbox.state.webhooks.size, 'doctor changes nothing').toBe(0);
 
-      const connected = await usher('cal_sandbox_alan_key', 'connect');
-      expect(connected.code, 'it still refuses: the key cannot act on event type 7').toBe(1);
+      // With the organisation configured, his key cannot manage its subscriptions: refused, and why.
+      writeFileSync(configPath, `cal: { organizationId: 1 }\n${readFileSync(configPath, 'utf8')}`);
+      const refused = await usher('cal_sandbox_alan_key', 'connect');
+      expect(refused.code).toBe(1);
+      expect(byName(refused.checks)).toMatchObject({
+        organisation: { ok: true },
+        'webhook subscription': {
+          ok: false,
+          detail: expect.stringContaining('HTTP 403: You are not an admin or owner of this organization'),
+        },
+      });
+      expect(sandbox.state.webhooks.size).toBe(0);
+
+      // The organisation admin's key: the organisation's subscription is made, which hears every doctor.
+      const connected = await usher('cal_sandbox_demo_key', 'connect');
+      expect(connected.code).toBe(0);
       expect(byName(connected.checks)['webhook subscription']).toMatchObject({ ok: true, changed: true });
       const hook = [...sandbox.state.webhooks.values()][0]!;
-      expect(hook).toMatchObject({ subscriberUrl: 'https://usher.example/webhooks/cal', active: true, secret: TEST_SECRET });
+      expect(hook).toMatchObject({
+        owner: { orgId: 1 },
+        subscriberUrl: 'https://usher.example/webhooks/cal',
+        active: true,
+        secret: TEST_SECRET,
+      });
       expect(hook.triggers).toEqual(
-        expect.arrayContaining(['BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_CANCELLED', 'BOOKING_RESCHEDULED']),
+        expect.arrayContaining(['BOOKING_CREATED', 'BOOKING_REQUESTED', 'BOOKING_CANCELLED', 'BOOKING_RESCHEDULED', 'BOOKING_REASSIGNED']),
       );
 
       // Someone switches it off and drops a trigger in Cal.com: doctor says so, connect puts it right.
@@ -292,11 +312,6 @@ describe('usher connect and usher doctor against the sandbox Cal.com', () => {
       expect(byName(admin.checks)['webhook subscription']).toMatchObject({
         ok: false,
         detail: expect.stringContaining('it is switched off; it lacks BOOKING_CANCELLED'),
-      });
-      expect(byName(admin.checks)['event types']).toMatchObject({
-        ok: true,
-        unsure: true,
-        detail: expect.stringContaining('organisation 1'),
       });
       const fixed = await usher('cal_sandbox_demo_key', 'connect');
       expect(fixed.code).toBe(0);

@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
+  /** The path and query it was posted to. */
+  url: string;
   headers: IncomingHttpHeaders;
   raw: string;
   body: Record<string, unknown>;
@@ -19,7 +21,7 @@ export class Receiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        this.received.push({ headers: req.headers, raw, body: JSON.parse(raw) });
+        this.received.push({ url: req.url ?? '', headers: req.headers, raw, body: JSON.parse(raw) });
         res.writeHead(200).end('ok');
       });
     });

@@ -40,6 +40,12 @@ export interface CalClientOptions {
   apiUrl: string;
   apiKey: string | undefined;
   bookingsApiVersion: string;
+  /**
+   * The Cal.com organisation whose bookings Usher looks after: its webhooks and booking list are
+   * the organisation's (`/v2/organizations/{orgId}/…`), which cover every member; a user's cover only
+   * the key owner's (CONTRACT §4.2 "Webhooks management").
+   */
+  organizationId?: number | undefined;
   timeoutMs: number;
   gate: RateGate;
   dispatcher?: Dispatcher;
@@ -154,7 +160,7 @@ export class CalClient {
     // CONTRACT §4.2: take is at most 250.
     params.set('take', String(Math.min(query.take ?? 100, 250)));
     params.set('skip', String(query.skip ?? 0));
-    const body = await this.#call('bookings.list', 'GET', `/v2/bookings?${params}`, this.#bookingsVersion(), undefined, true);
+    const body = await this.#call('bookings.list', 'GET', `${this.#scope()}/bookings?${params}`, this.#bookingsVersion(), undefined, true);
     const parsed = z.looseObject({ data: z.array(calBookingSchema), pagination }).parse(body);
     return { bookings: parsed.data, pagination: parsed.pagination };
   }
@@ -248,19 +254,26 @@ export class CalClient {
     return calMeSchema.parse(await this.#call('me.get', 'GET', '/v2/me', this.#bookingsVersion()));
   }
 
-  /** The key owner's webhook subscriptions (CONTRACT §4.2 "Webhooks management"; ids are UUID strings). */
+  /** The webhook subscriptions of the key owner, or of the organisation (CONTRACT §4.2; ids are UUID strings). */
   async listWebhooks(): Promise<CalWebhook[]> {
-    return z.array(calWebhookSchema).parse(await this.#call('webhooks.list', 'GET', '/v2/webhooks?take=250', this.#bookingsVersion()));
+    return z
+      .array(calWebhookSchema)
+      .parse(await this.#call('webhooks.list', 'GET', `${this.#scope()}/webhooks?take=250`, this.#bookingsVersion()));
   }
 
   async createWebhook(w: WebhookInput): Promise<CalWebhook> {
-    return calWebhookSchema.parse(await this.#call('webhooks.create', 'POST', '/v2/webhooks', this.#bookingsVersion(), w));
+    return calWebhookSchema.parse(await this.#call('webhooks.create', 'POST', `${this.#scope()}/webhooks`, this.#bookingsVersion(), w));
   }
 
   async updateWebhook(id: string, w: Partial<WebhookInput>): Promise<CalWebhook> {
     return calWebhookSchema.parse(
-      await this.#call('webhooks.update', 'PATCH', `/v2/webhooks/${encodeURIComponent(id)}`, this.#bookingsVersion(), w),
+      await this.#call('webhooks.update', 'PATCH', `${this.#scope()}/webhooks/${encodeURIComponent(id)}`, this.#bookingsVersion(), w),
     );
+  }
+
+  /** Where lists and subscriptions live: the organisation's, when Usher looks after one. */
+  #scope(): string {
+    return this.#o.organizationId !== undefined ? `/v2/organizations/${this.#o.organizationId}` : '/v2';
   }
 
   #bookingsVersion(): string {

@@ -19,6 +19,8 @@ export interface CalCheckOptions {
   webhookSecret: string | undefined;
   /** The event types the config names (gated, or given room rules): the key must be able to act on their bookings. */
   eventTypeIds: readonly number[];
+  /** `cal.organizationId`: the organisation whose bookings Usher looks after. */
+  organizationId?: number | undefined;
   /** Make the webhook subscription right (usher connect); false only reports (usher doctor). */
   apply: boolean;
 }
@@ -50,6 +52,11 @@ export async function calChecks(cal: CalClient, o: CalCheckOptions): Promise<Che
     return checks;
   }
 
+  const organisation = organisationCheck(me, o.organizationId);
+  if (organisation) {
+    checks.push(organisation);
+    if (!organisation.ok && o.organizationId !== undefined) return checks; // every organisation call would fail
+  }
   checks.push(await webhookCheck(cal, o));
 
   if (o.eventTypeIds.length) {
@@ -77,6 +84,34 @@ export async function calChecks(cal: CalClient, o: CalCheckOptions): Promise<Che
     }
   }
   return checks;
+}
+
+/**
+ * A user's webhook hears only the key owner's bookings; an organisation's hears every member's
+ * (CONTRACT §4.2 "Webhooks management"). A key in an organisation with no `cal.organizationId` is
+ * the quiet failure: Usher would never hear of the other doctors' bookings.
+ */
+function organisationCheck(
+  me: { username: string; organizationId?: number | null | undefined },
+  configured: number | undefined,
+): Check | undefined {
+  const check = 'organisation';
+  const org = me.organizationId ?? undefined;
+  if (configured === undefined) {
+    if (org === undefined) return undefined;
+    return {
+      check,
+      ok: false,
+      detail: `the key is in organisation ${org}, but cal.organizationId is not set: Usher's webhook and reconciler see only ${me.username}'s bookings — set cal: { organizationId: ${org} } to look after every member's`,
+    };
+  }
+  if (org !== configured)
+    return {
+      check,
+      ok: false,
+      detail: `cal.organizationId is ${configured}, but the key is ${org === undefined ? 'in no organisation' : `in organisation ${org}`}: use a key of an admin of organisation ${configured}, or correct cal.organizationId`,
+    };
+  return { check, ok: true, detail: `organisation ${org}: its webhooks and booking list cover every member` };
 }
 
 async function webhookCheck(cal: CalClient, o: CalCheckOptions): Promise<Check> {

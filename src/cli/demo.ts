@@ -21,10 +21,17 @@ import { listMembers } from '../store/members.ts';
 const demoConfigPath = fileURLToPath(new URL('../../demo/usher.config.yaml', import.meta.url));
 const demoMembersPath = fileURLToPath(new URL('../../demo/members.csv', import.meta.url));
 
+/**
+ * Subscribes Usher to the sandbox as `usher connect` would: at the organisation's level when the
+ * key is in one (its webhook hears every doctor's bookings; a user's only the key owner's).
+ */
 export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usherUrl: string, secret: string | undefined): Promise<void> {
-  const response = await request(`${sandboxUrl}/v2/webhooks`, {
+  const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+  const me = await request(`${sandboxUrl}/v2/me`, { headers });
+  const org = ((await me.body.json()) as { data?: { organizationId?: number | null } }).data?.organizationId;
+  const response = await request(`${sandboxUrl}${org ? `/v2/organizations/${org}` : '/v2'}/webhooks`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    headers,
     body: JSON.stringify({
       subscriberUrl: `${usherUrl}/webhooks/cal`,
       triggers: actionableTriggers,

@@ -38,6 +38,7 @@ async function calCheckList(cfg: Config, apply: boolean, db: Parameters<Paramete
     publicUrl: cfg.publicUrl,
     webhookSecret: cfg.cal.webhookSecret,
     eventTypeIds: configuredEventTypes(cfg),
+    organizationId: cfg.cal.organizationId,
     apply,
   });
 }

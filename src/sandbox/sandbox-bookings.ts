@@ -177,8 +177,21 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     if (booking) return ok(reply, bookingOutput(state, booking));
   });
 
+  // CONTRACT §4.2 "List": a key's bookings; an organisation's admin also sees its members' here. The
+  // organisation's own list (`/v2/organizations/{orgId}/bookings`, same query and output) is its admins'.
   app.get('/v2/bookings', async (req, reply) => {
     if (requireHost(req, reply) === undefined) return;
+    return listBookings(req, reply);
+  });
+  app.get('/v2/organizations/:orgId/bookings', async (req, reply) => {
+    const host = requireHost(req, reply);
+    if (host === undefined) return;
+    if (state.orgOf(host) !== Number((req.params as { orgId: string }).orgId) || !state.orgAdmins.has(host))
+      return calError(reply, req, 403, 'ForbiddenException', 'You are not an admin or owner of this organization');
+    return listBookings(req, reply);
+  });
+
+  async function listBookings(req: FastifyRequest, reply: FastifyReply) {
     const q = req.query as Record<string, string | undefined>;
     const take = Math.min(Number(q.take ?? 100), 250);
     const skip = Number(q.skip ?? 0);
@@ -231,7 +244,7 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
         hasPreviousPage: skip > 0,
       },
     });
-  });
+  }
 
   app.post('/v2/bookings/:uid/confirm', async (req, reply) => {
     const booking = find(req, reply);

@@ -2,8 +2,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { z } from 'zod';
 import { knownTriggers } from '../domain/booking-event.ts';
 import { sandboxBookingRoutes } from './sandbox-bookings.ts';
-import { calError } from './sandbox-errors.ts';
-import { SandboxState, type Seed } from './sandbox-state.ts';
+import { calError, validationError } from './sandbox-errors.ts';
+import { SandboxState, type SbWebhook, type Seed } from './sandbox-state.ts';
 import { SandboxThrottle } from './sandbox-throttle.ts';
 import { WebhookSender, type DeliveryFaults } from './webhook-sender.ts';
 
@@ -178,12 +178,12 @@ export class Sandbox {
     });
 
     // openapi-v2.json GetMeOutput (CONTRACT has no section on /v2/me): who the key belongs to, and its
-    // organisation. The sandbox's organisation has only its admins (orgAdmins); in Cal.com every member has one.
+    // organisation (every host's, when the seed has one; the role in it is not said).
     app.get('/v2/me', async (req, reply) => {
       const host = this.callerHost(req);
       if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
       const h = this.state.hosts.get(host)!;
-      const org = this.state.orgAdmins.has(host) ? 1 : null;
+      const org = this.state.orgOf(host) ?? null;
       return {
         status: 'success',
         data: {
@@ -252,72 +252,103 @@ export class Sandbox {
       secret: w.secret,
     });
 
-    app.post('/v2/webhooks', async (req, reply) => {
-      const host = this.callerHost(req);
-      if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
-      const parsed = webhookInput.safeParse(req.body);
-      if (!parsed.success)
-        return calError(
-          reply,
-          req,
-          400,
-          'BadRequestException',
-          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-        );
-      const bad = parsed.data.triggers.filter((t) => !SUBSCRIBABLE.has(t));
-      if (bad.length)
-        return calError(
-          reply,
-          req,
-          400,
-          'BadRequestException',
-          `each value in triggers must be one of the following values; got ${bad.join(', ')}`,
-        );
-      if ([...this.state.webhooks.values()].some((w) => w.subscriberUrl === parsed.data.subscriberUrl)) {
-        return calError(reply, req, 409, 'ConflictException', 'Webhook with this subscriber url already exists');
-      }
-      const w = this.state.addWebhook({
-        subscriberUrl: parsed.data.subscriberUrl,
-        triggers: parsed.data.triggers,
-        active: parsed.data.active,
-        secret: parsed.data.secret ?? null,
-        payloadTemplate: parsed.data.payloadTemplate ?? null,
+    type Owner = SbWebhook['owner'];
+    const sameOwner = (a: Owner, b: Owner) =>
+      'userId' in a ? 'userId' in b && a.userId === b.userId : 'orgId' in b && a.orgId === b.orgId;
+    /**
+     * CONTRACT §4.2 "Webhooks management": the same routes for a user's subscriptions (`/v2/webhooks`)
+     * and an organisation's (`/v2/organizations/{orgId}/webhooks`, its admins only); each sees its own.
+     */
+    const webhookRoutes = (
+      base: string,
+      ownerOf: (req: FastifyRequest, reply: FastifyReply) => { owner: Owner; host: number } | undefined,
+    ) => {
+      app.post(base, async (req, reply) => {
+        const caller = ownerOf(req, reply);
+        if (!caller) return;
+        const parsed = webhookInput.safeParse(req.body);
+        if (!parsed.success) return validationError(reply, req, parsed.error.issues);
+        const bad = parsed.data.triggers.filter((t) => !SUBSCRIBABLE.has(t));
+        if (bad.length)
+          return calError(
+            reply,
+            req,
+            400,
+            'BadRequestException',
+            `each value in triggers must be one of the following values; got ${bad.join(', ')}`,
+          );
+        if (
+          [...this.state.webhooks.values()].some((w) => sameOwner(w.owner, caller.owner) && w.subscriberUrl === parsed.data.subscriberUrl)
+        ) {
+          return calError(reply, req, 409, 'ConflictException', 'Webhook with this subscriber url already exists');
+        }
+        const w = this.state.addWebhook({
+          owner: caller.owner,
+          subscriberUrl: parsed.data.subscriberUrl,
+          triggers: parsed.data.triggers,
+          active: parsed.data.active,
+          secret: parsed.data.secret ?? null,
+          payloadTemplate: parsed.data.payloadTemplate ?? null,
+        });
+        return reply.code(201).send({ status: 'success', data: presentWebhook(w, caller.host) });
       });
-      return reply.code(201).send({ status: 'success', data: presentWebhook(w, host) });
-    });
-
-    app.get('/v2/webhooks', async (req, reply) => {
-      const host = this.callerHost(req);
-      if (host === undefined) return calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
-      return { status: 'success', data: [...this.state.webhooks.values()].map((w) => presentWebhook(w, host)) };
-    });
-
-    const oneWebhook = (req: FastifyRequest, reply: FastifyReply) => {
-      const host = this.callerHost(req);
-      if (host === undefined) return void calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
-      const w = this.state.webhooks.get((req.params as { id: string }).id);
-      if (!w) return void calError(reply, req, 404, 'NotFoundException', 'Webhook not found');
-      return { w, host };
+      app.get(base, async (req, reply) => {
+        const caller = ownerOf(req, reply);
+        if (!caller) return;
+        const mine = [...this.state.webhooks.values()].filter((w) => sameOwner(w.owner, caller.owner));
+        return { status: 'success', data: mine.map((w) => presentWebhook(w, caller.host)) };
+      });
+      const oneWebhook = (req: FastifyRequest, reply: FastifyReply) => {
+        const caller = ownerOf(req, reply);
+        if (!caller) return undefined;
+        const w = this.state.webhooks.get((req.params as { id: string }).id);
+        if (!w || !sameOwner(w.owner, caller.owner)) return void calError(reply, req, 404, 'NotFoundException', 'Webhook not found');
+        return { w, host: caller.host };
+      };
+      app.get(`${base}/:id`, async (req, reply) => {
+        const found = oneWebhook(req, reply);
+        if (found) return { status: 'success', data: presentWebhook(found.w, found.host) };
+      });
+      app.patch(`${base}/:id`, async (req, reply) => {
+        const found = oneWebhook(req, reply);
+        if (!found) return;
+        const parsed = webhookInput.partial().safeParse(req.body);
+        if (!parsed.success) return validationError(reply, req, parsed.error.issues);
+        if (parsed.data.triggers?.some((t) => !SUBSCRIBABLE.has(t)))
+          return calError(reply, req, 400, 'BadRequestException', 'invalid trigger');
+        Object.assign(found.w, Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => v !== undefined && k !== 'version')));
+        return { status: 'success', data: presentWebhook(found.w, found.host) };
+      });
+      app.delete(`${base}/:id`, async (req, reply) => {
+        const found = oneWebhook(req, reply);
+        if (!found) return;
+        this.state.webhooks.delete(found.w.id);
+        return { status: 'success', data: presentWebhook(found.w, found.host) };
+      });
     };
-    app.get('/v2/webhooks/:id', async (req, reply) => {
-      const found = oneWebhook(req, reply);
-      if (found) return { status: 'success', data: presentWebhook(found.w, found.host) };
+    const authenticated = (req: FastifyRequest, reply: FastifyReply): number | undefined => {
+      const host = this.callerHost(req);
+      if (host === undefined) void calError(reply, req, 401, 'UnauthorizedException', 'Invalid Access Token.');
+      return host;
+    };
+    webhookRoutes('/v2/webhooks', (req, reply) => {
+      const host = authenticated(req, reply);
+      return host === undefined ? undefined : { owner: { userId: host }, host };
     });
-    app.patch('/v2/webhooks/:id', async (req, reply) => {
-      const found = oneWebhook(req, reply);
-      if (!found) return;
-      const parsed = webhookInput.partial().safeParse(req.body);
-      if (!parsed.success) return calError(reply, req, 400, 'BadRequestException', parsed.error.issues[0]?.message ?? 'invalid');
-      if (parsed.data.triggers?.some((t) => !SUBSCRIBABLE.has(t)))
-        return calError(reply, req, 400, 'BadRequestException', 'invalid trigger');
-      Object.assign(found.w, Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => v !== undefined && k !== 'version')));
-      return { status: 'success', data: presentWebhook(found.w, found.host) };
-    });
-    app.delete('/v2/webhooks/:id', async (req, reply) => {
-      const found = oneWebhook(req, reply);
-      if (!found) return;
-      this.state.webhooks.delete(found.w.id);
-      return { status: 'success', data: presentWebhook(found.w, found.host) };
+    /** An organisation's routes: its admins' keys only (CONTRACT §4.2: admins and owners act for it). */
+    const orgAdmin = (req: FastifyRequest, reply: FastifyReply): { orgId: number; host: number } | undefined => {
+      const host = authenticated(req, reply);
+      if (host === undefined) return undefined;
+      const orgId = Number((req.params as { orgId: string }).orgId);
+      if (this.state.orgOf(host) !== orgId || !this.state.orgAdmins.has(host)) {
+        void calError(reply, req, 403, 'ForbiddenException', 'You are not an admin or owner of this organization');
+        return undefined;
+      }
+      return { orgId, host };
+    };
+    webhookRoutes('/v2/organizations/:orgId/webhooks', (req, reply) => {
+      const admin = orgAdmin(req, reply);
+      return admin ? { owner: { orgId: admin.orgId }, host: admin.host } : undefined;
     });
 
     // Control endpoint for fault injection and inspection (not part of Cal.com).

@@ -56,12 +56,17 @@ export interface SbBooking {
 
 export interface SbWebhook {
   id: string;
+  /** A user's webhook hears that user's bookings; an organisation's, every member's (CONTRACT §4.2). */
+  owner: { userId: number } | { orgId: number };
   subscriberUrl: string;
   triggers: string[];
   active: boolean;
   secret: string | null;
   payloadTemplate: string | null;
 }
+
+/** The sandbox's one organisation, when the seed names admins: every host is a member. */
+export const SANDBOX_ORG_ID = 1;
 
 export const seedSchema = z.object({
   hosts: z
@@ -146,6 +151,18 @@ export class SandboxState {
     return false;
   }
 
+  /** The organisation a host belongs to (every host, when the seed has an organisation). */
+  orgOf(hostId: number): number | undefined {
+    return this.orgAdmins.size > 0 && this.hosts.has(hostId) ? SANDBOX_ORG_ID : undefined;
+  }
+
+  /** The subscriptions that hear about a booking of this host: the host's own and its organisation's. */
+  webhooksFor(hostId: number | undefined): SbWebhook[] {
+    return [...this.webhooks.values()].filter(
+      (w) => hostId === undefined || ('userId' in w.owner ? w.owner.userId === hostId : this.orgOf(hostId) === w.owner.orgId),
+    );
+  }
+
   addWebhook(w: Omit<SbWebhook, 'id'>): SbWebhook {
     const webhook = { ...w, id: randomUUID() };
     this.webhooks.set(webhook.id, webhook);
@@ -172,6 +189,7 @@ export class SandboxState {
       });
       this.#nextBookingId = Math.max(this.#nextBookingId, b.id + 1);
     }
-    for (const w of saved.webhooks ?? []) this.webhooks.set(w.id, w);
+    // Saved before webhooks had owners: the organisation's, as the demo subscribes.
+    for (const w of saved.webhooks ?? []) this.webhooks.set(w.id, { ...w, owner: w.owner ?? { orgId: SANDBOX_ORG_ID } });
   }
 }

@@ -46,8 +46,9 @@ describe('the Cal.com sandbox', () => {
     const text = await response.body.text();
     return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   }
-  const subscribe = (url = receiver.url, secret: string | null = SECRET) =>
-    call('POST', '/v2/webhooks', {
+  // The organisation's subscription (the demo key is its admin's): it hears every doctor's bookings.
+  const subscribe = (url = receiver.url, secret: string | null = SECRET, scope = '/v2/organizations/1') =>
+    call('POST', `${scope}/webhooks`, {
       subscriberUrl: url,
       triggers: [
         'BOOKING_CREATED',
@@ -202,16 +203,31 @@ describe('the Cal.com sandbox', () => {
   });
 
   it('manages webhooks: 201 with the secret in clear, 409 for a second one to the same URL, 400 for invented triggers', async () => {
-    const created = await subscribe();
+    const created = await subscribe(receiver.url, SECRET, '/v2');
     expect(created).toMatchObject({ status: 201, body: { data: { subscriberUrl: receiver.url, secret: SECRET, active: true } } });
     expect(typeof created.body.data.id).toBe('string');
-    expect((await subscribe()).status).toBe(409);
+    expect((await subscribe(receiver.url, SECRET, '/v2')).status).toBe(409);
     expect(
       (await call('POST', '/v2/webhooks', { subscriberUrl: 'http://127.0.0.1:1/x', triggers: ['BOOKING_CONFIRMED'], active: true })).status,
     ).toBe(400);
     expect((await call('PATCH', `/v2/webhooks/${created.body.data.id}`, { active: false })).body.data.active).toBe(false);
     expect((await call('DELETE', `/v2/webhooks/${created.body.data.id}`)).status).toBe(200);
     expect((await call('GET', '/v2/webhooks')).body.data).toEqual([]);
+  });
+
+  it('a user’s webhook hears only its owner’s bookings, the organisation’s every member’s; only its admins manage it', async () => {
+    await subscribe(`${receiver.url}?user`, SECRET, '/v2');
+    await subscribe(`${receiver.url}?org`, SECRET);
+    await book(7, '2026-12-02T09:00:00Z'); // Dr Byron's, the key owner's
+    await book(8, '2026-12-02T09:00:00Z'); // Dr Turing's
+    await sandbox.sender.settle();
+    const heard = receiver.received.map((r) => `${r.url.split('?')[1]}:${(r.body.payload as { eventTypeId: number }).eventTypeId}`).sort();
+    expect(heard).toEqual(['org:7', 'org:8', 'user:7']);
+    const alan = { authorization: 'Bearer cal_sandbox_alan_key' };
+    expect((await call('GET', '/v2/organizations/1/webhooks', undefined, alan)).status).toBe(403);
+    expect((await call('GET', '/v2/organizations/1/bookings', undefined, alan)).status).toBe(403);
+    expect((await call('GET', '/v2/organizations/1/bookings')).body.data).toHaveLength(2);
+    expect((await call('GET', '/v2/webhooks', undefined, alan)).body.data, 'another user’s subscriptions are not his').toEqual([]);
   });
 
   it('delivers once per matching subscription, and no-secret-provided without a secret', async () => {

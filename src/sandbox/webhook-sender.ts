@@ -90,18 +90,22 @@ export class WebhookSender {
       ...(options.attendees ? { attendees: options.attendees } : {}),
       ...(options.status ? { status: options.status } : {}),
     });
-    this.#fanOut(trigger, b.uid, () =>
-      envelopeBody(
-        trigger,
-        { ...bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), ...options.fields },
-        this.#now(),
-      ),
+    this.#fanOut(
+      trigger,
+      b.uid,
+      () =>
+        envelopeBody(
+          trigger,
+          { ...bookingPayload(pb, trigger, { viaConfirm: options.viaConfirm ?? false }), ...options.fields },
+          this.#now(),
+        ),
+      b.hostId,
     );
   }
 
   meeting(trigger: 'MEETING_STARTED' | 'MEETING_ENDED', b: SbBooking): void {
     const body = meetingBody(this.toPayloadBooking(b), trigger);
-    this.#fanOut(trigger, b.uid, () => body);
+    this.#fanOut(trigger, b.uid, () => body, b.hostId);
   }
 
   /** Sends one body to a URL, signed; for `usher trigger`-style tests of a setup. */
@@ -114,8 +118,9 @@ export class WebhookSender {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
   }
 
-  #fanOut(trigger: string, uid: string | undefined, makeBody: () => string): void {
-    for (const webhook of this.#state.webhooks.values()) {
+  /** To every matching subscription that hears about `hostId`'s bookings (all of them when none is named). */
+  #fanOut(trigger: string, uid: string | undefined, makeBody: () => string, hostId?: number): void {
+    for (const webhook of this.#state.webhooksFor(hostId)) {
       if (!webhook.active || !webhook.triggers.includes(trigger)) continue;
       const copies = this.#random() < this.faults.duplicateRate ? 2 : 1;
       for (let i = 0; i < copies; i++) {
