@@ -21,7 +21,13 @@ export class Receiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        this.received.push({ url: req.url ?? '', headers: req.headers, raw, body: JSON.parse(raw) });
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(raw) as Record<string, unknown>;
+        } catch {
+          // a form-encoded custom template (CONTRACT §2.5): `raw` has it
+        }
+        this.received.push({ url: req.url ?? '', headers: req.headers, raw, body });
         res.writeHead(200).end('ok');
       });
     });

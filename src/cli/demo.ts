@@ -29,16 +29,23 @@ export async function subscribeSandbox(sandboxUrl: string, apiKey: string, usher
   const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
   const me = await request(`${sandboxUrl}/v2/me`, { headers });
   const org = ((await me.body.json()) as { data?: { organizationId?: number | null } }).data?.organizationId;
-  const response = await request(`${sandboxUrl}${org ? `/v2/organizations/${org}` : '/v2'}/webhooks`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      subscriberUrl: `${usherUrl}/webhooks/cal`,
-      triggers: actionableTriggers,
-      active: true,
-      ...(secret ? { secret } : {}),
-    }),
-  });
+  const subscribe = (scope: string) =>
+    request(`${sandboxUrl}${scope}/webhooks`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        subscriberUrl: `${usherUrl}/webhooks/cal`,
+        triggers: actionableTriggers,
+        active: true,
+        ...(secret ? { secret } : {}),
+      }),
+    });
+  let response = await subscribe(org ? `/v2/organizations/${org}` : '/v2');
+  // A member who is not the organisation's admin may still subscribe to their own bookings.
+  if (org && response.statusCode === 403) {
+    await response.body.dump();
+    response = await subscribe('/v2');
+  }
   const text = await response.body.text();
   if (response.statusCode !== 201 && response.statusCode !== 409)
     throw new UsherError('CONFIG_INVALID', `sandbox refused the webhook subscription: ${text}`);

@@ -4,6 +4,7 @@ import { gateReasonCodes, gateReasonFields, type GateReason, type GateReasonCode
 /** The text a booker sees when the gate declines, per failed check (config `gate.messages`). */
 export const defaultDeclineMessages: Partial<Record<GateReasonCode, string>> = {
   'member.unknown': 'We could not find a membership for this e-mail address',
+  'member.no_email': 'This booking has no e-mail address to find your membership by',
   'member.inactive': 'Your membership is not active',
   'membership.expired': 'Your membership ends on {{membershipUntil}}, before this booking',
   'notice.too_short': 'Bookings need at least {{minNoticeMinutes}} minutes of notice',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { declineMessage, declineTemplateFaults } from './decline-message.ts';
-import { evaluateGate, type GateInput, type GatePolicy } from './gate-policy.ts';
+import { evaluateGate, isPhoneOnlyEmail, type GateInput, type GatePolicy } from './gate-policy.ts';
 
 const now = new Date('2026-12-01T08:00:00Z');
 const policy = (p: Partial<GatePolicy> = {}): GatePolicy => ({
@@ -50,6 +50,16 @@ describe('the gate policies, each alone', () => {
     expect(codes(input({ member: undefined, unknownMember: 'hold', policy: policy({ creditCost: 1 }) }))).toEqual({
       outcome: 'hold',
       failed: ['member.unknown'],
+    });
+  });
+
+  it('a booking with no e-mail (Cal.com’s phone-only bookings) says so rather than that the address is unknown', () => {
+    expect(isPhoneOnlyEmail('447700900123@sms.cal.com')).toBe(true);
+    expect(isPhoneOnlyEmail('pat@example.com')).toBe(false);
+    const noEmail = input({ member: undefined, policy: policy({ creditCost: 1 }) });
+    expect(codes({ ...noEmail, booking: { ...noEmail.booking, email: undefined } })).toEqual({
+      outcome: 'decline',
+      failed: ['member.no_email'],
     });
   });
 

@@ -43,6 +43,8 @@ export interface GateInput {
 export const gateReasonCodes = [
   'member.known',
   'member.unknown',
+  // No e-mail to find a member by: a phone-only booking (Cal.com's `<digits>@sms.cal.com`, CONTRACT §4.2).
+  'member.no_email',
   'member.active',
   'member.inactive',
   'membership.valid',
@@ -88,6 +90,7 @@ export interface GateDecision {
 export const gateReasonFields: Record<GateReasonCode, readonly string[]> = {
   'member.known': [],
   'member.unknown': [],
+  'member.no_email': [],
   'member.active': [],
   'member.inactive': [],
   'membership.valid': ['membershipUntil'],
@@ -110,6 +113,14 @@ export const gateReasonFields: Record<GateReasonCode, readonly string[]> = {
 };
 
 const MINUTE = 60_000;
+
+/**
+ * Cal.com gives a phone-only attendee the address `<digits>@sms.cal.com` (its
+ * contructEmailFromPhoneNumber): nobody's mailbox, so no one's membership either.
+ */
+export function isPhoneOnlyEmail(email: string | undefined): boolean {
+  return !!email && /@sms\.cal\.com$/i.test(email.trim());
+}
 
 function matchesRule(email: string, rule: string): boolean {
   const r = rule.trim().toLowerCase();
@@ -141,7 +152,7 @@ export function evaluateGate(input: GateInput): GateDecision {
   const email = booking.email?.trim().toLowerCase();
 
   if (policy.requireMembership || policy.creditCost > 0) {
-    reasons.push(check(member !== undefined, 'member.known', 'member.unknown', {}, input.unknownMember));
+    reasons.push(check(member !== undefined, 'member.known', email ? 'member.unknown' : 'member.no_email', {}, input.unknownMember));
     if (member && policy.requireMembership) {
       reasons.push(check(member.active, 'member.active', 'member.inactive'));
       if (member.membershipUntil) {

@@ -1,5 +1,6 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { settleCancellation } from '../domain/credit-ledger.ts';
+import { isPhoneOnlyEmail } from '../domain/gate-policy.ts';
 import type { EventContext } from '../jobs/handle-event.ts';
 import { lockBooking } from '../store/bookings.ts';
 import { getHold, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
@@ -92,7 +93,7 @@ async function chargeAfterTheFact(
 ): Promise<void> {
   const policy = deps.settings.policies[String(booking.eventTypeId)];
   if (!policy || policy.creditCost === 0) return;
-  const email = booking.attendeeEmail ? normaliseEmail(booking.attendeeEmail) : undefined;
+  const email = booking.attendeeEmail && !isPhoneOnlyEmail(booking.attendeeEmail) ? normaliseEmail(booking.attendeeEmail) : undefined;
   if (!email || !(await getMember(trx, email))) {
     return log('credits', 'unpaid', [{ code: 'credits.unpaid.unknown_member', needed: policy.creditCost }]);
   }

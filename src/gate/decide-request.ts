@@ -1,6 +1,6 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { declineMessage } from '../domain/decline-message.ts';
-import { evaluateGate, limitWindows, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
+import { evaluateGate, isPhoneOnlyEmail, limitWindows, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
 import { UsherError } from '../errors.ts';
 import type { Booking } from '../domain/booking.ts';
 import type { EventContext } from '../jobs/handle-event.ts';
@@ -43,7 +43,7 @@ export async function decideRequest(event: RequestedEvent, { trx, inboxEvent, no
   // Decided once per booking: a duplicate, replayed or reconciled request changes nothing.
   if (await getGateRecord(trx, uid)) return;
 
-  const email = booking.attendeeEmail ? normaliseEmail(booking.attendeeEmail) : undefined;
+  const email = booking.attendeeEmail && !isPhoneOnlyEmail(booking.attendeeEmail) ? normaliseEmail(booking.attendeeEmail) : undefined;
   if (email) await lockMemberCredits(trx, email);
   const member = email ? await getMember(trx, email) : undefined;
 

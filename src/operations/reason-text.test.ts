@@ -36,6 +36,25 @@ describe('reasons in words: one catalogue, a sentence for every code', () => {
   });
 });
 
+describe('room decisions in the feed', () => {
+  it('say why a booking with a room got another, and when it kept one that no longer suits', async () => {
+    const { decisionText } = await import('./reason-text.ts');
+    const decision = (outcome: string, reasons: Record<string, unknown>[]) =>
+      ({ id: 1, kind: 'room', outcome, reasons, bookingUid: 'u', at: new Date(), detail: {} }) as unknown as Parameters<
+        typeof decisionText
+      >[0];
+    expect(decisionText(decision('assigned', [{ code: 'room.assigned', room: 'G1', cause: 'seats_taken', preferences: [] }]))).toBe(
+      'Room G1 chosen as the class outgrew its room',
+    );
+    expect(decisionText(decision('assigned', [{ code: 'room.assigned', room: '2B', cause: 'reassigned', preferences: [] }]))).toBe(
+      'Room 2B chosen for the doctor it was reassigned to',
+    );
+    expect(decisionText(decision('kept', [{ code: 'room.too_small', room: '1A', capacity: 2, people: 5 }]))).toBe(
+      'Room 1A kept, though it no longer suits: Holds 2; this needs room for 5. No room that does is free.',
+    );
+  });
+});
+
 describe('every reason code in the source has words', () => {
   it('finds each code Usher records or shows, and each is in one of the catalogues', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');

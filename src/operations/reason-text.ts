@@ -1,7 +1,7 @@
 import { declineMessage } from '../domain/decline-message.ts';
 import type { GateReason } from '../domain/gate-policy.ts';
 import type { Exclusion, RoomOption } from '../domain/choose-room.ts';
-import type { RuleCode } from '../domain/room-model.ts';
+import { ruleCodes, type RuleCode } from '../domain/room-model.ts';
 import type { Decision, Reason } from '../store/decisions.ts';
 
 /**
@@ -90,11 +90,20 @@ export function preferenceText(codes: readonly string[]): string {
     .join(', ');
 }
 
+/** Why a booking that had a room was given another one. */
+const CAUSE_TEXT: Record<string, string> = {
+  seats_taken: 'as the class outgrew its room',
+  reassigned: 'for the doctor it was reassigned to',
+  room_unfit: 'as its room no longer suited it',
+};
+
 function roomReasonText(d: Decision, r: Reason): string {
   const room = (v: unknown) => (v ? `Room ${String(v)}` : 'no room');
   switch (r.code) {
-    case 'room.assigned':
-      return `${room(r.room)} chosen${Array.isArray(r.preferences) && r.preferences.length ? ` (${preferenceText(r.preferences as string[])})` : ''}`;
+    case 'room.assigned': {
+      const why = CAUSE_TEXT[String(r.cause)];
+      return `${room(r.room)} chosen${why ? ` ${why}` : ''}${Array.isArray(r.preferences) && r.preferences.length ? ` (${preferenceText(r.preferences as string[])})` : ''}`;
+    }
     case 'room.kept_after_reschedule':
       return `${room(r.room)} kept after a reschedule`;
     case 'room.moved_by_operator':
@@ -112,6 +121,9 @@ function roomReasonText(d: Decision, r: Reason): string {
     case 'room.not_in_person':
       return `no room needed: ${r.kind === 'video' ? 'a video call' : r.kind === 'phone' ? 'a phone call' : 'an online meeting'} keeps its own location in Cal.com`;
     default:
+      // Kept in a room that no longer suits it (a class that outgrew it, a new doctor's rules): nothing better was free.
+      if (d.outcome === 'kept' && (ruleCodes as readonly string[]).includes(r.code))
+        return `${room(r.room)} kept, though it no longer suits: ${RULE_SENTENCES[r.code as RuleCode](r)} No room that does is free.`;
       if (r.code.startsWith('room.released'))
         return `${room(r.room)} released (${r.code.slice('room.released.'.length).replace(/_/g, ' ') || 'booking ended'})`;
       if (d.outcome === 'moved') return `${room(r.from)} → ${room(r.to)}: ${REASON_SENTENCES[r.code] ?? r.code}`;

@@ -37,6 +37,7 @@ export function bookingOutput(state: SandboxState, b: SbBooking) {
       timeZone: attendee.timeZone,
       language: 'en',
       absent: false,
+      ...('phoneNumber' in attendee && attendee.phoneNumber ? { phoneNumber: attendee.phoneNumber } : {}),
       ...(uid ? { seatUid: uid } : {}),
     })),
     ...(eventType.seatsPerTimeSlot ? { seatsPerTimeSlot: eventType.seatsPerTimeSlot } : {}),

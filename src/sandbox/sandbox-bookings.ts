@@ -21,7 +21,19 @@ const BOOKING_VERSIONS = ['2024-08-13', '2026-02-25'];
 const createBody = z.object({
   start: z.string().datetime({ offset: true }),
   eventTypeId: z.number().int(),
-  attendee: z.object({ name: z.string().min(1), email: z.string().email(), timeZone: z.string(), language: z.string().optional() }),
+  // CONTRACT §4.2: email is optional; a phone-only attendee (phoneNumber) gets `<digits>@sms.cal.com`.
+  attendee: z
+    .object({
+      name: z.string().min(1),
+      email: z.string().email().optional(),
+      phoneNumber: z
+        .string()
+        .regex(/^\+\d{6,15}$/)
+        .optional(),
+      timeZone: z.string(),
+      language: z.string().optional(),
+    })
+    .refine((a) => a.email !== undefined || a.phoneNumber !== undefined, { message: 'email or phoneNumber is required', path: ['email'] }),
   lengthInMinutes: z.number().int().positive().optional(),
   // CONTRACT §4.2: a recurring booking (CreateRecurringBookingInput) says how many occurrences.
   recurrenceCount: z.number().int().positive().optional(),
@@ -98,7 +110,13 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
     const start = new Date(input.start);
     if (start.getTime() < now().getTime()) return badRequest(reply, req, 'Attempting to book a meeting in the past.');
     const end = new Date(start.getTime() + (input.lengthInMinutes ?? eventType.lengthInMinutes) * 60_000);
-    const attendee = { name: input.attendee.name, email: input.attendee.email, timeZone: input.attendee.timeZone };
+    const attendee = {
+      name: input.attendee.name,
+      // Cal.com's contructEmailFromPhoneNumber: the digits of the number, at sms.cal.com.
+      email: input.attendee.email ?? `${input.attendee.phoneNumber!.replace(/\D/g, '')}@sms.cal.com`,
+      timeZone: input.attendee.timeZone,
+      ...(input.attendee.phoneNumber ? { phoneNumber: input.attendee.phoneNumber } : {}),
+    };
     const seated = eventType.seatsPerTimeSlot ? state.seatedBookingAt(eventType.id, start) : undefined;
     if (seated?.seats && eventType.seatsPerTimeSlot) {
       // Cal.com's handleSeats/createNewSeat: the slot's booking gains a seat, under the same uid, and

@@ -151,7 +151,25 @@ export class Sandbox {
       locationThrottle,
     });
 
+    /**
+     * CONTRACT §4.1: versions are per endpoint family, and a missing or unknown one silently selects
+     * the legacy 2024-04-15 controllers, whose shapes differ. The sandbox emulates only the current
+     * ones, so it says so instead of answering in a shape Cal.com would not use.
+     */
+    const requireVersion = (req: FastifyRequest, reply: FastifyReply, version: string): boolean => {
+      if (req.headers['cal-api-version'] === version) return true;
+      void calError(
+        reply,
+        req,
+        400,
+        'BadRequestException',
+        `sandbox: ${req.url.split('?')[0]} needs cal-api-version ${version}; Cal.com would silently use its legacy 2024-04-15 controllers here`,
+      );
+      return false;
+    };
+
     app.get('/v2/slots', async (req, reply) => {
+      if (!requireVersion(req, reply, '2024-09-04')) return;
       const q = req.query as Record<string, string | undefined>;
       const eventType = this.state.eventTypes.get(Number(q.eventTypeId));
       if (!eventType || !q.start || !q.end)
@@ -204,7 +222,11 @@ export class Sandbox {
     });
 
     // CONTRACT §4.2 "Event types": with a key and no username, the key owner's own event types.
-    app.get('/v2/event-types', async (req) => ({
+    app.get('/v2/event-types', async (req, reply) => {
+      if (!requireVersion(req, reply, '2024-06-14')) return;
+      return eventTypesOutput(req);
+    });
+    const eventTypesOutput = (req: FastifyRequest) => ({
       status: 'success',
       data: [...this.state.eventTypes.values()]
         .filter((e) => {
@@ -236,7 +258,7 @@ export class Sandbox {
           bookingUrl: `https://cal.com/${this.state.hosts.get(e.hostId)?.username}/${e.slug}`,
           users: [this.state.hosts.get(e.hostId)?.username],
         })),
-    }));
+    });
 
     const presentWebhook = (
       w: { id: string; subscriberUrl: string; triggers: string[]; active: boolean; payloadTemplate: string | null; secret: string | null },

@@ -33,7 +33,7 @@ export interface SbBooking {
   uid: string;
   eventTypeId: number;
   hostId: number;
-  attendee: { name: string; email: string; timeZone: string };
+  attendee: { name: string; email: string; timeZone: string; phoneNumber?: string };
   start: Date;
   end: Date;
   status: SbStatus;

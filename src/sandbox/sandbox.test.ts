@@ -167,6 +167,20 @@ describe('the Cal.com sandbox', () => {
       body: { status: 'error', error: { code: 'BadRequestException', details: { errors: [{ property: 'attendee.email' }] } } },
     });
     expect(bad.headers['x-request-id']).toEqual(expect.any(String));
+    const nobody = await call('POST', '/v2/bookings', {
+      start: '2026-12-02T09:00:00Z',
+      eventTypeId: 7,
+      attendee: { name: 'Ann', timeZone: 'Europe/London' },
+    });
+    expect(nobody).toMatchObject({ status: 400, body: { error: { details: { errors: [{ property: 'attendee.email' }] } } } });
+    // A phone-only booker: Cal.com makes an address of the number (contructEmailFromPhoneNumber).
+    const byPhone = await call('POST', '/v2/bookings', {
+      start: '2026-12-02T10:00:00Z',
+      eventTypeId: 7,
+      attendee: { name: 'Ann', phoneNumber: '+447700900123', timeZone: 'Europe/London' },
+    });
+    expect(byPhone.status).toBe(201);
+    expect(byPhone.body.data.attendees[0]).toMatchObject({ email: '447700900123@sms.cal.com', phoneNumber: '+447700900123' });
     expect((await call('GET', '/v2/me')).headers['x-request-id']).toEqual(expect.any(String));
   });
 
@@ -228,6 +242,40 @@ describe('the Cal.com sandbox', () => {
     expect((await call('GET', '/v2/organizations/1/bookings', undefined, alan)).status).toBe(403);
     expect((await call('GET', '/v2/organizations/1/bookings')).body.data).toHaveLength(2);
     expect((await call('GET', '/v2/webhooks', undefined, alan)).body.data, 'another user’s subscriptions are not his').toEqual([]);
+  });
+
+  it('renders a subscription’s payloadTemplate as Cal.com’s sendPayload does: JSON re-serialised, `false` when not JSON, form data otherwise', async () => {
+    const templated = (url: string, payloadTemplate: string) =>
+      call('POST', '/v2/organizations/1/webhooks', {
+        subscriberUrl: url,
+        triggers: ['BOOKING_CREATED'],
+        active: true,
+        secret: SECRET,
+        payloadTemplate,
+      });
+    await templated(`${receiver.url}?json`, '{"event": "{{triggerEvent}}", "type": "{{type}}", "host": "{{organizer.name}}"}');
+    await templated(`${receiver.url}?broken`, '{"who": "{{attendees.0.name}}"}');
+    await templated(`${receiver.url}?form`, 'event={{triggerEvent}}&uid={{uid}}');
+    const made = await call(
+      'POST',
+      '/v2/bookings',
+      {
+        start: '2026-12-02T09:00:00Z',
+        eventTypeId: 7,
+        attendee: { name: 'Pat "PD" Doe', email: 'pat@example.com', timeZone: 'Europe/London' },
+      },
+      { authorization: '' },
+    );
+    expect(made.status).toBe(201);
+    await sandbox.sender.settle();
+    const got = Object.fromEntries(receiver.received.map((r) => [r.url.split('?')[1], r]));
+    expect(got.json!.raw).toBe('{"event":"BOOKING_CREATED","type":"consultation","host":"Dr Ada Byron"}');
+    expect(got.json!.headers['content-type']).toBe('application/json');
+    expect(verifySignature(Buffer.from(got.json!.raw), String(got.json!.headers['x-cal-signature-256']), SECRET)).toEqual({ ok: true });
+    // The quote in the name breaks the rendered JSON: Cal.com sends the string false.
+    expect(got.broken!.raw).toBe('false');
+    expect(got.form!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(got.form!.raw).toBe(`event=BOOKING_CREATED&uid=${made.body.data.uid}`);
   });
 
   it('delivers once per matching subscription, and no-secret-provided without a secret', async () => {

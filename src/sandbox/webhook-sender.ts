@@ -125,25 +125,34 @@ export class WebhookSender {
       const copies = this.#random() < this.faults.duplicateRate ? 2 : 1;
       for (let i = 0; i < copies; i++) {
         // createdAt is stamped per send, so copies differ in it (CONTRACT §2.1).
-        const body = makeBody();
+        const { body, contentType } = applyTemplate(webhook.payloadTemplate, makeBody());
+        // The signature is over the exact body sent, after the template (CONTRACT §2.2).
         const signature = webhook.secret ? signBody(body, webhook.secret) : SIGNATURE_WITHOUT_SECRET;
         if (this.#random() < this.faults.dropRate) {
           this.deliveries.push({ trigger, uid, url: webhook.subscriberUrl, status: 'dropped', at: this.#now() });
           continue;
         }
         const delay = this.faults.delayMs > 0 ? this.#random() * this.faults.delayMs : 0;
-        const p = this.#send(webhook.subscriberUrl, trigger, uid, body, signature, delay).finally(() => this.#inFlight.delete(p));
+        const p = this.#send(webhook.subscriberUrl, trigger, uid, { body, contentType, signature }, delay).finally(() =>
+          this.#inFlight.delete(p),
+        );
         this.#inFlight.add(p);
       }
     }
   }
 
-  async #send(url: string, trigger: string, uid: string | undefined, body: string, signature: string, delayMs: number): Promise<void> {
+  async #send(
+    url: string,
+    trigger: string,
+    uid: string | undefined,
+    { body, contentType, signature }: { body: string; contentType: string; signature: string },
+    delayMs: number,
+  ): Promise<void> {
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     try {
       const response = await request(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-cal-signature-256': signature, 'x-cal-webhook-version': '2021-10-20' },
+        headers: { 'content-type': contentType, 'x-cal-signature-256': signature, 'x-cal-webhook-version': '2021-10-20' },
         body,
         headersTimeout: 30_000,
         bodyTimeout: 30_000,
@@ -153,5 +162,44 @@ export class WebhookSender {
     } catch {
       this.deliveries.push({ trigger, uid, url, status: 'error', at: this.#now() });
     }
+  }
+}
+
+/**
+ * CONTRACT §2.5: a subscription's custom `payloadTemplate` (Handlebars) renders over the payload's
+ * fields flattened with `triggerEvent` and `createdAt`; `&quot;` is turned back into `"`, Handlebars'
+ * other escapes stay. A template that is JSON is sent as JSON, re-serialised — or as `false` when
+ * what it rendered is not JSON; any other template goes as form data. MEETING_* bodies (no
+ * envelope) are never templated. The sandbox renders `{{path.to.field}}` only (no helpers or blocks).
+ */
+export function applyTemplate(template: string | null, envelope: string): { body: string; contentType: string } {
+  const json = { body: envelope, contentType: 'application/json' };
+  if (!template) return json;
+  const parsed = JSON.parse(envelope) as { triggerEvent?: string; createdAt?: string; payload?: Record<string, unknown> };
+  if (!parsed.payload) return json;
+  const context: Record<string, unknown> = { ...parsed.payload, triggerEvent: parsed.triggerEvent, createdAt: parsed.createdAt };
+  const htmlEscape = (v: string) =>
+    v.replace(
+      /[&<>"'`=]/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;', '`': '&#x60;', '=': '&#x3D;' })[c]!,
+    );
+  const rendered = template
+    .replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, path: string) => {
+      const value = path
+        .split('.')
+        .reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), context);
+      if (value === undefined || value === null) return '';
+      return htmlEscape(typeof value === 'object' ? '[object Object]' : String(value));
+    })
+    .replaceAll('&quot;', '"');
+  try {
+    JSON.parse(template);
+  } catch {
+    return { body: rendered, contentType: 'application/x-www-form-urlencoded' };
+  }
+  try {
+    return { body: JSON.stringify(JSON.parse(rendered)), contentType: 'application/json' };
+  } catch {
+    return { body: 'false', contentType: 'application/json' };
   }
 }
