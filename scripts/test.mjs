@@ -32,6 +32,7 @@ const COMPAT_FILES = [
   'test/rooms-end-to-end.test.ts',
   'test/clock-skew.test.ts',
   'test/shared-budget.test.ts',
+  'test/simulated-week.test.ts',
 ];
 const DATE_FILES = [
   'src/jobs/',

@@ -239,6 +239,52 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     expect(deliveries.map((d) => d.uid)).toEqual([weeks[1]]);
   });
 
+  it('a collective team event takes a room every one of its doctors may use; round robin books a free doctor', async () => {
+    await usher.close();
+    usher = await startTestUsher(store, {
+      runWorker: true,
+      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY },
+      // Dr Somerville (8) would rather 1A; Dr Turing (6), the other host, may use only 2B.
+      yaml: YAML.replace('doctors:', 'doctors:\n  "6": { rooms: ["2B"] }\n  "8": { preferredRooms: ["1A"] }'),
+    });
+    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+    const book = async (eventTypeId: number, hour: number, name: string) => {
+      const res = await request(`${sandbox.url}/v2/bookings`, {
+        method: 'POST',
+        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          start: tomorrowAt(hour).toISOString(),
+          eventTypeId,
+          attendee: { name, email: 'team@example.com', timeZone: 'Europe/London' },
+        }),
+      });
+      const json = (await res.body.json()) as { data: { uid: string; hosts: { id: number }[] } };
+      expect(res.statusCode, JSON.stringify(json)).toBe(201);
+      return json.data;
+    };
+    const joint = await book(16, 10, 'Jo Joint');
+    expect(joint.hosts.map((h) => h.id)).toEqual([8, 6]);
+    await until('the joint assessment in Dr Turing’s room too', async () =>
+      (await inCal(sandbox.url, joint.uid)).location?.startsWith('Room 2B'),
+    );
+    // Round robin: Dr Byron is taken at 11:00 by a consultation, so triage goes to Dr Somerville;
+    // at 10:00 both are taken (she is in the joint assessment), and Cal.com refuses.
+    await book(7, 11, 'Con Sult');
+    const triage = await book(17, 11, 'Tri Age');
+    expect(triage.hosts.map((h) => h.id)).toEqual([8]);
+    await book(7, 10, 'Early Bird');
+    const refused = await request(`${sandbox.url}/v2/bookings`, {
+      method: 'POST',
+      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        start: tomorrowAt(10).toISOString(),
+        eventTypeId: 17,
+        attendee: { name: 'Late', email: 'late@example.com', timeZone: 'Europe/London' },
+      }),
+    });
+    expect(refused.statusCode).toBe(400);
+  });
+
   it('refuses room changes without the admin token and explains bad input', async () => {
     const put = (path: string, body: unknown, token: string | null = TEST_ADMIN_TOKEN) =>
       request(`${usher.url}${path}`, {

@@ -17,7 +17,8 @@ import { openTestStore, storeKinds, type TestStore } from './stores.ts';
 import { startTestUsher, tomorrowAt, until } from './usher.ts';
 
 // The issue's acceptance (#14): a clinic's account with in-person and video appointment types, a
-// seated class, doctors a booking is reassigned between, a recurring course and a gated members'
+// seated class, team events (collective and round robin, and a booking reassigned between doctors),
+// a recurring course and a gated members'
 // session runs through the sandbox for a week — its traffic compressed into seconds, with a tenth of
 // the webhooks lost and a tenth sent twice, healed by the reconciler — and then: no video link
 // touched, no past booking written, no credit wrong, every room decision explained, and Usher's
@@ -34,7 +35,14 @@ describe.each(storeKinds)('a simulated week of a clinic’s Cal.com account on %
   let store: TestStore;
   let sandbox: Sandbox;
   let usher: Usher;
-  const made = { video: [] as string[], consult: [] as string[], physio: [] as string[], classes: [] as string[], course: [] as string[] };
+  const made = {
+    video: [] as string[],
+    consult: [] as string[],
+    physio: [] as string[],
+    classes: [] as string[],
+    course: [] as string[],
+    joint: [] as string[],
+  };
   let reassigned = '';
   let past = '';
 
@@ -87,6 +95,9 @@ describe.each(storeKinds)('a simulated week of a clinic’s Cal.com account on %
       made.video.push((await book(11, at(d, 10), `Vic D${d}`)).uid);
       await book(10, at(d, 9), `Xena D${d}`);
       await book(12, at(d, 11), `Fay D${d}`);
+      // A joint assessment with Dr Somerville and Dr Turing (collective), and triage (round robin).
+      made.joint.push((await book(16, at(d, 14), `Jo D${d}`)).uid);
+      await book(17, at(d, 15), `Tri D${d}`);
       // Members' physio (gated, one credit): two a week each; the seventh day someone unknown (held).
       const who = d < 6 ? MEMBERS[d % 3]! : 'stranger@example.com';
       made.physio.push(
@@ -143,7 +154,11 @@ describe.each(storeKinds)('a simulated week of a clinic’s Cal.com account on %
         );
         if (busy.rows[0]!.n > 0) return false;
         const mine = new Map((await listBookings(store.db, { limit: 10_000 })).map((b) => [b.uid, b]));
-        return [...sandbox.state.bookings.values()].every((b) => mine.get(b.uid)?.status === b.status);
+        return [...sandbox.state.bookings.values()].every(
+          (b) =>
+            mine.get(b.uid)?.status === b.status &&
+            (!b.seats || b.status !== 'accepted' || mine.get(b.uid)?.seats?.length === b.seats.length),
+        );
       },
       90_000,
     );
@@ -188,7 +203,8 @@ describe.each(storeKinds)('a simulated week of a clinic’s Cal.com account on %
       expect(a?.room, `room of ${b.uid}`).toBeTruthy();
       expect(b.location, `Cal.com's location of ${b.uid}`).toBe(a!.locationText);
     }
-    expect(['2A', '2B', '3A']).toContain((await getAssignment(store.db, reassigned))?.room);
+    // Dr Turing may use 2A, 2B and 3A only: his reassigned consultation, and every joint assessment he is in.
+    for (const uid of [reassigned, ...made.joint]) expect(['2A', '2B', '3A'], uid).toContain((await getAssignment(store.db, uid))?.room);
     for (const uid of made.course.slice(1)) expect(await getAssignment(store.db, uid), uid).toBeUndefined();
   });
 

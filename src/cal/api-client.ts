@@ -90,7 +90,11 @@ export const calBookingSchema = z.looseObject({
   eventTypeId: z.number().nullish(),
   eventType: z.looseObject({ id: z.number(), slug: z.string().optional() }).nullish(),
   hosts: z.array(z.looseObject({ id: z.number().optional(), email: z.string().optional(), name: z.string().optional() })).default([]),
-  attendees: z.array(z.looseObject({ name: z.string().optional(), email: z.string().optional() })).default([]),
+  // A seated booking's attendees each carry their seatUid (GetSeatedBookingOutput_2024_08_13).
+  attendees: z
+    .array(z.looseObject({ name: z.string().optional(), email: z.string().optional(), seatUid: z.string().optional() }))
+    .default([]),
+  seatsPerTimeSlot: z.number().int().positive().nullish(),
   location: z.string().nullish(),
   metadata: z.record(z.string(), z.unknown()).nullish(),
   cancellationReason: z.string().nullish(),

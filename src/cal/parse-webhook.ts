@@ -74,6 +74,12 @@ const bookingPayload = z
     seatsPerTimeSlot: z.number().int().positive().nullish().catch(undefined),
     // CONTRACT §3.2: the event type's rule ({freq, count, interval}) on an occurrence of a series.
     recurringEvent: z.looseObject({ freq: z.number(), count: z.number() }).nullish().catch(undefined),
+    // CONTRACT §3.2: team events; a collective one's other hosts come in `team.members`.
+    schedulingType: z.string().nullish().catch(undefined),
+    team: z
+      .looseObject({ members: z.array(person).catch([]) })
+      .nullish()
+      .catch(undefined),
   })
   .refine(endsAfterStart, endsAfterStartIssue);
 
@@ -135,6 +141,14 @@ function cleanPerson(p: z.infer<typeof person> | null | undefined) {
   };
 }
 
+/** CONTRACT §3.2: a collective team event's other hosts (`team.members`), each in the room too. */
+function collectiveHosts(p: z.infer<typeof bookingPayload> | z.infer<typeof meetingBody>): { coHosts?: string[] } {
+  if (!('schedulingType' in p) || String(p.schedulingType).toUpperCase() !== 'COLLECTIVE' || !('team' in p) || !p.team) return {};
+  const members = (p.team as { members: { id?: number; email?: string | null }[] }).members;
+  // Each as "id|email" (either may be missing): the config names doctors by either.
+  return { coHosts: members.map((m) => `${m.id ?? ''}|${m.email?.toLowerCase() ?? ''}`).filter((k) => k !== '|') };
+}
+
 function snapshot(
   p: z.infer<typeof bookingPayload> | z.infer<typeof meetingBody>,
   organizer: z.infer<typeof person> | null | undefined,
@@ -160,6 +174,7 @@ function snapshot(
     ...('seatsPerTimeSlot' in p && typeof p.seatsPerTimeSlot === 'number' ? { seatsPerTimeSlot: p.seatsPerTimeSlot } : {}),
     attendeeEmails: (p.attendees ?? []).flatMap((a) => (a.email ? [a.email.toLowerCase()] : [])),
     ...('recurringEvent' in p && p.recurringEvent ? { inSeries: true } : {}),
+    ...collectiveHosts(p),
   };
 }
 

@@ -7,7 +7,7 @@ export interface ReconcilerPort {
   readWatermark(): Promise<Date | undefined>;
   writeWatermark(at: Date, now: Date): Promise<void>;
   /** Usher's own view of these bookings. */
-  known(uids: readonly string[]): Promise<Map<string, { status: BookingStatus; start: Date; end: Date }>>;
+  known(uids: readonly string[]): Promise<Map<string, { status: BookingStatus; start: Date; end: Date; seats?: number }>>;
   /** Feeds synthetic events into the inbox (deduplicated like webhooks); returns how many were new. */
   enqueue(events: readonly { dedupeKey: string; trigger: string; bookingUid: string; rawBody: string }[], now: Date): Promise<number>;
 }
@@ -39,11 +39,17 @@ function triggerFor(b: CalBooking): string {
   }
 }
 
+/** The seats taken of a seated booking as the API lists it (its attendees carry seatUids), or undefined. */
+function seatsOf(b: CalBooking): number | undefined {
+  return b.attendees.some((a) => a.seatUid) ? b.attendees.length : undefined;
+}
+
 /** A webhook-shaped body for a booking read through the API, so the normal handlers decide. */
 export function syntheticEvent(b: CalBooking, now: Date): { trigger: string; rawBody: string } {
   const trigger = triggerFor(b);
   const host = b.hosts[0];
   const attendee = b.attendees[0];
+  const seated = seatsOf(b);
   const payload = {
     uid: b.uid,
     bookingId: b.id,
@@ -55,7 +61,9 @@ export function syntheticEvent(b: CalBooking, now: Date): { trigger: string; raw
     // API v2 statuses are lowercase, webhook payloads uppercase (CONTRACT §3.2).
     status: String(b.status).toUpperCase(),
     organizer: host ? { id: host.id, name: host.name, email: host.email } : undefined,
-    attendees: attendee ? [{ name: attendee.name, email: attendee.email }] : [],
+    // A seated booking lists every seat taken, as a new seat's webhook does (CONTRACT §1.2).
+    attendees: (seated !== undefined ? b.attendees : attendee ? [attendee] : []).map((a) => ({ name: a.name, email: a.email })),
+    ...(seated !== undefined ? { seatsPerTimeSlot: b.seatsPerTimeSlot ?? seated } : {}),
     location: b.location ?? null,
     metadata: b.metadata ?? {},
     ...(b.rescheduledFromUid ? { rescheduleUid: b.rescheduledFromUid } : {}),
@@ -69,7 +77,7 @@ export function syntheticEvent(b: CalBooking, now: Date): { trigger: string; raw
 
 /**
  * Feeds into the inbox, as synthetic events, the bookings Cal.com lists differently from what Usher
- * knows (status or times); returns how many were new. The reconciler's pages and the series check
+ * knows (status, times, or a class's seats); returns how many were new. The reconciler's pages and the series check
  * (jobs/cal-jobs.ts) go through here.
  */
 export async function feedDifferences(
@@ -81,8 +89,14 @@ export async function feedDifferences(
   const feed = [];
   for (const b of bookings) {
     const mine = known.get(b.uid);
+    const seats = seatsOf(b);
     const same =
-      mine && mine.status === b.status && mine.start.getTime() === Date.parse(b.start) && mine.end.getTime() === Date.parse(b.end);
+      mine &&
+      mine.status === b.status &&
+      mine.start.getTime() === Date.parse(b.start) &&
+      mine.end.getTime() === Date.parse(b.end) &&
+      // A seat's webhook lost: the seats differ while the booking stands.
+      (seats === undefined || b.status !== 'accepted' || mine.seats === seats);
     // CONTRACT §1.3: a reschedule is a new booking; Cal.com lists the old one as cancelled with
     // rescheduledToUid. For a booking Usher holds, that is no cancellation (which would refund its
     // credit and free its room for nothing): the new booking, listed with rescheduledFromUid, is
@@ -91,7 +105,7 @@ export async function feedDifferences(
     if (same || replaced) continue;
     const event = syntheticEvent(b, now());
     feed.push({
-      dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}`,
+      dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}${seats !== undefined ? `:${seats}` : ''}`,
       trigger: event.trigger,
       bookingUid: b.uid,
       rawBody: event.rawBody,

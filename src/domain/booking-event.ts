@@ -32,6 +32,8 @@ export interface BookingSnapshot {
   attendeeEmails?: string[];
   /** One occurrence of a recurring series (the payload carries the event type's `recurringEvent` rule). */
   inSeries?: boolean;
+  /** A collective team event's other hosts, each "id|email" (either may be empty): every one is in the room. */
+  coHosts?: string[];
 }
 
 export const bookingTriggers = [

@@ -26,6 +26,8 @@ export interface Booking {
   seats?: string[];
   /** One occurrence of a recurring series: cancelling it may have cancelled the later ones silently. */
   inSeries?: boolean;
+  /** A collective team event's other hosts ("id|email"): the room must be one each of them may use. */
+  coHosts?: string[];
 }
 
 export interface BookingChange {
@@ -58,6 +60,7 @@ function fromSnapshot(s: BookingSnapshot, status: BookingStatus, previous: Booki
     metadata: { ...(previous?.metadata ?? {}), ...s.metadata },
     ...(s.seatsPerTimeSlot !== undefined ? { seatsPerTimeSlot: s.seatsPerTimeSlot } : {}),
     ...(s.inSeries ? { inSeries: true } : {}),
+    ...(s.coHosts?.length ? { coHosts: s.coHosts } : {}),
     // A new seat's BOOKING_CREATED lists every seat taken (Cal.com's createNewSeat); deliveries come in
     // any order, so the seats known are kept and the payload's added.
     ...(s.seatsPerTimeSlot !== undefined ? { seats: [...new Set([...(previous?.seats ?? []), ...(s.attendeeEmails ?? [])])] } : {}),

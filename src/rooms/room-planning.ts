@@ -76,13 +76,20 @@ export function needOf(b: Booking, settings: RoomSettings): RoomNeed | undefined
   const doctorConfig = byId ?? byEmail;
   const doctor = byId ? String(b.organizerId) : byEmail ? email : b.organizerId !== undefined ? String(b.organizerId) : email;
   const equipment = [...new Set([...(type?.equipment ?? []), ...metadataEquipment(b.metadata)])];
+  // A collective team event brings every host into the room: only rooms each of them may use.
+  const coHostRooms = (b.coHosts ?? []).map((key) => {
+    const [id, email] = key.split('|');
+    return (id ? settings.doctors[id] : undefined)?.rooms ?? (email ? settings.doctors[email] : undefined)?.rooms;
+  });
+  const limits = [doctorConfig?.rooms, ...coHostRooms].filter((rooms): rooms is string[] => rooms !== undefined);
+  const allowedRooms = limits.length ? limits.reduce((common, rooms) => common.filter((r) => rooms.includes(r))) : undefined;
   return {
     uid: b.uid,
     start: b.start.getTime(),
     end: b.end.getTime(),
     ...(doctor ? { doctor } : {}),
     equipment,
-    ...(doctorConfig?.rooms ? { allowedRooms: doctorConfig.rooms } : {}),
+    ...(allowedRooms ? { allowedRooms } : {}),
     preferredRooms: doctorConfig?.preferredRooms ?? [],
     // A seated class brings everyone who took a seat (CONTRACT §3.2).
     ...(b.seats && b.seats.length > 1 ? { people: b.seats.length } : {}),

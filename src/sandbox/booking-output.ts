@@ -9,9 +9,15 @@ export function bookingOutput(state: SandboxState, b: SbBooking) {
     uid: b.uid,
     title: `${eventType.title} between ${host.name} and ${b.attendee.name}`,
     description: '',
-    hosts: [
-      { id: host.id, name: host.name, email: host.email, displayEmail: host.email, username: host.username, timeZone: host.timeZone },
-    ],
+    // A collective booking's hosts are all of them, the organiser first.
+    hosts: [host, ...(b.coHostIds ?? []).map((h) => state.hosts.get(h)!)].map((h) => ({
+      id: h.id,
+      name: h.name,
+      email: h.email,
+      displayEmail: h.email,
+      username: h.username,
+      timeZone: h.timeZone,
+    })),
     status: b.status,
     ...(b.cancellationReason ? { cancellationReason: b.cancellationReason } : {}),
     ...(b.rejectionReason ? { rejectionReason: b.rejectionReason } : {}),

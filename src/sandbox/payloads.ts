@@ -21,6 +21,9 @@ export interface PayloadBooking {
   seatsPerTimeSlot?: number;
   /** An occurrence of a recurring series: the event type's rule. */
   recurringEvent?: { freq: number; count: number; interval: number };
+  /** A team event (CONTRACT §3.2): its scheduling type and team, whose members are a collective event's other hosts. */
+  schedulingType?: 'ROUND_ROBIN' | 'COLLECTIVE';
+  team?: { id: number; name: string; members: { id?: number; name: string; email: string; timeZone: string }[] };
   location: string | null;
   metadata: Record<string, unknown>;
   createdAt: Date;
@@ -107,7 +110,7 @@ export function bookingPayload(b: PayloadBooking, trigger: string, options: { vi
     seatsShowAttendees: true,
     seatsPerTimeSlot: b.seatsPerTimeSlot ?? null,
     seatsShowAvailabilityCount: true,
-    schedulingType: null,
+    schedulingType: b.schedulingType ?? null,
     iCalUID: `${b.uid}@Cal.com`,
     iCalSequence: 0,
     uid: b.uid,
@@ -131,6 +134,7 @@ export function bookingPayload(b: PayloadBooking, trigger: string, options: { vi
     if (b.reschedule.by) payload.rescheduledBy = b.reschedule.by;
   }
   if (b.recurringEvent) payload.recurringEvent = b.recurringEvent;
+  if (b.team) payload.team = { ...b.team, members: b.team.members.map((m) => person(m, b.start, 'id' in m ? { id: m.id } : {})) };
   if (b.cancellationReason !== undefined) payload.cancellationReason = b.cancellationReason;
   if (trigger === 'BOOKING_CANCELLED') payload.requestReschedule = false;
   if (b.rejectionReason !== undefined) payload.rejectionReason = b.rejectionReason;

@@ -169,12 +169,16 @@ export async function sandboxBookingRoutes(app: FastifyInstance, o: BookingRoute
         201,
       );
     }
-    if (state.hostBusy(eventType.hostId, start, end))
-      return badRequest(reply, req, 'User either already has booking at this time or is not available');
+    // Team events: round robin takes the first free host, collective needs every host free.
+    const team = eventType.teamHostIds ?? [eventType.hostId];
+    const free = team.filter((h) => !state.hostBusy(h, start, end));
+    const hosts = eventType.schedulingType === 'ROUND_ROBIN' ? free.slice(0, 1) : free.length === team.length ? team : [];
+    if (hosts.length === 0) return badRequest(reply, req, 'User either already has booking at this time or is not available');
     const booking = state.newBooking(
       {
         eventTypeId: eventType.id,
-        hostId: eventType.hostId,
+        hostId: hosts[0]!,
+        ...(hosts.length > 1 ? { coHostIds: hosts.slice(1) } : {}),
         attendee,
         start,
         end,

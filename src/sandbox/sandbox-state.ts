@@ -24,6 +24,12 @@ export interface SbEventType {
   seatsPerTimeSlot?: number;
   /** A recurring event type's rule (Cal.com's `recurringEvent`; freq 2 = weekly, as RRule numbers it). */
   recurringEvent?: { freq: number; count: number; interval: number };
+  /**
+   * A team event: round robin books one free host of `teamHostIds` (the first, in order); collective
+   * books them all (the first organises, the others come as `team.members`).
+   */
+  schedulingType?: 'ROUND_ROBIN' | 'COLLECTIVE';
+  teamHostIds?: number[];
 }
 
 export type SbStatus = 'accepted' | 'pending' | 'cancelled' | 'rejected';
@@ -48,6 +54,8 @@ export interface SbBooking {
   updatedAt: Date;
   meetingStartedSent?: boolean;
   meetingEndedSent?: boolean;
+  /** A collective booking's other hosts, busy for it too. */
+  coHostIds?: number[];
   /** The series an occurrence of a recurring booking belongs to (Cal.com's `recurringEventId`). */
   recurringEventId?: string;
   /** A seated booking's seats, in the order taken (`attendee` is the first). */
@@ -98,6 +106,8 @@ export const seedSchema = z.object({
         recurringEvent: z
           .object({ freq: z.number().int(), count: z.number().int().positive(), interval: z.number().int().positive() })
           .optional(),
+        schedulingType: z.enum(['ROUND_ROBIN', 'COLLECTIVE']).optional(),
+        teamHostIds: z.array(z.number().int()).min(2).optional(),
       }),
     )
     .min(1),
@@ -144,7 +154,7 @@ export class SandboxState {
   /** A host is busy when an accepted or pending booking of theirs overlaps [start, end). */
   hostBusy(hostId: number, start: Date, end: Date, exceptUid?: string): boolean {
     for (const b of this.bookings.values()) {
-      if (b.hostId !== hostId || b.uid === exceptUid) continue;
+      if ((b.hostId !== hostId && !b.coHostIds?.includes(hostId)) || b.uid === exceptUid) continue;
       if (b.status !== 'accepted' && b.status !== 'pending') continue;
       if (b.start < end && start < b.end) return true;
     }

@@ -67,6 +67,12 @@ export class WebhookSender {
       ...(b.seats ? { attendees: b.seats.map((s) => s.attendee) } : {}),
       ...(et.seatsPerTimeSlot ? { seatsPerTimeSlot: et.seatsPerTimeSlot } : {}),
       ...(b.recurringEventId && et.recurringEvent ? { recurringEvent: et.recurringEvent } : {}),
+      ...(et.schedulingType
+        ? {
+            schedulingType: et.schedulingType,
+            team: { id: et.id * 100, name: `${et.title} team`, members: (b.coHostIds ?? []).map((h) => this.#state.hosts.get(h)!) },
+          }
+        : {}),
       ...extra,
     };
   }

@@ -27,6 +27,7 @@ export const bookingFromRow = rowMapper(
     seats_per_slot: col.nullableInt.optional(),
     seats: col.textList.nullable().optional(),
     in_series: col.bool.optional(),
+    co_hosts: col.textList.nullable().optional(),
   }),
   (r): Booking => {
     const b: Booking = { uid: r.uid, status: r.status, start: r.start_at, end: r.end_at, metadata: r.metadata ?? {} };
@@ -47,6 +48,7 @@ export const bookingFromRow = rowMapper(
     if (r.seats_per_slot != null) b.seatsPerTimeSlot = r.seats_per_slot;
     if (r.seats != null) b.seats = r.seats;
     if (r.in_series) b.inSeries = true;
+    if (r.co_hosts?.length) b.coHosts = r.co_hosts;
     return b;
   },
 );
@@ -66,8 +68,8 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
   await trx.query(
     `insert into bookings (uid, cal_id, event_type_id, event_type_slug, status, title, start_at, end_at, organizer_id,
         organizer_email, attendee_email, attendee_name, rescheduled_from_uid, rescheduled_to_uid, location, metadata,
-        meeting_state, last_event_at, seats_per_slot, seats, in_series, created_at, updated_at)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$20,$21,$22,$19,$19)
+        meeting_state, last_event_at, seats_per_slot, seats, in_series, co_hosts, created_at, updated_at)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$20,$21,$22,$23,$19,$19)
      on conflict (uid) do update set cal_id = excluded.cal_id, event_type_id = excluded.event_type_id,
         event_type_slug = excluded.event_type_slug, status = excluded.status, title = excluded.title,
         start_at = excluded.start_at, end_at = excluded.end_at, organizer_id = excluded.organizer_id,
@@ -75,7 +77,7 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
         attendee_name = excluded.attendee_name, rescheduled_from_uid = excluded.rescheduled_from_uid,
         rescheduled_to_uid = excluded.rescheduled_to_uid, location = excluded.location, metadata = excluded.metadata,
         meeting_state = excluded.meeting_state, last_event_at = excluded.last_event_at, seats_per_slot = excluded.seats_per_slot,
-        seats = excluded.seats, in_series = excluded.in_series, updated_at = excluded.updated_at`,
+        seats = excluded.seats, in_series = excluded.in_series, co_hosts = excluded.co_hosts, updated_at = excluded.updated_at`,
     [
       b.uid,
       b.calId ?? null,
@@ -99,6 +101,7 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
       b.seatsPerTimeSlot ?? null,
       b.seats ? [...b.seats] : null,
       b.inSeries ?? false,
+      b.coHosts ? [...b.coHosts] : null,
     ],
   );
 }

@@ -17,11 +17,21 @@ export function reconcilerStore(db: Db, maxAttempts: number, onFed: () => void):
       );
     },
     async known(uids) {
-      const result = await db.query<{ uid: string; status: BookingStatus; start_at: Date; end_at: Date }>(
-        'select uid, status, start_at, end_at from bookings where uid = any($1::text[])',
+      const result = await db.query<{ uid: string; status: BookingStatus; start_at: Date; end_at: Date; seats: number | null }>(
+        'select uid, status, start_at, end_at, cardinality(seats) as seats from bookings where uid = any($1::text[])',
         [uids],
       );
-      return new Map(result.rows.map((r) => [r.uid, { status: r.status, start: new Date(r.start_at), end: new Date(r.end_at) }]));
+      return new Map(
+        result.rows.map((r) => [
+          r.uid,
+          {
+            status: r.status,
+            start: new Date(r.start_at),
+            end: new Date(r.end_at),
+            ...(r.seats !== null ? { seats: Number(r.seats) } : {}),
+          },
+        ]),
+      );
     },
     async enqueue(events, now) {
       const stored = await insertInboxEvents(

@@ -208,7 +208,7 @@ export async function listPlacedStays(
   // Only the columns planning reads: parsing rows in Node is most of this query's cost.
   const result = await db.query(
     `select a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
-            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats
+            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats, b.co_hosts
        from room_assignments a left join bookings b on b.uid = a.booking_uid
       where a.room is not null and a.during && tstzrange($1, $2)`,
     [window.from, window.to],

@@ -9,3 +9,6 @@ alter table bookings add column in_series boolean not null default false;
 
 -- How many people a room holds; null: not limited (a consulting room's patient and companion).
 alter table rooms add column capacity integer check (capacity is null or capacity > 0);
+
+-- A collective team event's other hosts (e-mails): each of them is in the room, so each one's rooms count.
+alter table bookings add column co_hosts text[];
