@@ -176,7 +176,7 @@ export class Sandbox {
         return calError(reply, req, 400, 'BadRequestException', 'eventTypeId, start and end are required');
       const from = new Date(q.start.length === 10 ? `${q.start}T00:00:00Z` : q.start);
       const to = new Date(q.end.length === 10 ? `${q.end}T23:59:59Z` : q.end);
-      const data: Record<string, { start: string }[]> = {};
+      const data: Record<string, { start: string; attendeesCount?: number; bookingUid?: string }[]> = {};
       const step = eventType.lengthInMinutes * 60_000;
       for (
         let day = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()));
@@ -187,8 +187,18 @@ export class Sandbox {
         for (let t = day.getTime() + 9 * 3_600_000; t + step <= day.getTime() + 17 * 3_600_000; t += step) {
           const start = new Date(t);
           if (start < from || start > to || start < now()) continue;
-          if (this.state.hostBusy(eventType.hostId, start, new Date(t + step))) continue;
           const day = start.toISOString().slice(0, 10);
+          // CONTRACT §4.2 "Slots": a class with a seat left is offered with its attendeesCount and bookingUid.
+          const klass = eventType.seatsPerTimeSlot ? this.state.seatedBookingAt(eventType.id, start) : undefined;
+          if (klass?.seats) {
+            if (klass.seats.length < eventType.seatsPerTimeSlot!)
+              data[day] = [...(data[day] ?? []), { start: start.toISOString(), attendeesCount: klass.seats.length, bookingUid: klass.uid }];
+            continue;
+          }
+          // Team events: round robin needs one host free, collective every host.
+          const team = eventType.teamHostIds ?? [eventType.hostId];
+          const free = team.filter((h) => !this.state.hostBusy(h, start, new Date(t + step))).length;
+          if (eventType.schedulingType === 'ROUND_ROBIN' ? free === 0 : free < team.length) continue;
           data[day] = [...(data[day] ?? []), { start: start.toISOString() }];
         }
       }

@@ -278,6 +278,26 @@ describe('the Cal.com sandbox', () => {
     expect(got.form!.raw).toBe(`event=BOOKING_CREATED&uid=${made.body.data.uid}`);
   });
 
+  it('offers a class’s slot while it has a seat left (with attendeesCount), and team slots by their hosts', async () => {
+    const slots = async (eventTypeId: number) =>
+      (
+        await call('GET', `/v2/slots?eventTypeId=${eventTypeId}&start=2026-12-02&end=2026-12-02`, undefined, {
+          'cal-api-version': '2024-09-04',
+        })
+      ).body.data['2026-12-02'] as { start: string; attendeesCount?: number; bookingUid?: string }[];
+    const at = (list: { start: string }[], hhmm: string) => list.find((s) => s.start === `2026-12-02T${hhmm}:00.000Z`);
+    const klass = await book(14, '2026-12-02T10:00:00Z', 'cy@example.com');
+    expect(at(await slots(14), '10:00')).toEqual({ start: '2026-12-02T10:00:00.000Z', attendeesCount: 1, bookingUid: klass.body.data.uid });
+    for (const n of ['b', 'c', 'd', 'e', 'f']) await book(14, '2026-12-02T10:00:00Z', `${n}@example.com`);
+    expect(at(await slots(14), '10:00'), 'six of six seats: full').toBeUndefined();
+    // Joint assessment (collective: Dr Somerville and Dr Turing): not while Dr Turing has an X-ray.
+    await book(10, '2026-12-02T13:00:00Z');
+    expect(at(await slots(16), '13:00')).toBeUndefined();
+    // Triage (round robin: Dr Byron or Dr Somerville): still offered while only Dr Byron is busy.
+    await book(7, '2026-12-02T14:00:00Z');
+    expect(at(await slots(17), '14:00')).toBeDefined();
+  });
+
   it('delivers once per matching subscription, and no-secret-provided without a secret', async () => {
     await subscribe();
     await subscribe(`${receiver.url}?second`, null);
