@@ -101,6 +101,11 @@ export class EjectionSearch {
     }
   }
 
+  #movedAlready(uid: string): boolean {
+    const orig = this.#original.get(uid);
+    return orig !== undefined && this.#index.placement.get(uid) !== orig;
+  }
+
   #movable(uid: string): boolean {
     const b = this.#index.bookings.get(uid)!;
     return !b.frozen && !b.pinned && !this.#inSearch.has(uid);
@@ -115,7 +120,9 @@ export class EjectionSearch {
       const ejects = index.occupants(name, occupancy(need, room), uid);
       if (!ejects.every((e) => this.#movable(e))) continue;
       const orig = this.#original.get(uid);
-      const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.length;
+      // Ejecting a booking that has moved already (a displaced one, settled by an earlier pass) adds no
+      // move: Cal.com is told once, wherever it ends up.
+      const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.filter((e) => !this.#movedAlready(e)).length;
       out.push({ room: name, ejects, cost });
     }
     return out;
@@ -152,6 +159,9 @@ export class EjectionSearch {
         this.#overBudget = Math.min(this.#overBudget, after);
         continue;
       }
+      // Each ejected booking goes back where it was if this branch fails (its original room, or the
+      // room an earlier pass gave it).
+      const homes = o.ejects.map((e) => [e, index.placement.get(e)!] as const);
       for (const e of o.ejects) {
         index.remove(e);
         this.#touched.add(e);
@@ -162,7 +172,7 @@ export class EjectionSearch {
       if (this.#search([...rest, ...o.ejects], budget, drops)) return true;
       this.#inSearch.delete(uid);
       index.remove(uid);
-      for (const e of o.ejects) index.place(e, this.#original.get(e)!);
+      for (const [e, room] of homes) index.place(e, room);
     }
     if (drops > 0) {
       if (this.#search(rest, budget, drops - 1)) return true;

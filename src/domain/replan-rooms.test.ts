@@ -84,6 +84,25 @@ describe('re-planning rooms after a block', () => {
     expect(withExtraMoves).toBeGreaterThan(0);
   }, 120_000);
 
+  it('on a larger clinic settles the displaced bookings first and the waiting ones after — never worse than the joint plan', () => {
+    let withWaiting = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const { world } = blockBusiestRoom(
+        generateClinic(seed, { rooms: 35, bookings: 250, days: 1, doctors: 20, frozenShare: 0.05, pinnedShare: 0.02 }),
+        seed,
+        6,
+      );
+      if (world.bookings.some((b) => !b.room)) withWaiting++;
+      const staged = replanRooms(world);
+      const joint = replanRooms(world, { jointMaxRooms: Number.POSITIVE_INFINITY });
+      checkHardRules(world, staged);
+      expect(staged.unassigned.length, `seed ${seed}: unassigned`).toBeLessThanOrEqual(joint.unassigned.length);
+      if (staged.unassigned.length === joint.unassigned.length)
+        expect(staged.movedCount, `seed ${seed}: moves`).toBeLessThanOrEqual(joint.movedCount);
+    }
+    expect(withWaiting, 'some days have bookings waiting before the block').toBeGreaterThan(0);
+  });
+
   it('explains each move: displaced by the block, made way for another booking, or found no room', () => {
     const world: PlanningWorld = {
       timeZone: 'UTC',
