@@ -36,17 +36,26 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     await usher.close();
     await store.close();
   });
+  /** A POST to the sandbox's Cal.com API, as a booker (or with a key, as a host). */
+  const calPost = (path: string, body: unknown, key?: string) =>
+    request(`${sandbox.url}${path}`, {
+      method: 'POST',
+      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify(body),
+    });
+  /** The same store and sandbox, Usher started again with another config. */
+  const restartWith = async (yaml: string) => {
+    await usher.close();
+    usher = await startTestUsher(store, { runWorker: true, env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY }, yaml });
+    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+  };
 
   it('never touches a video consultation’s Cal Video link: no room, no location call, and the booking says why', async () => {
     const make = (eventTypeId: number, hour: number, name: string) =>
-      request(`${sandbox.url}/v2/bookings`, {
-        method: 'POST',
-        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-        body: JSON.stringify({
-          start: tomorrowAt(hour).toISOString(),
-          eventTypeId,
-          attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
-        }),
+      calPost(`/v2/bookings`, {
+        start: tomorrowAt(hour).toISOString(),
+        eventTypeId,
+        attendee: { name, email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
       }).then(async (r) => ((await r.body.json()) as { data: { uid: string } }).data.uid);
     const video = await make(11, 10, 'Vic Video');
     const inPerson = await make(7, 11, 'Ida Person');
@@ -69,14 +78,10 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
   });
 
   it('writes the chosen room into the Cal.com booking, shows it written, and moves it when the room is blocked', async () => {
-    const res = await request(`${sandbox.url}/v2/bookings`, {
-      method: 'POST',
-      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-      body: JSON.stringify({
-        start: tomorrowAt(9).toISOString(),
-        eventTypeId: 7,
-        attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' },
-      }),
+    const res = await calPost(`/v2/bookings`, {
+      start: tomorrowAt(9).toISOString(),
+      eventTypeId: 7,
+      attendee: { name: 'Pat Doe', email: 'pat@example.com', timeZone: 'Europe/London' },
     });
     const uid = ((await res.body.json()) as { data: { uid: string } }).data.uid;
     await until('the room in Cal.com', async () => (await inCal(sandbox.url, uid)).location === 'Room 1A — Floor 1, North wing');
@@ -104,35 +109,22 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
   });
 
   it('a seated class holds a room for everyone who took a seat: it moves when it outgrows it, and one seat’s cancel frees no room', async () => {
-    await usher.close();
-    usher = await startTestUsher(store, {
-      runWorker: true,
-      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY },
-      yaml: YAML.replace(/cleaningMinutes: 10 \}/g, 'cleaningMinutes: 10, capacity: 2 }')
+    await restartWith(
+      YAML.replace(/cleaningMinutes: 10 \}/g, 'cleaningMinutes: 10, capacity: 2 }')
         .replace('doctors:', 'eventTypes:\n  "14": { title: Back-care class }\ndoctors:')
         .replace('rooms:\n', 'rooms:\n  - { name: "G1", floor: 0, building: "South wing", equipment: [plinth], capacity: 8 }\n'),
-    });
-    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+    );
     const start = tomorrowAt(14).toISOString();
     const seat = async (name: string) => {
-      const res = await request(`${sandbox.url}/v2/bookings`, {
-        method: 'POST',
-        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-        body: JSON.stringify({
-          start,
-          eventTypeId: 14,
-          attendee: { name, email: `${name.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
-        }),
+      const res = await calPost(`/v2/bookings`, {
+        start,
+        eventTypeId: 14,
+        attendee: { name, email: `${name.toLowerCase()}@example.com`, timeZone: 'Europe/London' },
       });
       expect(res.statusCode).toBe(201);
       return ((await res.body.json()) as { data: { uid: string; seatUid: string } }).data;
     };
-    const cancelSeat = (uid: string, seatUid: string) =>
-      request(`${sandbox.url}/v2/bookings/${uid}/cancel`, {
-        method: 'POST',
-        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-        body: JSON.stringify({ seatUid }),
-      });
+    const cancelSeat = (uid: string, seatUid: string) => calPost(`/v2/bookings/${uid}/cancel`, { seatUid });
     const roomOf = async (uid: string) => (await adminGet(usher.url, `/api/bookings/${uid}`)).body.data;
 
     const ann = await seat('Ann');
@@ -171,29 +163,19 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
   });
 
   it('a round-robin booking reassigned to a doctor who may not use its room is moved to one of theirs', async () => {
-    await usher.close();
-    usher = await startTestUsher(store, {
-      runWorker: true,
-      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY },
-      yaml: YAML.replace('doctors:', 'doctors:\n  "6": { rooms: ["2B"] }'),
-    });
-    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
-    const calPost = async (path: string, body: unknown) => {
-      const res = await request(`${sandbox.url}${path}`, {
-        method: 'POST',
-        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-        body: JSON.stringify(body),
-      });
-      return { status: res.statusCode, body: (await res.body.json()) as { data: { uid: string } } };
-    };
-    const made = await calPost('/v2/bookings', {
-      start: tomorrowAt(15).toISOString(),
-      eventTypeId: 7,
-      attendee: { name: 'Rae Robin', email: 'rae@example.com', timeZone: 'Europe/London' },
-    });
-    const uid = made.body.data.uid;
+    await restartWith(YAML.replace('doctors:', 'doctors:\n  "6": { rooms: ["2B"] }'));
+    const made = await calPost(
+      '/v2/bookings',
+      {
+        start: tomorrowAt(15).toISOString(),
+        eventTypeId: 7,
+        attendee: { name: 'Rae Robin', email: 'rae@example.com', timeZone: 'Europe/London' },
+      },
+      KEY,
+    );
+    const uid = ((await made.body.json()) as { data: { uid: string } }).data.uid;
     await until('Dr Byron’s room in Cal.com', async () => (await inCal(sandbox.url, uid)).location?.startsWith('Room 1A'));
-    expect((await calPost(`/v2/bookings/${uid}/reassign/6`, {})).status).toBe(200);
+    expect((await calPost(`/v2/bookings/${uid}/reassign/6`, {}, KEY)).statusCode).toBe(200);
     await until('Dr Turing’s room in Cal.com', async () => (await inCal(sandbox.url, uid)).location?.startsWith('Room 2B'));
     const view = (await adminGet(usher.url, `/api/bookings/${uid}`)).body.data;
     expect(view.room).toMatchObject({ name: '2B' });
@@ -207,25 +189,20 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
   });
 
   it('cancelling the rest of a weekly series frees every later week’s room, though Cal.com sends one webhook for it', async () => {
-    const made = await request(`${sandbox.url}/v2/bookings`, {
-      method: 'POST',
-      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-      body: JSON.stringify({
-        start: tomorrowAt(16).toISOString(),
-        eventTypeId: 15,
-        recurrenceCount: 4,
-        attendee: { name: 'Sam Series', email: 'sam@example.com', timeZone: 'Europe/London' },
-      }),
+    const made = await calPost(`/v2/bookings`, {
+      start: tomorrowAt(16).toISOString(),
+      eventTypeId: 15,
+      recurrenceCount: 4,
+      attendee: { name: 'Sam Series', email: 'sam@example.com', timeZone: 'Europe/London' },
     });
     expect(made.statusCode).toBe(201);
     const weeks = ((await made.body.json()) as { data: { uid: string }[] }).data.map((b) => b.uid);
     expect(weeks).toHaveLength(4);
     const view = async (uid: string) => (await adminGet(usher.url, `/api/bookings/${uid}`)).body.data;
     await until('every week has a room', async () => (await Promise.all(weeks.map(view))).every((v) => v?.room?.name));
-    const cancelled = await request(`${sandbox.url}/v2/bookings/${weeks[1]}/cancel`, {
-      method: 'POST',
-      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-      body: JSON.stringify({ cancellationReason: 'Moving away', cancelSubsequentBookings: true }),
+    const cancelled = await calPost(`/v2/bookings/${weeks[1]}/cancel`, {
+      cancellationReason: 'Moving away',
+      cancelSubsequentBookings: true,
     });
     expect(cancelled.statusCode).toBe(200);
     // The reconciler is off here: only the series check can learn of weeks 3 and 4.
@@ -240,23 +217,13 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
   });
 
   it('a collective team event takes a room every one of its doctors may use; round robin books a free doctor', async () => {
-    await usher.close();
-    usher = await startTestUsher(store, {
-      runWorker: true,
-      env: { CAL_API_URL: sandbox.url, CAL_API_KEY: KEY },
-      // Dr Somerville (8) would rather 1A; Dr Turing (6), the other host, may use only 2B.
-      yaml: YAML.replace('doctors:', 'doctors:\n  "6": { rooms: ["2B"] }\n  "8": { preferredRooms: ["1A"] }'),
-    });
-    await subscribeSandbox(sandbox.url, KEY, usher.url, TEST_SECRET);
+    // Dr Somerville (8) would rather 1A; Dr Turing (6), the other host, may use only 2B.
+    await restartWith(YAML.replace('doctors:', 'doctors:\n  "6": { rooms: ["2B"] }\n  "8": { preferredRooms: ["1A"] }'));
     const book = async (eventTypeId: number, hour: number, name: string) => {
-      const res = await request(`${sandbox.url}/v2/bookings`, {
-        method: 'POST',
-        headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-        body: JSON.stringify({
-          start: tomorrowAt(hour).toISOString(),
-          eventTypeId,
-          attendee: { name, email: 'team@example.com', timeZone: 'Europe/London' },
-        }),
+      const res = await calPost(`/v2/bookings`, {
+        start: tomorrowAt(hour).toISOString(),
+        eventTypeId,
+        attendee: { name, email: 'team@example.com', timeZone: 'Europe/London' },
       });
       const json = (await res.body.json()) as { data: { uid: string; hosts: { id: number }[] } };
       expect(res.statusCode, JSON.stringify(json)).toBe(201);
@@ -273,14 +240,10 @@ describe.each(storeKinds)('rooms end to end with the sandbox Cal.com on %s', (ki
     const triage = await book(17, 11, 'Tri Age');
     expect(triage.hosts.map((h) => h.id)).toEqual([8]);
     await book(7, 10, 'Early Bird');
-    const refused = await request(`${sandbox.url}/v2/bookings`, {
-      method: 'POST',
-      headers: { 'cal-api-version': '2024-08-13', 'content-type': 'application/json' },
-      body: JSON.stringify({
-        start: tomorrowAt(10).toISOString(),
-        eventTypeId: 17,
-        attendee: { name: 'Late', email: 'late@example.com', timeZone: 'Europe/London' },
-      }),
+    const refused = await calPost(`/v2/bookings`, {
+      start: tomorrowAt(10).toISOString(),
+      eventTypeId: 17,
+      attendee: { name: 'Late', email: 'late@example.com', timeZone: 'Europe/London' },
     });
     expect(refused.statusCode).toBe(400);
   });
