@@ -1,7 +1,9 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { openPostgres, type Db } from '../src/store/db.ts';
+import { insertInboxEvents } from '../src/store/inbox.ts';
 import { startEmbeddedServer } from '../src/store/embedded-server.ts';
 import { migrate } from '../src/store/migrate.ts';
 
@@ -29,4 +31,62 @@ export async function benchServer(): Promise<{ url: string; dataDir: string; fre
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export const profile = new Map<string, { n: number; ms: number }>();
+
+/** BENCH_PROFILE=1: time spent per statement (first words), measured around each query in a transaction. */
+export function profiled(db: Db): Db {
+  if (!process.env.BENCH_PROFILE) return db;
+  const wrap = <T extends { query: Db['query'] }>(q: T): T =>
+    new Proxy(q, {
+      get(target, key, receiver) {
+        if (key !== 'query') return Reflect.get(target, key, receiver);
+        return async (sql: string, params?: readonly unknown[]) => {
+          const t = performance.now();
+          try {
+            return await target.query(sql, params);
+          } finally {
+            const k = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
+            const e = profile.get(k) ?? { n: 0, ms: 0 };
+            e.n++;
+            e.ms += performance.now() - t;
+            profile.set(k, e);
+          }
+        };
+      },
+    });
+  return new Proxy(db, {
+    get(target, key, receiver) {
+      if (key === 'transaction')
+        return <R>(fn: (trx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<R>) => target.transaction((trx) => fn(wrap(trx)));
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
+
+/** The statements that took the most time since the last call, then forgets them. */
+export function printProfile(title: string): void {
+  console.log(`statements, ${title} (total ms, count, statement):`);
+  for (const [k, v] of [...profile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
+    console.log(`${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}× ${k}`);
+  profile.clear();
+}
+
+/** Stores signed-and-received BOOKING_CREATED bodies in the inbox, pending, a thousand at a time. */
+export async function storeCreatedEvents(db: Db, items: readonly { uid: string; body: string }[], now: Date): Promise<void> {
+  for (let i = 0; i < items.length; i += 1000)
+    await insertInboxEvents(
+      db,
+      items.slice(i, i + 1000).map((c) => ({
+        dedupeKey: randomUUID(),
+        trigger: 'BOOKING_CREATED',
+        bookingUid: c.uid,
+        source: 'webhook' as const,
+        rawBody: c.body,
+        state: 'pending' as const,
+        maxAttempts: 8,
+        receivedAt: now,
+      })),
+    );
 }

@@ -6,7 +6,6 @@
  * chosen and its location write-back job written. Baseline in the same run: the same events with
  * no rooms configured (booking state and decision only).
  */
-import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config.ts';
 import { automationEventHandler } from '../src/automations/automation-dispatch.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
@@ -17,8 +16,7 @@ import { roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { insertInboxEvents } from '../src/store/inbox.ts';
-import { benchServer } from './bench-store.ts';
+import { benchServer, printProfile, profile, profiled, storeCreatedEvents } from './bench-store.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 6000);
 const ROOMS = 20;
@@ -49,37 +47,6 @@ function bookings(n: number): string[] {
       organizer: { id: 5 + (i % 6), name: 'Dr Bench', email: `dr${i % 6}@clinic.example`, username: 'dr', timeZone: 'Europe/London' },
     });
     return JSON.stringify({ uid: b.uid, body: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()) });
-  });
-}
-
-const profile = new Map<string, { n: number; ms: number }>();
-/** BENCH_PROFILE=1: time spent per statement (first words), measured around each query. */
-function profiled(db: Db): Db {
-  if (!process.env.BENCH_PROFILE) return db;
-  const wrap = <T extends { query: Db['query'] }>(q: T): T =>
-    new Proxy(q, {
-      get(target, key, receiver) {
-        if (key !== 'query') return Reflect.get(target, key, receiver);
-        return async (sql: string, params?: readonly unknown[]) => {
-          const t = performance.now();
-          try {
-            return await target.query(sql, params);
-          } finally {
-            const k = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
-            const e = profile.get(k) ?? { n: 0, ms: 0 };
-            e.n++;
-            e.ms += performance.now() - t;
-            profile.set(k, e);
-          }
-        };
-      },
-    });
-  return new Proxy(db, {
-    get(target, key, receiver) {
-      if (key === 'transaction')
-        return <R>(fn: (trx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<R>) => target.transaction((trx) => fn(wrap(trx)));
-      return Reflect.get(target, key, receiver);
-    },
   });
 }
 
@@ -114,31 +81,17 @@ async function run(
     backoffBaseSeconds: 1,
     backoffMaxSeconds: 10,
   });
-  for (let i = 0; i < items.length; i += 1000) {
-    const chunk = items.slice(i, i + 1000).map((s) => JSON.parse(s) as { uid: string; body: string });
-    await insertInboxEvents(
-      db,
-      chunk.map((c) => ({
-        dedupeKey: randomUUID(),
-        trigger: 'BOOKING_CREATED',
-        bookingUid: c.uid,
-        source: 'webhook' as const,
-        rawBody: c.body,
-        state: 'pending' as const,
-        maxAttempts: 8,
-        receivedAt: now,
-      })),
-    );
-  }
+  await storeCreatedEvents(
+    db,
+    items.map((s) => JSON.parse(s) as { uid: string; body: string }),
+    now,
+  );
   const t0 = performance.now();
   while (await worker.runInboxOnce()) {
     // drain
   }
   const seconds = (performance.now() - t0) / 1000;
-  if (process.env.BENCH_PROFILE) {
-    for (const [k, v] of [...profile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
-      console.log(`${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}× ${k}`);
-  }
+  if (process.env.BENCH_PROFILE) printProfile(`${rooms} rooms`);
   const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
   return {
     perSecond: items.length / seconds,
