@@ -287,9 +287,11 @@ export async function assignBooking(
   if (!(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
   await lockRoomPlanning(trx);
   const existing = await getAssignment(trx, b.uid);
-  // A seated class that gained seats (CONTRACT §1.2), or a booking now another doctor's, may no
-  // longer suit its room: chosen again.
-  const outgrown = existing?.room ? await unfitRoom(trx, deps, existing.room, need) : undefined;
+  // A seated class that gained seats (CONTRACT §1.2), or a booking now another doctor's (or
+  // doctors'), may no longer suit its room: chosen again. Only those are checked — a repeated event
+  // for an ordinary booking costs no extra query; rooms that change are the re-planner's.
+  const mayNotFit = need.people !== undefined || !!b.coHosts?.length || options.cause === 'reassigned';
+  const outgrown = existing?.room && mayNotFit ? await unfitRoom(trx, deps, existing.room, need) : undefined;
   if (existing?.room && existing.from.getTime() === b.start.getTime() && !outgrown) {
     if ((options.write ?? true) && b.status === 'accepted' && existing.locationText && existing.locationText !== existing.locationWritten) {
       await enqueueLocation(trx, b, existing.locationText, deps, now);
