@@ -5,6 +5,7 @@ import { schemaFaults } from './config-faults.ts';
 import { z } from 'zod';
 import { UsherError } from './errors.ts';
 import { gateSectionSchema, resolveGateSettings, type GateSettings } from './gate/gate-config.ts';
+import { type CalendarSettings, type InsightsSettings, insightsSections, resolveInsightsSettings } from './insights/insights-config.ts';
 import { resolveRoomSettings, roomSections, type RoomConfig, type RoomSettings } from './rooms/room-config.ts';
 import { automationsSchema, resolveAutomations, type Automation } from './automations/automation-config.ts';
 import { boardSectionSchema, resolveBoardSettings, type BoardSettings } from './board/board-config.ts';
@@ -76,6 +77,7 @@ const fileSchema = z
       )
       .default({}),
     ...roomSections,
+    ...insightsSections,
     board: boardSectionSchema,
     automations: automationsSchema,
   })
@@ -121,6 +123,8 @@ export interface Config {
   readonly rooms: readonly RoomConfig[];
   readonly roomSettings: RoomSettings;
   readonly board: BoardSettings;
+  readonly insights: InsightsSettings;
+  readonly calendars: CalendarSettings;
   /** Follow-up actions on Cal.com's and Usher's events, secrets resolved, templates checked. */
   readonly automations: readonly Automation[];
   /** Sections later features read (rooms, members, automations), kept verbatim for their own parsers. */
@@ -280,6 +284,7 @@ export function loadConfig(env: Env, options: { requireSecrets?: boolean; yamlTe
     rooms: file.rooms,
     roomSettings,
     board,
+    ...resolveInsightsSettings(file),
     automations,
     file: file as Record<string, unknown>,
   };

@@ -1,0 +1,158 @@
+import { TZDate } from '@date-fns/tz';
+import { z } from 'zod';
+import type { Queryable } from '../store/db.ts';
+import {
+  type DoctorPeriod,
+  doctorInsights,
+  type Grain,
+  type RoomPeriod,
+  roomInsights,
+  type WriteBackPeriod,
+  writeBackInsights,
+} from '../store/insights.ts';
+import type { InsightsSettings } from './insights-config.ts';
+
+const MAX_DAYS = 731;
+const localDay = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T12:00:00Z`)) && new Date(`${d}T12:00:00Z`).toISOString().startsWith(d), 'a real date');
+
+export const insightsQuery = z
+  .object({
+    from: localDay.optional().describe('first day (clinic time); default: 27 days before `to`'),
+    to: localDay.optional().describe('last day, included; default: today'),
+    grain: z.enum(['day', 'week', 'month']).default('day'),
+  })
+  .strict()
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'must not be after to', path: ['from'] })
+  .refine((q) => !q.from || !q.to || daysBetween(q.from, q.to) < MAX_DAYS, {
+    message: `at most ${MAX_DAYS} days at once`,
+    path: ['to'],
+  });
+export type InsightsQuery = z.input<typeof insightsQuery>;
+
+function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+export function localDate(at: Date, timeZone: string): string {
+  const d = new TZDate(at.getTime(), timeZone);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+export function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Booked minutes over open minutes, 0–1 (more than 1 when bookings ran outside the hours); null: never open. */
+const ratio = (booked: number, open: number) => (open > 0 ? Math.round((booked / open) * 1000) / 1000 : null);
+
+export type RoomFigures = Omit<RoomPeriod, 'room' | 'period'>;
+
+export interface InsightsReport {
+  from: string;
+  to: string;
+  grain: Grain;
+  timeZone: string;
+  minimumGapMinutes: number;
+  /** Per room and period. */
+  rooms: (RoomPeriod & { utilisation: number | null })[];
+  /** The whole clinic per period (every room added up). */
+  clinic: (RoomFigures & { period: string; utilisation: number | null })[];
+  /** Each room over the whole period. */
+  roomTotals: (RoomFigures & { room: string; utilisation: number | null })[];
+  doctors: DoctorPeriod[];
+  writeBack: WriteBackPeriod[];
+}
+
+const FIGURES: readonly (keyof RoomFigures)[] = [
+  'openMinutes',
+  'bookedMinutes',
+  'bookings',
+  'cleaningMinutes',
+  'idleGaps',
+  'idleGapMinutes',
+  'noShows',
+  'waited',
+  'waitMinutesTotal',
+  'waitMinutesMax',
+  'movesOut',
+];
+
+function sumBy<K extends string>(rows: readonly RoomPeriod[], key: (r: RoomPeriod) => K): Map<K, RoomFigures> {
+  const out = new Map<K, RoomFigures>();
+  for (const r of rows) {
+    const k = key(r);
+    const acc = out.get(k) ?? (Object.fromEntries(FIGURES.map((f) => [f, 0])) as unknown as RoomFigures);
+    for (const f of FIGURES) acc[f] = f === 'waitMinutesMax' ? Math.max(acc[f], r[f]) : acc[f] + r[f];
+    out.set(k, acc);
+  }
+  return out;
+}
+
+/** Every figure of a period, computed by the store (see store/insights.ts), with the sums drawn from them. */
+export async function insightsReport(
+  db: Queryable,
+  settings: InsightsSettings,
+  timeZone: string,
+  query: InsightsQuery,
+  now: Date,
+): Promise<InsightsReport> {
+  const q = insightsQuery.parse(query);
+  const to = q.to ?? localDate(now, timeZone);
+  const from = q.from ?? addDays(to, -27);
+  if (from > to) return insightsReport(db, settings, timeZone, { ...q, from: to, to }, now);
+  const window = { from, to, grain: q.grain, timeZone, ...settings };
+  const [rooms, doctors, writeBack] = await Promise.all([
+    roomInsights(db, window),
+    doctorInsights(db, window),
+    writeBackInsights(db, window),
+  ]);
+  return {
+    from,
+    to,
+    grain: q.grain,
+    timeZone,
+    minimumGapMinutes: settings.minimumGapMinutes,
+    rooms: rooms.map((r) => ({ ...r, utilisation: ratio(r.bookedMinutes, r.openMinutes) })),
+    clinic: [...sumBy(rooms, (r) => r.period)].map(([period, f]) => ({ period, ...f, utilisation: ratio(f.bookedMinutes, f.openMinutes) })),
+    roomTotals: [...sumBy(rooms, (r) => r.room)]
+      .map(([room, f]) => ({ room, ...f, utilisation: ratio(f.bookedMinutes, f.openMinutes) }))
+      .sort((a, b) => a.room.localeCompare(b.room, 'en', { numeric: true })),
+    doctors,
+    writeBack,
+  };
+}
+
+export const INSIGHTS_TABLES = ['rooms', 'clinic', 'doctors', 'write-back'] as const;
+export type InsightsTable = (typeof INSIGHTS_TABLES)[number];
+
+/**
+ * One table of a report as CSV (RFC 4180). A cell that a spreadsheet would run as a formula (a room
+ * or doctor named "=HYPERLINK(…)") is prefixed with an apostrophe (OWASP's CSV injection advice).
+ */
+export function insightsCsv(report: InsightsReport, table: InsightsTable): string {
+  const rows = (table === 'rooms'
+    ? report.rooms
+    : table === 'clinic'
+      ? report.clinic
+      : table === 'doctors'
+        ? report.doctors
+        : report.writeBack) as readonly object[] as readonly Record<string, unknown>[];
+  const headers =
+    rows.length > 0
+      ? Object.keys(rows[0]!)
+      : {
+          rooms: ['room', 'period', ...FIGURES, 'utilisation'],
+          clinic: ['period', ...FIGURES, 'utilisation'],
+          doctors: ['doctor', 'period', 'bookings', 'bookedMinutes', 'rooms', 'noShows', 'waited'],
+          'write-back': ['period', 'writes', 'retried', 'p50Seconds', 'p95Seconds', 'maxSeconds'],
+        }[table];
+  const cell = (v: unknown) => {
+    let s = v === null || v === undefined ? '' : String(v);
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return `${[headers.map(cell).join(','), ...rows.map((r) => headers.map((h) => cell(r[h])).join(','))].join('\r\n')}\r\n`;
+}
