@@ -1,4 +1,4 @@
-import { TZDate } from '@date-fns/tz';
+import { localDate } from '../domain/calendar-period.ts';
 import { z } from 'zod';
 import type { Queryable } from '../store/db.ts';
 import {
@@ -34,11 +34,6 @@ export type InsightsQuery = z.input<typeof insightsQuery>;
 
 function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
-}
-
-export function localDate(at: Date, timeZone: string): string {
-  const d = new TZDate(at.getTime(), timeZone);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
 export function addDays(day: string, n: number): string {

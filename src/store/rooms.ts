@@ -189,7 +189,9 @@ export async function getAssignment(db: Queryable, uid: string): Promise<Assignm
 /** Assignments (and waiting bookings) whose time overlaps the window. */
 export async function listAssignments(db: Queryable, window: { from: Date; to: Date }): Promise<Assignment[]> {
   const result = await db.query(
-    `select ${ASSIGNMENT_COLUMNS} from room_assignments where during && tstzrange($1, $2) order by lower(during), booking_uid`,
+    // Byte order for uids whatever the server's collation: the planner breaks ties in this order, and
+    // what-if (insights/what-if.ts) replays it with the same order on any server.
+    `select ${ASSIGNMENT_COLUMNS} from room_assignments where during && tstzrange($1, $2) order by lower(during), booking_uid collate "C"`,
     [window.from, window.to],
   );
   return result.rows.map(assignmentFromRow);
