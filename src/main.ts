@@ -27,6 +27,7 @@ import { feedDifferences, reconcile, type ReconcileResult } from './cal/reconcil
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
 import { roomEventHandler } from './rooms/room-events.ts';
+import { renderFeed } from './insights/calendar-feed.ts';
 import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
 import { markLocationWritten } from './store/rooms.ts';
@@ -129,10 +130,8 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         onJob: (kind, state) => metrics.jobsProcessed.inc({ kind, state }),
       },
     });
-    const present = bookingPresenter({
-      showNames: config.board.showNames,
-      eventTypeTitles: Object.fromEntries(Object.entries(config.eventTypes).map(([id, t]) => [id, t.title])),
-    });
+    const eventTypeTitles = Object.fromEntries(Object.entries(config.eventTypes).map(([id, t]) => [id, t.title]));
+    const present = bookingPresenter({ showNames: config.board.showNames, eventTypeTitles });
     const boardDeps: BoardDeps = {
       timeZone: config.timeZone,
       title: config.board.title,
@@ -176,6 +175,21 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         title: config.board.title,
         present,
         dayView: (date) => boardView(db, boardDeps, middayOfLocalDate(date, config.timeZone)),
+      },
+      calendars: {
+        publicUrl: config.publicUrl,
+        renderFeed: (f) =>
+          renderFeed(
+            db,
+            f,
+            {
+              settings: config.calendars,
+              timeZone: config.timeZone,
+              title: config.board.title,
+              present: (showNames) => bookingPresenter({ showNames, eventTypeTitles }),
+            },
+            clock.now(),
+          ),
       },
     });
     const address = await app.listen({ port: config.port, host: config.host });

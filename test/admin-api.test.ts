@@ -44,6 +44,12 @@ const ADMIN_ROUTES = [
   'get /api/rooms/board',
   'get /api/slots',
   'post /api/bookings',
+  'get /api/insights',
+  'get /api/insights.csv',
+  'post /api/what-if',
+  'get /api/calendar-feeds',
+  'post /api/calendar-feeds',
+  'delete /api/calendar-feeds/{id}',
 ];
 
 type Operation = { security?: unknown[]; responses: Record<string, { content?: { 'application/json'?: { schema: object } } }> };
@@ -161,6 +167,38 @@ describe.each(storeKinds)('the admin API on %s', (kind) => {
     await check('post', '/api/bookings/{uid}/room', '/api/bookings/api-tour-1/room', { room: '1A' });
     await check('post', '/api/rooms/replan', '/api/rooms/replan');
     await check('get', '/api/rooms/board', `/api/rooms/board?at=${encodeURIComponent(start.toISOString())}`);
+
+    // What the data tells the clinic: the day's insights, the same as CSV, a what-if, a room's calendar.
+    const day = start.toISOString().slice(0, 10);
+    const insights = await check('get', '/api/insights', `/api/insights?from=${day}&to=${day}&grain=day`);
+    expect(insights.body.data.rooms).toContainEqual(expect.objectContaining({ room: '1A', period: day, bookings: 1, bookedMinutes: 30 }));
+    const csv = await request(`${t.usher.url}/api/insights.csv?table=clinic&from=${day}&to=${day}`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect((await csv.body.text()).split('\r\n')[0]).toMatch(/^period,openMinutes,bookedMinutes,/);
+    expect((await check('get', '/api/insights', '/api/insights?from=2026-13-01')).status).toBe(400);
+    const whatIf = await check('post', '/api/what-if', '/api/what-if', { from: day, to: day, without: ['1A'] });
+    expect(whatIf.body.data).toMatchObject({ bookings: 1, rooms: { removed: ['1A'] }, differences: { otherRoom: 1 } });
+    const unknown = await check('post', '/api/what-if', '/api/what-if', { from: day, to: day, without: ['1a'] });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(unknown.body)).toContain('did you mean \\"1A\\"');
+    const made = await check('post', '/api/calendar-feeds', '/api/calendar-feeds', { room: '1A' });
+    const feedUrl = made.body.data.url as string;
+    expect(feedUrl).toMatch(/\/calendars\/[\w-]{32}\.ics$/);
+    const ics = await request(feedUrl);
+    expect(ics.statusCode).toBe(200);
+    expect(ics.headers['content-type']).toBe('text/calendar; charset=utf-8');
+    expect(await ics.body.text()).toContain('UID:api-tour-1@usher');
+    expect(JSON.stringify((await check('get', '/api/calendar-feeds', '/api/calendar-feeds')).body)).not.toContain(
+      feedUrl.split('/').at(-1)!,
+    );
+    const feedId = (made.body.data.feed as { id: number }).id;
+    await check('delete', '/api/calendar-feeds/{id}', `/api/calendar-feeds/${feedId}`);
+    expect((await request(feedUrl)).statusCode).toBe(404);
+    expect((await check('delete', '/api/calendar-feeds/{id}', `/api/calendar-feeds/${feedId}`)).status).toBe(404);
+
     await check('delete', '/api/rooms/{name}', '/api/rooms/3C');
     expect((await check('put', '/api/rooms/{name}', '/api/rooms/4D', { openHours: '18:00-08:00' })).status).toBe(400);
   });

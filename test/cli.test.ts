@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { listMigrations } from '../src/store/migrate.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './config.ts';
 import { spawnServe } from './serve-process.ts';
-import { postWebhook } from './usher.ts';
+import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
+import { postWebhook, until } from './usher.ts';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../bin/usher.mjs', import.meta.url));
@@ -222,6 +223,62 @@ describe('usher slots and usher book against the sandbox Cal.com', () => {
       expect([...sandbox.state.bookings.values()].filter((b) => b.attendee.email === 'cli@example.com')).toHaveLength(1);
     } finally {
       await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('usher insights, what-if and calendars beside a running Usher', () => {
+  it('reads a day back as a table and CSV, replays it without a room and with one added, and makes and revokes a room’s calendar', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'usher-cli-insights-'));
+    chmodSync(dir, 0o755);
+    const configPath = join(dir, 'usher.config.yaml');
+    writeFileSync(
+      configPath,
+      'timeZone: UTC\nworker: { pollIntervalMs: 50 }\nrooms:\n  - { name: "1A", floor: 1 }\n  - { name: "2B", floor: 2, equipment: [ecg] }\n',
+    );
+    const env = { PATH: process.env.PATH ?? '', USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data'), USHER_ADMIN_TOKEN: '' };
+    const usher = (...args: string[]) => run(process.execPath, [bin, ...args], { env });
+    const server = await spawnServe({ ...env, USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    try {
+      const start = new Date(Date.now() + 2 * 86_400_000);
+      start.setUTCHours(10, 0, 0, 0);
+      const day = start.toISOString().slice(0, 10);
+      const b = sampleBooking({ uid: 'cli-insights-1', start, end: new Date(start.getTime() + 30 * 60_000) });
+      expect(
+        (await postWebhook(server.url, envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()))).status,
+      ).toBe(200);
+      await until('the booking has a room', async () => {
+        const rows = JSON.parse((await usher('insights', '--from', day, '--to', day, '--grain', 'day', '--json')).stdout);
+        return rows.rooms.some((r: { bookings: number }) => r.bookings === 1);
+      });
+      const table = (await usher('insights', '--from', day, '--to', day, '--grain', 'day')).stdout;
+      expect(table).toMatch(new RegExp(`${day} +1A +5% +0\\.5 +10\\.0 +1 `));
+      const csv = (await usher('insights', '--from', day, '--to', day, '--grain', 'day', '--csv')).stdout;
+      expect(csv.split('\r\n')[1]).toBe(`1A,${day},600,30,1,0,2,570,0,0,0,0,0,0.05`);
+
+      const replay = JSON.parse((await usher('what-if', '--from', day, '--to', day, '--without', '1A', '--json')).stdout);
+      expect(replay).toMatchObject({
+        bookings: 1,
+        differences: { otherRoom: 1, sample: [{ uid: 'cli-insights-1', recorded: '1A', whatIf: '2B' }] },
+      });
+      const words = (await usher('what-if', '--from', day, '--to', day, '--add', '3C ecg,xray', '--cleaning', '1A=15')).stdout;
+      expect(words).toContain('1 booking that needed a room');
+      expect(words).toMatch(/\n3C +— +— +0 +0%\n/);
+      await expect(usher('what-if', '--from', day, '--to', day, '--without', '1a')).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('did you mean "1A"?'),
+      });
+
+      const made = JSON.parse((await usher('calendars', 'add', '--room', '1A', '--json')).stdout);
+      const url = made.url.replace(/^http:\/\/[^/]+/, server.url);
+      expect(await (await fetch(url)).text()).toContain('UID:cli-insights-1@usher');
+      expect((await usher('calendars')).stdout).toMatch(/1 +room 1A +initials/);
+      expect((await usher('calendars', 'revoke', String(made.feed.id))).stdout).toBe('Feed 1 (room 1A) revoked.\n');
+      expect((await fetch(url)).status).toBe(404);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -6,6 +6,7 @@ import { registerBookingCommands } from './booking-commands.ts';
 import { registerDoctorCommands } from './doctor-commands.ts';
 import { commandContext } from './command-context.ts';
 import { registerGateCommands } from './gate-commands.ts';
+import { registerInsightsCommands } from './insights-commands.ts';
 import { registerRoomCommands } from './room-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { registerWorkCommands } from './work-commands.ts';
@@ -37,6 +38,7 @@ export function usherProgram(env: Env): Command {
   registerWorkCommands(program, ctx);
   registerGateCommands(program, ctx);
   registerRoomCommands(program, ctx);
+  registerInsightsCommands(program, ctx);
   registerBookingCommands(program, ctx);
   registerDoctorCommands(program, ctx);
   return program;

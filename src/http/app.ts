@@ -15,6 +15,7 @@ import type { CalClient } from '../cal/api-client.ts';
 import { bookingRoutes } from './booking-routes.ts';
 import { boardRoutes, type BoardRouteOptions } from './board-routes.ts';
 import { gateRoutes } from './gate-routes.ts';
+import { insightsRoutes, type InsightsRouteOptions } from './insights-routes.ts';
 import { roomRoutes } from './room-routes.ts';
 import type { Operations } from '../operations/operations.ts';
 import type { Metrics } from './metrics.ts';
@@ -55,6 +56,7 @@ export interface AppOptions {
   timeZone: string;
   cal: CalClient;
   board: Pick<BoardRouteOptions, 'auth' | 'feed' | 'title' | 'present' | 'dayView'>;
+  calendars: Pick<InsightsRouteOptions, 'renderFeed' | 'publicUrl'>;
   /** Run every answer of a documented route through its schema (tests): a drift fails loudly. */
   validateResponses?: boolean;
   /** Later features add their routes here. */
@@ -180,6 +182,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { ops, adminGuard });
   await app.register(gateRoutes, { ops, adminGuard });
   await app.register(roomRoutes, { ops, db: o.db, adminGuard, now: o.now, timeZone: o.timeZone, present: o.board.present });
+  await app.register(insightsRoutes, { ...o.calendars, ops, db: o.db, adminGuard });
   await app.register(bookingRoutes, { ops, db: o.db, cal: o.cal, adminGuard, now: o.now });
   await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, ops: o.ops('board'), wakeWorker: o.wakeWorker });
 

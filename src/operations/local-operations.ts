@@ -7,6 +7,9 @@ import { UsherError } from '../errors.ts';
 import type { GateDeps } from '../gate/decide-request.ts';
 import { adjustCredits, decideByOperator, heldBookings, importMembers, memberAccount } from '../gate/gate-operations.ts';
 import { parseMembersCsv } from '../gate/members-csv.ts';
+import { calendarFeeds, createFeed, endFeed } from '../insights/calendar-feed.ts';
+import { insightsReport } from '../insights/insights-report.ts';
+import { whatIf } from '../insights/what-if.ts';
 import { parseRef, replay } from '../jobs/replay.ts';
 import {
   blockRoom,
@@ -175,6 +178,12 @@ export function localOperations(o: LocalOperationsOptions): Operations {
     moveBooking: async (uid, m) => changed(await moveBooking(db, rooms, { uid, room: m.room, by: m.by ?? o.actor }, o.now())),
     roomOptions: async (uid) => (await roomOptionsFor(db, rooms, uid, o.now())).map(presentRoomOption),
     replan: async () => changed({ plan: presentReplan(await replanUpcoming(db, rooms, o.now(), 'operator')) }),
+
+    insights: (q) => insightsReport(db, o.config.insights, o.config.timeZone, q, o.now()),
+    whatIf: (q, onProgress) => whatIf(db, rooms, o.config.insights, q, onProgress),
+    listCalendarFeeds: (q) => calendarFeeds(db, q.all),
+    createCalendarFeed: (f) => createFeed(db, o.config.calendars, f, o.actor, o.now()),
+    revokeCalendarFeed: (id) => endFeed(db, id, o.now()),
 
     slots: (q) =>
       o.cal().listSlots({ eventTypeId: q.eventTypeId, start: q.from, end: q.to, ...(q.timeZone ? { timeZone: q.timeZone } : {}) }),

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { checkoutSchema, type CheckoutRequest } from '../bookings/checkout.ts';
 import type { ReconcileResult } from '../cal/reconciler.ts';
+import type { NewFeed, PresentedFeed } from '../insights/calendar-feed.ts';
+import type { InsightsQuery, InsightsReport } from '../insights/insights-report.ts';
+import type { WhatIfQuery, WhatIfResult } from '../insights/what-if.ts';
 import type { heldBookings, ImportResult } from '../gate/gate-operations.ts';
 import type { CreditBalance, LedgerEntry } from '../store/credits.ts';
 import type { Member } from '../store/members.ts';
@@ -46,6 +49,15 @@ export interface Operations {
   /** Every room for a booking, fitting ones first, each with why it fits or not in words. */
   roomOptions(uid: string): Promise<PresentedRoomOption[]>;
   replan(): Promise<{ plan: PresentedReplan }>;
+
+  /** Utilisation and the rest per room, doctor and period (insights/insights-report.ts). */
+  insights(q: InsightsQuery): Promise<InsightsReport>;
+  /** A past period replayed with other rooms, beside what happened; changes nothing. */
+  whatIf(q: WhatIfQuery, onProgress?: (done: number, total: number) => void): Promise<WhatIfResult>;
+  listCalendarFeeds(q: { all: boolean }): Promise<PresentedFeed[]>;
+  /** A room's or doctor's iCalendar feed; the answer's path holds its secret, shown this once. */
+  createCalendarFeed(f: NewFeed): Promise<{ feed: PresentedFeed; path: string }>;
+  revokeCalendarFeed(id: number): Promise<PresentedFeed>;
 
   slots(q: SlotsQuery): Promise<Record<string, { start: string }[]>>;
   /** A booking made in Cal.com once per key (a retried key answers the first outcome). */

@@ -80,6 +80,12 @@ export function remoteOperations(admin: AdminClient): Operations {
     moveBooking: (uid, m) => post(`/api/bookings/${enc(uid)}/room`, m),
     roomOptions: (uid) => get(`/api/bookings/${enc(uid)}/rooms`),
     replan: () => post('/api/rooms/replan'),
+    insights: (q) => get(`/api/insights${query(q)}`),
+    // The replay runs on the server: no progress to show from here, only the answer.
+    whatIf: (q) => post('/api/what-if', q),
+    listCalendarFeeds: (q) => get(`/api/calendar-feeds${query({ all: q.all || undefined })}`),
+    createCalendarFeed: (f) => post('/api/calendar-feeds', f),
+    revokeCalendarFeed: (id) => admin.call('DELETE', `/api/calendar-feeds/${id}`),
     slots: (q) => get(`/api/slots${query(q)}`),
     book: (key, body) => admin.call('POST', '/api/bookings', body, { 'idempotency-key': key }),
   };
