@@ -9,7 +9,7 @@ import { UsherError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { startUsher, type Usher } from '../main.ts';
 import { loadSeed } from '../sandbox/load-seed.ts';
-import { seedDemoDay } from '../sandbox/demo-day.ts';
+import { seedDemoDay, seedDemoHistory } from '../sandbox/demo-day.ts';
 import { Sandbox } from '../sandbox/sandbox-server.ts';
 import { readLockOwner } from '../store/data-dir-lock.ts';
 import { TrafficGenerator } from '../sandbox/traffic.ts';
@@ -100,6 +100,8 @@ export async function runStart(env: Env, options: { reset?: boolean } = {}): Pro
     log.info({ ...imported }, 'demo club members imported from demo/members.csv');
   }
   await subscribeSandbox(sandboxUrl, apiKey, usher.url, result.config.cal.webhookSecret);
+  const history = seedDemoHistory(sandbox, new Date(), { timeZone: result.config.timeZone });
+  if (history.length) log.info({ bookings: history.length }, 'demo: four weeks of the clinic before today, for the insights page');
   const today = seedDemoDay(sandbox, new Date());
   if (today.length) log.info({ bookings: today.length }, 'demo: a clinic day around now, announced to Usher as Cal.com would');
   saveSandbox();

@@ -115,6 +115,15 @@ export function registerInsightsCommands(program: Command, ctx: CommandContext):
             ],
             'no room written to Cal.com in this period',
           );
+        if (o.table === 'without-room')
+          return out.table(
+            report.withoutRoom,
+            [
+              { header: 'PERIOD', value: (r) => r.period },
+              { header: 'STILL WITHOUT A ROOM', value: (r) => r.bookings },
+            ],
+            'every booking that needed a room has one',
+          );
         const rows = o.table === 'clinic' ? report.clinic.map((r) => ({ ...r, room: 'all' })) : report.rooms;
         out.table(
           rows,

@@ -184,7 +184,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(roomRoutes, { ops, db: o.db, adminGuard, now: o.now, timeZone: o.timeZone, present: o.board.present });
   await app.register(insightsRoutes, { ...o.calendars, ops, db: o.db, adminGuard });
   await app.register(bookingRoutes, { ops, db: o.db, cal: o.cal, adminGuard, now: o.now });
-  await app.register(boardRoutes, { ...o.board, db: o.db, now: o.now, ops: o.ops('board'), wakeWorker: o.wakeWorker });
+  await app.register(boardRoutes, {
+    ...o.board,
+    db: o.db,
+    now: o.now,
+    timeZone: o.timeZone,
+    ops: o.ops('board'),
+    wakeWorker: o.wakeWorker,
+  });
 
   for (const routes of o.extraRoutes ?? []) await app.register(routes);
   return app;

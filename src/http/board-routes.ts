@@ -4,6 +4,8 @@ import { BoardAuth, type Viewer } from '../board/board-auth.ts';
 import type { BoardFeed } from '../board/board-feed.ts';
 import { boardAssets, type Asset } from '../board/client-assets.ts';
 import { errorBody, httpStatusOf, UsherError } from '../errors.ts';
+import { INSIGHTS_TABLES, insightsCsv, insightsQuery } from '../insights/insights-report.ts';
+import { whatIfQuery } from '../insights/what-if.ts';
 import type { Operations } from '../operations/operations.ts';
 import type { PresentedReplan } from '../operations/present-replan.ts';
 import type { BookingPresenter } from '../rooms/room-board.ts';
@@ -19,6 +21,7 @@ export interface BoardRouteOptions {
   now: () => Date;
   /** The same operations as the admin API and the CLI, done as the signed-in person. */
   ops: Operations;
+  timeZone: string;
   /** The board of another day (YYYY-MM-DD in the clinic's zone), computed on request. */
   dayView: (date: string) => Promise<unknown>;
   wakeWorker: () => void;
@@ -98,6 +101,15 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     }
     return v;
   };
+  /** Staff reading (a GET: no CSRF token, nothing changes): the insights and their CSV downloads. */
+  const staffReader = async (req: FastifyRequest, reply: FastifyReply): Promise<Viewer | undefined> => {
+    const v = await viewer(req, reply);
+    if (v && v.role !== 'staff') {
+      await reply.code(httpStatusOf('FORBIDDEN')).send(errorBody('FORBIDDEN', 'insights are for staff sign-ins'));
+      return undefined;
+    }
+    return v;
+  };
   /** Staff, with the CSRF token: the only way to change anything from the board. */
   const staff = async (req: FastifyRequest, reply: FastifyReply): Promise<Viewer | undefined> => {
     const v = await viewer(req, reply);
@@ -121,6 +133,7 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     return reply.header('content-type', a.type).send(a.body);
   };
   app.get('/board/app.js', (req, reply) => serveAsset(req, reply, (a) => a.script));
+  app.get('/board/insights.js', (req, reply) => serveAsset(req, reply, (a) => a.insights));
   app.get('/board/board.css', (req, reply) => serveAsset(req, reply, (a) => a.style));
 
   app.get('/board', async (req, reply) => {
@@ -137,6 +150,21 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
         o.title,
         `<link rel="stylesheet" href="/board/board.css?v=${v8(style)}"><script type="module" src="/board/app.js?v=${v8(script)}"></script>`,
         `<div id="app"><p class="loading">Loading the board…</p></div>`,
+      ),
+    );
+  });
+
+  // Insights: a page of its own (staff; the page says so to a view-only sign-in).
+  app.get('/board/insights', async (req, reply) => {
+    const { insights, style } = await boardAssets();
+    reply.header('content-type', 'text/html; charset=utf-8');
+    if (!(await o.auth.viewer(req, o.now()))) return reply.code(303).header('location', '/board').send();
+    const v8 = (a: Asset) => a.etag.slice(1, 9);
+    return reply.send(
+      page(
+        `Insights · ${o.title}`,
+        `<link rel="stylesheet" href="/board/board.css?v=${v8(style)}"><script type="module" src="/board/insights.js?v=${v8(insights)}"></script>`,
+        `<div id="app"><p class="loading">Loading the figures…</p></div>`,
       ),
     );
   });
@@ -169,7 +197,9 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     const v = await viewer(req, reply);
     if (!v) return;
     // The server's time: a wall tablet's own clock is often minutes off, and the board must agree with Usher.
-    return { data: { name: v.name, role: v.role, csrfToken: v.csrfToken, title: o.title, now: o.now().toISOString() } };
+    return {
+      data: { name: v.name, role: v.role, csrfToken: v.csrfToken, title: o.title, timeZone: o.timeZone, now: o.now().toISOString() },
+    };
   });
 
   // Another day than today: the page asks again whenever the live view changes, so it stays current.
@@ -223,6 +253,28 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
     });
     if (closed) return unsubscribe();
     heartbeat = setInterval(() => res.write(': still here\n\n'), 15_000);
+  });
+
+  app.get('/board/api/insights', async (req, reply) => {
+    if (!(await staffReader(req, reply))) return;
+    return { data: await o.ops.insights(insightsQuery.parse(req.query)) };
+  });
+  app.get('/board/api/insights.csv', async (req, reply) => {
+    if (!(await staffReader(req, reply))) return;
+    const { table, ...q } = z
+      .object({ table: z.enum(INSIGHTS_TABLES).default('rooms') })
+      .loose()
+      .parse(req.query);
+    const report = await o.ops.insights(insightsQuery.parse(q));
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="usher-${table}-${report.from}-${report.to}.csv"`)
+      .send(insightsCsv(report, table));
+  });
+  // A replay reads only, but runs for seconds: a POST with the CSRF token, so no page elsewhere can start one.
+  app.post('/board/api/what-if', async (req, reply) => {
+    if (!(await staff(req, reply))) return;
+    return { data: await o.ops.whatIf(whatIfQuery.parse(req.body)) };
   });
 
   const done = <T>(value: T) => {

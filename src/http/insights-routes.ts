@@ -52,6 +52,7 @@ const report = z.object({
       .object({ period: z.string(), writes: n, retried: n, p50Seconds: n, p95Seconds: n, maxSeconds: n })
       .describe('room locations written to Cal.com: seconds from the decision to Cal.com’s answer'),
   ),
+  withoutRoom: z.array(z.object({ period: z.string(), bookings: n }).describe('bookings that needed a room and still have none')),
 });
 const roomUse = z.object({ room: z.string(), bookings: n, bookedMinutes: n, openMinutes: n, utilisation: n.nullable() });
 const scenario = { withRoom: n, withoutRoom: n, moves: n, waited: n, perRoom: z.array(roomUse) };

@@ -7,6 +7,8 @@ import {
   type Grain,
   type RoomPeriod,
   roomInsights,
+  type UnplacedPeriod,
+  unplacedInsights,
   type WriteBackPeriod,
   writeBackInsights,
 } from '../store/insights.ts';
@@ -59,6 +61,8 @@ export interface InsightsReport {
   roomTotals: (RoomFigures & { room: string; utilisation: number | null })[];
   doctors: DoctorPeriod[];
   writeBack: WriteBackPeriod[];
+  /** Bookings that needed a room and still have none, per period. */
+  withoutRoom: UnplacedPeriod[];
 }
 
 const FIGURES: readonly (keyof RoomFigures)[] = [
@@ -99,10 +103,11 @@ export async function insightsReport(
   const from = q.from ?? addDays(to, -27);
   if (from > to) return insightsReport(db, settings, timeZone, { ...q, from: to, to }, now);
   const window = { from, to, grain: q.grain, timeZone, ...settings };
-  const [rooms, doctors, writeBack] = await Promise.all([
+  const [rooms, doctors, writeBack, withoutRoom] = await Promise.all([
     roomInsights(db, window),
     doctorInsights(db, window),
     writeBackInsights(db, window),
+    unplacedInsights(db, window),
   ]);
   return {
     from,
@@ -117,10 +122,11 @@ export async function insightsReport(
       .sort((a, b) => a.room.localeCompare(b.room, 'en', { numeric: true })),
     doctors,
     writeBack,
+    withoutRoom,
   };
 }
 
-export const INSIGHTS_TABLES = ['rooms', 'clinic', 'doctors', 'write-back'] as const;
+export const INSIGHTS_TABLES = ['rooms', 'clinic', 'doctors', 'write-back', 'without-room'] as const;
 export type InsightsTable = (typeof INSIGHTS_TABLES)[number];
 
 /**
@@ -128,13 +134,14 @@ export type InsightsTable = (typeof INSIGHTS_TABLES)[number];
  * or doctor named "=HYPERLINK(…)") is prefixed with an apostrophe (OWASP's CSV injection advice).
  */
 export function insightsCsv(report: InsightsReport, table: InsightsTable): string {
-  const rows = (table === 'rooms'
-    ? report.rooms
-    : table === 'clinic'
-      ? report.clinic
-      : table === 'doctors'
-        ? report.doctors
-        : report.writeBack) as readonly object[] as readonly Record<string, unknown>[];
+  const tables = {
+    rooms: report.rooms,
+    clinic: report.clinic,
+    doctors: report.doctors,
+    'write-back': report.writeBack,
+    'without-room': report.withoutRoom,
+  };
+  const rows = tables[table] as readonly object[] as readonly Record<string, unknown>[];
   const headers =
     rows.length > 0
       ? Object.keys(rows[0]!)
@@ -143,6 +150,7 @@ export function insightsCsv(report: InsightsReport, table: InsightsTable): strin
           clinic: ['period', ...FIGURES, 'utilisation'],
           doctors: ['doctor', 'period', 'bookings', 'bookedMinutes', 'rooms', 'noShows', 'waited'],
           'write-back': ['period', 'writes', 'retried', 'p50Seconds', 'p95Seconds', 'maxSeconds'],
+          'without-room': ['period', 'bookings'],
         }[table];
   const cell = (v: unknown) => {
     let s = v === null || v === undefined ? '' : String(v);

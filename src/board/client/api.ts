@@ -9,6 +9,8 @@ export interface Session {
   role: 'staff' | 'display';
   csrfToken: string;
   title: string;
+  /** The clinic's time zone. */
+  timeZone: string;
   /** Usher's clock minus this screen's, in ms (measured when the session loads). */
   clockOffset: number;
 }

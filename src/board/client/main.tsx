@@ -153,6 +153,11 @@ function Board({ session }: { session: Session }) {
         <p class={`connection ${connection}`} role="status" aria-live="polite" data-testid="connection">
           {CONNECTION_TEXT[connection]}
         </p>
+        {staff ? (
+          <a class="insights-link" href="/board/insights">
+            Insights
+          </a>
+        ) : null}
         <p class="who">
           {session.name}
           {staff ? '' : ' · view only'}
