@@ -96,7 +96,7 @@ async function timeViews(
   rooms: number,
   from: string,
   to: string,
-): Promise<Record<string, { median: number; max: number; rows: number }>> {
+): Promise<Record<string, { first: number; median: number; max: number; rows: number }>> {
   const d = deps(rooms);
   if (!d.config.ok) throw new Error('config');
   const settings = d.config.config.insights;
@@ -106,7 +106,7 @@ async function timeViews(
     'by month': { from, to, grain: 'month' as const },
     'last 4 weeks by day': { from: shift(to, -27), to, grain: 'day' as const },
   };
-  const out: Record<string, { median: number; max: number; rows: number }> = {};
+  const out: Record<string, { first: number; median: number; max: number; rows: number }> = {};
   for (const [name, q] of Object.entries(views)) {
     const times: number[] = [];
     let rows = 0;
@@ -116,7 +116,9 @@ async function timeViews(
       times.push(performance.now() - t);
       rows = r.rooms.length;
     }
-    out[name] = { median: Math.round(median(times)), max: Math.round(Math.max(...times)), rows };
+    // The first view computes the past days it has not seen and keeps them; the rest read them back.
+    const [first, ...rest] = times;
+    out[name] = { first: Math.round(first!), median: Math.round(median(rest)), max: Math.round(Math.max(...rest)), rows };
   }
   return out;
 }
@@ -134,12 +136,15 @@ async function main() {
     process.stderr.write(`a year of 30 rooms: ${bigCount} appointments written in ${Math.round(performance.now() - t0)} ms\n`);
     const baseline = await timeViews(small, 5, '2026-11-01', '2026-11-30');
     const year = await timeViews(big, 30, '2026-01-01', '2026-12-31');
-    console.log('\n| insights view | baseline: 5 rooms, one month (median / max ms) | 30 rooms, a year (median / max ms) | rows |');
+    console.log(
+      '\n| insights view (the last day is today) | baseline: 5 rooms, a month — first / median / max ms | 30 rooms, a year — first / median / max ms | rows |',
+    );
     console.log('|---|---|---|---|');
-    for (const name of Object.keys(year))
-      console.log(
-        `| ${name} | ${baseline[name]!.median} / ${baseline[name]!.max} | **${year[name]!.median}** / ${year[name]!.max} | ${year[name]!.rows} |`,
-      );
+    for (const name of Object.keys(year)) {
+      const b = baseline[name]!;
+      const y = year[name]!;
+      console.log(`| ${name} | ${b.first} / ${b.median} / ${b.max} | ${y.first} / **${y.median}** / ${y.max} | ${y.rows} |`);
+    }
     console.log(`\n(${smallCount} and ${bigCount} appointments)`);
 
     const hospital = await server.fresh();

@@ -1,11 +1,11 @@
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EventPipeline } from '../../test/event-pipeline.ts';
+import type { EventPipeline } from '../../test/event-pipeline.ts';
+import { roomClinic } from '../../test/room-clinic.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { loadConfig } from '../config.ts';
+import type { Config } from '../config.ts';
 import { bookingPresenter } from '../rooms/room-board.ts';
-import { roomEventHandler } from '../rooms/room-events.ts';
-import { blockRoom, moveBooking, syncConfigRooms, unblockRoom } from '../rooms/room-operations.ts';
+import { blockRoom, moveBooking, unblockRoom } from '../rooms/room-operations.ts';
 import type { RoomDeps } from '../rooms/room-planning.ts';
 import { type PayloadBooking, sampleBooking } from '../sandbox/payloads.ts';
 import { calendarFeeds, createFeed, endFeed, feedForToken, renderFeed } from './calendar-feed.ts';
@@ -61,28 +61,13 @@ describe.each(storeKinds)('calendar feeds on %s', () => {
   let store: TestStore;
   let cal: EventPipeline;
   let rooms: RoomDeps;
-  let config: ReturnType<typeof configOf>;
-  const configOf = (yaml = YAML) => {
-    const r = loadConfig(
-      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' },
-      { yamlText: yaml },
-    );
-    if (!r.ok) throw new Error(r.faults.join('\n'));
-    return r.config;
-  };
+  let config: Config;
   beforeAll(async () => {
     store = await openTestStore();
   });
   afterAll(() => store.close());
   beforeEach(async () => {
-    await store.reset();
-    config = configOf();
-    rooms = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3 };
-    cal = new EventPipeline(store.db, { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 }, undefined, [
-      roomEventHandler(rooms),
-    ]);
-    cal.clock.set('2026-12-01T08:00:00Z');
-    await syncConfigRooms(store.db, config.rooms, rooms, cal.clock.now());
+    ({ config, rooms, cal } = await roomClinic(store, YAML, '2026-12-01T08:00:00Z'));
   });
   const render = async (token: string) => {
     const feed = await feedForToken(store.db, token);

@@ -1,20 +1,13 @@
 import { z } from 'zod';
+import { openHoursText, openMinutes } from '../rooms/room-config.ts';
 
-const HHMM = /^([01]\d|2[0-4]):([0-5]\d)$/;
-const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 export const insightsSections = {
   /** What utilisation is measured against: the clinic's hours (a room's own `openHours` wins), holidays. */
   insights: z
     .object({
-      openHours: z
-        .string()
-        .refine((v) => {
-          const [from, to] = v.split('-');
-          return !!from && !!to && HHMM.test(from) && HHMM.test(to) && minutesOf(from) < minutesOf(to);
-        }, 'openHours must look like "08:00-18:00" (from before to)')
-        .default('08:00-18:00'),
+      openHours: openHoursText.default('08:00-18:00'),
       closedWeekdays: z.array(z.enum(WEEKDAYS)).default([]),
       holidays: z
         .array(
@@ -59,10 +52,9 @@ export function resolveInsightsSettings(file: {
   insights: z.output<(typeof insightsSections)['insights']>;
   calendars: z.output<(typeof insightsSections)['calendars']>;
 }): { insights: InsightsSettings; calendars: CalendarSettings } {
-  const [from, to] = file.insights.openHours.split('-') as [string, string];
   return {
     insights: {
-      open: { fromMinute: minutesOf(from), toMinute: minutesOf(to) },
+      open: openMinutes(file.insights.openHours)!,
       closedWeekdays: file.insights.closedWeekdays.map((d) => WEEKDAYS.indexOf(d) + 1),
       holidays: file.insights.holidays,
       minimumGapMinutes: file.insights.minimumGapMinutes,

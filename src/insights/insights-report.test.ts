@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EventPipeline } from '../../test/event-pipeline.ts';
+import type { EventPipeline } from '../../test/event-pipeline.ts';
+import { roomClinic } from '../../test/room-clinic.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { loadConfig } from '../config.ts';
-import { roomEventHandler } from '../rooms/room-events.ts';
-import { blockRoom, syncConfigRooms, unblockRoom } from '../rooms/room-operations.ts';
+import type { Config } from '../config.ts';
+import { blockRoom, unblockRoom } from '../rooms/room-operations.ts';
 import type { RoomDeps } from '../rooms/room-planning.ts';
 import { noShowBody, type PayloadBooking, sampleBooking } from '../sandbox/payloads.ts';
 import { claimNextJob, completeJob } from '../store/jobs.ts';
@@ -34,28 +34,13 @@ describe.each(storeKinds)('insights on %s', () => {
   let store: TestStore;
   let cal: EventPipeline;
   let rooms: RoomDeps;
-  let config: ReturnType<typeof configOf>;
-  const configOf = () => {
-    const r = loadConfig(
-      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' },
-      { yamlText: YAML },
-    );
-    if (!r.ok) throw new Error(r.faults.join('\n'));
-    return r.config;
-  };
+  let config: Config;
   beforeAll(async () => {
     store = await openTestStore();
   });
   afterAll(() => store.close());
   beforeEach(async () => {
-    await store.reset();
-    config = configOf();
-    rooms = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3 };
-    cal = new EventPipeline(store.db, { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 }, undefined, [
-      roomEventHandler(rooms),
-    ]);
-    cal.clock.set(at('2026-12-01', '12:00'));
-    await syncConfigRooms(store.db, config.rooms, rooms, cal.clock.now());
+    ({ config, rooms, cal } = await roomClinic(store, YAML, at('2026-12-01', '12:00')));
   });
   const report = (q: { from?: string; to?: string; grain?: 'day' | 'week' | 'month' }) =>
     insightsReport(store.db, config.insights, config.timeZone, q, cal.clock.now());
@@ -104,7 +89,7 @@ describe.each(storeKinds)('insights on %s', () => {
       noShow.uid,
       noShowBody(noShow, [{ email: noShow.attendee.email, noShow: true }], cal.clock.now()),
     );
-    return { writes };
+    return { writes, first };
   }
 
   it('per room and day: open, booked and cleaning minutes, bookable gaps, no-shows, waits and moves, hand-computed', async () => {
@@ -188,6 +173,27 @@ describe.each(storeKinds)('insights on %s', () => {
     ]);
     expect(week.writeBack[0]!.maxSeconds).toBeGreaterThanOrEqual(150);
     expect(week.writeBack[0]!.p50Seconds).toBeGreaterThan(0);
+  });
+
+  it('past days are kept once computed, with the same figures, and computed again when a decision touches them or the settings change', async () => {
+    const { first } = await wednesday();
+    const live = await report({ from: WED, to: WED }); // on Wednesday itself: computed afresh
+    cal.clock.set(at('2026-12-10', '09:00'));
+    expect((await report({ from: WED, to: WED })).rooms).toEqual(live.rooms); // computed, kept
+    expect((await report({ from: WED, to: WED })).rooms).toEqual(live.rooms); // read back
+    const { rows } = await store.db.query<{ n: number }>('select count(*)::int as n from insight_room_days');
+    expect(rows[0]!.n).toBe(3);
+    // A no-show marked a week later: Wednesday is computed again.
+    await cal.deliverBody(
+      'BOOKING_NO_SHOW_UPDATED',
+      first.uid,
+      noShowBody(first, [{ email: first.attendee.email, noShow: true }], cal.clock.now()),
+    );
+    expect((await report({ from: WED, to: WED })).rooms.find((r) => r.room === '1A')).toMatchObject({ noShows: 2 });
+    // Wednesday made a holiday: no opening hours that day, whatever was kept.
+    const holiday = { ...config.insights, holidays: [WED] };
+    const closed = await insightsReport(store.db, holiday, config.timeZone, { from: WED, to: WED }, cal.clock.now());
+    expect(closed.rooms.find((r) => r.room === '1A')).toMatchObject({ openMinutes: 0, bookedMinutes: 90, noShows: 2 });
   });
 
   it('CSV: one line per row, quoted where needed, and a room named like a formula cannot run in a spreadsheet', async () => {

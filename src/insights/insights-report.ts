@@ -1,9 +1,16 @@
 import { localDate } from '../domain/calendar-period.ts';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Queryable } from '../store/db.ts';
+import type { Db } from '../store/db.ts';
+import { listRooms, type RoomRecord } from '../store/rooms.ts';
 import {
   type DoctorPeriod,
   doctorInsights,
+  keepInsightDays,
+  keptDoctorInsights,
+  keptInsightDays,
+  keptRoomInsights,
+  refreshInsightDays,
   type Grain,
   type RoomPeriod,
   roomInsights,
@@ -90,25 +97,104 @@ function sumBy<K extends string>(rows: readonly RoomPeriod[], key: (r: RoomPerio
   return out;
 }
 
-/** Every figure of a period, computed by the store (see store/insights.ts), with the sums drawn from them. */
+/**
+ * What the figures of a past day depend on besides the data: kept days are used only under the
+ * same key (a changed opening hour or holiday makes them be computed again).
+ */
+function settingsKey(settings: InsightsSettings, timeZone: string, rooms: readonly RoomRecord[]): string {
+  const hours = rooms.map((r) => [r.name, r.open?.fromMinute ?? null, r.open?.toMinute ?? null, r.active]);
+  return createHash('sha256')
+    .update(JSON.stringify([settings, timeZone, hours]))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/** Runs of consecutive days, at most `most` long (one computation each). */
+function runs(days: readonly string[], most: number): string[][] {
+  const out: string[][] = [];
+  for (const day of days) {
+    const last = out.at(-1);
+    if (last && last.length < most && addDays(last.at(-1)!, 1) === day) last.push(day);
+    else out.push([day]);
+  }
+  return out;
+}
+
+function merge<T extends { period: string }>(a: readonly T[], b: readonly T[], key: (r: T) => string, add: (x: T, y: T) => T): T[] {
+  const out = new Map(a.map((r) => [key(r), r]));
+  for (const r of b) {
+    const k = key(r);
+    const had = out.get(k);
+    out.set(k, had ? add(had, r) : r);
+  }
+  return [...out.values()].sort((x, y) => x.period.localeCompare(y.period) || key(x).localeCompare(key(y)));
+}
+
+/**
+ * Every figure of a period, computed by the store (see store/insights.ts), with the sums drawn from
+ * them. Past days are computed once and kept (store/insights.ts refreshInsightDays says when they
+ * are computed again); today and later are always computed afresh.
+ */
 export async function insightsReport(
-  db: Queryable,
+  db: Db,
   settings: InsightsSettings,
   timeZone: string,
   query: InsightsQuery,
   now: Date,
 ): Promise<InsightsReport> {
   const q = insightsQuery.parse(query);
-  const to = q.to ?? localDate(now, timeZone);
+  const today = localDate(now, timeZone);
+  const to = q.to ?? today;
   const from = q.from ?? addDays(to, -27);
   if (from > to) return insightsReport(db, settings, timeZone, { ...q, from: to, to }, now);
   const window = { from, to, grain: q.grain, timeZone, ...settings };
-  const [rooms, doctors, writeBack, withoutRoom] = await Promise.all([
-    roomInsights(db, window),
-    doctorInsights(db, window),
-    writeBackInsights(db, window),
-    unplacedInsights(db, window),
-  ]);
+  const lastKept = to < today ? to : addDays(today, -1);
+  let rooms: RoomPeriod[] = [];
+  let doctors: DoctorPeriod[] = [];
+  if (from <= lastKept) {
+    await refreshInsightDays(db, timeZone, now);
+    const key = settingsKey(settings, timeZone, await listRooms(db, { includeInactive: true }));
+    const kept = await keptInsightDays(db, key, from, lastKept);
+    const missing: string[] = [];
+    for (let day = from; day <= lastKept; day = addDays(day, 1)) if (!kept.has(day)) missing.push(day);
+    for (const days of runs(missing, 92)) {
+      const run = { ...window, from: days[0]!, to: days.at(-1)!, grain: 'day' as const };
+      await keepInsightDays(db, key, days, await roomInsights(db, run), await doctorInsights(db, run));
+    }
+    const past = { from, to: lastKept, grain: q.grain };
+    [rooms, doctors] = await Promise.all([keptRoomInsights(db, key, past), keptDoctorInsights(db, key, past)]);
+  }
+  if (to >= today) {
+    const ahead = { ...window, from: from > today ? from : today };
+    const [liveRooms, liveDoctors] = await Promise.all([roomInsights(db, ahead), doctorInsights(db, ahead)]);
+    rooms = merge(
+      rooms,
+      liveRooms,
+      (r) => r.room,
+      (x, y) => {
+        const sum = { ...x };
+        for (const f of FIGURES) sum[f] = f === 'waitMinutesMax' ? Math.max(x[f], y[f]) : x[f] + y[f];
+        return sum;
+      },
+    );
+    doctors = merge(
+      doctors,
+      liveDoctors,
+      (r) => r.doctor,
+      (x, y) => ({
+        ...x,
+        bookings: x.bookings + y.bookings,
+        bookedMinutes: x.bookedMinutes + y.bookedMinutes,
+        rooms: Math.max(x.rooms, y.rooms),
+        noShows: x.noShows + y.noShows,
+        waited: x.waited + y.waited,
+      }),
+    );
+  } else {
+    rooms.sort((x, y) => x.period.localeCompare(y.period) || x.room.localeCompare(y.room));
+    doctors.sort((x, y) => x.period.localeCompare(y.period) || x.doctor.localeCompare(y.doctor));
+  }
+  const [writeBack, withoutRoom] = await Promise.all([writeBackInsights(db, window), unplacedInsights(db, window)]);
   return {
     from,
     to,

@@ -1,11 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventPipeline } from '../../test/event-pipeline.ts';
+import { roomClinic } from '../../test/room-clinic.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { loadConfig } from '../config.ts';
-import { roomEventHandler } from '../rooms/room-events.ts';
-import { blockRoom, moveBooking, syncConfigRooms, unblockRoom } from '../rooms/room-operations.ts';
-import type { RoomDeps } from '../rooms/room-planning.ts';
+import { blockRoom, moveBooking, unblockRoom } from '../rooms/room-operations.ts';
 import { type PayloadBooking, sampleBooking } from '../sandbox/payloads.ts';
 import { listAssignments } from '../store/rooms.ts';
 import { whatIf, type WhatIfQuery } from './what-if.ts';
@@ -37,19 +34,7 @@ describe.each(storeKinds)('what-if on %s', () => {
   afterAll(() => store.close());
 
   async function clinic(yaml: string) {
-    await store.reset();
-    const r = loadConfig(
-      { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'admin-token-0123456789', USHER_CONFIG: '/nonexistent' },
-      { yamlText: yaml },
-    );
-    if (!r.ok) throw new Error(r.faults.join('\n'));
-    const config = r.config;
-    const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3 };
-    const cal = new EventPipeline(store.db, { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 }, undefined, [
-      roomEventHandler(rooms),
-    ]);
-    cal.clock.set(at('08:00', '2026-12-01'));
-    await syncConfigRooms(store.db, config.rooms, rooms, cal.clock.now());
+    const { config, rooms, cal } = await roomClinic(store, yaml, at('08:00', '2026-12-01'));
     const run = (q: Partial<WhatIfQuery>) => whatIf(store.db, rooms, config.insights, { from: '2026-12-02', to: '2026-12-03', ...q });
     return { cal, rooms, run };
   }

@@ -5,6 +5,12 @@ import { defaultWeights, type SoftWeights } from '../domain/room-model.ts';
 const HHMM = /^([01]\d|2[0-4]):([0-5]\d)$/;
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+/** Daily opening hours as the config writes them: "08:00-18:00", in the business's time zone. */
+export const openHoursText = z.string().refine((v) => {
+  const [from, to] = v.split('-');
+  return !!from && !!to && HHMM.test(from) && HHMM.test(to) && minutesOf(from) < minutesOf(to);
+}, 'openHours must look like "08:00-18:00" (from before to)');
+
 export const roomSchema = z
   .object({
     name: z.string().trim().min(1).max(40),
@@ -18,13 +24,7 @@ export const roomSchema = z
       .max(24 * 60)
       .default(0),
     /** "08:00-18:00" in the business's time zone; absent = always open. */
-    openHours: z
-      .string()
-      .refine((v) => {
-        const [from, to] = v.split('-');
-        return !!from && !!to && HHMM.test(from) && HHMM.test(to) && minutesOf(from) < minutesOf(to);
-      }, 'openHours must look like "08:00-18:00" (from before to)')
-      .optional(),
+    openHours: openHoursText.optional(),
     /** How many people it holds (a seated class needs one seat each); absent: not limited. */
     capacity: z.number().int().positive().optional(),
   })

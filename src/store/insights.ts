@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Queryable } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 import { col, rowMapper } from './row-parsers.ts';
 
 export type Grain = 'day' | 'week' | 'month';
@@ -243,19 +243,25 @@ const doctorPeriodFromRow = rowMapper(
   }),
 );
 
-/** Per doctor (the organizer's e-mail) and period: bookings in rooms, minutes, rooms used, no-shows, waits. */
+/**
+ * Per doctor (the organizer's e-mail) and period: bookings in rooms, minutes, the most rooms used in
+ * one day, no-shows, waits.
+ */
 export async function doctorInsights(
   db: Queryable,
   w: Pick<InsightsWindow, 'from' | 'to' | 'grain' | 'timeZone'>,
 ): Promise<DoctorPeriod[]> {
   const result = await db.query(
-    `with ${STAYS}
-    select coalesce(organizer_email, '(no organizer)') as doctor, ${PERIOD('day')}::text as period,
-           count(*)::int as bookings, round(sum(extract(epoch from end_at - start_at) / 60))::int as booked_minutes,
-           count(distinct room)::int as rooms, count(*) filter (where no_show)::int as no_shows,
-           count(waited_minutes)::int as waited
-    from marked where day between $1::date and $2::date
-    group by 1, 2 order by 2, 1`,
+    `with ${STAYS},
+    per_day as (
+      select coalesce(organizer_email, '(no organizer)') as doctor, day,
+             count(*) as bookings, sum(extract(epoch from end_at - start_at) / 60) as booked_minutes,
+             count(distinct room) as rooms, count(*) filter (where no_show) as no_shows, count(waited_minutes) as waited
+      from marked where day between $1::date and $2::date group by 1, 2
+    )
+    select doctor, ${PERIOD('day')}::text as period, sum(bookings)::int as bookings, round(sum(booked_minutes))::int as booked_minutes,
+           max(rooms)::int as rooms, sum(no_shows)::int as no_shows, sum(waited)::int as waited
+    from per_day group by 1, 2 order by 2, 1`,
     [w.from, w.to, w.timeZone, w.grain],
   );
   return result.rows.map(doctorPeriodFromRow);
@@ -284,8 +290,7 @@ const writeBackFromRow = rowMapper(
 /**
  * Room locations written to Cal.com per period: how long each waited from the decision to Cal.com's
  * answer (Cal.com's location budget, `cal.rateLimit.locationRequestsPerWindow`, 5 a minute, is what
- * usually sets it) and how many needed
- * more than one attempt.
+ * usually sets it) and how many needed more than one attempt.
  */
 export async function writeBackInsights(
   db: Queryable,
@@ -326,4 +331,145 @@ export async function unplacedInsights(
     [w.from, w.to, w.timeZone, w.grain],
   );
   return result.rows.map((r) => ({ period: String(r.period), bookings: Number(r.bookings) }));
+}
+
+/**
+ * Forgets the figures of every day a decision newer than the watermark touched (its booking's day,
+ * or the day it was made for one without a booking: a block, a room marked cleaned), and moves the
+ * watermark up to the decisions older than a minute — a transaction still open when this runs
+ * commits a lower id after a higher one, and is seen on the next call. One caller at a time.
+ */
+export async function refreshInsightDays(db: Db, timeZone: string, now: Date): Promise<number> {
+  return db.transaction(async (trx) => {
+    await trx.query(`select pg_advisory_xact_lock(hashtext('usher_insight_days'))`);
+    const { rows } = await trx.query<{ last_decision_id: string }>('select last_decision_id from insight_watermark');
+    const watermark = Number(rows[0]?.last_decision_id ?? 0);
+    const dirty = await trx.query<{ day: string }>(
+      `select distinct coalesce((b.start_at at time zone $2)::date, (d.decided_at at time zone $2)::date)::text as day
+         from decisions d left join bookings b on b.uid = d.booking_uid
+        where d.id > $1`,
+      [watermark, timeZone],
+    );
+    const days = dirty.rows.map((r) => r.day);
+    if (days.length) {
+      for (const table of ['insight_days', 'insight_room_days', 'insight_doctor_days'])
+        await trx.query(`delete from ${table} where day = any($1::date[])`, [days]);
+    }
+    await trx.query(
+      `update insight_watermark set last_decision_id = coalesce(
+         (select max(id) from (select id, decided_at from decisions where id > $1 order by id desc limit 10000) recent where decided_at < $2),
+         $1)`,
+      [watermark, new Date(now.getTime() - 60_000)],
+    );
+    return days.length;
+  });
+}
+
+/** The days of [from, to] whose figures are kept under this key. */
+export async function keptInsightDays(db: Queryable, key: string, from: string, to: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ day: string }>(
+    'select day::text as day from insight_days where settings_key = $1 and day between $2::date and $3::date',
+    [key, from, to],
+  );
+  return new Set(rows.map((r) => r.day));
+}
+
+/**
+ * Keeps the figures of whole days (rows by day, from roomInsights/doctorInsights with grain day) and
+ * marks the days done, in one transaction; figures kept under another key (a changed configuration)
+ * are dropped. A day another caller kept meanwhile is left as it is.
+ */
+export async function keepInsightDays(
+  db: Db,
+  key: string,
+  days: readonly string[],
+  rooms: readonly RoomPeriod[],
+  doctors: readonly DoctorPeriod[],
+): Promise<void> {
+  await db.transaction(async (trx) => {
+    for (const table of ['insight_days', 'insight_room_days', 'insight_doctor_days'])
+      await trx.query(`delete from ${table} where settings_key <> $1`, [key]);
+    const fresh = await trx.query<{ day: string }>(
+      `insert into insight_days (settings_key, day) select $1, unnest($2::date[]) on conflict do nothing returning day::text as day`,
+      [key, days],
+    );
+    const mine = new Set(fresh.rows.map((r) => r.day));
+    const r = rooms.filter((x) => mine.has(x.period));
+    if (r.length)
+      await trx.query(
+        `insert into insight_room_days (settings_key, day, room, open_minutes, booked_minutes, bookings, cleaning_minutes, idle_gaps,
+           idle_gap_minutes, no_shows, waited, wait_minutes_total, wait_minutes_max, moves_out)
+         select $1, * from unnest($2::date[], $3::text[], $4::float8[], $5::float8[], $6::int[], $7::float8[], $8::int[], $9::float8[],
+           $10::int[], $11::int[], $12::float8[], $13::float8[], $14::int[])`,
+        [
+          key,
+          r.map((x) => x.period),
+          r.map((x) => x.room),
+          r.map((x) => x.openMinutes),
+          r.map((x) => x.bookedMinutes),
+          r.map((x) => x.bookings),
+          r.map((x) => x.cleaningMinutes),
+          r.map((x) => x.idleGaps),
+          r.map((x) => x.idleGapMinutes),
+          r.map((x) => x.noShows),
+          r.map((x) => x.waited),
+          r.map((x) => x.waitMinutesTotal),
+          r.map((x) => x.waitMinutesMax),
+          r.map((x) => x.movesOut),
+        ],
+      );
+    const d = doctors.filter((x) => mine.has(x.period));
+    if (d.length)
+      await trx.query(
+        `insert into insight_doctor_days (settings_key, day, doctor, bookings, booked_minutes, rooms, no_shows, waited)
+         select $1, * from unnest($2::date[], $3::text[], $4::int[], $5::float8[], $6::int[], $7::int[], $8::int[])`,
+        [
+          key,
+          d.map((x) => x.period),
+          d.map((x) => x.doctor),
+          d.map((x) => x.bookings),
+          d.map((x) => x.bookedMinutes),
+          d.map((x) => x.rooms),
+          d.map((x) => x.noShows),
+          d.map((x) => x.waited),
+        ],
+      );
+  });
+}
+
+/** The kept days of [from, to] added up per room and period (the longest wait is the longest of its days). */
+export async function keptRoomInsights(
+  db: Queryable,
+  key: string,
+  w: Pick<InsightsWindow, 'from' | 'to' | 'grain'>,
+): Promise<RoomPeriod[]> {
+  const result = await db.query(
+    `select room, date_trunc($4, day::timestamp)::date::text as period,
+            round(sum(open_minutes))::int as open_minutes, round(sum(booked_minutes))::int as booked_minutes, sum(bookings)::int as bookings,
+            round(sum(cleaning_minutes))::int as cleaning_minutes, sum(idle_gaps)::int as idle_gaps,
+            round(sum(idle_gap_minutes))::int as idle_gap_minutes, sum(no_shows)::int as no_shows, sum(waited)::int as waited,
+            round(sum(wait_minutes_total))::int as wait_minutes_total, round(max(wait_minutes_max))::int as wait_minutes_max,
+            sum(moves_out)::int as moves_out
+       from insight_room_days where settings_key = $1 and day between $2::date and $3::date
+      group by 1, 2`,
+    [key, w.from, w.to, w.grain],
+  );
+  return result.rows.map(roomPeriodFromRow);
+}
+
+/** The kept days of [from, to] added up per doctor and period. */
+export async function keptDoctorInsights(
+  db: Queryable,
+  key: string,
+  w: Pick<InsightsWindow, 'from' | 'to' | 'grain'>,
+): Promise<DoctorPeriod[]> {
+  const result = await db.query(
+    `select doctor, date_trunc($4, day::timestamp)::date::text as period, sum(bookings)::int as bookings,
+            round(sum(booked_minutes))::int as booked_minutes, max(rooms)::int as rooms, sum(no_shows)::int as no_shows,
+            sum(waited)::int as waited
+       from insight_doctor_days where settings_key = $1 and day between $2::date and $3::date
+      group by 1, 2`,
+    [key, w.from, w.to, w.grain],
+  );
+  return result.rows.map(doctorPeriodFromRow);
 }

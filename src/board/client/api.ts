@@ -53,3 +53,23 @@ export async function act<T = unknown>(session: Session, path: string, body: unk
   if (!res.ok) throw new ActionError(answer.error?.message ?? `refused (${res.status})`, answer.error?.faults ?? []);
   return answer.data as T;
 }
+
+/**
+ * Starts a page of the board once its session is known: signed out, back to the sign-in; Usher
+ * unreachable, a line that says so and another try in a few seconds.
+ */
+export async function startPage(show: (root: HTMLElement, session: Session) => void): Promise<void> {
+  const root = document.getElementById('app')!;
+  const session = await loadSession().catch(() => null);
+  if (session === undefined) {
+    location.href = '/board';
+    return;
+  }
+  if (session === null) {
+    root.innerHTML = '<p class="loading">Usher cannot be reached. This page tries again in a few seconds.</p>';
+    window.setTimeout(() => void startPage(show), 3000);
+    return;
+  }
+  root.textContent = '';
+  show(root, session);
+}

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { InsightsReport } from '../../insights/insights-report.ts';
 import type { WhatIfResult } from '../../insights/what-if.ts';
-import { ActionError, act, loadSession, type Session } from './api.ts';
+import { ActionError, act, type Session, startPage } from './api.ts';
 import { addDaysTo, localDate } from './format.ts';
 
 type Grain = 'day' | 'week' | 'month';
@@ -66,10 +66,12 @@ function axisStyle(which: 'x' | 'y'): Partial<uPlot.Axis> {
   };
 }
 
-/** The clinic's utilisation per period (booked minutes over open minutes, every room together). */
-function ClinicChart({ report }: { report: InsightsReport }) {
-  const rows = report.clinic;
-  const data: uPlot.AlignedData = [rows.map((_, i) => i), rows.map((r) => (r.utilisation === null ? null : r.utilisation * 100))];
+/**
+ * Utilisation bars, one per labelled item (a period, a room), on a 0–100 % scale so that two
+ * charts and two periods compare at a glance. `label(i)` names the i-th bar ('' to skip its tick).
+ */
+function UtilisationBars(p: { values: (number | null)[]; label: (i: number) => string; colour: [string, string]; name: string }) {
+  const data: uPlot.AlignedData = [p.values.map((_, i) => i), p.values.map((u) => (u === null ? null : u * 100))];
   const options: Omit<uPlot.Options, 'width' | 'height'> = {
     legend: { show: false },
     cursor: { show: false },
@@ -77,7 +79,7 @@ function ClinicChart({ report }: { report: InsightsReport }) {
     axes: [
       {
         ...axisStyle('x'),
-        values: (_u, splits) => splits.map((s) => (Number.isInteger(s) && rows[s] ? label(rows[s]!.period, report.grain) : '')),
+        values: (_u, splits) => splits.map((s) => (Number.isInteger(s) && s >= 0 && s < p.values.length ? p.label(s) : '')),
       },
       { ...axisStyle('y'), values: (_u, splits) => splits.map((s) => `${s}%`) },
     ],
@@ -85,46 +87,42 @@ function ClinicChart({ report }: { report: InsightsReport }) {
       {},
       {
         label: 'Booked',
-        stroke: '#1f5fbf',
-        fill: 'rgba(31,95,191,0.55)',
+        stroke: p.colour[0],
+        fill: p.colour[1],
         width: 0,
         paths: uPlot.paths.bars!({ size: [0.7, 80] }),
         points: { show: false },
       },
     ],
   };
-  return <Chart options={options} data={data} label={`Clinic utilisation per ${report.grain}`} />;
+  return <Chart options={options} data={data} label={p.name} />;
 }
 
-/** Each room over the whole period: the busiest and the idle ones at a glance. */
+/** The clinic's utilisation per period (booked minutes over open minutes, every room together). */
+function ClinicChart({ report }: { report: InsightsReport }) {
+  const rows = report.clinic;
+  return (
+    <UtilisationBars
+      values={rows.map((r) => r.utilisation)}
+      label={(i) => label(rows[i]!.period, report.grain)}
+      colour={['#1f5fbf', 'rgba(31,95,191,0.55)']}
+      name={`Clinic utilisation per ${report.grain}`}
+    />
+  );
+}
+
+/** Each room over the whole period: the busiest and the idle ones at a glance (every n-th name on a hospital's). */
 function RoomChart({ report }: { report: InsightsReport }) {
   const rows = report.roomTotals;
-  const data: uPlot.AlignedData = [rows.map((_, i) => i), rows.map((r) => (r.utilisation === null ? null : r.utilisation * 100))];
   const every = Math.max(1, Math.ceil(rows.length / 30));
-  const options: Omit<uPlot.Options, 'width' | 'height'> = {
-    legend: { show: false },
-    cursor: { show: false },
-    scales: { x: { time: false, range: (_u, min, max) => [min - 0.6, max + 0.6] }, y: { range: [0, 100] } },
-    axes: [
-      {
-        ...axisStyle('x'),
-        values: (_u, splits) => splits.map((s) => (Number.isInteger(s) && s % every === 0 ? (rows[s]?.room ?? '') : '')),
-      },
-      { ...axisStyle('y'), values: (_u, splits) => splits.map((s) => `${s}%`) },
-    ],
-    series: [
-      {},
-      {
-        label: 'Booked',
-        stroke: '#1b7f4b',
-        fill: 'rgba(27,127,75,0.6)',
-        width: 0,
-        paths: uPlot.paths.bars!({ size: [0.7, 60] }),
-        points: { show: false },
-      },
-    ],
-  };
-  return <Chart options={options} data={data} label="Utilisation per room over the period" />;
+  return (
+    <UtilisationBars
+      values={rows.map((r) => r.utilisation)}
+      label={(i) => (i % every === 0 ? rows[i]!.room : '')}
+      colour={['#1b7f4b', 'rgba(27,127,75,0.6)']}
+      name="Utilisation per room over the period"
+    />
+  );
 }
 
 function Tiles({ report }: { report: InsightsReport }) {
@@ -502,24 +500,10 @@ function InsightsPage({ session }: { session: Session }) {
   );
 }
 
-async function start() {
-  const root = document.getElementById('app')!;
-  const session = await loadSession().catch(() => null);
-  if (session === undefined) {
-    location.href = '/board';
-    return;
-  }
-  if (session === null) {
-    root.innerHTML = '<p class="loading">Usher cannot be reached. This page tries again in a few seconds.</p>';
-    window.setTimeout(start, 3000);
-    return;
-  }
-  root.textContent = '';
+void startPage((root, session) => {
   if (session.role !== 'staff') {
     root.innerHTML = '<p class="loading">Insights are for staff sign-ins. <a href="/board">Back to the board</a></p>';
     return;
   }
   render(<InsightsPage session={session} />, root);
-}
-
-void start();
+});

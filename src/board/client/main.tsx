@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { act, loadSession, type BoardView, type Session } from './api.ts';
+import { act, type BoardView, loadSession, type Session, startPage } from './api.ts';
 import { Dialogs, type DialogState } from './dialogs.tsx';
 import { addDaysTo, day, localDate, timeWithSeconds } from './format.ts';
 import { RoomGroups } from './rooms.tsx';
@@ -204,20 +204,4 @@ function Board({ session }: { session: Session }) {
   );
 }
 
-async function start() {
-  const root = document.getElementById('app')!;
-  const session = await loadSession().catch(() => null);
-  if (session === undefined) {
-    location.reload();
-    return;
-  }
-  if (session === null) {
-    root.innerHTML = '<p class="loading">Usher cannot be reached. This page tries again in a few seconds.</p>';
-    window.setTimeout(start, 3000);
-    return;
-  }
-  root.textContent = '';
-  render(<Board session={session} />, root);
-}
-
-void start();
+void startPage((root, session) => render(<Board session={session} />, root));
