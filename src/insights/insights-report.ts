@@ -165,7 +165,7 @@ export async function insightsReport(
     [rooms, doctors] = await Promise.all([keptRoomInsights(db, key, past), keptDoctorInsights(db, key, past)]);
   }
   if (to >= today) {
-    const ahead = { ...window, from: from > today ? from : today };
+    const ahead = { ...window, from: [from, today].sort().at(-1)! }; // the later of two YYYY-MM-DD dates
     const [liveRooms, liveDoctors] = await Promise.all([roomInsights(db, ahead), doctorInsights(db, ahead)]);
     rooms = merge(
       rooms,
