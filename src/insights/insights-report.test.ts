@@ -183,6 +183,12 @@ describe.each(storeKinds)('insights on %s', () => {
     expect((await report({ from: WED, to: WED })).rooms).toEqual(live.rooms); // read back
     const { rows } = await store.db.query<{ n: number }>('select count(*)::int as n from insight_room_days');
     expect(rows[0]!.n).toBe(3);
+    // Kept days and today together, a row per room and open day (weekdays 1–10 December).
+    const span = await report({ from: '2026-12-01', to: '2026-12-10' });
+    expect(span.rooms.filter((r) => r.room === '1A').map((r) => r.period)).toEqual(
+      ['01', '02', '03', '04', '07', '08', '09', '10'].map((d) => `2026-12-${d}`),
+    );
+    expect(span.rooms.find((r) => r.room === '1A' && r.period === WED)).toEqual(live.rooms.find((r) => r.room === '1A'));
     // A no-show marked a week later: Wednesday is computed again.
     await cal.deliverBody(
       'BOOKING_NO_SHOW_UPDATED',

@@ -121,9 +121,10 @@ function runs(days: readonly string[], most: number): string[][] {
 }
 
 function merge<T extends { period: string }>(a: readonly T[], b: readonly T[], key: (r: T) => string, add: (x: T, y: T) => T): T[] {
-  const out = new Map(a.map((r) => [key(r), r]));
+  const both = (r: T) => `${r.period}|${key(r)}`;
+  const out = new Map(a.map((r) => [both(r), r]));
   for (const r of b) {
-    const k = key(r);
+    const k = both(r);
     const had = out.get(k);
     out.set(k, had ? add(had, r) : r);
   }
