@@ -71,7 +71,7 @@ async function makeHistory(db: Db, rooms: number, from: string, to: string): Pro
      select 'cal.location', '{}', uid, 'done', 1, 8, created_at, created_at, created_at, created_at + (2 + random() * 88) * interval '1 second'
        from bookings`,
   );
-  await db.exec('analyze');
+  await db.exec('vacuum analyze');
   const { rows } = await db.query<{ n: number }>('select count(*)::int as n from bookings');
   return rows[0]!.n;
 }

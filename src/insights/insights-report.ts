@@ -109,6 +109,9 @@ function settingsKey(settings: InsightsSettings, timeZone: string, rooms: readon
     .slice(0, 22);
 }
 
+/** Plain code-point order (periods are ISO dates; thousands of rows: no locale rules needed). */
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Runs of consecutive days, at most `most` long (one computation each). */
 function runs(days: readonly string[], most: number): string[][] {
   const out: string[][] = [];
@@ -128,7 +131,7 @@ function merge<T extends { period: string }>(a: readonly T[], b: readonly T[], k
     const had = out.get(k);
     out.set(k, had ? add(had, r) : r);
   }
-  return [...out.values()].sort((x, y) => x.period.localeCompare(y.period) || key(x).localeCompare(key(y)));
+  return [...out.values()].sort((x, y) => byText(x.period, y.period) || byText(key(x), key(y)));
 }
 
 /**
@@ -149,6 +152,9 @@ export async function insightsReport(
   const from = q.from ?? addDays(to, -27);
   if (from > to) return insightsReport(db, settings, timeZone, { ...q, from: to, to }, now);
   const window = { from, to, grain: q.grain, timeZone, ...settings };
+  // Write-backs and bookings without a room are read beside the rest (another connection each).
+  const extras = Promise.all([writeBackInsights(db, window), unplacedInsights(db, window)]);
+  extras.catch(() => undefined);
   const lastKept = to < today ? to : addDays(today, -1);
   let rooms: RoomPeriod[] = [];
   let doctors: DoctorPeriod[] = [];
@@ -192,10 +198,10 @@ export async function insightsReport(
       }),
     );
   } else {
-    rooms.sort((x, y) => x.period.localeCompare(y.period) || x.room.localeCompare(y.room));
-    doctors.sort((x, y) => x.period.localeCompare(y.period) || x.doctor.localeCompare(y.doctor));
+    rooms.sort((x, y) => byText(x.period, y.period) || byText(x.room, y.room));
+    doctors.sort((x, y) => byText(x.period, y.period) || byText(x.doctor, y.doctor));
   }
-  const [writeBack, withoutRoom] = await Promise.all([writeBackInsights(db, window), unplacedInsights(db, window)]);
+  const [writeBack, withoutRoom] = await extras;
   return {
     from,
     to,

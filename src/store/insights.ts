@@ -296,16 +296,20 @@ export async function writeBackInsights(
   db: Queryable,
   w: Pick<InsightsWindow, 'from' | 'to' | 'grain' | 'timeZone'>,
 ): Promise<WriteBackPeriod[]> {
+  // Grouped by the date itself (cheaper to sort than its text); both percentiles come from one
+  // ordered-set aggregate (PostgreSQL computes an identical aggregate once).
   const result = await db.query(
-    `select ${PERIOD('(created_at at time zone $3)::date')}::text as period, count(*)::int as writes,
-            count(*) filter (where attempts > 1)::int as retried,
-            round(percentile_cont(0.5) within group (order by extract(epoch from finished_at - created_at)))::int as p50,
-            round(percentile_cont(0.95) within group (order by extract(epoch from finished_at - created_at)))::int as p95,
-            round(max(extract(epoch from finished_at - created_at)))::int as max
-     from jobs
-     where kind = 'cal.location' and state = 'done'
-       and created_at >= ($1::date::timestamp at time zone $3) and created_at < (($2::date + 1)::timestamp at time zone $3)
-     group by 1 order by 1`,
+    `select period::text as period, count(*)::int as writes, count(*) filter (where attempts > 1)::int as retried,
+            round((percentile_cont(array[0.5, 0.95]) within group (order by seconds))[1])::int as p50,
+            round((percentile_cont(array[0.5, 0.95]) within group (order by seconds))[2])::int as p95,
+            round(max(seconds))::int as max
+       from (
+         select ${PERIOD('(created_at at time zone $3)::date')} as period, attempts, extract(epoch from finished_at - created_at) as seconds
+           from jobs
+          where kind = 'cal.location' and state = 'done'
+            and created_at >= ($1::date::timestamp at time zone $3) and created_at < (($2::date + 1)::timestamp at time zone $3)
+       ) delays
+      group by period order by period`,
     [w.from, w.to, w.timeZone, w.grain],
   );
   return result.rows.map(writeBackFromRow);

@@ -15,5 +15,6 @@ create table calendar_feeds (
 -- Insights read a period's room decisions by booking (waits, moves) and its location write-backs by
 -- creation time; both indexes serve those reads only, so the worker's inserts pay for little.
 create index decisions_room_kind on decisions (booking_uid, id) where kind in ('room', 'booking.state');
-create index jobs_location_done on jobs (created_at) where kind = 'cal.location' and state = 'done';
+-- Covering: the write-back delays of a year are read from the index alone (no visit to the jobs' rows).
+create index jobs_location_done on jobs (created_at) include (finished_at, attempts) where kind = 'cal.location' and state = 'done';
 -- A room's stays in a period: the exclusion constraint's GiST (room, during) index already serves it.
