@@ -96,7 +96,8 @@ export function replayRooms(input: ReplayInput, onProgress?: (done: number, tota
     if (onlyIfWaiting && !present.some((n) => placement.get(n.uid) === null && near(n, 1))) return;
     const freezeUntil = at + input.freezeMinutes * MINUTE;
     const bookings: PlannedBooking[] = present
-      .filter((n) => near(n, 2))
+      // As the live planner (rooms/room-planning.ts buildWorld): waiting bookings beyond a day either side are left out.
+      .filter((n) => near(n, 2) && (near(n, 1) || placement.get(n.uid) !== null))
       // The live planner's order (store/rooms.ts listAssignments): ties in the plan are broken by it.
       .sort((a, b) => a.start - b.start || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0))
       .map((need) => {

@@ -179,6 +179,10 @@ function buildWorld(deps: RoomDeps, { rooms, blocks, stays, bookings }: WorldRow
       continue;
     }
     const outside = need.end <= movable.from || need.start >= movable.to;
+    // A booking waiting beyond the movable window holds nothing, and the bookings around it were not
+    // all read (the window's edge cuts through its neighbours): planned here it could be put into a
+    // room that is taken. It is left to a re-plan around its own time.
+    if (!a.room && outside) continue;
     planned.push({ need, ...(a.room ? { room: a.room } : {}), frozen: need.start < freezeUntil || outside, pinned: a.pinned });
   }
   return {

@@ -272,6 +272,35 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
     await expect(insert('09:40', '10:00')).resolves.toBeDefined();
   });
 
+  it('a cancellation two days after a booking still waiting for a room is handled: the re-plan never places it beside rooms it has not read', async () => {
+    // 3B is the only X-ray room. A holds it until 16:45 (cleaning), so W (16:40) waits for it.
+    const xray = { metadata: { equipment: 'xray' } };
+    const a = visit({ from: '16:15', to: '16:30', ...xray });
+    const w = visit({ from: '16:40', to: '16:55', ...xray });
+    await cal.deliver('BOOKING_CREATED', a);
+    await cal.deliver('BOOKING_CREATED', w);
+    expect(await roomOf(a.uid)).toBe('3B');
+    expect(await roomOf(w.uid)).toBeNull();
+    // Two days later, at 16:50: its re-plan reads two days either side — W's stay reaches into that,
+    // A's (ending 16:45) does not. W must not be "placed" in 3B on top of A.
+    const later = sampleBooking({ start: new Date('2026-12-04T16:50:00Z'), end: new Date('2026-12-04T17:20:00Z'), lengthMinutes: 30 });
+    await cal.deliver('BOOKING_CREATED', later);
+    // A booking waiting that day too, so that the cancellation re-plans (for it).
+    const onFourth = (hhmm: string) => new Date(`2026-12-04T${hhmm}:00Z`);
+    await cal.deliver('BOOKING_CREATED', sampleBooking({ start: onFourth('10:00'), end: onFourth('10:15'), lengthMinutes: 15, ...xray }));
+    const w2 = sampleBooking({ start: onFourth('10:05'), end: onFourth('10:20'), lengthMinutes: 15, ...xray });
+    await cal.deliver('BOOKING_CREATED', w2);
+    expect(await roomOf(w2.uid)).toBeNull();
+    await cal.deliver('BOOKING_CANCELLED', { ...later, status: 'CANCELLED' });
+    const events = await store.db.query<{ state: string; last_error: string | null }>(
+      `select state, last_error from inbox_events where booking_uid = $1 and trigger = 'BOOKING_CANCELLED'`,
+      [later.uid],
+    );
+    expect(events.rows).toEqual([{ state: 'done', last_error: null }]);
+    expect(await getAssignment(store.db, later.uid)).toBeUndefined();
+    expect(await roomOf(w.uid)).toBeNull();
+  });
+
   it('a no-show frees the rest of the slot; a meeting that started shows in use, one that ended shows cleaning', async () => {
     const b = visit({ from: '09:00', to: '10:00' });
     await cal.deliver('BOOKING_CREATED', b);
