@@ -33,6 +33,7 @@ interface ParsedEvent {
   start: string;
   end: string;
   allDay: boolean;
+  busy: string | null;
 }
 
 /** Parsed back as a calendar client does (ical.js is Thunderbird's parser). */
@@ -52,6 +53,7 @@ function parse(text: string): { name: string; events: ParsedEvent[] } {
         start: e.startDate.isDate ? e.startDate.toString() : e.startDate.toJSDate().toISOString(),
         end: e.endDate.isDate ? e.endDate.toString() : e.endDate.toJSDate().toISOString(),
         allDay: e.startDate.isDate,
+        busy: (c.getFirstPropertyValue('x-microsoft-cdo-busystatus') as string | null) ?? null,
       };
     }),
   };
@@ -153,6 +155,7 @@ describe.each(storeKinds)('calendar feeds on %s', () => {
         start: '2026-12-24',
         end: '2026-12-26',
         summary: 'Blocked: Closed for Christmas',
+        busy: 'BUSY',
       }),
     );
     expect(events).toContainEqual(
@@ -162,6 +165,7 @@ describe.each(storeKinds)('calendar feeds on %s', () => {
         start: '2026-12-03T13:00:00.000Z',
         status: 'CANCELLED',
         sequence: 1,
+        busy: null,
       }),
     );
   });

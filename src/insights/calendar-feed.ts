@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import ical, { ICalEventStatus } from 'ical-generator';
+import ical, { ICalEventBusyStatus, ICalEventStatus } from 'ical-generator';
 import { z } from 'zod';
 import { didYouMean } from '../config-faults.ts';
 import { localDate, middayOfLocalDate, periodBounds } from '../domain/calendar-period.ts';
@@ -148,8 +148,8 @@ export async function renderFeed(
         stamp: b.liftedAt ?? b.createdAt,
         status: b.liftedAt ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
         // A block is the room being unavailable: shown busy, as a meeting room's calendar would.
-        busystatus: b.liftedAt ? undefined : 'BUSY',
-      } as Parameters<typeof calendar.createEvent>[0]);
+        ...(b.liftedAt ? {} : { busystatus: ICalEventBusyStatus.BUSY }),
+      });
     }
   }
   return calendar.toString();

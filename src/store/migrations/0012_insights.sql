@@ -12,9 +12,8 @@ create table calendar_feeds (
   revoked_at timestamptz
 );
 
--- Insights read a period's room decisions by booking (waits, moves) and its location write-backs by
--- creation time; both indexes serve those reads only, so the worker's inserts pay for little.
-create index decisions_room_kind on decisions (booking_uid, id) where kind in ('room', 'booking.state');
--- Covering: the write-back delays of a year are read from the index alone (no visit to the jobs' rows).
+-- Insights read a period's room decisions by booking through decisions_booking (0001). The location
+-- write-backs of a period are read by creation time: a short period (the page's four weeks) reads only
+-- its own rows, from the index alone once vacuumed; a year's is most of the table and is scanned.
 create index jobs_location_done on jobs (created_at) include (finished_at, attempts) where kind = 'cal.location' and state = 'done';
 -- A room's stays in a period: the exclusion constraint's GiST (room, during) index already serves it.
