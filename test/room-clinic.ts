@@ -1,3 +1,4 @@
+import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
 import { roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import type { RoomDeps } from '../src/rooms/room-planning.ts';
@@ -12,7 +13,8 @@ import type { TestStore } from './stores.ts';
 export async function roomClinic(store: TestStore, yaml: string, start: string | Date) {
   await store.reset();
   const config = testConfig({}, yaml);
-  const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3 };
+  // As a process of Usher has it: the rooms and days of room choices kept between decisions.
+  const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3, dayCache: new RoomDayCache() };
   const cal = new EventPipeline(store.db, { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 }, undefined, [
     roomEventHandler(rooms),
   ]);

@@ -1,3 +1,4 @@
+import { RoomDayCache } from '../rooms/room-day-cache.ts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
@@ -89,7 +90,7 @@ describe.each(storeKinds)('the order Cal.com delivers events in on %s', (kind) =
   beforeAll(async () => {
     store = await openTestStore(kind);
     config = load();
-    rooms = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3 };
+    rooms = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3, dayCache: new RoomDayCache() };
   });
   afterAll(() => store.close());
 

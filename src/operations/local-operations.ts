@@ -22,6 +22,7 @@ import {
   unblockRoom,
 } from '../rooms/room-operations.ts';
 import { openMinutes } from '../rooms/room-config.ts';
+import { RoomDayCache } from '../rooms/room-day-cache.ts';
 import { holdRoomForApproval, type RoomDeps, roomOptionsFor } from '../rooms/room-planning.ts';
 import type { Db } from '../store/db.ts';
 import { getInboxEvent, listInboxEvents, type InboxState } from '../store/inbox.ts';
@@ -36,7 +37,12 @@ import { presentRoomOption } from './reason-text.ts';
 
 /** What the gate and the rooms need from the configuration, made in one place for every entry point. */
 export function operationDeps(config: Config): { gate: GateDeps; rooms: RoomDeps } {
-  const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: config.worker.maxAttempts };
+  const rooms: RoomDeps = {
+    settings: config.roomSettings,
+    timeZone: config.timeZone,
+    maxAttempts: config.worker.maxAttempts,
+    dayCache: new RoomDayCache(),
+  };
   const gate: GateDeps = {
     settings: config.gate,
     timeZone: config.timeZone,

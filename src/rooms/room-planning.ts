@@ -21,6 +21,8 @@ import {
   hasActiveRooms,
   listPlacedStays,
   getRoom,
+  readRoomPlan,
+  roomPlanGeneration,
   listRooms,
   lockRoomPlanning,
   saveAssignment,
@@ -28,11 +30,14 @@ import {
   hasWaitingBetween,
 } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
+import type { ChoiceDay, RoomDayCache } from './room-day-cache.ts';
 
 export interface RoomDeps {
   settings: RoomSettings;
   timeZone: string;
   maxAttempts: number;
+  /** The process's rooms and days as room choices read them, kept between decisions (room-day-cache.ts). */
+  dayCache?: RoomDayCache | undefined;
 }
 
 const DAY = 86_400_000;
@@ -125,20 +130,44 @@ async function loadWorld(trx: Queryable, deps: RoomDeps, view: WorldView & { win
  * room on the booking's local day (the day's balance and the doctor's neighbours are the soft
  * costs; anything overlapping the booking's stay is on that day too). Waiting bookings and the
  * days around do not change one choice, and loading them made each decision cost as much as the
- * three days' bookings (docs/benchmarks.md, worker).
+ * three days' bookings (docs/benchmarks.md, worker). With a cache at the generation read under the
+ * planning lock, the rooms and a whole day come from memory when nothing changed since.
  */
-async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, now: Date, exclude: string): Promise<LoadedWorld> {
-  const rooms = await listRooms(trx, { includeInactive: true });
+async function loadChoiceWorld(
+  trx: Queryable,
+  deps: RoomDeps,
+  need: RoomNeed,
+  now: Date,
+  exclude: string,
+  cache?: RoomDayCache,
+): Promise<LoadedWorld> {
+  let rooms = cache?.rooms;
+  if (!rooms) {
+    rooms = await listRooms(trx, { includeInactive: true });
+    cache?.keepRooms(rooms);
+  }
   const day = periodBounds(new Date(need.start), 'day', deps.timeZone);
   const longestCleaning = Math.max(0, ...rooms.map((r) => r.cleaningMinutes)) * MINUTE;
   const window = {
     from: new Date(Math.min(day.from.getTime(), need.start)),
     to: new Date(Math.max(day.to.getTime(), need.end + longestCleaning)),
   };
-  const blocks = await listBlocks(trx, window);
-  const stays = await listPlacedStays(trx, window);
+  // Only a booking whose stay ends within its own day reads a whole day, the one kept.
+  const wholeDay = window.from.getTime() === day.from.getTime() && window.to.getTime() === day.to.getTime();
+  let read: ChoiceDay | undefined = wholeDay ? cache?.day(day.from) : undefined;
+  if (!read) {
+    const blocks = await listBlocks(trx, window);
+    const stays = await listPlacedStays(trx, window);
+    read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, s])) };
+    if (wholeDay) cache?.keepDay(read);
+  }
+  const stays = [...read.stays.values()];
   const bookings = new Map(stays.flatMap((s) => (s.booking ? [[s.stay.bookingUid, s.booking] as const] : [])));
-  return buildWorld(deps, { rooms, blocks, stays: stays.map((s) => s.stay), bookings }, { now, movable: { from: 0, to: 0 }, exclude });
+  return buildWorld(
+    deps,
+    { rooms, blocks: read.blocks, stays: stays.map((s) => s.stay), bookings },
+    { now, movable: { from: 0, to: 0 }, exclude },
+  );
 }
 
 /** How the planner sees what was loaded: now (the freeze), which bookings may move, and one to leave out. */
@@ -238,23 +267,25 @@ interface Placement {
   write?: boolean | undefined;
 }
 
-async function place(trx: Queryable, deps: RoomDeps, { booking: b, room, reasons, ...options }: Placement, now: Date): Promise<void> {
+/** Writes a placement; returns the stay when the booking now holds a room. */
+async function place(
+  trx: Queryable,
+  deps: RoomDeps,
+  { booking: b, room, reasons, ...options }: Placement,
+  now: Date,
+): Promise<PlacedStay | undefined> {
   const text = room ? locationText(deps.settings.locationTemplate, room) : null;
-  await saveAssignment(
-    trx,
-    {
-      bookingUid: b.uid,
-      room: room?.name ?? null,
-      from: b.start,
-      to: room ? new Date(b.end.getTime() + room.cleaningMinutes * MINUTE) : b.end,
-      pinned: options.pinned ?? false,
-      reasons,
-      locationText: text,
-    },
-    now,
-  );
+  const stay = {
+    bookingUid: b.uid,
+    room: room?.name ?? null,
+    from: b.start,
+    to: room ? new Date(b.end.getTime() + room.cleaningMinutes * MINUTE) : b.end,
+    pinned: options.pinned ?? false,
+  };
+  await saveAssignment(trx, { ...stay, reasons, locationText: text }, now);
   // Only an accepted booking's location is worth one of Cal.com's five location calls a minute.
   if (text && (options.write ?? true) && b.status === 'accepted') await enqueueLocation(trx, b, text, deps, now);
+  return stay.room ? stay : undefined;
 }
 
 /**
@@ -287,10 +318,18 @@ export async function assignBooking(
 ): Promise<AssignOutcome> {
   const need = needOf(b, deps.settings);
   if (!need) return { outcome: 'not_needed' };
-  // A business without rooms (only the gate, say) has nothing to assign.
-  if (!(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
+  const cache = deps.dayCache;
+  // A business without rooms (only the gate, say) has nothing to assign, and takes no lock: asked
+  // first unless rooms were in service last time (then the answer comes with the plan below).
+  if (!cache?.hadActiveRooms && !(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
   await lockRoomPlanning(trx);
-  const existing = await getAssignment(trx, b.uid);
+  const plan = await readRoomPlan(trx, b.uid);
+  if (!plan.anyActive) {
+    if (cache) cache.hadActiveRooms = false;
+    return { outcome: 'not_needed' };
+  }
+  cache?.at(plan.generation);
+  const existing = plan.assignment;
   // A seated class that gained seats (CONTRACT §1.2), or a booking now another doctor's (or
   // doctors'), may no longer suit its room: chosen again. Only those are checked — a repeated event
   // for an ordinary booking costs no extra query; rooms that change are the re-planner's.
@@ -302,14 +341,17 @@ export async function assignBooking(
     }
     return { outcome: 'kept', room: existing.room };
   }
-  const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
+  const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid, cache);
   const index = new RoomIndex(loaded.world);
   const choice = chooseRoom(index, need);
+  // The held days follow this decision's own write, if nothing else came between (room-day-cache.ts).
+  const follow = async (stay: PlacedStay | undefined) =>
+    cache?.wrote(b.uid, stay && { stay, booking: b }, plan.generation, await roomPlanGeneration(trx));
   const cause = options.cause ?? (outgrown?.code === 'room.too_small' ? 'seats_taken' : outgrown ? 'room_unfit' : 'booking');
   if (choice.outcome === 'assigned') {
     const room = loaded.rooms.get(choice.room)!;
     const reasons = { cause, preferences: choice.preferences, candidates: choice.candidates, excluded: choice.excluded };
-    await place(trx, deps, { booking: b, room, reasons, write: options.write }, now);
+    await follow(await place(trx, deps, { booking: b, room, reasons, write: options.write }, now));
     await recordDecision(
       trx,
       {
@@ -339,7 +381,9 @@ export async function assignBooking(
     );
     return { outcome: 'kept', room: existing.room };
   }
-  await place(trx, deps, { booking: b, room: undefined, reasons: { cause, excluded: choice.excluded }, write: options.write }, now);
+  await follow(
+    await place(trx, deps, { booking: b, room: undefined, reasons: { cause, excluded: choice.excluded }, write: options.write }, now),
+  );
   await recordDecision(
     trx,
     { bookingUid: b.uid, kind: 'room', outcome: 'unassigned', reasons: choice.excluded.map((e) => ({ ...e })), detail: { cause } },

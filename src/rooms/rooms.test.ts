@@ -1,3 +1,4 @@
+import { RoomDayCache } from './room-day-cache.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import type { GateDeps } from '../gate/decide-request.ts';
@@ -38,7 +39,7 @@ function deps(yaml: string) {
   );
   if (!result.ok) throw new Error(result.faults.join('\n'));
   const c = result.config;
-  const rooms: RoomDeps = { settings: c.roomSettings, timeZone: c.timeZone, maxAttempts: 3 };
+  const rooms: RoomDeps = { settings: c.roomSettings, timeZone: c.timeZone, maxAttempts: 3, dayCache: new RoomDayCache() };
   const gate: GateDeps = {
     settings: c.gate,
     timeZone: c.timeZone,

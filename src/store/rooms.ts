@@ -181,6 +181,40 @@ export async function lockRoomPlanning(trx: Queryable): Promise<void> {
   await trx.query(`select pg_advisory_xact_lock(hashtext('usher.rooms'))`);
 }
 
+/**
+ * Read right after lockRoomPlanning, in one round trip: the plan's generation (migration 0014;
+ * undefined when unknown), the booking's assignment, and whether any room is in service.
+ */
+export async function readRoomPlan(
+  trx: Queryable,
+  uid: string,
+): Promise<{ generation: string | undefined; assignment: Assignment | undefined; anyActive: boolean }> {
+  const result = await trx.query(
+    `select (select generation::text from room_plan_state) as generation, exists (select 1 from rooms where active) as any_active,
+            ${ASSIGNMENT_COLUMNS}
+       from (select 1) as one left join room_assignments on booking_uid = $1`,
+    [uid],
+  );
+  const row = result.rows[0]!;
+  return {
+    generation: (row.generation as string | null) ?? undefined,
+    assignment: row.booking_uid ? assignmentFromRow(row) : undefined,
+    anyActive: Boolean(row.any_active),
+  };
+}
+
+/**
+ * The plan's generation now and the one its last change replaced (migration 0014). Right after this
+ * transaction's own write, that write's: the row stays locked to others until commit.
+ */
+export async function roomPlanGeneration(trx: Queryable): Promise<{ generation: string; previous: string | undefined } | undefined> {
+  const result = await trx.query<{ generation: string; previous: string | null }>(
+    'select generation::text as generation, previous::text as previous from room_plan_state',
+  );
+  const row = result.rows[0];
+  return row ? { generation: row.generation, previous: row.previous ?? undefined } : undefined;
+}
+
 export async function getAssignment(db: Queryable, uid: string): Promise<Assignment | undefined> {
   const result = await db.query(`select ${ASSIGNMENT_COLUMNS} from room_assignments where booking_uid = $1`, [uid]);
   return result.rows[0] ? assignmentFromRow(result.rows[0]) : undefined;

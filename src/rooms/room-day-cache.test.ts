@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
+import { getBooking, saveBooking } from '../store/bookings.ts';
+import { getAssignment, roomPlanGeneration } from '../store/rooms.ts';
+import { EventPipeline } from '../../test/event-pipeline.ts';
+import { roomClinic } from '../../test/room-clinic.ts';
+import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { RoomDayCache } from './room-day-cache.ts';
+import { roomEventHandler } from './room-events.ts';
+import { blockRoom } from './room-operations.ts';
+import { assignBooking, type RoomDeps } from './room-planning.ts';
+
+// Two rooms; doctor 5 prefers 1A, so a stale picture of 1A shows at once.
+const YAML = `
+timeZone: Europe/London
+rooms:
+  - { name: "1A", floor: 1, building: "North wing", cleaningMinutes: 10 }
+  - { name: "2A", floor: 2, building: "North wing", cleaningMinutes: 10 }
+doctors:
+  "5": { rooms: ["1A", "2A"], preferredRooms: ["1A"] }
+`;
+
+const at = (hhmm: string) => new Date(`2026-12-02T${hhmm}:00Z`);
+const visit = (from: string, to: string, over: Partial<PayloadBooking> = {}) =>
+  sampleBooking({ start: at(from), end: at(to), lengthMinutes: 30, ...over });
+
+/**
+ * The rooms and days a process keeps between room choices (room-day-cache.ts) must never stand in
+ * for the database once anything else changed it: another process's block or booking, a
+ * transaction of its own that rolled back. Each case below gives a wrong room (or a refused write)
+ * if the kept day were trusted without the generation of migration 0014.
+ */
+describe.each(storeKinds)('room choices kept between decisions on %s', (kind) => {
+  let store: TestStore;
+  let one: { rooms: RoomDeps; cal: EventPipeline };
+  // A second Usher process on the same database, with its own kept days.
+  let other: { rooms: RoomDeps; cal: EventPipeline };
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+  });
+  afterAll(() => store.close());
+  beforeEach(async () => {
+    const clinic = await roomClinic(store, YAML, '2026-12-02T07:00:00Z');
+    one = clinic;
+    const rooms = { ...clinic.rooms, dayCache: new RoomDayCache() };
+    const cal = new EventPipeline(store.db, { settings: clinic.config.gate, timeZone: 'Europe/London', maxAttempts: 3 }, clinic.cal.clock, [
+      roomEventHandler(rooms),
+    ]);
+    other = { rooms, cal };
+  });
+  const roomOf = async (uid: string) => (await getAssignment(store.db, uid))?.room;
+
+  it('sees a block another process put on the preferred room after this one read the day', async () => {
+    const first = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', first);
+    expect(await roomOf(first.uid)).toBe('1A');
+    await blockRoom(store.db, other.rooms, { room: '1A', from: at('10:00'), to: at('12:00'), reason: 'leak', by: 'desk' }, at('07:00'));
+    const second = visit('10:00', '10:30');
+    await one.cal.deliver('BOOKING_CREATED', second);
+    expect(await roomOf(second.uid)).toBe('2A');
+  });
+
+  it('sees a booking another process put into the preferred room', async () => {
+    const first = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', first);
+    const theirs = visit('10:00', '10:30');
+    await other.cal.deliver('BOOKING_CREATED', theirs);
+    expect(await roomOf(theirs.uid)).toBe('1A');
+    const mine = visit('10:00', '10:30');
+    await one.cal.deliver('BOOKING_CREATED', mine);
+    expect(await roomOf(mine.uid)).toBe('2A');
+  });
+
+  it('follows its own decisions: a day of bookings in turn fills both rooms without a clash', async () => {
+    const day = ['09:00', '09:00', '09:40', '09:40', '10:20'].map((from) => {
+      const [h, m] = from.split(':').map(Number);
+      const end = `${String(h! + (m! + 30 >= 60 ? 1 : 0)).padStart(2, '0')}:${String((m! + 30) % 60).padStart(2, '0')}`;
+      return visit(from, end);
+    });
+    for (const b of day) await one.cal.deliver('BOOKING_CREATED', b);
+    expect(await Promise.all(day.map((b) => roomOf(b.uid)))).toEqual(['1A', '2A', '1A', '2A', '1A']);
+  });
+
+  it('forgets a room choice whose transaction rolled back', async () => {
+    const early = visit('08:00', '08:30');
+    await one.cal.deliver('BOOKING_CREATED', early); // the day is read and kept
+    // A choice made in a transaction that then rolls back (say the event's next handler failed).
+    await expect(
+      store.db.transaction(async (trx) => {
+        const lost = { ...(await getBooking(trx, early.uid))!, uid: 'rolled-back', start: at('09:00'), end: at('09:30') };
+        await saveBooking(trx, lost, at('07:00'));
+        expect(await assignBooking(trx, one.rooms, lost, at('07:00'))).toEqual({ outcome: 'assigned', room: '1A' });
+        throw new Error('the next handler failed');
+      }),
+    ).rejects.toThrow('the next handler failed');
+    const next = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', next);
+    expect(await roomOf(next.uid)).toBe('1A');
+  });
+
+  it('counts a change to a booking that holds a room, and none to one that does not', async () => {
+    const placed = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', placed);
+    const generation = async () => (await roomPlanGeneration(store.db))?.generation;
+    const before = await generation();
+    await store.db.query(`update bookings set title = 'renamed' where uid = $1`, [placed.uid]);
+    expect(await generation()).toBe(before);
+    await store.db.query(`update bookings set organizer_email = 'grace@clinic.example' where uid = $1`, [placed.uid]);
+    const after = await generation();
+    expect(after).not.toBe(before);
+    const video = visit('11:00', '11:30', { location: 'https://zoom.us/j/123456789' });
+    await one.cal.deliver('BOOKING_CREATED', video);
+    const withVideo = await generation();
+    await store.db.query(`update bookings set organizer_email = 'grace@clinic.example' where uid = $1`, [video.uid]);
+    expect(await generation()).toBe(withVideo);
+  });
+});
