@@ -1,7 +1,8 @@
 import { parseWebhook } from '../cal/parse-webhook.ts';
 import { applyBookingEvent, applyMeetingEvent, markRescheduled, seatsLeftAfterMove } from '../domain/booking.ts';
 import type { CalEvent } from '../domain/booking-event.ts';
-import { findSuccessor, lockBooking, saveBooking } from '../store/bookings.ts';
+import type { Booking } from '../domain/booking.ts';
+import { getBooking, lockBooking, lockBookingAndSuccessor, saveBooking } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import type { InboxEvent } from '../store/inbox.ts';
@@ -10,6 +11,16 @@ export interface EventContext {
   trx: Queryable;
   inboxEvent: InboxEvent;
   now: Date;
+  /**
+   * Bookings as this event left them in its transaction, by uid (recordBookingState, the only
+   * writer of booking rows, fills it): later handlers read them here instead of asking again.
+   */
+  stored?: Map<string, Booking>;
+}
+
+/** A booking as the event's transaction holds it now: from what this event stored, else from the store. */
+export async function storedBooking(ctx: EventContext, uid: string): Promise<Booking | undefined> {
+  return ctx.stored?.get(uid) ?? (await getBooking(ctx.trx, uid));
 }
 
 /** A feature's reaction to an event (gate, rooms, automations add theirs); runs in the event's transaction. */
@@ -18,7 +29,7 @@ export type EventHandler = (event: CalEvent, ctx: EventContext) => Promise<void>
 export type EventOutcome = { state: 'done' } | { state: 'ignored' | 'unprocessable'; note: string };
 
 /** Keeps Usher's booking records in step with Cal.com; every change is logged as a decision. */
-export const recordBookingState: EventHandler = async (event, { trx, inboxEvent, now }) => {
+export const recordBookingState: EventHandler = async (event, { trx, inboxEvent, now, stored }) => {
   const log = (bookingUid: string, outcome: string, reason: string, detail: Record<string, unknown> = {}) =>
     recordDecision(
       trx,
@@ -28,7 +39,7 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
 
   switch (event.kind) {
     case 'booking': {
-      const previous = await lockBooking(trx, event.booking.uid);
+      const { booking: previous, successor } = await lockBookingAndSuccessor(trx, event.booking.uid);
       let change = applyBookingEvent(previous, event);
       // CONTRACT §1.3: a reschedule cancels the old booking silently, and Cal.com does not order its
       // deliveries: when the newer booking arrived first, this one's late events find it replaced and
@@ -38,7 +49,6 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
         (change.booking.status === 'accepted' || change.booking.status === 'pending') &&
         !change.booking.rescheduledToUid
       ) {
-        const successor = await findSuccessor(trx, event.booking.uid);
         if (successor)
           change = {
             booking: markRescheduled(change.booking, successor),
@@ -47,13 +57,16 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
             changed: true,
           };
       }
-      if (change.changed || !previous) await saveBooking(trx, change.booking, now);
+      if (change.changed || !previous) stored?.set(event.booking.uid, await saveBooking(trx, change.booking, now));
+      else if (previous) stored?.set(event.booking.uid, previous);
       if (event.rescheduleUid) {
         const old = await lockBooking(trx, event.rescheduleUid);
         // One seat of a class moving to another slot leaves the class standing for the others.
         const staying = old?.status === 'accepted' ? seatsLeftAfterMove(old, event) : undefined;
-        if (old && staying) await saveBooking(trx, { ...old, seats: staying }, now);
-        else if (old && old.rescheduledToUid !== event.booking.uid) await saveBooking(trx, markRescheduled(old, event.booking.uid), now);
+        if (old && staying) stored?.set(old.uid, await saveBooking(trx, { ...old, seats: staying }, now));
+        else if (old && old.rescheduledToUid !== event.booking.uid)
+          stored?.set(old.uid, await saveBooking(trx, markRescheduled(old, event.booking.uid), now));
+        else if (old) stored?.set(old.uid, old);
       }
       await log(
         event.booking.uid,
@@ -66,7 +79,8 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
     case 'meeting': {
       const previous = await lockBooking(trx, event.booking.uid);
       const change = applyMeetingEvent(previous, event);
-      if (change.changed || !previous) await saveBooking(trx, change.booking, now);
+      if (change.changed || !previous) stored?.set(event.booking.uid, await saveBooking(trx, change.booking, now));
+      else if (previous) stored?.set(event.booking.uid, previous);
       await log(event.booking.uid, change.booking.meetingState ?? change.booking.status, change.reason);
       return;
     }

@@ -1,7 +1,6 @@
-import { getBooking } from '../store/bookings.ts';
 import { enqueueJob } from '../store/jobs.ts';
 import { calJobKinds } from './cal-jobs.ts';
-import type { EventHandler } from './handle-event.ts';
+import { storedBooking, type EventHandler } from './handle-event.ts';
 
 /**
  * A cancelled occurrence of a recurring series may have taken the later ones with it, silently
@@ -9,9 +8,10 @@ import type { EventHandler } from './handle-event.ts';
  * cancel Cal.com sent: the ones that check feeds in are its answer, not new questions.
  */
 export function seriesCheckHandler(maxAttempts: number): EventHandler {
-  return async (event, { trx, inboxEvent, now }) => {
+  return async (event, ctx) => {
+    const { trx, inboxEvent, now } = ctx;
     if (event.kind !== 'booking' || event.trigger !== 'BOOKING_CANCELLED' || inboxEvent.source !== 'webhook') return;
-    const booking = await getBooking(trx, event.booking.uid);
+    const booking = await storedBooking(ctx, event.booking.uid);
     if (!booking?.inSeries || booking.status !== 'cancelled') return;
     await enqueueJob(
       trx,

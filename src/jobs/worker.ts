@@ -175,7 +175,7 @@ export class Worker {
       for (const event of events) {
         if (isolate) await trx.query('savepoint inbox_event');
         try {
-          const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx, inboxEvent: event, now });
+          const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx, inboxEvent: event, now, stored: new Map() });
           finished.push({ id: event.id, state: outcome.state, note: outcome.state === 'done' ? null : outcome.note });
           if (isolate) await trx.query('release savepoint inbox_event');
           states.push(outcome.state);

@@ -1,12 +1,19 @@
 import type { Booking } from '../domain/booking.ts';
-import type { RoomBlock } from '../domain/room-model.ts';
+import type { PlannedBooking, RoomBlock } from '../domain/room-model.ts';
 import type { PlacedStay, RoomRecord } from '../store/rooms.ts';
 
-/** One local day as a room choice reads it: the blocks and the placed stays with their bookings. */
+/** A placed stay with its booking, and how a room choice plans around it (worked out once). */
+export interface ChoiceStay {
+  stay: PlacedStay;
+  booking: Booking | undefined;
+  planned: PlannedBooking | undefined;
+}
+
+/** One local day as a room choice reads it: the blocks and the placed stays. */
 export interface ChoiceDay {
   window: { from: Date; to: Date };
   blocks: RoomBlock[];
-  stays: Map<string, { stay: PlacedStay; booking: Booking | undefined }>;
+  stays: Map<string, ChoiceStay>;
 }
 
 /** Days kept at most (a worker deciding a month of bookings in order keeps the days in hand). */
@@ -79,7 +86,7 @@ export class RoomDayCache {
    */
   wrote(
     uid: string,
-    placed: { stay: PlacedStay; booking: Booking } | undefined,
+    placed: ChoiceStay | undefined,
     heldAt: string | undefined,
     after: { generation: string; previous: string | undefined } | undefined,
   ): void {

@@ -1,5 +1,4 @@
-import type { EventHandler } from '../jobs/handle-event.ts';
-import { getBooking } from '../store/bookings.ts';
+import { storedBooking, type EventHandler } from '../jobs/handle-event.ts';
 import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import { assignBooking, followReschedule, noRoomReason, placeWaiting, releaseBooking, type RoomDeps } from './room-planning.ts';
@@ -9,10 +8,11 @@ import { assignBooking, followReschedule, noRoomReason, placeWaiting, releaseBoo
  * event's transaction, so a room change and the event's "done" commit together.
  */
 export function roomEventHandler(deps: RoomDeps): EventHandler {
-  return async (event, { trx, now }) => {
+  return async (event, ctx) => {
+    const { trx, now } = ctx;
     switch (event.kind) {
       case 'booking': {
-        const booking = await getBooking(trx, event.booking.uid);
+        const booking = await storedBooking(ctx, event.booking.uid);
         if (!booking) return;
         switch (event.trigger) {
           case 'BOOKING_CREATED':
@@ -38,14 +38,14 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
                   now,
                 );
               }
-              const replaced = event.rescheduleUid ? await getBooking(trx, event.rescheduleUid) : undefined;
+              const replaced = event.rescheduleUid ? await storedBooking(ctx, event.rescheduleUid) : undefined;
               if (event.rescheduleUid && replaced?.status !== 'accepted' && (await getAssignment(trx, event.rescheduleUid))) {
                 await releaseBooking(trx, deps, event.rescheduleUid, now, 'room.released.rescheduled');
               }
               return;
             }
             // A seat that moved leaves its class (still accepted) in its room: only the new booking is placed.
-            const left = event.rescheduleUid ? await getBooking(trx, event.rescheduleUid) : undefined;
+            const left = event.rescheduleUid ? await storedBooking(ctx, event.rescheduleUid) : undefined;
             if (event.rescheduleUid && left?.status !== 'accepted') await followReschedule(trx, deps, booking, event.rescheduleUid, now);
             // A reassigned booking keeps its room if the new doctor may use it (assignBooking checks).
             else await assignBooking(trx, deps, booking, now, event.trigger === 'BOOKING_REASSIGNED' ? { cause: 'reassigned' } : {});

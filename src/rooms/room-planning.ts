@@ -30,7 +30,7 @@ import {
   hasWaitingBetween,
 } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
-import type { ChoiceDay, RoomDayCache } from './room-day-cache.ts';
+import type { ChoiceDay, ChoiceStay, RoomDayCache } from './room-day-cache.ts';
 
 export interface RoomDeps {
   settings: RoomSettings;
@@ -137,7 +137,6 @@ async function loadChoiceWorld(
   trx: Queryable,
   deps: RoomDeps,
   need: RoomNeed,
-  now: Date,
   exclude: string,
   cache?: RoomDayCache,
 ): Promise<LoadedWorld> {
@@ -152,22 +151,31 @@ async function loadChoiceWorld(
     from: new Date(Math.min(day.from.getTime(), need.start)),
     to: new Date(Math.max(day.to.getTime(), need.end + longestCleaning)),
   };
+  const roomByName = new Map(rooms.map((r) => [r.name, r]));
   // Only a booking whose stay ends within its own day reads a whole day, the one kept.
   const wholeDay = window.from.getTime() === day.from.getTime() && window.to.getTime() === day.to.getTime();
   let read: ChoiceDay | undefined = wholeDay ? cache?.day(day.from) : undefined;
   if (!read) {
     const blocks = await listBlocks(trx, window);
     const stays = await listPlacedStays(trx, window);
-    read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, s])) };
+    read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, choiceStay(deps, roomByName, s.stay, s.booking)])) };
     if (wholeDay) cache?.keepDay(read);
   }
-  const stays = [...read.stays.values()];
-  const bookings = new Map(stays.flatMap((s) => (s.booking ? [[s.stay.bookingUid, s.booking] as const] : [])));
-  return buildWorld(
-    deps,
-    { rooms, blocks: read.blocks, stays: stays.map((s) => s.stay), bookings },
-    { now, movable: { from: 0, to: 0 }, exclude },
-  );
+  const bookings = new Map<string, Booking>();
+  const stays: PlacedStay[] = [];
+  const planned: PlannedBooking[] = [];
+  for (const [uid, s] of read.stays) {
+    if (uid === exclude) continue;
+    if (s.booking) bookings.set(uid, s.booking);
+    stays.push(s.stay);
+    if (s.planned) planned.push(s.planned);
+  }
+  return {
+    world: { rooms, blocks: read.blocks, bookings: planned, timeZone: deps.timeZone, weights: deps.settings.weights },
+    rooms: roomByName,
+    bookings,
+    assignments: new Map(stays.map((a) => [a.bookingUid, a])),
+  };
 }
 
 /** How the planner sees what was loaded: now (the freeze), which bookings may move, and one to leave out. */
@@ -189,37 +197,49 @@ interface WorldRows {
 function buildWorld(deps: RoomDeps, { rooms, blocks, stays, bookings }: WorldRows, { now, movable, exclude }: WorldView): LoadedWorld {
   const live = stays.filter((a) => a.bookingUid !== exclude);
   const freezeUntil = now.getTime() + deps.settings.freezeMinutes * MINUTE;
-  const planned: PlannedBooking[] = [];
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
-  for (const a of live) {
-    const b = bookings.get(a.bookingUid);
-    const need = b && needOf(b, deps.settings);
-    if (!need) {
-      if (!a.room) continue;
-      // Holds a room the config no longer gives it (its event type stopped needing one): it keeps
-      // occupying it as stored until released, so nothing is planned on top of it.
-      const cleaning = (roomByName.get(a.room)?.cleaningMinutes ?? 0) * MINUTE;
-      planned.push({
-        need: { uid: a.bookingUid, start: a.from.getTime(), end: a.to.getTime() - cleaning, equipment: [], preferredRooms: [] },
-        room: a.room,
-        frozen: true,
-        pinned: true,
-      });
-      continue;
-    }
-    const outside = need.end <= movable.from || need.start >= movable.to;
-    // A booking waiting beyond the movable window holds nothing, and the bookings around it were not
-    // all read (the window's edge cuts through its neighbours): planned here it could be put into a
-    // room that is taken. It is left to a re-plan around its own time.
-    if (!a.room && outside) continue;
-    planned.push({ need, ...(a.room ? { room: a.room } : {}), frozen: need.start < freezeUntil || outside, pinned: a.pinned });
-  }
+  const planned = live.flatMap((a) => plannedStay(deps, a, bookings.get(a.bookingUid), roomByName, freezeUntil, movable) ?? []);
   return {
     world: { rooms, blocks, bookings: planned, timeZone: deps.timeZone, weights: deps.settings.weights },
-    rooms: new Map(rooms.map((r) => [r.name, r])),
+    rooms: roomByName,
     bookings,
     assignments: new Map(live.map((a) => [a.bookingUid, a])),
   };
+}
+
+/** How the planner sees one stored stay, or undefined when it holds nothing and is not planned here. */
+function plannedStay(
+  deps: RoomDeps,
+  a: PlacedStay,
+  b: Booking | undefined,
+  roomByName: ReadonlyMap<string, Room>,
+  freezeUntil: number,
+  movable: { from: number; to: number },
+): PlannedBooking | undefined {
+  const need = b && needOf(b, deps.settings);
+  if (!need) {
+    if (!a.room) return undefined;
+    // Holds a room the config no longer gives it (its event type stopped needing one): it keeps
+    // occupying it as stored until released, so nothing is planned on top of it.
+    const cleaning = (roomByName.get(a.room)?.cleaningMinutes ?? 0) * MINUTE;
+    return {
+      need: { uid: a.bookingUid, start: a.from.getTime(), end: a.to.getTime() - cleaning, equipment: [], preferredRooms: [] },
+      room: a.room,
+      frozen: true,
+      pinned: true,
+    };
+  }
+  const outside = need.end <= movable.from || need.start >= movable.to;
+  // A booking waiting beyond the movable window holds nothing, and the bookings around it were not
+  // all read (the window's edge cuts through its neighbours): planned here it could be put into a
+  // room that is taken. It is left to a re-plan around its own time.
+  if (!a.room && outside) return undefined;
+  return { need, ...(a.room ? { room: a.room } : {}), frozen: need.start < freezeUntil || outside, pinned: a.pinned };
+}
+
+/** A placed stay as one room choice plans around it: fixed where it is (no choice moves anyone). */
+function choiceStay(deps: RoomDeps, rooms: ReadonlyMap<string, Room>, stay: PlacedStay, booking: Booking | undefined): ChoiceStay {
+  return { stay, booking, planned: plannedStay(deps, stay, booking, rooms, 0, { from: 0, to: 0 }) };
 }
 
 /**
@@ -341,12 +361,12 @@ export async function assignBooking(
     }
     return { outcome: 'kept', room: existing.room };
   }
-  const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid, cache);
+  const loaded = await loadChoiceWorld(trx, deps, need, b.uid, cache);
   const index = new RoomIndex(loaded.world);
   const choice = chooseRoom(index, need);
   // The held days follow this decision's own write, if nothing else came between (room-day-cache.ts).
   const follow = async (stay: PlacedStay | undefined) =>
-    cache?.wrote(b.uid, stay && { stay, booking: b }, plan.generation, await roomPlanGeneration(trx));
+    cache?.wrote(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), plan.generation, await roomPlanGeneration(trx));
   const cause = options.cause ?? (outgrown?.code === 'room.too_small' ? 'seats_taken' : outgrown ? 'room_unfit' : 'booking');
   if (choice.outcome === 'assigned') {
     const room = loaded.rooms.get(choice.room)!;
@@ -412,7 +432,7 @@ export async function followReschedule(
     if (old) await placeWaiting(trx, deps, { from: old.from, to: old.to }, now, 'rescheduled_away');
     return outcome;
   }
-  const loaded = await loadChoiceWorld(trx, deps, need, now, b.uid);
+  const loaded = await loadChoiceWorld(trx, deps, need, b.uid);
   const index = new RoomIndex(loaded.world);
   const room = loaded.rooms.get(old.room);
   const keeps =
@@ -535,6 +555,6 @@ export async function roomOptionsFor(db: Queryable, deps: RoomDeps, uid: string,
       'CONFLICT',
       `booking ${uid} needs no room (${noRoomReason(b, deps.settings)?.code === 'room.type_needs_none' ? 'its type takes none' : 'not in person'})`,
     );
-  const loaded = await loadChoiceWorld(db, deps, need, now, uid);
+  const loaded = await loadChoiceWorld(db, deps, need, uid);
   return roomOptions(new RoomIndex(loaded.world), need);
 }

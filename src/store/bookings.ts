@@ -59,13 +59,32 @@ export async function lockBooking(trx: Queryable, uid: string): Promise<Booking 
   return result.rows[0] ? bookingFromRow(result.rows[0]) : undefined;
 }
 
+/**
+ * lockBooking and findSuccessor in one round trip (every booking event asks both): the booking,
+ * locked for this transaction, and the uid of the booking that replaced it, if any.
+ */
+export async function lockBookingAndSuccessor(
+  trx: Queryable,
+  uid: string,
+): Promise<{ booking: Booking | undefined; successor: string | undefined }> {
+  const result = await trx.query(
+    `select b.*, s.successor_uid from (select $1::text as wanted) k
+       left join lateral (select * from bookings where uid = k.wanted for update) b on true
+       left join lateral (select uid as successor_uid from bookings where rescheduled_from_uid = k.wanted order by created_at limit 1) s on true`,
+    [uid],
+  );
+  const row = result.rows[0]!;
+  return { booking: row.uid ? bookingFromRow(row) : undefined, successor: (row.successor_uid as string | null) ?? undefined };
+}
+
 export async function getBooking(db: Queryable, uid: string): Promise<Booking | undefined> {
   const result = await db.query('select * from bookings where uid = $1', [uid]);
   return result.rows[0] ? bookingFromRow(result.rows[0]) : undefined;
 }
 
-export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promise<void> {
-  await trx.query(
+/** Stores a booking; returns it as stored (as getBooking would read it back in this transaction). */
+export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promise<Booking> {
+  const result = await trx.query(
     `insert into bookings (uid, cal_id, event_type_id, event_type_slug, status, title, start_at, end_at, organizer_id,
         organizer_email, attendee_email, attendee_name, rescheduled_from_uid, rescheduled_to_uid, location, metadata,
         meeting_state, last_event_at, seats_per_slot, seats, in_series, co_hosts, created_at, updated_at)
@@ -77,7 +96,8 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
         attendee_name = excluded.attendee_name, rescheduled_from_uid = excluded.rescheduled_from_uid,
         rescheduled_to_uid = excluded.rescheduled_to_uid, location = excluded.location, metadata = excluded.metadata,
         meeting_state = excluded.meeting_state, last_event_at = excluded.last_event_at, seats_per_slot = excluded.seats_per_slot,
-        seats = excluded.seats, in_series = excluded.in_series, co_hosts = excluded.co_hosts, updated_at = excluded.updated_at`,
+        seats = excluded.seats, in_series = excluded.in_series, co_hosts = excluded.co_hosts, updated_at = excluded.updated_at
+     returning *`,
     [
       b.uid,
       b.calId ?? null,
@@ -104,6 +124,7 @@ export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promis
       b.coHosts ? [...b.coHosts] : null,
     ],
   );
+  return bookingFromRow(result.rows[0]!);
 }
 
 export async function listBookings(db: Queryable, filter: { from?: Date; to?: Date; limit: number }): Promise<Booking[]> {
@@ -119,12 +140,4 @@ export async function getBookings(db: Queryable, uids: readonly string[]): Promi
   if (uids.length === 0) return new Map();
   const result = await db.query('select * from bookings where uid = any($1::text[])', [uids]);
   return new Map(result.rows.map((r) => [r.uid as string, bookingFromRow(r)]));
-}
-
-/** The booking that says it was rescheduled from `uid`, if one is known (CONTRACT §1.3). */
-export async function findSuccessor(db: Queryable, uid: string): Promise<string | undefined> {
-  const result = await db.query<{ uid: string }>('select uid from bookings where rescheduled_from_uid = $1 order by created_at limit 1', [
-    uid,
-  ]);
-  return result.rows[0]?.uid;
 }

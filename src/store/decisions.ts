@@ -48,14 +48,27 @@ export async function recordDecision(
   d: { bookingUid?: string; inboxEventId?: number; kind: string; outcome: string; reasons: Reason[]; detail?: Record<string, unknown> },
   now: Date,
 ): Promise<void> {
-  await trx.query(
-    `insert into decisions (booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at)
-     values ($1, $2, $3, $4, $5, $6, $7)`,
-    [d.bookingUid ?? null, d.inboxEventId ?? null, d.kind, d.outcome, JSON.stringify(d.reasons), JSON.stringify(d.detail ?? {}), now],
-  );
-  // What the decision announces to automations, in the same transaction (domain/usher-events.ts).
+  const insertDecision = `insert into decisions (booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at)
+     values ($1, $2, $3, $4, $5, $6, $7)`;
+  const values = [
+    d.bookingUid ?? null,
+    d.inboxEventId ?? null,
+    d.kind,
+    d.outcome,
+    JSON.stringify(d.reasons),
+    JSON.stringify(d.detail ?? {}),
+    now,
+  ];
+  // What the decision announces to automations, in the same statement (domain/usher-events.ts): one
+  // round trip where a decision is made for every event.
   const event = usherEventOf(d);
-  if (event) await insertUsherEvent(trx, event, now);
+  if (!event) await trx.query(insertDecision, values);
+  else
+    await trx.query(
+      `with decision as (${insertDecision})
+       insert into usher_events (kind, booking_uid, data, created_at) values ($8, $9, $10, $7)`,
+      [...values, event.kind, event.bookingUid, JSON.stringify(event.data)],
+    );
 }
 
 export async function insertUsherEvent(trx: Queryable, e: UsherEvent, now: Date): Promise<void> {
