@@ -12,6 +12,7 @@ import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import { recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
+import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
 import { roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
@@ -64,7 +65,8 @@ async function run(
   const db = profiled(rawDb);
   profile.clear();
   const now = new Date(start0 - DAY);
-  const deps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 8 };
+  // As `usher serve` has them (operations/local-operations.ts): room choices keep their day between decisions.
+  const deps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 8, dayCache: new RoomDayCache() };
   await syncConfigRooms(db, config.rooms, deps, now);
   const worker = new Worker({
     db,

@@ -32,7 +32,8 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
     if (moved)
       await log('credits', 'transferred', [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: moved.amount }]);
   }
-  const booking = await lockBooking(trx, uid);
+  // Locked already when this event stored it (recordBookingState runs first, in this transaction).
+  const booking = ctx.stored?.get(uid) ?? (await lockBooking(trx, uid));
   if (!booking) return;
   const hold = await getHold(trx, uid);
   const gate = await getGateRecord(trx, uid);
@@ -40,7 +41,8 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
   switch (booking.status) {
     case 'accepted': {
       if (event.trigger !== 'BOOKING_CREATED' && event.trigger !== 'BOOKING_RESCHEDULED') return;
-      const withdrawn = await withdrawGateCalls(trx, uid, now);
+      // Gate calls are only ever written with the gate's record (applyDecision): none without one.
+      const withdrawn = gate ? await withdrawGateCalls(trx, uid, now) : 0;
       if (gate && gate.outcome !== 'approve') {
         await log('gate', 'respected', [{ code: 'gate.confirmed_in_cal', usherOutcome: gate.outcome, withdrawnCalls: withdrawn }]);
       }

@@ -182,7 +182,7 @@ export function localOperations(o: LocalOperationsOptions): Operations {
       ),
     markCleaned: async (room, by) => changed(await markCleaned(db, rooms, room, by ?? o.actor, o.now())),
     moveBooking: async (uid, m) => changed(await moveBooking(db, rooms, { uid, room: m.room, by: m.by ?? o.actor }, o.now())),
-    roomOptions: async (uid) => (await roomOptionsFor(db, rooms, uid, o.now())).map(presentRoomOption),
+    roomOptions: async (uid) => (await roomOptionsFor(db, rooms, uid)).map(presentRoomOption),
     replan: async () => changed({ plan: presentReplan(await replanUpcoming(db, rooms, o.now(), 'operator')) }),
 
     insights: (q) => insightsReport(db, o.config.insights, o.config.timeZone, q, o.now()),

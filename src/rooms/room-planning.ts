@@ -546,7 +546,7 @@ export async function holdRoomForApproval(trx: Queryable, deps: RoomDeps, b: Boo
 }
 
 /** Every room as an option for one booking, fitting ones first (a person moving it chooses from these). */
-export async function roomOptionsFor(db: Queryable, deps: RoomDeps, uid: string, now: Date): Promise<RoomOption[]> {
+export async function roomOptionsFor(db: Queryable, deps: RoomDeps, uid: string): Promise<RoomOption[]> {
   const b = await getBooking(db, uid);
   if (!b) throw new UsherError('NOT_FOUND', `Usher knows no booking ${uid}`);
   const need = needOf(b, deps.settings);
