@@ -8,7 +8,6 @@
  * BENCH_BASELINE=<dir of another Usher checkout, npm-installed> runs the same against that code in
  * the same run (docs/benchmarks.md: the PGlite version before the embedded server).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { FakeCal, okResponder } from '../test/fake-cal.ts';
-import { freePort } from '../test/serve-process.ts';
 import { benchServer } from './bench-store.ts';
+import { BENCH_SECRET, serveUsher, stopUsher } from './usher-process.ts';
 
-const SECRET = 'bench-secret-0123456789';
+const SECRET = BENCH_SECRET;
 const here = fileURLToPath(new URL('..', import.meta.url));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
@@ -31,39 +30,8 @@ cal.responder = (req) => {
   return okResponder(req);
 };
 
-async function serve(root: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'bin/usher.mjs'), 'serve'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      CAL_WEBHOOK_SECRET: SECRET,
-      USHER_ADMIN_TOKEN: 'bench-admin-token-0123456789',
-      CAL_API_URL: cal.url,
-      CAL_API_KEY: 'cal_bench',
-      LOG_LEVEL: process.env.BENCH_LOG ?? 'warn',
-      ...env,
-    },
-    stdio: ['ignore', process.env.BENCH_LOG ? 'inherit' : 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error('usher serve exited');
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { url, child };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('usher serve never became ready');
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM');
-  if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-}
+const serve = (root: string, env: Record<string, string>) => serveUsher(root, cal.url, env);
+const stop = stopUsher;
 
 let n = 0;
 async function one(url: string): Promise<number> {
