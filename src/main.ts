@@ -141,7 +141,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const feed = new BoardFeed({
       db,
       log: log.child({ component: 'board' }),
-      compute: async () => JSON.stringify(await boardView(db, boardDeps, clock.now())),
+      compute: () => boardView(db, boardDeps, clock.now()),
     });
     await feed.start();
     const app = await buildApp({

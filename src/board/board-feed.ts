@@ -1,15 +1,22 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
+import { viewDelta, type ViewPatchMessage } from './view-patch.ts';
 
 export const BOARD_CHANNEL = 'usher_board';
 
-export type BoardListener = (json: string) => void;
+/** One server-sent event: the whole view (`view`, on connect) or how the last one changed (`patch`). */
+export interface BoardMessage {
+  event: 'view' | 'patch';
+  data: string;
+}
+
+export type BoardListener = (message: BoardMessage) => void;
 
 export interface BoardFeedOptions {
   db: Db;
   log: Logger;
-  /** The view as JSON (computed once per change for every viewer of this process). */
-  compute: () => Promise<string>;
+  /** The view (computed once per change for every viewer of this process). */
+  compute: () => Promise<unknown>;
   /** Changes arriving closer together than this are shown together. */
   settleMs?: number;
   /** Time alone changes the board (in use → cleaning → free): recompute this often while watched. */
@@ -19,12 +26,16 @@ export interface BoardFeedOptions {
 /**
  * The live board of one process. Every write to a table the board reads fires NOTIFY (migration
  * 0005), whichever process made it; each process LISTENs once, recomputes at most once per settle
- * period while anyone watches, and sends the new view only when it differs from the last one sent.
+ * period while anyone watches, and when the view differs from the last one sends every viewer the
+ * same delta (view-patch.ts), worked out once: a viewer gets the whole view only when it connects.
  */
 export class BoardFeed {
   readonly #o: Required<BoardFeedOptions>;
   readonly #listeners = new Set<BoardListener>();
+  /** The last view, as JSON (to compare) and as it was computed (to diff), and its number. */
   #last: string | undefined;
+  #lastView: unknown;
+  #version = 0;
   #stale = true;
   #timer: NodeJS.Timeout | undefined;
   #ticker: NodeJS.Timeout | undefined;
@@ -50,7 +61,9 @@ export class BoardFeed {
     this.#listeners.add(listener);
     this.#ticker ??= setInterval(() => this.changed(), this.#o.tickMs).unref();
     if (this.#stale || this.#last === undefined) await this.#refresh();
-    if (this.#last !== undefined && this.#listeners.has(listener)) listener(this.#last);
+    // Patches sent to it before this (while the first view was computed) it ignores: it has no view yet.
+    if (this.#last !== undefined && this.#listeners.has(listener))
+      listener({ event: 'view', data: `{"version":${this.#version},"view":${this.#last}}` });
     return () => {
       this.#listeners.delete(listener);
       if (this.#listeners.size === 0 && this.#ticker) {
@@ -80,10 +93,22 @@ export class BoardFeed {
         this.#again = false;
         this.#stale = false;
         try {
-          const json = await this.#o.compute();
+          const view = await this.#o.compute();
+          const json = JSON.stringify(view);
           if (json !== this.#last) {
+            // The first view is sent by subscribe() to each viewer waiting for it.
+            const delta = this.#last === undefined ? undefined : viewDelta(this.#lastView, view);
+            const from = this.#version;
+            this.#version += 1;
             this.#last = json;
-            for (const listener of this.#listeners) listener(json);
+            this.#lastView = view;
+            if (delta) {
+              const message: BoardMessage = {
+                event: 'patch',
+                data: JSON.stringify({ from, to: this.#version, delta } satisfies ViewPatchMessage),
+              };
+              for (const listener of this.#listeners) listener(message);
+            }
           }
         } catch (error) {
           // The viewers keep the last view; the next change or tick tries again.

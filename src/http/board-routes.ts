@@ -245,11 +245,11 @@ export async function boardRoutes(app: FastifyInstance, o: BoardRouteOptions): P
       clearInterval(heartbeat);
       unsubscribe?.();
     });
-    unsubscribe = await o.feed.subscribe((json) => {
+    unsubscribe = await o.feed.subscribe((message) => {
       // A viewer that stopped reading (a sleeping tablet) is dropped rather than buffered without
       // end; its browser reconnects and gets the whole view anyway.
       if (res.writableLength > 4 * 1024 * 1024) return res.destroy();
-      res.write(`id: ${++sent}\nevent: view\ndata: ${json}\n\n`);
+      res.write(`id: ${++sent}\nevent: ${message.event}\ndata: ${message.data}\n\n`);
     });
     if (closed) return unsubscribe();
     heartbeat = setInterval(() => res.write(': still here\n\n'), 15_000);

@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { applyViewDelta, type ViewPatchMessage, type WholeViewMessage } from '../view-patch.ts';
 import { act, type BoardView, loadSession, type Session, startPage } from './api.ts';
 import { Dialogs, type DialogState } from './dialogs.tsx';
 import { addDaysTo, day, localDate, timeWithSeconds } from './format.ts';
@@ -9,22 +10,38 @@ import { AttentionPanel, DecisionFeed } from './side.tsx';
 type Connection = 'connecting' | 'live' | 'reconnecting';
 
 /**
- * The view arrives whole over server-sent events, on connect and after every change. The browser
+ * The view arrives whole over server-sent events on connect, then as patches of what changed
+ * (view-patch.ts), each naming the view it applies to. A patch for another view than the one shown
+ * (one was missed) opens the stream again, which starts with the whole view. The browser
  * reconnects by itself (the server asks for 1 s); a stream the server refused (signed out) is
- * replaced after a session check, so a restart of Usher never needs a reload.
+ * replaced after a session check, so a restart of Usher never needs a reload. The page keeps its
+ * elements across views (keyed), so a patch leaves focus and open dialogs as they were.
  */
 function useLiveView(): { view: BoardView | undefined; connection: Connection } {
-  const [view, setView] = useState<BoardView>();
+  const [live, setLive] = useState<WholeViewMessage<BoardView>>();
   const [connection, setConnection] = useState<Connection>('connecting');
   useEffect(() => {
     let source: EventSource | undefined;
     let retry: number | undefined;
+    let shown: WholeViewMessage<BoardView> | undefined;
+    const show = (next: WholeViewMessage<BoardView>) => {
+      shown = next;
+      setLive(next);
+      setConnection('live');
+    };
     const open = () => {
+      shown = undefined;
       source = new EventSource('/board/events');
       source.addEventListener('open', () => setConnection('live'));
-      source.addEventListener('view', (e) => {
-        setView(JSON.parse((e as MessageEvent<string>).data) as BoardView);
-        setConnection('live');
+      source.addEventListener('view', (e) => show(JSON.parse((e as MessageEvent<string>).data) as WholeViewMessage<BoardView>));
+      source.addEventListener('patch', (e) => {
+        const patch = JSON.parse((e as MessageEvent<string>).data) as ViewPatchMessage;
+        if (!shown) return; // the whole view is on its way
+        if (patch.from !== shown.version) {
+          source?.close();
+          return open();
+        }
+        show({ version: patch.to, view: applyViewDelta(shown.view, patch.delta) });
       });
       source.addEventListener('error', () => {
         setConnection('reconnecting');
@@ -43,7 +60,7 @@ function useLiveView(): { view: BoardView | undefined; connection: Connection } 
       window.clearTimeout(retry);
     };
   }, []);
-  return { view, connection };
+  return { view: live?.view, connection };
 }
 
 /**
