@@ -13,6 +13,7 @@ import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payl
 import { openPostgres, type Db } from '../src/store/db.ts';
 import { benchServer } from './bench-store.ts';
 import { boardView } from '../src/board/board-view.ts';
+import { viewDelta } from '../src/board/view-patch.ts';
 import { bookingPresenter } from '../src/rooms/room-board.ts';
 import { saveBooking } from '../src/store/bookings.ts';
 import { saveAssignment, upsertRoom } from '../src/store/rooms.ts';
@@ -198,4 +199,83 @@ for (const rooms of [12, 300]) {
   await db.close();
 }
 console.log(`ratio 300 rooms / 12 rooms: ${(cost[300]! / cost[12]!).toFixed(1)}× the time`);
+
+// A typical change at 300 rooms as viewers get it (issue 19): one booking made in a room, and the
+// patch the feed sends every viewer instead of the whole view.
+{
+  const db = await clinicDay(300);
+  const now = new Date();
+  const sizes: number[] = [];
+  const diffs: number[] = [];
+  const views: number[] = [];
+  let before = await boardView(db, deps, now);
+  for (let i = 0; i < 20; i++) {
+    const uid = `new-${i}`;
+    const start = new Date(before.at);
+    start.setUTCHours(17, 30, 0, 0);
+    await db.transaction(async (trx) => {
+      await saveBooking(
+        trx,
+        {
+          uid,
+          status: 'accepted',
+          eventTypeId: 7,
+          start,
+          end: new Date(start.getTime() + 1_800_000),
+          attendeeName: 'Lia Late',
+          metadata: {},
+        },
+        now,
+      );
+      await saveAssignment(
+        trx,
+        {
+          bookingUid: uid,
+          room: `R${i + 1}`,
+          from: start,
+          to: new Date(start.getTime() + 2_400_000),
+          pinned: false,
+          reasons: {},
+          locationText: `Room R${i + 1}`,
+        },
+        now,
+      );
+    });
+    const t0 = performance.now();
+    const after = await boardView(db, deps, now);
+    const t1 = performance.now();
+    const delta = viewDelta(before, after);
+    const t2 = performance.now();
+    views.push(t1 - t0);
+    diffs.push(t2 - t1);
+    sizes.push(JSON.stringify({ from: i, to: i + 1, delta }).length);
+    before = after;
+  }
+  console.log(
+    `a booking made, 300 rooms: patch p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KB, max ${(Math.max(...sizes) / 1024).toFixed(1)} KB (the view: ${(JSON.stringify(before).length / 1024).toFixed(0)} KB); diff p50 ${pct(diffs, 50).toFixed(1)} ms, max ${Math.max(...diffs).toFixed(1)} ms; the view it needs p50 ${pct(views, 50).toFixed(1)} ms`,
+  );
+
+  // 1 and then 50 viewers of one process over HTTP, 20 changes each: the process's CPU per change.
+  const usher = await start(db);
+  for (const viewers of [1, 50]) {
+    const stops = await Promise.all(Array.from({ length: viewers }, () => follow(usher.url, () => {})));
+    await new Promise((r) => setTimeout(r, 1000));
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) {
+      await db.query(`update room_assignments set location_written = location_text where booking_uid = $1`, [`b${i}-0`]);
+      await db.query(`select pg_notify('usher_board', 'room_assignments')`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const wall = performance.now() - t0;
+    console.log(
+      `${viewers} viewer(s), 300 rooms: ${((cpu.user + cpu.system) / 1000 / 20).toFixed(1)} ms of this process's CPU per change (viewers read in this process too; ${(wall / 20).toFixed(0)} ms apart)`,
+    );
+    for (const stop of stops) stop();
+    await db.query(`update room_assignments set location_written = null`);
+  }
+  await usher.close();
+  await db.close();
+}
 await server.stop();
