@@ -16,8 +16,13 @@ export interface ChoiceDay {
   stays: Map<string, ChoiceStay>;
 }
 
-/** Days kept at most (a worker deciding a month of bookings in order keeps the days in hand). */
-const MAX_DAYS = 31;
+/**
+ * Stays kept at most, over all days (~1.5 KB each with its booking): bookings arriving for two
+ * months of a 20-room clinic keep every day in hand; a 300-room hospital keeps its busiest weeks.
+ * Counted in stays, not days: webhooks come for days in any order, and cycling through more days
+ * than are kept would read every one again.
+ */
+const MAX_STAYS = 20_000;
 
 /**
  * What one room choice reads — the rooms and a local day's blocks and placed stays — kept in
@@ -36,6 +41,7 @@ export class RoomDayCache {
   #generation: string | undefined;
   #rooms: RoomRecord[] | undefined;
   readonly #days = new Map<number, ChoiceDay>();
+  #stays = 0;
   /** Whether rooms were in service when last read: only a hint, for skipping a question before the lock. */
   hadActiveRooms = false;
 
@@ -45,6 +51,7 @@ export class RoomDayCache {
     this.#generation = generation;
     this.#rooms = undefined;
     this.#days.clear();
+    this.#stays = 0;
     return false;
   }
 
@@ -76,7 +83,13 @@ export class RoomDayCache {
   keepDay(day: ChoiceDay): void {
     if (!this.keeping) return;
     this.#days.set(day.window.from.getTime(), day);
-    if (this.#days.size > MAX_DAYS) this.#days.delete(this.#days.keys().next().value!);
+    this.#stays += day.stays.size;
+    // The least recently used days go first (never the one just kept).
+    for (const [from, oldest] of this.#days) {
+      if (this.#stays <= MAX_STAYS || oldest === day) break;
+      this.#days.delete(from);
+      this.#stays -= oldest.stays.size;
+    }
   }
 
   /**
@@ -96,8 +109,11 @@ export class RoomDayCache {
     }
     this.#generation = after.generation;
     for (const day of this.#days.values()) {
-      day.stays.delete(uid);
-      if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) day.stays.set(uid, placed);
+      if (day.stays.delete(uid)) this.#stays -= 1;
+      if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) {
+        day.stays.set(uid, placed);
+        this.#stays += 1;
+      }
     }
   }
 }
