@@ -5,17 +5,17 @@
  * one CLI command beside the running server. With BENCH_BASELINE=<dir of another Usher checkout>,
  * the same for that code in the same run (its store may be in-process: then it is one process).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
-import { freePort } from '../test/serve-process.ts';
+import { BENCH_SECRET, BENCH_TOKEN, serveUsher, stopUsher } from './usher-process.ts';
 
-const SECRET = 'bench-secret-0123456789';
-const TOKEN = 'bench-admin-token-0123456789';
+const SECRET = BENCH_SECRET;
+const TOKEN = BENCH_TOKEN;
 const here = fileURLToPath(new URL('..', import.meta.url));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -46,39 +46,8 @@ function memoryMb(usher: ChildProcess, dataDir: string): { usher: number; postgr
   return { usher: u, postgres: pg, total: u + pg };
 }
 
-async function serve(root: string, env: Record<string, string>): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
-  const port = await freePort();
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'bin/usher.mjs'), 'serve'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      CAL_WEBHOOK_SECRET: SECRET,
-      USHER_ADMIN_TOKEN: TOKEN,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('usher serve exited');
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, child, readyMs: performance.now() - t0 };
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM');
-  if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-}
+const serve = (root: string, env: Record<string, string>) => serveUsher(root, undefined, env);
+const stop = stopUsher;
 
 async function pending(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
