@@ -5,7 +5,7 @@ import { getAssignment, roomPlanGeneration } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
 import { roomClinic } from '../../test/room-clinic.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { RoomDayCache } from './room-day-cache.ts';
+import { type ChoiceDay, RoomDayCache } from './room-day-cache.ts';
 import { roomEventHandler } from './room-events.ts';
 import { blockRoom } from './room-operations.ts';
 import { assignBooking, type RoomDeps } from './room-planning.ts';
@@ -113,5 +113,44 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     const withVideo = await generation();
     await store.db.query(`update bookings set organizer_email = 'grace@clinic.example' where uid = $1`, [video.uid]);
     expect(await generation()).toBe(withVideo);
+  });
+});
+
+describe('the days a process keeps', () => {
+  const dayOf = (n: number, stays: number): ChoiceDay => {
+    const from = new Date(Date.UTC(2026, 11, n));
+    return {
+      window: { from, to: new Date(from.getTime() + 86_400_000) },
+      blocks: [],
+      stays: new Map(
+        Array.from({ length: stays }, (_, i) => {
+          const stay = { bookingUid: `d${n}-${i}`, room: '1A', from, to: from, pinned: false };
+          return [stay.bookingUid, { stay, booking: undefined, planned: undefined }] as const;
+        }),
+      ),
+    };
+  };
+
+  it('are bounded by stays, forgetting the least recently used day first', () => {
+    const cache = new RoomDayCache();
+    cache.at('7');
+    for (const n of [1, 2, 3, 4]) cache.keepDay(dayOf(n, 5_000));
+    expect(cache.day(dayOf(1, 0).window.from)).toBeDefined(); // used: now the most recent
+    cache.keepDay(dayOf(5, 5_000)); // 25,000 stays: one day must go
+    expect(cache.day(dayOf(2, 0).window.from)).toBeUndefined();
+    for (const n of [1, 3, 4, 5]) expect(cache.day(dayOf(n, 0).window.from), `day ${n}`).toBeDefined();
+  });
+
+  it('are kept only at a known generation, and all forgotten at another', () => {
+    const cache = new RoomDayCache();
+    cache.at(undefined);
+    cache.keepDay(dayOf(1, 3));
+    expect(cache.day(dayOf(1, 0).window.from)).toBeUndefined();
+    expect(cache.at('8')).toBe(false);
+    cache.keepDay(dayOf(1, 3));
+    expect(cache.at('8')).toBe(true);
+    expect(cache.day(dayOf(1, 0).window.from)?.stays.size).toBe(3);
+    expect(cache.at('9')).toBe(false);
+    expect(cache.day(dayOf(1, 0).window.from)).toBeUndefined();
   });
 });
