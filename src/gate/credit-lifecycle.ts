@@ -1,8 +1,8 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { settleCancellation } from '../domain/credit-ledger.ts';
 import { isPhoneOnlyEmail } from '../domain/gate-policy.ts';
-import type { EventContext } from '../jobs/handle-event.ts';
-import { lockBooking } from '../store/bookings.ts';
+import { storedBooking, type EventContext } from '../jobs/handle-event.ts';
+import type { Booking } from '../domain/booking.ts';
 import { getHold, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
@@ -32,8 +32,7 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
     if (moved)
       await log('credits', 'transferred', [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: moved.amount }]);
   }
-  // Locked already when this event stored it (recordBookingState runs first, in this transaction).
-  const booking = ctx.stored?.get(uid) ?? (await lockBooking(trx, uid));
+  const booking = await storedBooking(ctx, uid);
   if (!booking) return;
   const hold = await getHold(trx, uid);
   const gate = await getGateRecord(trx, uid);
@@ -90,7 +89,7 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
 async function chargeAfterTheFact(
   { trx, now }: EventContext,
   deps: GateDeps,
-  booking: NonNullable<Awaited<ReturnType<typeof lockBooking>>>,
+  booking: Booking,
   log: (kind: string, outcome: string, reasons: Reason[]) => Promise<void>,
 ): Promise<void> {
   const policy = deps.settings.policies[String(booking.eventTypeId)];

@@ -3,9 +3,8 @@ import { declineMessage } from '../domain/decline-message.ts';
 import { evaluateGate, isPhoneOnlyEmail, limitWindows, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
 import { UsherError } from '../errors.ts';
 import type { Booking } from '../domain/booking.ts';
-import type { EventContext } from '../jobs/handle-event.ts';
+import { storedBooking, type EventContext } from '../jobs/handle-event.ts';
 import type { Queryable } from '../store/db.ts';
-import { lockBooking } from '../store/bookings.ts';
 import { getHold, holdCredits, type CreditHold, lockMemberCredits, settleHold, spendableCredits, transferHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
 import { countMemberBookings, getGateRecord, saveGateRecord } from '../store/gate-decisions.ts';
@@ -30,12 +29,13 @@ type RequestedEvent = Extract<CalEvent, { kind: 'booking' }>;
  * whole event back to be retried: an internal failure leaves the booking pending, never declined
  * (invariant 6).
  */
-export async function decideRequest(event: RequestedEvent, { trx, inboxEvent, now }: EventContext, deps: GateDeps): Promise<void> {
+export async function decideRequest(event: RequestedEvent, ctx: EventContext, deps: GateDeps): Promise<void> {
+  const { trx, inboxEvent, now } = ctx;
   const uid = event.booking.uid;
   const log = (outcome: string, reasons: Reason[], detail: Record<string, unknown> = {}) =>
     recordDecision(trx, { bookingUid: uid, inboxEventId: inboxEvent.id, kind: 'gate', outcome, reasons, detail }, now);
 
-  const booking = await lockBooking(trx, uid);
+  const booking = await storedBooking(ctx, uid);
   if (!booking) throw new UsherError('NOT_FOUND', `booking ${uid} was not recorded before the gate ran`);
   if (booking.status !== 'pending') return log('skip', [{ code: 'booking.not_pending', status: booking.status }]);
   const policy = deps.settings.policies[String(booking.eventTypeId)];

@@ -2,7 +2,7 @@ import { parseWebhook } from '../cal/parse-webhook.ts';
 import { applyBookingEvent, applyMeetingEvent, markRescheduled, seatsLeftAfterMove } from '../domain/booking.ts';
 import type { CalEvent } from '../domain/booking-event.ts';
 import type { Booking } from '../domain/booking.ts';
-import { getBooking, lockBooking, lockBookingAndSuccessor, saveBooking } from '../store/bookings.ts';
+import { lockBooking, lockBookingAndSuccessor, saveBooking } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import type { InboxEvent } from '../store/inbox.ts';
@@ -18,9 +18,12 @@ export interface EventContext {
   stored?: Map<string, Booking>;
 }
 
-/** A booking as the event's transaction holds it now: from what this event stored, else from the store. */
+/**
+ * A booking as the event's transaction holds it now, locked: from what this event stored (locked
+ * when it was), else locked and read from the store.
+ */
 export async function storedBooking(ctx: EventContext, uid: string): Promise<Booking | undefined> {
-  return ctx.stored?.get(uid) ?? (await getBooking(ctx.trx, uid));
+  return ctx.stored?.get(uid) ?? (await lockBooking(ctx.trx, uid));
 }
 
 /** A feature's reaction to an event (gate, rooms, automations add theirs); runs in the event's transaction. */

@@ -71,15 +71,6 @@ export async function recordDecision(
     );
 }
 
-export async function insertUsherEvent(trx: Queryable, e: UsherEvent, now: Date): Promise<void> {
-  await trx.query('insert into usher_events (kind, booking_uid, data, created_at) values ($1, $2, $3, $4)', [
-    e.kind,
-    e.bookingUid,
-    JSON.stringify(e.data),
-    now,
-  ]);
-}
-
 /** Takes up to `limit` undispatched Usher events; the caller's transaction deletes them on commit. */
 export async function takeUsherEvents(trx: Queryable, limit: number): Promise<(UsherEvent & { id: number; createdAt: Date })[]> {
   const result = await trx.query(
