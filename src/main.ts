@@ -26,7 +26,7 @@ import { openStore, type OpenedStore } from './store/open-store.ts';
 import { feedDifferences, reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
-import { roomEventHandler } from './rooms/room-events.ts';
+import { roomBatchLocks, roomEventHandler } from './rooms/room-events.ts';
 import { renderFeed } from './insights/calendar-feed.ts';
 import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
@@ -122,6 +122,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       },
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
+      prepareBatch: roomBatchLocks(rooms),
       ingestBusy: () => inbox.busy,
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,

@@ -3,7 +3,7 @@ import { loadConfig } from '../src/config.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import type { GateDeps } from '../src/gate/decide-request.ts';
 import { recordBookingState, type EventHandler } from '../src/jobs/handle-event.ts';
-import { Worker } from '../src/jobs/worker.ts';
+import { Worker, type WorkerOptions } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { bookingPayload, envelopeBody, type PayloadBooking } from '../src/sandbox/payloads.ts';
 import { insertInboxEvents } from '../src/store/inbox.ts';
@@ -29,7 +29,13 @@ export class EventPipeline {
   readonly clock: FakeClock;
   readonly worker: Worker;
 
-  constructor(db: Db, deps: GateDeps, clock = new FakeClock(), extraHandlers: EventHandler[] = []) {
+  constructor(
+    db: Db,
+    deps: GateDeps,
+    clock = new FakeClock(),
+    extraHandlers: EventHandler[] = [],
+    prepareBatch?: WorkerOptions['prepareBatch'],
+  ) {
     this.db = db;
     this.clock = clock;
     this.worker = new Worker({
@@ -37,6 +43,7 @@ export class EventPipeline {
       clock,
       log: createLogger('silent'),
       eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
+      ...(prepareBatch ? { prepareBatch } : {}),
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,

@@ -1,5 +1,5 @@
 import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
-import { roomEventHandler } from '../src/rooms/room-events.ts';
+import { roomBatchLocks, roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import type { RoomDeps } from '../src/rooms/room-planning.ts';
 import { testConfig } from './config.ts';
@@ -15,9 +15,13 @@ export async function roomClinic(store: TestStore, yaml: string, start: string |
   const config = testConfig({}, yaml);
   // As a process of Usher has it: the rooms and days of room choices kept between decisions.
   const rooms: RoomDeps = { settings: config.roomSettings, timeZone: config.timeZone, maxAttempts: 3, dayCache: new RoomDayCache() };
-  const cal = new EventPipeline(store.db, { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 }, undefined, [
-    roomEventHandler(rooms),
-  ]);
+  const cal = new EventPipeline(
+    store.db,
+    { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 },
+    undefined,
+    [roomEventHandler(rooms)],
+    roomBatchLocks(rooms),
+  );
   cal.clock.set(start);
   await syncConfigRooms(store.db, config.rooms, rooms, cal.clock.now());
   return { config, rooms, cal };

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
-import type { Db } from '../store/db.ts';
-import { failInboxEvent, finishInboxEvents, lockInboxEvents } from '../store/inbox.ts';
+import type { Db, Queryable } from '../store/db.ts';
+import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
 import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { handleInboxEvent, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
@@ -38,6 +38,11 @@ export interface WorkerOptions extends BackoffPolicy {
   pollIntervalMs: number;
   /** Events handled per transaction. */
   batchSize?: number;
+  /**
+   * Runs in a batch's transaction before its first event: takes, in one order, locks its events'
+   * handlers would otherwise take one by one (rooms/room-events.ts roomBatchLocks).
+   */
+  prepareBatch?: (trx: Queryable, events: readonly InboxEvent[]) => Promise<void>;
   /**
    * True while webhooks wait to be stored. The worker's JavaScript shares Node's one thread with the
    * webhook route, and an acknowledgement matters more than a decision a moment later: while ingest
@@ -170,12 +175,16 @@ export class Worker {
     return db.transaction(async (trx) => {
       const now = clock.now();
       const events = await lockInboxEvents(trx, now, limit);
+      if (events.length > 0) await this.#o.prepareBatch?.(trx, events);
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
       for (const event of events) {
         if (isolate) await trx.query('savepoint inbox_event');
+        // Isolated, each event gets its own handle on the transaction: what a handler remembers per
+        // transaction (the planning locks it holds, store/rooms.ts) its savepoint's rollback gives back.
+        const eventTrx: Queryable = isolate ? { query: (sql, params) => trx.query(sql, params), exec: (sql) => trx.exec(sql) } : trx;
         try {
-          const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx, inboxEvent: event, now, stored: new Map() });
+          const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx: eventTrx, inboxEvent: event, now, stored: new Map() });
           finished.push({ id: event.id, state: outcome.state, note: outcome.state === 'done' ? null : outcome.note });
           if (isolate) await trx.query('release savepoint inbox_event');
           states.push(outcome.state);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
-import { getAssignment, roomPlanGeneration } from '../store/rooms.ts';
+import type { Booking } from '../domain/booking.ts';
+import { dayChanges, getAssignment, planDays } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
 import { roomClinic } from '../../test/room-clinic.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
@@ -28,7 +29,7 @@ const visit = (from: string, to: string, over: Partial<PayloadBooking> = {}) =>
  * The rooms and days a process keeps between room choices (room-day-cache.ts) must never stand in
  * for the database once anything else changed it: another process's block or booking, a
  * transaction of its own that rolled back. Each case below gives a wrong room (or a refused write)
- * if the kept day were trusted without the generation of migration 0014.
+ * if the kept day were trusted without the generations of migration 0015.
  */
 describe.each(storeKinds)('room choices kept between decisions on %s', (kind) => {
   let store: TestStore;
@@ -98,10 +99,56 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     expect(await roomOf(next.uid)).toBe('1A');
   });
 
+  /** A booking like `like` (delivered before), saved under another uid at another time. */
+  const savedLike = async (like: PayloadBooking, uid: string, start: Date, end: Date): Promise<Booking> => {
+    const b = { ...(await getBooking(store.db, like.uid))!, uid, start, end };
+    await saveBooking(store.db, b, at('07:00'));
+    return b;
+  };
+
+  it('lets choices on different days go on at once, and makes one on the same day wait for the first', async () => {
+    const seed = visit('08:00', '08:30');
+    await one.cal.deliver('BOOKING_CREATED', seed);
+    const monday = await savedLike(seed, 'monday', at('09:00'), at('09:30'));
+    const sameTime = await savedLike(seed, 'same-time', at('09:00'), at('09:30'));
+    const tuesday = await savedLike(seed, 'tuesday', new Date('2026-12-03T09:00:00Z'), new Date('2026-12-03T09:30:00Z'));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    let chose!: () => void;
+    const chosen = new Promise<void>((resolve) => {
+      chose = resolve;
+    });
+    const first = store.db.transaction(async (trx) => {
+      const outcome = await assignBooking(trx, one.rooms, monday, at('07:00'));
+      chose();
+      await committing;
+      return outcome;
+    });
+    await chosen;
+    const settled = <T>(p: Promise<T>, ms: number) =>
+      Promise.race([p, new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), ms))]);
+    try {
+      // Another process, another day: decided while the first transaction is still open.
+      const otherDay = store.db.transaction((trx) => assignBooking(trx, other.rooms, tuesday, at('07:00')));
+      expect(await settled(otherDay, 5_000)).toEqual({ outcome: 'assigned', room: '1A' });
+      // The same day: it waits, and then sees the first choice.
+      const sameDay = store.db.transaction((trx) => assignBooking(trx, other.rooms, sameTime, at('07:00')));
+      expect(await settled(sameDay, 300)).toBe('still waiting');
+      commit();
+      expect(await first).toEqual({ outcome: 'assigned', room: '1A' });
+      expect(await sameDay).toEqual({ outcome: 'assigned', room: '2A' });
+    } finally {
+      commit();
+      await first.catch(() => {});
+    }
+  });
+
   it('counts a change to a booking that holds a room, and none to one that does not', async () => {
     const placed = visit('09:00', '09:30');
     await one.cal.deliver('BOOKING_CREATED', placed);
-    const generation = async () => (await roomPlanGeneration(store.db))?.generation;
+    const generation = async () => (await dayChanges(store.db, planDays({ from: at('09:00'), to: at('09:40') })))[0]?.generation;
     const before = await generation();
     await store.db.query(`update bookings set title = 'renamed' where uid = $1`, [placed.uid]);
     expect(await generation()).toBe(before);
@@ -113,6 +160,36 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     const withVideo = await generation();
     await store.db.query(`update bookings set organizer_email = 'grace@clinic.example' where uid = $1`, [video.uid]);
     expect(await generation()).toBe(withVideo);
+  });
+});
+
+// New York's day runs over two UTC days (05:00Z to 05:00Z): a change on either must outdate it.
+describe.each(storeKinds)('a kept day of a clinic west of UTC on %s', (kind) => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+  });
+  afterAll(() => store.close());
+
+  it('is read again when another process books the evening, which is the next UTC day', async () => {
+    const clinic = await roomClinic(store, YAML.replace('Europe/London', 'America/New_York'), '2026-12-02T12:00:00Z');
+    const rooms = { ...clinic.rooms, dayCache: new RoomDayCache() };
+    const other = new EventPipeline(
+      store.db,
+      { settings: clinic.config.gate, timeZone: 'America/New_York', maxAttempts: 3 },
+      clinic.cal.clock,
+      [roomEventHandler(rooms)],
+    );
+    const ny = (iso: string) => new Date(iso);
+    const morning = sampleBooking({ start: ny('2026-12-02T14:00:00Z'), end: ny('2026-12-02T14:30:00Z'), lengthMinutes: 30 });
+    await clinic.cal.deliver('BOOKING_CREATED', morning); // 09:00 in New York: the day is read and kept
+    const evening = () => sampleBooking({ start: ny('2026-12-03T00:00:00Z'), end: ny('2026-12-03T00:30:00Z'), lengthMinutes: 30 });
+    const theirs = evening(); // 19:00 in New York, 00:00 UTC the next day
+    await other.deliver('BOOKING_CREATED', theirs);
+    expect((await getAssignment(store.db, theirs.uid))?.room).toBe('1A');
+    const mine = evening();
+    await clinic.cal.deliver('BOOKING_CREATED', mine);
+    expect((await getAssignment(store.db, mine.uid))?.room).toBe('2A');
   });
 });
 
@@ -131,26 +208,58 @@ describe('the days a process keeps', () => {
     };
   };
 
+  const generations = (n: number, generation: string) => new Map([[Math.floor(Date.UTC(2026, 11, n) / 86_400_000), generation]]);
+  const utcDay = (n: number) => Math.floor(Date.UTC(2026, 11, n) / 86_400_000);
+  const keep = (cache: RoomDayCache, n: number, stays: number, generation = '1') =>
+    cache.keepDay(dayOf(n, stays), generations(n, generation), [utcDay(n)]);
+  const dayAt = (cache: RoomDayCache, n: number, generation = '1') => cache.day(dayOf(n, 0).window.from, generations(n, generation));
+
   it('are bounded by stays, forgetting the least recently used day first', () => {
     const cache = new RoomDayCache();
     cache.at('7');
-    for (const n of [1, 2, 3, 4]) cache.keepDay(dayOf(n, 5_000));
-    expect(cache.day(dayOf(1, 0).window.from)).toBeDefined(); // used: now the most recent
-    cache.keepDay(dayOf(5, 5_000)); // 25,000 stays: one day must go
-    expect(cache.day(dayOf(2, 0).window.from)).toBeUndefined();
-    for (const n of [1, 3, 4, 5]) expect(cache.day(dayOf(n, 0).window.from), `day ${n}`).toBeDefined();
+    for (const n of [1, 2, 3, 4]) keep(cache, n, 5_000);
+    expect(dayAt(cache, 1)).toBeDefined(); // used: now the most recent
+    keep(cache, 5, 5_000); // 25,000 stays: one day must go
+    expect(dayAt(cache, 2)).toBeUndefined();
+    for (const n of [1, 3, 4, 5]) expect(dayAt(cache, n), `day ${n}`).toBeDefined();
   });
 
-  it('are kept only at a known generation, and all forgotten at another', () => {
+  it('are kept only at a known epoch, and all forgotten at another', () => {
     const cache = new RoomDayCache();
     cache.at(undefined);
-    cache.keepDay(dayOf(1, 3));
-    expect(cache.day(dayOf(1, 0).window.from)).toBeUndefined();
+    keep(cache, 1, 3);
+    expect(dayAt(cache, 1)).toBeUndefined();
     expect(cache.at('8')).toBe(false);
-    cache.keepDay(dayOf(1, 3));
+    keep(cache, 1, 3);
     expect(cache.at('8')).toBe(true);
-    expect(cache.day(dayOf(1, 0).window.from)?.stays.size).toBe(3);
+    expect(dayAt(cache, 1)?.stays.size).toBe(3);
     expect(cache.at('9')).toBe(false);
-    expect(cache.day(dayOf(1, 0).window.from)).toBeUndefined();
+    expect(dayAt(cache, 1)).toBeUndefined();
+  });
+
+  it('are used only while their day has the generation they were read at', () => {
+    const cache = new RoomDayCache();
+    cache.at('7');
+    keep(cache, 1, 3, '40');
+    keep(cache, 2, 3, '41');
+    expect(dayAt(cache, 1, '52')).toBeUndefined(); // day 1 changed: read again (and forgotten)
+    expect(dayAt(cache, 1, '40')).toBeUndefined();
+    expect(dayAt(cache, 2, '41')?.stays.size).toBe(3); // day 2 did not
+  });
+
+  it("follow this process's own write only where it replaced the generation they were read at", () => {
+    const cache = new RoomDayCache();
+    cache.at('7');
+    keep(cache, 1, 3, '40');
+    keep(cache, 2, 3, '41');
+    const from = dayOf(1, 0).window.from;
+    const stay = { bookingUid: 'new', room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false };
+    // Day 1 went 40 → 60 by this write alone; day 2 went 41 → 61 but from 55 (someone else came between).
+    cache.wrote('new', { stay, booking: undefined, planned: undefined }, [
+      { day: utcDay(1), generation: '60', previous: '40' },
+      { day: utcDay(2), generation: '61', previous: '55' },
+    ]);
+    expect(dayAt(cache, 1, '60')?.stays.has('new')).toBe(true);
+    expect(dayAt(cache, 2, '41')).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import type { Booking } from '../domain/booking.ts';
 import type { PlannedBooking, RoomBlock } from '../domain/room-model.ts';
-import type { PlacedStay, RoomRecord } from '../store/rooms.ts';
+import type { DayChange, PlacedStay, RoomRecord } from '../store/rooms.ts';
 
 /** A placed stay with its booking, and how a room choice plans around it (worked out once). */
 export interface ChoiceStay {
@@ -24,40 +24,49 @@ export interface ChoiceDay {
  */
 const MAX_STAYS = 20_000;
 
+/** A kept day, and the generations of the UTC days its window touches when it was read. */
+interface KeptDay {
+  day: ChoiceDay;
+  generations: Map<number, string>;
+}
+
 /**
  * What one room choice reads — the rooms and a local day's blocks and placed stays — kept in
  * memory between decisions of one process, so that a decision no longer re-reads and re-parses its
  * whole day (at 300 rooms that was a third of a decision, docs/benchmarks.md).
  *
- * It is only used while the database says nothing changed: the generation of migration 0014 is
- * read under the room-planning lock, and every change anyone makes to what a choice reads takes a
- * new, never-repeated one. A different generation forgets everything. This process's own room
- * choice is the one change it follows — it applies the stay it wrote, and reads the generation its
- * write took and the one it replaced (which proves nothing came between) — so a worker deciding
- * bookings one after another reads each day once. Every other path (a release, a re-plan, a block,
- * a reassigned doctor, another process) simply makes the next choice read again.
+ * It is only used while the database says nothing changed (migration 0015): the rooms while the
+ * plan's epoch is the one they were read at, a day while each UTC day its window touches has the
+ * generation it was read at — both read under the planning locks. Every change anyone makes to
+ * what a choice reads takes a new, never-repeated generation for the days it touches (a room
+ * change, a new epoch). So another process deciding other days leaves this one's days alone.
+ * This process's own room choice is the one change it follows: it applies the stay it wrote when
+ * its write replaced exactly the generations the kept days were read at (nothing came between), so
+ * a worker deciding bookings one after another reads each day once. Every other path (a release, a
+ * re-plan, a block, a reassigned doctor, another process's choice on the same day) simply makes the
+ * next choice on that day read it again.
  */
 export class RoomDayCache {
-  #generation: string | undefined;
+  #epoch: string | undefined;
   #rooms: RoomRecord[] | undefined;
-  readonly #days = new Map<number, ChoiceDay>();
+  readonly #days = new Map<number, KeptDay>();
   #stays = 0;
   /** Whether rooms were in service when last read: only a hint, for skipping a question before the lock. */
   hadActiveRooms = false;
 
-  /** True when what is held is the database's state at `generation`; otherwise forgets it all and starts at it. */
-  at(generation: string | undefined): boolean {
-    if (generation !== undefined && generation === this.#generation) return true;
-    this.#generation = generation;
+  /** True when what is held was read at this epoch; otherwise forgets it all and starts at it. */
+  at(epoch: string | undefined): boolean {
+    if (epoch !== undefined && epoch === this.#epoch) return true;
+    this.#epoch = epoch;
     this.#rooms = undefined;
     this.#days.clear();
     this.#stays = 0;
     return false;
   }
 
-  /** Whether anything read now may be kept (an unknown generation keeps nothing). */
+  /** Whether anything read now may be kept (an unknown epoch keeps nothing). */
   get keeping(): boolean {
-    return this.#generation !== undefined;
+    return this.#epoch !== undefined;
   }
 
   get rooms(): RoomRecord[] | undefined {
@@ -70,45 +79,55 @@ export class RoomDayCache {
     this.hadActiveRooms = rooms.some((r) => r.active);
   }
 
-  day(from: Date): ChoiceDay | undefined {
-    const day = this.#days.get(from.getTime());
-    if (day) {
-      // Most recently used last: the oldest is the one forgotten.
-      this.#days.delete(from.getTime());
-      this.#days.set(from.getTime(), day);
+  /** The day starting at `from`, if kept and its UTC days still have the generations it was read at. */
+  day(from: Date, generations: ReadonlyMap<number, string>): ChoiceDay | undefined {
+    const kept = this.#days.get(from.getTime());
+    if (!kept) return undefined;
+    this.#days.delete(from.getTime());
+    for (const [d, generation] of kept.generations) {
+      if (generations.get(d) !== generation) {
+        this.#stays -= kept.day.stays.size;
+        return undefined;
+      }
     }
-    return day;
+    // Most recently used last: the oldest is the one forgotten.
+    this.#days.set(from.getTime(), kept);
+    return kept.day;
   }
 
-  keepDay(day: ChoiceDay): void {
-    if (!this.keeping) return;
-    this.#days.set(day.window.from.getTime(), day);
+  /** Keeps a day read under the planning locks at these generations (of every UTC day its window touches). */
+  keepDay(day: ChoiceDay, generations: ReadonlyMap<number, string>, days: readonly number[]): void {
+    if (!this.keeping || days.some((d) => !generations.has(d))) return;
+    this.#days.set(day.window.from.getTime(), { day, generations: new Map(days.map((d) => [d, generations.get(d)!])) });
     this.#stays += day.stays.size;
     // The least recently used days go first (never the one just kept).
     for (const [from, oldest] of this.#days) {
-      if (this.#stays <= MAX_STAYS || oldest === day) break;
+      if (this.#stays <= MAX_STAYS || oldest.day === day) break;
       this.#days.delete(from);
-      this.#stays -= oldest.stays.size;
+      this.#stays -= oldest.day.stays.size;
     }
   }
 
   /**
-   * This process wrote one booking's assignment (a room, or waiting without one) after reading
-   * `heldAt` under the planning lock, and its write took `after`. When the write replaced exactly
-   * `heldAt` — nobody else's change came between — the held days follow it; otherwise all is forgotten.
+   * This process wrote one booking's assignment (a room, or waiting without one), and its write
+   * took `changes` for the days it touched. A kept day on those days follows it only where the write
+   * replaced exactly the generation the day was read at; otherwise that day is forgotten.
    */
-  wrote(
-    uid: string,
-    placed: ChoiceStay | undefined,
-    heldAt: string | undefined,
-    after: { generation: string; previous: string | undefined } | undefined,
-  ): void {
-    if (heldAt === undefined || heldAt !== this.#generation || !after || after.previous !== heldAt) {
-      this.at(undefined);
-      return;
-    }
-    this.#generation = after.generation;
-    for (const day of this.#days.values()) {
+  wrote(uid: string, placed: ChoiceStay | undefined, changes: readonly DayChange[]): void {
+    for (const [from, kept] of this.#days) {
+      let follows = true;
+      for (const change of changes) {
+        if (!kept.generations.has(change.day)) continue;
+        // No previous row: the write made the day's first generation, and the day was read as never changed ('0').
+        if (kept.generations.get(change.day) !== (change.previous ?? '0')) follows = false;
+      }
+      if (!follows) {
+        this.#days.delete(from);
+        this.#stays -= kept.day.stays.size;
+        continue;
+      }
+      for (const change of changes) if (kept.generations.has(change.day)) kept.generations.set(change.day, change.generation);
+      const day = kept.day;
       if (day.stays.delete(uid)) this.#stays -= 1;
       if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) {
         day.stays.set(uid, placed);

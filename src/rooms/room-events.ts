@@ -1,7 +1,52 @@
 import { storedBooking, type EventHandler } from '../jobs/handle-event.ts';
-import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
+import { parseWebhook } from '../cal/parse-webhook.ts';
+import type { InboxEvent } from '../store/inbox.ts';
+import type { Queryable } from '../store/db.ts';
+import { assignmentSpans, getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
-import { assignBooking, followReschedule, noRoomReason, placeWaiting, releaseBooking, type RoomDeps } from './room-planning.ts';
+import {
+  assignBooking,
+  choiceWindow,
+  followReschedule,
+  noRoomReason,
+  placeWaiting,
+  releaseBooking,
+  replanReads,
+  type RoomDeps,
+} from './room-planning.ts';
+
+/**
+ * A worker's batch holds every lock its events take until it commits. Taken event by event, two
+ * batches in two processes could each hold a day the other waits for (PostgreSQL breaks such a
+ * deadlock only after a second, failing one batch). So the batch takes, before its first event and
+ * in one ascending order, the days its events will read: each booking's choice window, and around
+ * every stay its bookings hold now the days a release or a move re-plans. A day an event needs
+ * beyond these (a stay moved meanwhile) it still takes itself.
+ */
+export function roomBatchLocks(deps: RoomDeps): (trx: Queryable, events: readonly InboxEvent[]) => Promise<void> {
+  return async (trx, events) => {
+    if (!deps.dayCache?.hadActiveRooms && !(await hasActiveRooms(trx))) return;
+    const spans: { from: Date; to: Date }[] = [];
+    const uids: string[] = [];
+    for (const inboxEvent of events) {
+      let body: unknown;
+      try {
+        body = JSON.parse(inboxEvent.rawBody);
+      } catch {
+        continue;
+      }
+      const parsed = parseWebhook(body);
+      if (parsed.outcome !== 'event') continue;
+      const event = parsed.event;
+      if (event.kind === 'booking') {
+        spans.push(choiceWindow(deps, event.booking, deps.dayCache?.rooms));
+        uids.push(event.booking.uid, ...(event.rescheduleUid ? [event.rescheduleUid] : []));
+      } else if (event.kind === 'no-show') uids.push(event.bookingUid);
+    }
+    for (const stay of await assignmentSpans(trx, uids)) spans.push(replanReads(stay));
+    if (spans.length > 0) await lockRoomPlanning(trx, spans);
+  };
+}
 
 /**
  * The rooms' part of handling an event; runs after the booking record (and the gate) in the
@@ -72,7 +117,10 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
       case 'no-show': {
         // Nobody came: the rest of the slot is free again (no cleaning after an empty room).
         if (event.attendees.length === 0 || event.attendees.some((a) => !a.noShow)) return;
-        await lockRoomPlanning(trx);
+        const seen = await getAssignment(trx, event.bookingUid);
+        if (!seen?.room) return;
+        // Its days and the days around (the re-plan's), then read again under them.
+        await lockRoomPlanning(trx, [replanReads(seen)]);
         const a = await getAssignment(trx, event.bookingUid);
         if (!a?.room || now >= a.to || now <= a.from) return;
         await setAssignmentSpan(trx, a.bookingUid, a.from, now, now);

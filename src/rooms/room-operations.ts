@@ -45,6 +45,8 @@ export function roomFromConfig(r: RoomConfig): Room {
 /** Bookings waiting for a room, or sitting in a room that can no longer be used, from now on. */
 export async function replanUpcoming(db: Db, deps: RoomDeps, now: Date, trigger: string): Promise<ReplanResult | undefined> {
   return db.transaction(async (trx) => {
+    // All that is upcoming may move: the whole plan, before reading what is unsettled.
+    await lockRoomPlanning(trx);
     const span = await unsettledSpan(trx, now);
     if (!span) return undefined;
     return replanWindow(trx, deps, span, now, trigger);

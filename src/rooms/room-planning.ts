@@ -22,11 +22,14 @@ import {
   listPlacedStays,
   getRoom,
   readRoomPlan,
-  roomPlanGeneration,
+  dayChanges,
+  planDays,
   listRooms,
   lockRoomPlanning,
   saveAssignment,
   type PlacedStay,
+  type PlanGenerations,
+  type RoomRecord,
   hasWaitingBetween,
 } from '../store/rooms.ts';
 import type { RoomSettings } from './room-config.ts';
@@ -126,40 +129,51 @@ async function loadWorld(trx: Queryable, deps: RoomDeps, view: WorldView & { win
 }
 
 /**
- * The world one room choice needs, and no more: the rooms, their blocks, and the bookings holding a
- * room on the booking's local day (the day's balance and the doctor's neighbours are the soft
- * costs; anything overlapping the booking's stay is on that day too). Waiting bookings and the
- * days around do not change one choice, and loading them made each decision cost as much as the
- * three days' bookings (docs/benchmarks.md, worker). With a cache at the generation read under the
- * planning lock, the rooms and a whole day come from memory when nothing changed since.
+ * The window one room choice reads: the booking's local day (the day's balance and the doctor's
+ * neighbours are the soft costs; anything overlapping the booking's stay is on that day too), and
+ * further when its stay with the longest cleaning runs past the day. Rooms not known yet (a
+ * process's first choice): a day of cleaning is assumed, more than any room has.
  */
-async function loadChoiceWorld(
-  trx: Queryable,
+export function choiceWindow(
   deps: RoomDeps,
-  need: RoomNeed,
-  exclude: string,
-  cache?: RoomDayCache,
-): Promise<LoadedWorld> {
-  let rooms = cache?.rooms;
-  if (!rooms) {
-    rooms = await listRooms(trx, { includeInactive: true });
-    cache?.keepRooms(rooms);
-  }
-  const day = periodBounds(new Date(need.start), 'day', deps.timeZone);
-  const longestCleaning = Math.max(0, ...rooms.map((r) => r.cleaningMinutes)) * MINUTE;
-  const window = {
-    from: new Date(Math.min(day.from.getTime(), need.start)),
-    to: new Date(Math.max(day.to.getTime(), need.end + longestCleaning)),
+  booking: { start: Date; end: Date },
+  rooms: readonly Room[] | undefined,
+): { from: Date; to: Date; day: { from: Date; to: Date } } {
+  const day = periodBounds(booking.start, 'day', deps.timeZone);
+  const longestCleaning = rooms ? Math.max(0, ...rooms.map((r) => r.cleaningMinutes)) * MINUTE : DAY;
+  return {
+    from: new Date(Math.min(day.from.getTime(), booking.start.getTime())),
+    to: new Date(Math.max(day.to.getTime(), booking.end.getTime() + longestCleaning)),
+    day,
   };
+}
+
+/** What a choice has in hand from the day cache, read under the planning locks. */
+interface KeptPlan {
+  cache: RoomDayCache;
+  rooms: RoomRecord[];
+  generations: PlanGenerations;
+}
+
+/**
+ * The world one room choice needs, and no more: the rooms, their blocks, and the bookings holding a
+ * room in the choice's window (choiceWindow). Waiting bookings and the days around do not change one
+ * choice, and loading them made each decision cost as much as the three days' bookings
+ * (docs/benchmarks.md, worker). With the day cache, a whole day comes from memory when none of its
+ * UTC days changed since it was read.
+ */
+async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, exclude: string, kept?: KeptPlan): Promise<LoadedWorld> {
+  const rooms = kept?.rooms ?? (await listRooms(trx, { includeInactive: true }));
+  const { day, ...window } = choiceWindow(deps, { start: new Date(need.start), end: new Date(need.end) }, rooms);
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
   // Only a booking whose stay ends within its own day reads a whole day, the one kept.
   const wholeDay = window.from.getTime() === day.from.getTime() && window.to.getTime() === day.to.getTime();
-  let read: ChoiceDay | undefined = wholeDay ? cache?.day(day.from) : undefined;
+  let read: ChoiceDay | undefined = wholeDay ? kept?.cache.day(day.from, kept.generations.days) : undefined;
   if (!read) {
     const blocks = await listBlocks(trx, window);
     const stays = await listPlacedStays(trx, window);
     read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, choiceStay(deps, roomByName, s.stay, s.booking)])) };
-    if (wholeDay) cache?.keepDay(read);
+    if (wholeDay) kept?.cache.keepDay(read, kept.generations.days, planDays(window));
   }
   const bookings = new Map<string, Booking>();
   const stays: PlacedStay[] = [];
@@ -342,13 +356,27 @@ export async function assignBooking(
   // A business without rooms (only the gate, say) has nothing to assign, and takes no lock: asked
   // first unless rooms were in service last time (then the answer comes with the plan below).
   if (!cache?.hadActiveRooms && !(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
-  await lockRoomPlanning(trx);
-  const plan = await readRoomPlan(trx, b.uid);
+  // The choice's days (with the rooms as last known), then what they hold (migration 0015).
+  let locked = choiceWindow(deps, b, cache?.rooms);
+  await lockRoomPlanning(trx, [locked]);
+  let plan = await readRoomPlan(trx, b.uid, planDays(locked));
   if (!plan.anyActive) {
     if (cache) cache.hadActiveRooms = false;
     return { outcome: 'not_needed' };
   }
-  cache?.at(plan.generation);
+  cache?.at(plan.generations.epoch);
+  let rooms = cache?.rooms;
+  if (cache && !rooms) {
+    rooms = await listRooms(trx, { includeInactive: true });
+    cache.keepRooms(rooms);
+    // Rooms whose cleaning runs further than the rooms known before: the later days too.
+    const window = choiceWindow(deps, b, rooms);
+    if (window.to > locked.to) {
+      locked = window;
+      await lockRoomPlanning(trx, [locked]);
+      plan = await readRoomPlan(trx, b.uid, planDays(locked));
+    }
+  }
   const existing = plan.assignment;
   // A seated class that gained seats (CONTRACT §1.2), or a booking now another doctor's (or
   // doctors'), may no longer suit its room: chosen again. Only those are checked — a repeated event
@@ -361,12 +389,17 @@ export async function assignBooking(
     }
     return { outcome: 'kept', room: existing.room };
   }
-  const loaded = await loadChoiceWorld(trx, deps, need, b.uid, cache);
+  const kept = cache && rooms ? { cache, rooms, generations: plan.generations } : undefined;
+  const loaded = await loadChoiceWorld(trx, deps, need, b.uid, kept);
   const index = new RoomIndex(loaded.world);
   const choice = chooseRoom(index, need);
-  // The held days follow this decision's own write, if nothing else came between (room-day-cache.ts).
-  const follow = async (stay: PlacedStay | undefined) =>
-    cache?.wrote(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), plan.generation, await roomPlanGeneration(trx));
+  // The kept days follow this decision's own write, if nothing else came between (room-day-cache.ts):
+  // the days its stay left and the days it took.
+  const follow = async (stay: PlacedStay | undefined) => {
+    if (!cache) return;
+    const touched = [...(existing ? planDays(existing) : []), ...planDays({ from: b.start, to: stay?.to ?? b.end })];
+    cache.wrote(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), await dayChanges(trx, [...new Set(touched)]));
+  };
   const cause = options.cause ?? (outgrown?.code === 'room.too_small' ? 'seats_taken' : outgrown ? 'room_unfit' : 'booking');
   if (choice.outcome === 'assigned') {
     const room = loaded.rooms.get(choice.room)!;
@@ -424,7 +457,8 @@ export async function followReschedule(
   now: Date,
   options: { write?: boolean } = {},
 ): Promise<AssignOutcome> {
-  await lockRoomPlanning(trx);
+  // The new booking's days; the old one's are taken by its delete (migration 0015's trigger) and by the re-plan.
+  await lockRoomPlanning(trx, [choiceWindow(deps, b, undefined)]);
   const old = await deleteAssignment(trx, oldUid);
   const need = needOf(b, deps.settings);
   if (!old?.room || !need || (await getAssignment(trx, b.uid))) {
@@ -463,7 +497,7 @@ export async function followReschedule(
 
 /** Frees a booking's room (cancelled, rejected) and lets waiting bookings have it. */
 export async function releaseBooking(trx: Queryable, deps: RoomDeps, uid: string, now: Date, why: string): Promise<boolean> {
-  await lockRoomPlanning(trx);
+  // Its days are taken by the delete (migration 0015's trigger), the days around by the re-plan.
   const old = await deleteAssignment(trx, uid);
   if (!old) return false;
   await recordDecision(trx, { bookingUid: uid, kind: 'room', outcome: 'released', reasons: [{ code: why, room: old.room }] }, now);
@@ -483,14 +517,11 @@ export async function replanWindow(
   now: Date,
   trigger: string,
 ): Promise<ReplanResult> {
-  await lockRoomPlanning(trx);
   // Bookings up to a day either side may move to make way; beyond that they only occupy rooms.
   const movable = { from: window.from.getTime() - DAY, to: window.to.getTime() + DAY };
-  const loaded = await loadWorld(trx, deps, {
-    window: { from: new Date(movable.from - DAY), to: new Date(movable.to + DAY) },
-    now,
-    movable,
-  });
+  const read = replanReads(window);
+  await lockRoomPlanning(trx, [read]);
+  const loaded = await loadWorld(trx, deps, { window: read, now, movable });
   const result = replanRooms(loaded.world);
   await clearRooms(
     trx,
@@ -519,6 +550,11 @@ export async function replanWindow(
   return result;
 }
 
+/** What re-planning a window reads (and so locks): two days either side, the bookings that may move and what they may move around. */
+export function replanReads(window: { from: Date; to: Date }): { from: Date; to: Date } {
+  return { from: new Date(window.from.getTime() - 2 * DAY), to: new Date(window.to.getTime() + 2 * DAY) };
+}
+
 /** Waiting bookings in (or near) a window that was freed try again. */
 export async function placeWaiting(
   trx: Queryable,
@@ -527,6 +563,8 @@ export async function placeWaiting(
   now: Date,
   trigger: string,
 ): Promise<ReplanResult | undefined> {
+  // Locked before asking: a booking another process leaves waiting nearby meanwhile is then seen.
+  await lockRoomPlanning(trx, [replanReads(window)]);
   if (!(await hasWaitingBetween(trx, new Date(window.from.getTime() - DAY), new Date(window.to.getTime() + DAY)))) return undefined;
   return replanWindow(trx, deps, window, now, trigger);
 }

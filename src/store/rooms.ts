@@ -171,48 +171,114 @@ export async function liftBlock(trx: Queryable, id: number, now: Date): Promise<
   return r ? { room: r.room as string, from: new Date(r.from_at as Date), to: new Date(r.to_at as Date) } : undefined;
 }
 
-/** Serialises room decisions across workers and processes; the exclusion constraint backs it up. */
 /** Does the business have any room at all? (One with only the gate has nothing to assign.) */
 export async function hasActiveRooms(db: Queryable): Promise<boolean> {
   return (await db.query('select 1 from rooms where active limit 1')).rows.length > 0;
 }
 
-export async function lockRoomPlanning(trx: Queryable): Promise<void> {
-  await trx.query(`select pg_advisory_xact_lock(hashtext('usher.rooms'))`);
+const DAY = 86_400_000;
+
+/** The UTC days (migration 0015) a span touches, ascending: from its start's to its last millisecond's. */
+export function planDays(span: { from: Date; to: Date }): number[] {
+  const first = Math.floor(span.from.getTime() / DAY);
+  const last = Math.floor((span.to.getTime() - 1) / DAY);
+  return Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
+}
+
+/** The planning locks one transaction holds (advisory locks last until it ends). */
+interface HeldPlanning {
+  everything: boolean;
+  days: Set<number>;
+}
+
+const held = new WeakMap<Queryable, HeldPlanning>();
+
+/**
+ * Serialises room decisions across workers and processes (migration 0015); the exclusion
+ * constraint backs it up. Without spans: the whole plan, exclusively (an operator's block, a room
+ * changed, a re-plan of everything upcoming). With spans: the whole plan shared and the UTC days
+ * the spans touch exclusively, ascending — so choices on different days go on at once, in any
+ * process. A transaction takes what it does not hold yet in one statement, and nothing when it
+ * holds it all (a worker's batch takes its events' days first, in one order: roomBatchLocks). A
+ * transaction's own triggers take the days it writes too; the same transaction re-enters them.
+ */
+export async function lockRoomPlanning(trx: Queryable, spans?: readonly { from: Date; to: Date }[]): Promise<void> {
+  const mine = held.get(trx) ?? { everything: false, days: new Set<number>() };
+  held.set(trx, mine);
+  if (mine.everything) return;
+  if (!spans) {
+    await trx.query(`select pg_advisory_xact_lock(hashtext('usher.rooms'), 0)`);
+    mine.everything = true;
+    return;
+  }
+  const days = [...new Set(spans.flatMap(planDays))].filter((d) => !mine.days.has(d)).sort((a, b) => a - b);
+  if (days.length === 0) return;
+  await trx.query(
+    `select pg_advisory_xact_lock_shared(hashtext('usher.rooms'), 0),
+            (select count(*) from (select pg_advisory_xact_lock(hashtext('usher.rooms.day'), d) from unnest($1::integer[]) as d) as taken)`,
+    [days],
+  );
+  for (const d of days) mine.days.add(d);
+}
+
+/** Generations as the store holds them now: the epoch (undefined when unknown) and some days' (a day never changed: '0'). */
+export interface PlanGenerations {
+  epoch: string | undefined;
+  days: Map<number, string>;
 }
 
 /**
- * Read right after lockRoomPlanning, in one round trip: the plan's generation (migration 0014;
- * undefined when unknown), the booking's assignment, and whether any room is in service.
+ * Read right after lockRoomPlanning, in one round trip: the generations of the plan and of the
+ * days a choice reads (migration 0015), the booking's assignment, and whether any room is in service.
  */
 export async function readRoomPlan(
   trx: Queryable,
   uid: string,
-): Promise<{ generation: string | undefined; assignment: Assignment | undefined; anyActive: boolean }> {
+  days: readonly number[],
+): Promise<{ generations: PlanGenerations; assignment: Assignment | undefined; anyActive: boolean }> {
   const result = await trx.query(
-    `select (select generation::text from room_plan_state) as generation, exists (select 1 from rooms where active) as any_active,
+    `select (select generation::text from room_plan_epoch) as epoch, exists (select 1 from rooms where active) as any_active,
+            (select json_object_agg(day, generation::text) from room_plan_days where day = any($2::integer[])) as days,
             ${ASSIGNMENT_COLUMNS}
        from (select 1) as one left join room_assignments on booking_uid = $1`,
-    [uid],
+    [uid, days],
   );
   const row = result.rows[0]!;
+  const known = (row.days ?? {}) as Record<string, string>;
   return {
-    generation: (row.generation as string | null) ?? undefined,
+    generations: { epoch: (row.epoch as string | null) ?? undefined, days: new Map(days.map((d) => [d, known[d] ?? '0'])) },
     assignment: row.booking_uid ? assignmentFromRow(row) : undefined,
     anyActive: Boolean(row.any_active),
   };
 }
 
+/** A day's generation now and the one its last change replaced (migration 0015). */
+export interface DayChange {
+  day: number;
+  generation: string;
+  previous: string | undefined;
+}
+
 /**
- * The plan's generation now and the one its last change replaced (migration 0014). Right after this
- * transaction's own write, that write's: the row stays locked to others until commit.
+ * Some days' generations now and the ones their last changes replaced. Right after this
+ * transaction's own write, that write's: the rows stay locked to others until commit.
  */
-export async function roomPlanGeneration(trx: Queryable): Promise<{ generation: string; previous: string | undefined } | undefined> {
-  const result = await trx.query<{ generation: string; previous: string | null }>(
-    'select generation::text as generation, previous::text as previous from room_plan_state',
+export async function dayChanges(trx: Queryable, days: readonly number[]): Promise<DayChange[]> {
+  const result = await trx.query<{ day: number; generation: string; previous: string | null }>(
+    'select day, generation::text as generation, previous::text as previous from room_plan_days where day = any($1::integer[])',
+    [days],
   );
-  const row = result.rows[0];
-  return row ? { generation: row.generation, previous: row.previous ?? undefined } : undefined;
+  return result.rows.map((r) => ({ day: Number(r.day), generation: r.generation, previous: r.previous ?? undefined }));
+}
+
+/** Where some bookings' stays are (room or waiting), without the rest of their assignment. */
+export async function assignmentSpans(db: Queryable, uids: readonly string[]): Promise<{ from: Date; to: Date }[]> {
+  if (uids.length === 0) return [];
+  const result = await db.query<{ from_at: Date; to_at: Date }>(
+    'select lower(during) as from_at, upper(during) as to_at from room_assignments where booking_uid = any($1::text[])',
+    [uids],
+  );
+  return result.rows.map((r) => ({ from: new Date(r.from_at), to: new Date(r.to_at) }));
 }
 
 export async function getAssignment(db: Queryable, uid: string): Promise<Assignment | undefined> {
