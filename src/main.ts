@@ -26,11 +26,11 @@ import { openStore, type OpenedStore } from './store/open-store.ts';
 import { feedDifferences, reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
-import { roomBatchLocks, roomEventHandler } from './rooms/room-events.ts';
+import { roomBatchHooks, roomEventHandler } from './rooms/room-events.ts';
 import { renderFeed } from './insights/calendar-feed.ts';
 import { bookingPresenter } from './rooms/room-board.ts';
 import { replanUpcoming, syncConfigRooms } from './rooms/room-operations.ts';
-import { markLocationWritten } from './store/rooms.ts';
+import { markLocationWritten, pruneRemovedStays } from './store/rooms.ts';
 
 export interface Usher {
   app: FastifyInstance;
@@ -122,7 +122,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       },
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
-      prepareBatch: roomBatchLocks(rooms),
+      batchHooks: roomBatchHooks(rooms),
       ingestBusy: () => inbox.busy,
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,
@@ -223,6 +223,13 @@ export async function startUsher(config: Config, options: StartOptions): Promise
             if ((await dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())) > 0) worker.wake();
           },
         }),
+      );
+    }
+    if (background) {
+      // Kept days read what changed since they were read (migration 0016); a day further behind than
+      // the last 100,000 removed stays is read whole instead.
+      periodic.push(
+        new PeriodicTask({ name: 'pruning the log of removed stays', everyMs: 60_000, log, run: () => pruneRemovedStays(db, 100_000) }),
       );
     }
     if (background && config.roomSettings.replanIntervalSeconds > 0) {

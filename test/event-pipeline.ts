@@ -34,7 +34,7 @@ export class EventPipeline {
     deps: GateDeps,
     clock = new FakeClock(),
     extraHandlers: EventHandler[] = [],
-    prepareBatch?: WorkerOptions['prepareBatch'],
+    batchHooks?: WorkerOptions['batchHooks'],
   ) {
     this.db = db;
     this.clock = clock;
@@ -43,7 +43,7 @@ export class EventPipeline {
       clock,
       log: createLogger('silent'),
       eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
-      ...(prepareBatch ? { prepareBatch } : {}),
+      ...(batchHooks ? { batchHooks } : {}),
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,

@@ -1,5 +1,5 @@
 import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
-import { roomBatchLocks, roomEventHandler } from '../src/rooms/room-events.ts';
+import { roomBatchHooks, roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import type { RoomDeps } from '../src/rooms/room-planning.ts';
 import { testConfig } from './config.ts';
@@ -20,7 +20,7 @@ export async function roomClinic(store: TestStore, yaml: string, start: string |
     { settings: config.gate, timeZone: config.timeZone, maxAttempts: 3 },
     undefined,
     [roomEventHandler(rooms)],
-    roomBatchLocks(rooms),
+    roomBatchHooks(rooms),
   );
   cal.clock.set(start);
   await syncConfigRooms(store.db, config.rooms, rooms, cal.clock.now());

@@ -2,7 +2,7 @@ import { RoomDayCache } from '../rooms/room-day-cache.ts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
-import { roomBatchLocks, roomEventHandler } from '../rooms/room-events.ts';
+import { roomBatchHooks, roomEventHandler } from '../rooms/room-events.ts';
 import { syncConfigRooms } from '../rooms/room-operations.ts';
 import type { RoomDeps } from '../rooms/room-planning.ts';
 import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
@@ -99,7 +99,7 @@ describe.each(storeKinds)('the order Cal.com delivers events in on %s', (kind) =
     await store.reset();
     const clock = new FakeClock('2026-12-01T08:00:00Z');
     await syncConfigRooms(store.db, config.rooms, rooms, clock.now());
-    const cal = new EventPipeline(store.db, gateDeps(''), clock, [roomEventHandler(rooms)], roomBatchLocks(rooms));
+    const cal = new EventPipeline(store.db, gateDeps(''), clock, [roomEventHandler(rooms)], roomBatchHooks(rooms));
     for (const d of list) await cal.deliver(d.trigger, d.booking, d.extra ? { extra: d.extra } : {});
     const placed = new Set(
       (await listAssignments(store.db, { from: new Date(0), to: new Date(Date.UTC(2100, 0, 1)) }))

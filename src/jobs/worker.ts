@@ -24,6 +24,16 @@ export interface JobContext {
 /** Runs one job kind; returns what to keep as the job's last response. Throws UsherError on failure. */
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>;
 
+export interface BatchHooks {
+  /**
+   * Runs in a batch's transaction before its first event: takes, in one order, locks its events'
+   * handlers would otherwise take one by one.
+   */
+  prepare?(trx: Queryable, events: readonly InboxEvent[]): Promise<void>;
+  /** Part or all of a batch's transaction rolled back: anything remembered from it may never have happened. */
+  rolledBack?(): void;
+}
+
 export interface WorkerHooks {
   onEvent?(state: string): void;
   onJob?(kind: string, state: string): void;
@@ -38,11 +48,8 @@ export interface WorkerOptions extends BackoffPolicy {
   pollIntervalMs: number;
   /** Events handled per transaction. */
   batchSize?: number;
-  /**
-   * Runs in a batch's transaction before its first event: takes, in one order, locks its events'
-   * handlers would otherwise take one by one (rooms/room-events.ts roomBatchLocks).
-   */
-  prepareBatch?: (trx: Queryable, events: readonly InboxEvent[]) => Promise<void>;
+  /** What a feature does around a batch (rooms/room-events.ts roomBatchHooks). */
+  batchHooks?: BatchHooks;
   /**
    * True while webhooks wait to be stored. The worker's JavaScript shares Node's one thread with the
    * webhook route, and an acknowledgement matters more than a decision a moment later: while ingest
@@ -158,6 +165,7 @@ export class Worker {
     try {
       outcomes = await this.#inboxBatch(limit, false);
     } catch (error) {
+      this.#o.batchHooks?.rolledBack?.();
       if (!(error instanceof BatchFailed)) throw error;
       outcomes = await this.#inboxBatch(limit, true);
     }
@@ -175,7 +183,7 @@ export class Worker {
     return db.transaction(async (trx) => {
       const now = clock.now();
       const events = await lockInboxEvents(trx, now, limit);
-      if (events.length > 0) await this.#o.prepareBatch?.(trx, events);
+      if (events.length > 0) await this.#o.batchHooks?.prepare?.(trx, events);
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
       for (const event of events) {
@@ -191,6 +199,7 @@ export class Worker {
         } catch (error) {
           if (!isolate) throw new BatchFailed(error);
           await trx.query('rollback to savepoint inbox_event');
+          this.#o.batchHooks?.rolledBack?.();
           const attempt = event.attempts + 1;
           const retryAt = new Date(now.getTime() + retryDelayMs(attempt, this.#o, this.#o.random));
           const state = await failInboxEvent(trx, event.id, describeError(error), retryAt, now);

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
 import type { Booking } from '../domain/booking.ts';
-import { dayChanges, getAssignment, planDays } from '../store/rooms.ts';
+import { dayChanges, getAssignment, planDays, pruneRemovedStays } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
 import { roomClinic } from '../../test/room-clinic.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { type ChoiceDay, RoomDayCache } from './room-day-cache.ts';
-import { roomEventHandler } from './room-events.ts';
+import { roomBatchHooks, roomEventHandler } from './room-events.ts';
 import { blockRoom } from './room-operations.ts';
-import { assignBooking, type RoomDeps } from './room-planning.ts';
+import { assignBooking, releaseBooking, type RoomDeps } from './room-planning.ts';
 
 // Two rooms; doctor 5 prefers 1A, so a stale picture of 1A shows at once.
 const YAML = `
@@ -33,7 +33,7 @@ const visit = (from: string, to: string, over: Partial<PayloadBooking> = {}) =>
  */
 describe.each(storeKinds)('room choices kept between decisions on %s', (kind) => {
   let store: TestStore;
-  let one: { rooms: RoomDeps; cal: EventPipeline };
+  let one: Awaited<ReturnType<typeof roomClinic>>;
   // A second Usher process on the same database, with its own kept days.
   let other: { rooms: RoomDeps; cal: EventPipeline };
   beforeAll(async () => {
@@ -72,6 +72,21 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     expect(await roomOf(mine.uid)).toBe('2A');
   });
 
+  it.each([
+    ['read as a change', false],
+    ['read whole once the log of removed stays was pruned past it', true],
+  ])('sees a room another process freed, %s', async (_, pruned) => {
+    const first = visit('09:00', '09:30');
+    await other.cal.deliver('BOOKING_CREATED', first);
+    expect(await roomOf(first.uid)).toBe('1A');
+    await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // reads the day, the first booking in 1A
+    await other.cal.deliver('BOOKING_CANCELLED', { ...first, status: 'CANCELLED' });
+    if (pruned) expect(await pruneRemovedStays(store.db, 0)).toBeGreaterThan(0);
+    const next = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', next);
+    expect(await roomOf(next.uid)).toBe('1A');
+  });
+
   it('follows its own decisions: a day of bookings in turn fills both rooms without a clash', async () => {
     const day = ['09:00', '09:00', '09:40', '09:40', '10:20'].map((from) => {
       const [h, m] = from.split(':').map(Number);
@@ -97,6 +112,60 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     const next = visit('09:00', '09:30');
     await one.cal.deliver('BOOKING_CREATED', next);
     expect(await roomOf(next.uid)).toBe('1A');
+  });
+
+  it('reads a day whole again when the transaction that brought it up to date rolled back', async () => {
+    const first = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', first);
+    expect(await roomOf(first.uid)).toBe('1A');
+    // In a transaction that rolls back: the first booking's room given up, then the day read (without
+    // it) for another booking's choice.
+    await expect(
+      store.db.transaction(async (trx) => {
+        await releaseBooking(trx, one.rooms, first.uid, at('07:00'), 'room.released.cancelled');
+        const lost = { ...(await getBooking(trx, first.uid))!, uid: 'lost', start: at('11:00'), end: at('11:30') };
+        await saveBooking(trx, lost, at('07:00'));
+        await assignBooking(trx, one.rooms, lost, at('07:00'));
+        throw new Error('the next handler failed');
+      }),
+    ).rejects.toThrow('the next handler failed');
+    // The first booking still holds 1A (straight through the planner: a worker would also recover
+    // from the refused write by running the event again without the kept days).
+    const next = await savedLike(first, 'next', at('09:00'), at('09:30'));
+    expect(await store.db.transaction((trx) => assignBooking(trx, one.rooms, next, at('07:00')))).toEqual({
+      outcome: 'assigned',
+      room: '2A',
+    });
+  });
+
+  it("forgets what an event whose savepoint rolled back read, though the worker's transaction commits", async () => {
+    const first = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', first);
+    for (const holder of [visit('11:00', '11:30'), visit('11:00', '11:30')]) await one.cal.deliver('BOOKING_CREATED', holder);
+    // Moved to 11:00, where both rooms are taken: its room is given up and the day read for it again,
+    // then a later handler of the same event fails (an automation, say), and only its savepoint rolls back.
+    const moved = visit('11:00', '11:30', { reschedule: { id: first.id, uid: first.uid, start: first.start, end: first.end } });
+    const failing = new EventPipeline(
+      store.db,
+      { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 },
+      one.cal.clock,
+      [
+        roomEventHandler(one.rooms),
+        async (event) => {
+          if (event.kind === 'booking' && event.booking.uid === moved.uid) throw new Error('the automation failed');
+        },
+      ],
+      roomBatchHooks(one.rooms),
+    );
+    await failing.deliver('BOOKING_RESCHEDULED', moved);
+    const [attempt] = (await store.db.query('select state from inbox_events where booking_uid = $1', [moved.uid])).rows;
+    expect(attempt?.state).toBe('pending'); // to be tried again
+    expect(await roomOf(first.uid)).toBe('1A');
+    const next = await savedLike(first, 'next', at('09:00'), at('09:30'));
+    expect(await store.db.transaction((trx) => assignBooking(trx, one.rooms, next, at('07:00')))).toEqual({
+      outcome: 'assigned',
+      room: '2A',
+    });
   });
 
   /** A booking like `like` (delivered before), saved under another uid at another time. */
@@ -211,8 +280,12 @@ describe('the days a process keeps', () => {
   const generations = (n: number, generation: string) => new Map([[Math.floor(Date.UTC(2026, 11, n) / 86_400_000), generation]]);
   const utcDay = (n: number) => Math.floor(Date.UTC(2026, 11, n) / 86_400_000);
   const keep = (cache: RoomDayCache, n: number, stays: number, generation = '1') =>
-    cache.keepDay(dayOf(n, stays), generations(n, generation), [utcDay(n)]);
-  const dayAt = (cache: RoomDayCache, n: number, generation = '1') => cache.day(dayOf(n, 0).window.from, generations(n, generation));
+    cache.keepDay(dayOf(n, stays), generations(n, generation), [utcDay(n)], '900');
+  /** The kept day n if it is current at this generation. */
+  const dayAt = (cache: RoomDayCache, n: number, generation = '1') => {
+    const found = cache.day(dayOf(n, 0).window.from, generations(n, generation));
+    return found?.current ? found.day : undefined;
+  };
 
   it('are bounded by stays, forgetting the least recently used day first', () => {
     const cache = new RoomDayCache();
@@ -237,14 +310,30 @@ describe('the days a process keeps', () => {
     expect(dayAt(cache, 1)).toBeUndefined();
   });
 
-  it('are used only while their day has the generation they were read at', () => {
+  it('are used as they are only while their day has the generation they were read at, else brought up to date', () => {
     const cache = new RoomDayCache();
     cache.at('7');
     keep(cache, 1, 3, '40');
     keep(cache, 2, 3, '41');
-    expect(dayAt(cache, 1, '52')).toBeUndefined(); // day 1 changed: read again (and forgotten)
-    expect(dayAt(cache, 1, '40')).toBeUndefined();
-    expect(dayAt(cache, 2, '41')?.stays.size).toBe(3); // day 2 did not
+    expect(dayAt(cache, 2, '41')?.stays.size).toBe(3); // day 2 did not change
+    const stale = cache.day(dayOf(1, 0).window.from, generations(1, '52'));
+    // Day 1 did: what changed after 40 is read, if the transaction that read it committed.
+    expect(stale).toMatchObject({ current: false, since: '40', xact: '900', followed: [] });
+    const from = dayOf(1, 0).window.from;
+    const moved = { bookingUid: 'd1-2', room: '2A', from, to: new Date(from.getTime() + 1_800_000), pinned: false };
+    const day = cache.changed(
+      from,
+      generations(1, '52'),
+      '901',
+      ['d1-0'],
+      [
+        { uid: 'd1-1', stay: undefined }, // now waiting, or cancelled
+        { uid: 'd1-2', stay: { stay: moved, booking: undefined, planned: undefined } },
+      ],
+    );
+    expect([...day!.stays.keys()]).toEqual(['d1-2']);
+    expect(day!.stays.get('d1-2')?.stay.room).toBe('2A');
+    expect(dayAt(cache, 1, '52')?.stays.size).toBe(1);
   });
 
   it("follow this process's own write only where it replaced the generation they were read at", () => {
@@ -261,5 +350,7 @@ describe('the days a process keeps', () => {
     ]);
     expect(dayAt(cache, 1, '60')?.stays.has('new')).toBe(true);
     expect(dayAt(cache, 2, '41')).toBeUndefined();
+    // The stay it took from its own write is read again with the next changes (the write may have rolled back).
+    expect(cache.day(from, generations(1, '70'))).toMatchObject({ current: false, since: '40', followed: ['new'] });
   });
 });

@@ -24,27 +24,43 @@ export interface ChoiceDay {
  */
 const MAX_STAYS = 20_000;
 
-/** A kept day, and the generations of the UTC days its window touches when it was read. */
+/** A kept day, and what says whether it still is the database's. */
 interface KeptDay {
   day: ChoiceDay;
+  /** The generation of each UTC day its window touches, as of its content. */
   generations: Map<number, string>;
+  /** The newest generation its last read (whole, or of what changed) saw: what changed after it is read next. */
+  since: string;
+  /** The transaction of that read: only once it committed is `since` a state anyone else sees. */
+  xact: string;
+  /** Bookings whose stays it took from this process's own writes since that read: read again with what changed. */
+  followed: Set<string>;
 }
+
+/** Where a kept day stands against the generations read now. */
+export type KeptDayState =
+  | { current: true; day: ChoiceDay }
+  | { current: false; day: ChoiceDay; since: string; xact: string; followed: readonly string[] };
 
 /**
  * What one room choice reads — the rooms and a local day's blocks and placed stays — kept in
  * memory between decisions of one process, so that a decision no longer re-reads and re-parses its
  * whole day (at 300 rooms that was a third of a decision, docs/benchmarks.md).
  *
- * It is only used while the database says nothing changed (migration 0015): the rooms while the
- * plan's epoch is the one they were read at, a day while each UTC day its window touches has the
- * generation it was read at — both read under the planning locks. Every change anyone makes to
- * what a choice reads takes a new, never-repeated generation for the days it touches (a room
- * change, a new epoch). So another process deciding other days leaves this one's days alone.
+ * It is only trusted as far as the database says (migrations 0015 and 0016), always read under the
+ * planning locks: the rooms while the plan's epoch is the one they were read at; a day as it is
+ * while each UTC day its window touches has the generation it was read at. Every change anyone
+ * makes to what a choice reads takes a new, never-repeated generation for the days it touches, so
+ * another process deciding other days leaves this one's days alone. A day that changed is brought
+ * up to date with the rows changed after the newest generation its last read saw — when that read's
+ * transaction committed (a rolled-back read may have seen its own writes, which never happened) and
+ * the log of removed stays reaches back that far; otherwise it is read whole.
+ *
  * This process's own room choice is the one change it follows: it applies the stay it wrote when
- * its write replaced exactly the generations the kept days were read at (nothing came between), so
- * a worker deciding bookings one after another reads each day once. Every other path (a release, a
- * re-plan, a block, a reassigned doctor, another process's choice on the same day) simply makes the
- * next choice on that day read it again.
+ * its write replaced exactly the generations the day was at (nothing came between), so a worker
+ * deciding bookings one after another reads each day once. Such a stay is only as good as the
+ * write's commit: it is read again with the next changes. The worker forgets everything when an
+ * event's savepoint rolls back (forgetAll).
  */
 export class RoomDayCache {
   #epoch: string | undefined;
@@ -58,10 +74,15 @@ export class RoomDayCache {
   at(epoch: string | undefined): boolean {
     if (epoch !== undefined && epoch === this.#epoch) return true;
     this.#epoch = epoch;
+    this.forgetAll();
+    return false;
+  }
+
+  /** Forgets every room and day (a transaction that used them rolled back part of itself). */
+  forgetAll(): void {
     this.#rooms = undefined;
     this.#days.clear();
     this.#stays = 0;
-    return false;
   }
 
   /** Whether anything read now may be kept (an unknown epoch keeps nothing). */
@@ -79,26 +100,26 @@ export class RoomDayCache {
     this.hadActiveRooms = rooms.some((r) => r.active);
   }
 
-  /** The day starting at `from`, if kept and its UTC days still have the generations it was read at. */
-  day(from: Date, generations: ReadonlyMap<number, string>): ChoiceDay | undefined {
+  /** The day starting at `from` if kept, and whether it is current at the generations read now. */
+  day(from: Date, generations: ReadonlyMap<number, string>): KeptDayState | undefined {
     const kept = this.#days.get(from.getTime());
     if (!kept) return undefined;
-    this.#days.delete(from.getTime());
-    for (const [d, generation] of kept.generations) {
-      if (generations.get(d) !== generation) {
-        this.#stays -= kept.day.stays.size;
-        return undefined;
-      }
-    }
     // Most recently used last: the oldest is the one forgotten.
+    this.#days.delete(from.getTime());
     this.#days.set(from.getTime(), kept);
-    return kept.day;
+    for (const [d, generation] of kept.generations) {
+      if (generations.get(d) !== generation)
+        return { current: false, day: kept.day, since: kept.since, xact: kept.xact, followed: [...kept.followed] };
+    }
+    return { current: true, day: kept.day };
   }
 
-  /** Keeps a day read under the planning locks at these generations (of every UTC day its window touches). */
-  keepDay(day: ChoiceDay, generations: ReadonlyMap<number, string>, days: readonly number[]): void {
+  /** Keeps a day read whole under the planning locks, at these generations, in transaction `xact`. */
+  keepDay(day: ChoiceDay, generations: ReadonlyMap<number, string>, days: readonly number[], xact: string): void {
     if (!this.keeping || days.some((d) => !generations.has(d))) return;
-    this.#days.set(day.window.from.getTime(), { day, generations: new Map(days.map((d) => [d, generations.get(d)!])) });
+    this.forget(day.window.from);
+    const at = new Map(days.map((d) => [d, generations.get(d)!]));
+    this.#days.set(day.window.from.getTime(), { day, generations: at, since: newest(at), xact, followed: new Set() });
     this.#stays += day.stays.size;
     // The least recently used days go first (never the one just kept).
     for (const [from, oldest] of this.#days) {
@@ -109,9 +130,47 @@ export class RoomDayCache {
   }
 
   /**
+   * Brings a kept day up to the generations read now, in transaction `xact`, with what changed
+   * since its last read: the stays that left it, then the changed ones as they are now (placed, or
+   * gone). `removed` and `changed` include every booking it had followed.
+   */
+  changed(
+    from: Date,
+    generations: ReadonlyMap<number, string>,
+    xact: string,
+    removed: readonly string[],
+    changed: readonly { uid: string; stay: ChoiceStay | undefined }[],
+  ): ChoiceDay | undefined {
+    const kept = this.#days.get(from.getTime());
+    if (!kept) return undefined;
+    const { stays, window } = kept.day;
+    for (const uid of [...removed, ...kept.followed]) if (stays.delete(uid)) this.#stays -= 1;
+    for (const { uid, stay } of changed) {
+      if (stays.delete(uid)) this.#stays -= 1;
+      if (stay && stay.stay.from < window.to && stay.stay.to > window.from) {
+        stays.set(uid, stay);
+        this.#stays += 1;
+      }
+    }
+    for (const d of kept.generations.keys()) kept.generations.set(d, generations.get(d) ?? '0');
+    kept.since = newest(kept.generations);
+    kept.xact = xact;
+    kept.followed.clear();
+    return kept.day;
+  }
+
+  /** Forgets one kept day (what changed on it cannot be read as changes). */
+  forget(from: Date): void {
+    const kept = this.#days.get(from.getTime());
+    if (!kept) return;
+    this.#days.delete(from.getTime());
+    this.#stays -= kept.day.stays.size;
+  }
+
+  /**
    * This process wrote one booking's assignment (a room, or waiting without one), and its write
    * took `changes` for the days it touched. A kept day on those days follows it only where the write
-   * replaced exactly the generation the day was read at; otherwise that day is forgotten.
+   * replaced exactly the generation the day was at; otherwise that day is forgotten.
    */
   wrote(uid: string, placed: ChoiceStay | undefined, changes: readonly DayChange[]): void {
     for (const [from, kept] of this.#days) {
@@ -128,6 +187,7 @@ export class RoomDayCache {
       }
       for (const change of changes) if (kept.generations.has(change.day)) kept.generations.set(change.day, change.generation);
       const day = kept.day;
+      kept.followed.add(uid);
       if (day.stays.delete(uid)) this.#stays -= 1;
       if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) {
         day.stays.set(uid, placed);
@@ -135,4 +195,10 @@ export class RoomDayCache {
       }
     }
   }
+}
+
+function newest(generations: ReadonlyMap<number, string>): string {
+  let max = 0n;
+  for (const g of generations.values()) if (BigInt(g) > max) max = BigInt(g);
+  return String(max);
 }

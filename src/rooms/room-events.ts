@@ -1,5 +1,6 @@
 import { storedBooking, type EventHandler } from '../jobs/handle-event.ts';
 import { parseWebhook } from '../cal/parse-webhook.ts';
+import type { BatchHooks } from '../jobs/worker.ts';
 import type { InboxEvent } from '../store/inbox.ts';
 import type { Queryable } from '../store/db.ts';
 import { assignmentSpans, getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
@@ -16,36 +17,42 @@ import {
 } from './room-planning.ts';
 
 /**
- * A worker's batch holds every lock its events take until it commits. Taken event by event, two
- * batches in two processes could each hold a day the other waits for (PostgreSQL breaks such a
- * deadlock only after a second, failing one batch). So the batch takes, before its first event and
+ * The rooms' part around a worker's batch. A batch holds every lock its events take until it
+ * commits; taken event by event, two batches in two processes could each hold a day the other waits
+ * for (PostgreSQL breaks such a deadlock only after a second, failing one batch). So the batch takes, before its first event and
  * in one ascending order, the days its events will read: each booking's choice window, and around
  * every stay its bookings hold now the days a release or a move re-plans. A day an event needs
  * beyond these (a stay moved meanwhile) it still takes itself.
  */
-export function roomBatchLocks(deps: RoomDeps): (trx: Queryable, events: readonly InboxEvent[]) => Promise<void> {
-  return async (trx, events) => {
-    if (!deps.dayCache?.hadActiveRooms && !(await hasActiveRooms(trx))) return;
-    const spans: { from: Date; to: Date }[] = [];
-    const uids: string[] = [];
-    for (const inboxEvent of events) {
-      let body: unknown;
-      try {
-        body = JSON.parse(inboxEvent.rawBody);
-      } catch {
-        continue;
-      }
-      const parsed = parseWebhook(body);
-      if (parsed.outcome !== 'event') continue;
-      const event = parsed.event;
-      if (event.kind === 'booking') {
-        spans.push(choiceWindow(deps, event.booking, deps.dayCache?.rooms));
-        uids.push(event.booking.uid, ...(event.rescheduleUid ? [event.rescheduleUid] : []));
-      } else if (event.kind === 'no-show') uids.push(event.bookingUid);
-    }
-    for (const stay of await assignmentSpans(trx, uids)) spans.push(replanReads(stay));
-    if (spans.length > 0) await lockRoomPlanning(trx, spans);
+export function roomBatchHooks(deps: RoomDeps): BatchHooks {
+  return {
+    prepare: (trx, events) => lockBatchDays(deps, trx, events),
+    // Days kept from a rolled-back savepoint may hold stays that never were (room-day-cache.ts).
+    rolledBack: () => deps.dayCache?.forgetAll(),
   };
+}
+
+async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly InboxEvent[]): Promise<void> {
+  if (!deps.dayCache?.hadActiveRooms && !(await hasActiveRooms(trx))) return;
+  const spans: { from: Date; to: Date }[] = [];
+  const uids: string[] = [];
+  for (const inboxEvent of events) {
+    let body: unknown;
+    try {
+      body = JSON.parse(inboxEvent.rawBody);
+    } catch {
+      continue;
+    }
+    const parsed = parseWebhook(body);
+    if (parsed.outcome !== 'event') continue;
+    const event = parsed.event;
+    if (event.kind === 'booking') {
+      spans.push(choiceWindow(deps, event.booking, deps.dayCache?.rooms));
+      uids.push(event.booking.uid, ...(event.rescheduleUid ? [event.rescheduleUid] : []));
+    } else if (event.kind === 'no-show') uids.push(event.bookingUid);
+  }
+  for (const stay of await assignmentSpans(trx, uids)) spans.push(replanReads(stay));
+  if (spans.length > 0) await lockRoomPlanning(trx, spans);
 }
 
 /**

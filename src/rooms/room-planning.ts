@@ -20,6 +20,7 @@ import {
   listBlocks,
   hasActiveRooms,
   listPlacedStays,
+  listPlanChanges,
   getRoom,
   readRoomPlan,
   dayChanges,
@@ -160,7 +161,7 @@ interface KeptPlan {
  * room in the choice's window (choiceWindow). Waiting bookings and the days around do not change one
  * choice, and loading them made each decision cost as much as the three days' bookings
  * (docs/benchmarks.md, worker). With the day cache, a whole day comes from memory when none of its
- * UTC days changed since it was read.
+ * UTC days changed since it was read, and from memory and what changed since when some did.
  */
 async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, exclude: string, kept?: KeptPlan): Promise<LoadedWorld> {
   const rooms = kept?.rooms ?? (await listRooms(trx, { includeInactive: true }));
@@ -168,12 +169,22 @@ async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, e
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
   // Only a booking whose stay ends within its own day reads a whole day, the one kept.
   const wholeDay = window.from.getTime() === day.from.getTime() && window.to.getTime() === day.to.getTime();
-  let read: ChoiceDay | undefined = wholeDay ? kept?.cache.day(day.from, kept.generations.days) : undefined;
+  let read: ChoiceDay | undefined;
+  const found = wholeDay ? kept?.cache.day(day.from, kept.generations.days) : undefined;
+  if (found?.current) read = found.day;
+  else if (kept && found) {
+    // Changed since it was read (another process, another path): only what changed is read (migration 0016).
+    const changes = await listPlanChanges(trx, window, found);
+    if (changes.complete && !changes.blocksChanged) {
+      const stays = changes.changed.map((c) => ({ uid: c.uid, stay: c.stay && choiceStay(deps, roomByName, c.stay, c.booking) }));
+      read = kept.cache.changed(day.from, kept.generations.days, kept.generations.xact, changes.removed, stays);
+    } else kept.cache.forget(day.from);
+  }
   if (!read) {
     const blocks = await listBlocks(trx, window);
     const stays = await listPlacedStays(trx, window);
     read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, choiceStay(deps, roomByName, s.stay, s.booking)])) };
-    if (wholeDay) kept?.cache.keepDay(read, kept.generations.days, planDays(window));
+    if (wholeDay) kept?.cache.keepDay(read, kept.generations.days, planDays(window), kept.generations.xact);
   }
   const bookings = new Map<string, Booking>();
   const stays: PlacedStay[] = [];

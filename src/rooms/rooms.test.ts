@@ -11,7 +11,7 @@ import { getAssignment, listAssignments } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { bookingPresenter, roomBoard } from './room-board.ts';
-import { roomBatchLocks, roomEventHandler } from './room-events.ts';
+import { roomBatchHooks, roomEventHandler } from './room-events.ts';
 import { blockRoom, markCleaned, moveBooking, syncConfigRooms, unblockRoom } from './room-operations.ts';
 import { holdRoomForApproval, type RoomDeps } from './room-planning.ts';
 import { importMembers } from '../gate/gate-operations.ts';
@@ -67,7 +67,7 @@ describe.each(storeKinds)('rooms on %s', (kind) => {
   const setUp = async (yaml = YAML) => {
     await store.reset();
     d = deps(yaml);
-    cal = new EventPipeline(store.db, d.gate, undefined, [roomEventHandler(d.rooms)], roomBatchLocks(d.rooms));
+    cal = new EventPipeline(store.db, d.gate, undefined, [roomEventHandler(d.rooms)], roomBatchHooks(d.rooms));
     await syncConfigRooms(store.db, d.config.rooms, d.rooms, cal.clock.now());
   };
   beforeEach(() => setUp());

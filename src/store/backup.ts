@@ -26,7 +26,7 @@ async function tables(db: Queryable): Promise<string[]> {
   const result = await db.query<{ t: string }>(
     // The room plan's generations are derived (migration 0015): a restored copy would name a state that is not the restored one.
     `select tablename as t from pg_tables where schemaname = 'public'
-        and tablename not in ('schema_migrations', 'room_plan_epoch', 'room_plan_days')
+        and tablename not in ('schema_migrations', 'room_plan_epoch', 'room_plan_days', 'room_plan_removed')
       order by tablename`,
   );
   return result.rows.map((r) => r.t);

@@ -3,7 +3,7 @@ import type { Room, RoomBlock } from '../domain/room-model.ts';
 import { bookingFromRow } from './bookings.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Queryable } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 
 export interface RoomRecord extends Room {
   source: 'config' | 'api';
@@ -199,7 +199,7 @@ const held = new WeakMap<Queryable, HeldPlanning>();
  * changed, a re-plan of everything upcoming). With spans: the whole plan shared and the UTC days
  * the spans touch exclusively, ascending — so choices on different days go on at once, in any
  * process. A transaction takes what it does not hold yet in one statement, and nothing when it
- * holds it all (a worker's batch takes its events' days first, in one order: roomBatchLocks). A
+ * holds it all (a worker's batch takes its events' days first, in one order: roomBatchHooks). A
  * transaction's own triggers take the days it writes too; the same transaction re-enters them.
  */
 export async function lockRoomPlanning(trx: Queryable, spans?: readonly { from: Date; to: Date }[]): Promise<void> {
@@ -225,6 +225,8 @@ export async function lockRoomPlanning(trx: Queryable, spans?: readonly { from: 
 export interface PlanGenerations {
   epoch: string | undefined;
   days: Map<number, string>;
+  /** The reading transaction's id (what a kept day read now is only as good as). */
+  xact: string;
 }
 
 /**
@@ -239,6 +241,7 @@ export async function readRoomPlan(
   const result = await trx.query(
     `select (select generation::text from room_plan_epoch) as epoch, exists (select 1 from rooms where active) as any_active,
             (select json_object_agg(day, generation::text) from room_plan_days where day = any($2::integer[])) as days,
+            pg_current_xact_id()::text as xact,
             ${ASSIGNMENT_COLUMNS}
        from (select 1) as one left join room_assignments on booking_uid = $1`,
     [uid, days],
@@ -246,7 +249,11 @@ export async function readRoomPlan(
   const row = result.rows[0]!;
   const known = (row.days ?? {}) as Record<string, string>;
   return {
-    generations: { epoch: (row.epoch as string | null) ?? undefined, days: new Map(days.map((d) => [d, known[d] ?? '0'])) },
+    generations: {
+      epoch: (row.epoch as string | null) ?? undefined,
+      days: new Map(days.map((d) => [d, known[d] ?? '0'])),
+      xact: row.xact as string,
+    },
     assignment: row.booking_uid ? assignmentFromRow(row) : undefined,
     anyActive: Boolean(row.any_active),
   };
@@ -325,6 +332,82 @@ export async function listPlacedStays(
     },
     booking: r.uid ? bookingFromRow(r) : undefined,
   }));
+}
+
+/** What changed in a window after a generation (migration 0016), as one room choice reads it. */
+export interface PlanChanges {
+  /**
+   * False when the changes cannot be trusted to be all: the log of removed stays no longer reaches
+   * back that far, or the transaction that read up to it did not commit. Read the window whole.
+   */
+  complete: boolean;
+  blocksChanged: boolean;
+  /** Bookings whose stay left (or may have left) the window. */
+  removed: string[];
+  /** Stays that changed since, as they are now: in a room (placed) or not (waiting, no longer here). */
+  changed: { stay: PlacedStay | undefined; uid: string; booking: Booking | undefined }[];
+}
+
+/**
+ * In one round trip, what changed in a window after generation `since`, which transaction `xact`
+ * read, and the current stays of `followed` bookings: call it under the window's planning locks
+ * (every change on a day is made under that day's lock, so none is missed).
+ */
+export async function listPlanChanges(
+  db: Queryable,
+  window: { from: Date; to: Date },
+  read: { since: string; xact: string; followed: readonly string[] },
+): Promise<PlanChanges> {
+  const result = await db.query(
+    `select info.*, a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
+            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats, b.co_hosts
+       from (select (select removed_from from room_plan_epoch) <= $3::bigint
+                      and ($4::xid8 = pg_current_xact_id() or pg_xact_status($4::xid8) = 'committed') as complete,
+                    exists (select 1 from room_blocks where during && tstzrange($1, $2) and plan_generation > $3::bigint) as blocks_changed,
+                    (select coalesce(json_agg(booking_uid), '[]') from room_plan_removed
+                      where during && tstzrange($1, $2) and generation > $3::bigint) as removed) as info
+       left join room_assignments a on a.during && tstzrange($1, $2) and (a.plan_generation > $3::bigint or a.booking_uid = any($5::text[]))
+       left join bookings b on b.uid = a.booking_uid`,
+    [window.from, window.to, read.since, read.xact, read.followed],
+  );
+  const first = result.rows[0]!;
+  return {
+    complete: Boolean(first.complete),
+    blocksChanged: Boolean(first.blocks_changed),
+    removed: first.removed as string[],
+    changed: result.rows
+      .filter((r) => r.booking_uid)
+      .map((r) => ({
+        uid: r.booking_uid as string,
+        stay: r.room
+          ? {
+              bookingUid: r.booking_uid as string,
+              room: r.room as string,
+              from: new Date(r.from_at as Date),
+              to: new Date(r.to_at as Date),
+              pinned: Boolean(r.pinned),
+            }
+          : undefined,
+        booking: r.uid ? bookingFromRow(r) : undefined,
+      })),
+  };
+}
+
+/**
+ * Forgets removed stays older than the newest `keep` (migration 0016), and says from where the log
+ * is whole, in one commit: a kept day older than that is read again whole.
+ */
+export async function pruneRemovedStays(db: Db, keep: number): Promise<number> {
+  return db.transaction(async (trx) => {
+    const horizon = await trx.query<{ generation: string }>(
+      'select generation::text as generation from room_plan_removed order by generation desc offset $1 limit 1',
+      [keep],
+    );
+    const from = horizon.rows[0]?.generation;
+    if (!from) return 0;
+    await trx.query('update room_plan_epoch set removed_from = greatest(removed_from, $1::bigint + 1)', [from]);
+    return (await trx.query('delete from room_plan_removed where generation <= $1::bigint', [from])).rowCount;
+  });
 }
 
 /** What the planner needs of an assignment. */
