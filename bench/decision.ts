@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config.ts';
 import { recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
-import { roomEventHandler } from '../src/rooms/room-events.ts';
+import { roomBatchHooks, roomEventHandler } from '../src/rooms/room-events.ts';
 import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
@@ -74,6 +74,7 @@ async function run(
       clock: { now: () => now },
       log: createLogger('silent'),
       eventHandlers: [recordBookingState, roomEventHandler(deps)],
+      batchHooks: roomBatchHooks(deps),
       jobHandlers: {},
       pollIntervalMs: 50,
       batchSize,

@@ -13,7 +13,7 @@ import { recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
-import { roomEventHandler } from '../src/rooms/room-events.ts';
+import { roomBatchHooks, roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
@@ -79,6 +79,7 @@ async function run(
       automationEventHandler(config.automations, 8),
     ],
     jobHandlers: {},
+    batchHooks: roomBatchHooks(deps),
     pollIntervalMs: 50,
     backoffBaseSeconds: 1,
     backoffMaxSeconds: 10,

@@ -88,8 +88,10 @@ export class Worker {
     this.#running = true;
     // Work stored by any process (an event, a Cal.com call a decision wrote) wakes the loops at once
     // (migration 0008); without it they would find it on their next poll.
+    // The notice names the table (migration 0008): an event wakes the inbox loop, a job the jobs loop;
+    // with several processes every one hears every notice, and a loop woken for nothing polls for nothing.
     this.#unlisten = this.#o.db
-      .listen('usher_work', () => this.wake())
+      .listen('usher_work', (table) => this.wake(table === 'inbox_events' ? 'inbox' : table === 'jobs' ? 'jobs' : undefined))
       .catch((error: unknown) => {
         this.#o.log.warn({ err: error }, 'cannot listen for new work; polling only');
         return undefined;
@@ -109,8 +111,9 @@ export class Worker {
     await releaseWorkerJobs(this.#o.db, this.id, this.#o.clock.now());
   }
 
-  wake(): void {
-    for (const loop of LOOPS) {
+  /** Wakes one loop, or both. */
+  wake(only?: (typeof LOOPS)[number]): void {
+    for (const loop of only ? [only] : LOOPS) {
       const wake = this.#wakers.get(loop);
       if (wake) wake();
       else this.#wokenMeanwhile.add(loop);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
+import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
+import type { InboxEvent } from '../store/inbox.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
 import type { Booking } from '../domain/booking.ts';
 import { dayChanges, getAssignment, planDays, pruneRemovedStays } from '../store/rooms.ts';
@@ -166,6 +167,29 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
       outcome: 'assigned',
       room: '2A',
     });
+  });
+
+  it("a worker's batch takes its events' days first, in one order: a booking's day, and two days around a stay it holds", async () => {
+    const placed = visit('09:00', '09:30'); // 2 December
+    await one.cal.deliver('BOOKING_CREATED', placed);
+    const later = sampleBooking({ start: new Date('2026-12-10T09:00:00Z'), end: new Date('2026-12-10T09:30:00Z'), lengthMinutes: 30 });
+    const inbox = (trigger: string, b: PayloadBooking) =>
+      ({ rawBody: envelopeBody(trigger, bookingPayload(b, trigger), at('07:00')) }) as InboxEvent;
+    const events = [inbox('BOOKING_CREATED', later), inbox('BOOKING_CANCELLED', { ...placed, status: 'CANCELLED' })];
+    const days = await store.db.transaction(async (trx) => {
+      await roomBatchHooks(one.rooms).prepare!(trx, events);
+      const locks = await trx.query<{ day: number }>(
+        `select objid::integer as day from pg_locks
+          where locktype = 'advisory' and objsubid = 2 and mode = 'ExclusiveLock' and pid = pg_backend_pid() order by 1`,
+      );
+      return locks.rows.map((r) => Number(r.day));
+    });
+    const day = (iso: string) => Math.floor(Date.parse(iso) / 86_400_000);
+    // 30 November to 4 December around the placed stay; 10 December, the new booking's day.
+    expect(days).toEqual([
+      ...[30, 1, 2, 3, 4].map((d, i) => day(`2026-${i === 0 ? '11' : '12'}-${String(d).padStart(2, '0')}T00:00:00Z`)),
+      day('2026-12-10T00:00:00Z'),
+    ]);
   });
 
   /** A booking like `like` (delivered before), saved under another uid at another time. */

@@ -563,8 +563,11 @@ export async function replanWindow(
 
 /** What re-planning a window reads (and so locks): two days either side, the bookings that may move and what they may move around. */
 export function replanReads(window: { from: Date; to: Date }): { from: Date; to: Date } {
-  return { from: new Date(window.from.getTime() - 2 * DAY), to: new Date(window.to.getTime() + 2 * DAY) };
+  return { from: new Date(window.from.getTime() - REPLAN_READS_DAYS * DAY), to: new Date(window.to.getTime() + REPLAN_READS_DAYS * DAY) };
 }
+
+/** How far either side of a window a re-plan reads: a day the bookings that may move, a day more what they move around. */
+export const REPLAN_READS_DAYS = 2;
 
 /** Waiting bookings in (or near) a window that was freed try again. */
 export async function placeWaiting(

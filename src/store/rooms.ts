@@ -221,6 +221,31 @@ export async function lockRoomPlanning(trx: Queryable, spans?: readonly { from: 
   for (const d of days) mine.days.add(d);
 }
 
+/**
+ * lockRoomPlanning for a worker's batch, in one statement: the spans' days and, around every stay
+ * the given bookings hold now, `padDays` days either side (a release's re-plan reads them).
+ */
+export async function lockRoomPlanningAround(
+  trx: Queryable,
+  spans: readonly { from: Date; to: Date }[],
+  stays: { uids: readonly string[]; padDays: number },
+): Promise<void> {
+  const mine = held.get(trx) ?? { everything: false, days: new Set<number>() };
+  held.set(trx, mine);
+  if (mine.everything) return;
+  const result = await trx.query<{ days: number[] | null }>(
+    `select pg_advisory_xact_lock_shared(hashtext('usher.rooms'), 0),
+            (select array_agg(d) from (select d, pg_advisory_xact_lock(hashtext('usher.rooms.day'), d)
+               from (select distinct d from (
+                       select unnest($1::integer[]) as d
+                       union select room_plan_days_of(tstzrange(lower(during) - make_interval(days => $3), upper(during) + make_interval(days => $3)))
+                         from room_assignments where booking_uid = any($2::text[])) as wanted
+                      where not d = any($4::integer[]) order by d offset 0) as ordered) as taken) as days`,
+    [[...new Set(spans.flatMap(planDays))], stays.uids, stays.padDays, [...mine.days]],
+  );
+  for (const d of result.rows[0]?.days ?? []) mine.days.add(Number(d));
+}
+
 /** Generations as the store holds them now: the epoch (undefined when unknown) and some days' (a day never changed: '0'). */
 export interface PlanGenerations {
   epoch: string | undefined;
@@ -276,16 +301,6 @@ export async function dayChanges(trx: Queryable, days: readonly number[]): Promi
     [days],
   );
   return result.rows.map((r) => ({ day: Number(r.day), generation: r.generation, previous: r.previous ?? undefined }));
-}
-
-/** Where some bookings' stays are (room or waiting), without the rest of their assignment. */
-export async function assignmentSpans(db: Queryable, uids: readonly string[]): Promise<{ from: Date; to: Date }[]> {
-  if (uids.length === 0) return [];
-  const result = await db.query<{ from_at: Date; to_at: Date }>(
-    'select lower(during) as from_at, upper(during) as to_at from room_assignments where booking_uid = any($1::text[])',
-    [uids],
-  );
-  return result.rows.map((r) => ({ from: new Date(r.from_at), to: new Date(r.to_at) }));
 }
 
 export async function getAssignment(db: Queryable, uid: string): Promise<Assignment | undefined> {
