@@ -34,7 +34,9 @@ export function roomBatchHooks(deps: RoomDeps): BatchHooks {
 }
 
 async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly InboxEvent[]): Promise<void> {
-  if (!deps.dayCache?.hadActiveRooms && !(await hasActiveRooms(trx))) return;
+  // Only once this process has seen rooms in service: a business without rooms takes no lock and
+  // asks nothing more per batch (a first choice takes its own days, as it would without the batch).
+  if (!deps.dayCache?.hadActiveRooms) return;
   const spans: { from: Date; to: Date }[] = [];
   const uids: string[] = [];
   for (const inboxEvent of events) {
