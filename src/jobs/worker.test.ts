@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../sandbox/payloads.ts';
 import { getBooking } from '../store/bookings.ts';
-import { getInboxEvent, insertInboxEvents } from '../store/inbox.ts';
+import { getInboxEvent, InboxWriter, insertInboxEvents } from '../store/inbox.ts';
 import { FakeClock } from '../../test/clock.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { recordBookingState, type EventHandler } from './handle-event.ts';
@@ -68,5 +68,43 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     await worker.drain();
     expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'done' });
     expect(await getBooking(store.db, bad.uid)).toMatchObject({ status: 'accepted' });
+  });
+
+  it("wakes another process's worker at once for a webhook stored here, though the webhook's commit sends no notice", async () => {
+    // Another process: its worker polls once a minute, so only a notice can wake it in time.
+    const clock = new FakeClock();
+    const handled: string[] = [];
+    const other = new Worker({
+      db: store.db,
+      clock,
+      log: createLogger('silent'),
+      eventHandlers: [recordBookingState, async (event) => void (event.kind === 'booking' && handled.push(event.booking.uid))],
+      jobHandlers: {},
+      pollIntervalMs: 60_000,
+      backoffBaseSeconds: 1,
+      backoffMaxSeconds: 10,
+    });
+    other.start();
+    try {
+      // Its first polls (at start) find nothing; let them settle into waiting.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const b = sampleBooking();
+      const stored = await new InboxWriter(store.db).add({
+        dedupeKey: b.uid,
+        trigger: 'BOOKING_CREATED',
+        bookingUid: b.uid,
+        source: 'webhook',
+        rawBody: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), clock.now()),
+        state: 'pending',
+        receivedAt: clock.now(),
+        maxAttempts: 2,
+      });
+      const until = Date.now() + 10_000;
+      while (!handled.includes(b.uid) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(handled).toEqual([b.uid]);
+      expect(await getInboxEvent(store.db, stored.id)).toMatchObject({ state: 'done' });
+    } finally {
+      await other.stop();
+    }
   });
 });
