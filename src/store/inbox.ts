@@ -174,15 +174,6 @@ export class InboxWriter {
     });
   }
 
-  /**
-   * Wakes the workers of other processes after the commit (migration 0017: a NOTIFY inside the
-   * insert's transaction would serialise every process's commits). This process's route wakes its
-   * own worker; a notice lost with the connection is made up for by their polling.
-   */
-  #noticeOthers(): void {
-    this.#db.query(`select pg_notify('usher_work', 'inbox_events')`).catch(() => {});
-  }
-
   async #flush(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
@@ -193,7 +184,6 @@ export class InboxWriter {
             batch.map((b) => b.event),
           );
           for (const [i, b] of batch.entries()) b.resolve(stored[i]!);
-          if (stored.some((s) => !s.duplicate)) this.#noticeOthers();
         } catch (error) {
           // One event never decides another's fate (DESIGN §4): the group failed, so each row goes
           // alone and only a row that fails by itself is refused.
@@ -201,10 +191,7 @@ export class InboxWriter {
           else {
             for (const b of batch) {
               await insertInboxEvents(this.#db, [b.event]).then(
-                (stored) => {
-                  b.resolve(stored[0]!);
-                  if (!stored[0]!.duplicate) this.#noticeOthers();
-                },
+                (stored) => b.resolve(stored[0]!),
                 (alone: unknown) => b.reject(alone),
               );
             }
