@@ -24,37 +24,6 @@ create table room_plan_removed (
 );
 create index room_plan_removed_during on room_plan_removed using gist (during);
 
--- The days one or two spans touch, ascending, under their locks (the whole plan shared first); null
--- when the spans are open or longer than a year (the epoch moves instead, under the whole plan's lock).
-create function room_plan_lock(a tstzrange, b tstzrange) returns integer[] language plpgsql as $$
-declare
-  touched integer[];
-begin
-  if (a is not null and (lower_inf(a) or upper_inf(a) or upper(a) - lower(a) > interval '400 days'))
-    or (b is not null and (lower_inf(b) or upper_inf(b) or upper(b) - lower(b) > interval '400 days')) then
-    perform pg_advisory_xact_lock(hashtext('usher.rooms'), 0);
-    return null;
-  end if;
-  select coalesce(array_agg(d order by d), '{}') into touched
-    from (select room_plan_days_of(a) as d where a is not null union select room_plan_days_of(b) where b is not null) days;
-  perform pg_advisory_xact_lock_shared(hashtext('usher.rooms'), 0);
-  perform pg_advisory_xact_lock(hashtext('usher.rooms.day'), d) from unnest(touched) as d;
-  return touched;
-end $$;
-
-create or replace function room_plan_touch(a tstzrange, b tstzrange) returns void language plpgsql as $$
-declare
-  touched integer[] := room_plan_lock(a, b);
-begin
-  if touched is null then
-    perform room_plan_everything();
-    return;
-  end if;
-  insert into room_plan_days (day, generation)
-    select d, nextval('room_plan_generation') from unnest(touched) as d
-    on conflict (day) do update set previous = room_plan_days.generation, generation = excluded.generation;
-end $$;
-
 -- A row's generation is taken only once its days are held: a kept day read under them before has
 -- a smaller newest generation, one read after sees the row.
 create function room_plan_row_generation() returns trigger language plpgsql as $$
