@@ -20,10 +20,10 @@ import {
 /**
  * The rooms' part around a worker's batch. A batch holds every lock its events take until it
  * commits; taken event by event, two batches in two processes could each hold a day the other waits
- * for (PostgreSQL breaks such a deadlock only after a second, failing one batch). So the batch takes, before its first event and
- * in one ascending order, the days its events will read: each booking's choice window, and around
- * every stay its bookings hold now the days a release or a move re-plans. A day an event needs
- * beyond these (a stay moved meanwhile) it still takes itself.
+ * for (PostgreSQL breaks such a deadlock only after a second, failing one batch). So the batch
+ * takes, before its first event and in one ascending order, the days its events will read: each
+ * booking's choice window, and around every stay its bookings hold now the days a release or a move
+ * re-plans. A day an event needs beyond these (a stay moved meanwhile) it still takes itself.
  */
 export function roomBatchHooks(deps: RoomDeps): BatchHooks {
   return {
