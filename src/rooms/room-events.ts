@@ -3,7 +3,7 @@ import { parseWebhook } from '../cal/parse-webhook.ts';
 import type { BatchHooks } from '../jobs/worker.ts';
 import type { InboxEvent } from '../store/inbox.ts';
 import type { Queryable } from '../store/db.ts';
-import { getAssignment, hasActiveRooms, lockRoomPlanning, lockRoomPlanningAround, setAssignmentSpan } from '../store/rooms.ts';
+import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import {
   assignBooking,
@@ -54,7 +54,7 @@ async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly In
       uids.push(event.booking.uid, ...(event.rescheduleUid ? [event.rescheduleUid] : []));
     } else if (event.kind === 'no-show') uids.push(event.bookingUid);
   }
-  if (spans.length > 0 || uids.length > 0) await lockRoomPlanningAround(trx, spans, { uids, padDays: REPLAN_READS_DAYS });
+  if (spans.length > 0 || uids.length > 0) await lockRoomPlanning(trx, spans, { uids, padDays: REPLAN_READS_DAYS });
 }
 
 /**

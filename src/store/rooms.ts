@@ -3,7 +3,7 @@ import type { Room, RoomBlock } from '../domain/room-model.ts';
 import { bookingFromRow } from './bookings.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Db, Queryable } from './db.ts';
+import type { Db, Queryable, Row } from './db.ts';
 
 export interface RoomRecord extends Room {
   source: 'config' | 'api';
@@ -199,10 +199,15 @@ const held = new WeakMap<Queryable, HeldPlanning>();
  * changed, a re-plan of everything upcoming). With spans: the whole plan shared and the UTC days
  * the spans touch exclusively, ascending — so choices on different days go on at once, in any
  * process. A transaction takes what it does not hold yet in one statement, and nothing when it
- * holds it all (a worker's batch takes its events' days first, in one order: roomBatchHooks). A
+ * holds it all (a worker's batch takes its events' days first, in one order: roomBatchHooks, with
+ * `around`). A
  * transaction's own triggers take the days it writes too; the same transaction re-enters them.
  */
-export async function lockRoomPlanning(trx: Queryable, spans?: readonly { from: Date; to: Date }[]): Promise<void> {
+export async function lockRoomPlanning(
+  trx: Queryable,
+  spans?: readonly { from: Date; to: Date }[],
+  around?: { uids: readonly string[]; padDays: number },
+): Promise<void> {
   const mine = held.get(trx) ?? { everything: false, days: new Set<number>() };
   held.set(trx, mine);
   if (mine.everything) return;
@@ -211,28 +216,10 @@ export async function lockRoomPlanning(trx: Queryable, spans?: readonly { from: 
     mine.everything = true;
     return;
   }
-  const days = [...new Set(spans.flatMap(planDays))].filter((d) => !mine.days.has(d)).sort((a, b) => a - b);
-  if (days.length === 0) return;
-  await trx.query(
-    `select pg_advisory_xact_lock_shared(hashtext('usher.rooms'), 0),
-            (select count(*) from (select pg_advisory_xact_lock(hashtext('usher.rooms.day'), d) from unnest($1::integer[]) as d) as taken)`,
-    [days],
-  );
-  for (const d of days) mine.days.add(d);
-}
-
-/**
- * lockRoomPlanning for a worker's batch, in one statement: the spans' days and, around every stay
- * the given bookings hold now, `padDays` days either side (a release's re-plan reads them).
- */
-export async function lockRoomPlanningAround(
-  trx: Queryable,
-  spans: readonly { from: Date; to: Date }[],
-  stays: { uids: readonly string[]; padDays: number },
-): Promise<void> {
-  const mine = held.get(trx) ?? { everything: false, days: new Set<number>() };
-  held.set(trx, mine);
-  if (mine.everything) return;
+  const wanted = [...new Set(spans.flatMap(planDays))].filter((d) => !mine.days.has(d));
+  if (wanted.length === 0 && !around?.uids.length) return;
+  // `around` (a worker's batch): also `padDays` either side of every stay these bookings hold now
+  // (a release's re-plan reads them), worked out by the server in the same statement.
   const result = await trx.query<{ days: number[] | null }>(
     `select pg_advisory_xact_lock_shared(hashtext('usher.rooms'), 0),
             (select array_agg(d) from (select d, pg_advisory_xact_lock(hashtext('usher.rooms.day'), d)
@@ -241,7 +228,7 @@ export async function lockRoomPlanningAround(
                        union select room_plan_days_of(tstzrange(lower(during) - make_interval(days => $3), upper(during) + make_interval(days => $3)))
                          from room_assignments where booking_uid = any($2::text[])) as wanted
                       where not d = any($4::integer[]) order by d offset 0) as ordered) as taken) as days`,
-    [[...new Set(spans.flatMap(planDays))], stays.uids, stays.padDays, [...mine.days]],
+    [wanted, around?.uids ?? [], around?.padDays ?? 0, [...mine.days]],
   );
   for (const d of result.rows[0]?.days ?? []) mine.days.add(Number(d));
 }
@@ -331,22 +318,28 @@ export async function listPlacedStays(
 ): Promise<{ stay: PlacedStay; booking: Booking | undefined }[]> {
   // Only the columns planning reads: parsing rows in Node is most of this query's cost.
   const result = await db.query(
-    `select a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
-            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats, b.co_hosts
+    `select ${PLACED_STAY_COLUMNS}
        from room_assignments a left join bookings b on b.uid = a.booking_uid
       where a.room is not null and a.during && tstzrange($1, $2)`,
     [window.from, window.to],
   );
-  return result.rows.map((r) => ({
-    stay: {
-      bookingUid: r.booking_uid as string,
-      room: r.room as string,
-      from: new Date(r.from_at as Date),
-      to: new Date(r.to_at as Date),
-      pinned: Boolean(r.pinned),
-    },
-    booking: r.uid ? bookingFromRow(r) : undefined,
-  }));
+  return result.rows.map((r) => ({ stay: placedStayFromRow(r)!, booking: r.uid ? bookingFromRow(r) : undefined }));
+}
+
+/** What planning reads of an assignment (a) and its booking (b): parsing rows in Node is most of such a query's cost. */
+const PLACED_STAY_COLUMNS = `a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
+            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats, b.co_hosts`;
+
+/** The stay of a row of PLACED_STAY_COLUMNS, or undefined when it holds no room (waiting). */
+function placedStayFromRow(r: Row): PlacedStay | undefined {
+  if (!r.room) return undefined;
+  return {
+    bookingUid: r.booking_uid as string,
+    room: r.room as string,
+    from: new Date(r.from_at as Date),
+    to: new Date(r.to_at as Date),
+    pinned: Boolean(r.pinned),
+  };
 }
 
 /** What changed in a window after a generation (migration 0016), as one room choice reads it. */
@@ -374,8 +367,7 @@ export async function listPlanChanges(
   read: { since: string; xact: string; followed: readonly string[] },
 ): Promise<PlanChanges> {
   const result = await db.query(
-    `select info.*, a.booking_uid, a.room, lower(a.during) as from_at, upper(a.during) as to_at, a.pinned,
-            b.uid, b.status, b.start_at, b.end_at, b.metadata, b.event_type_id, b.organizer_id, b.organizer_email, b.seats, b.co_hosts
+    `select info.*, ${PLACED_STAY_COLUMNS}
        from (select (select removed_from from room_plan_epoch) <= $3::bigint
                       and ($4::xid8 = pg_current_xact_id() or pg_xact_status($4::xid8) = 'committed') as complete,
                     exists (select 1 from room_blocks where during && tstzrange($1, $2) and plan_generation > $3::bigint) as blocks_changed,
@@ -392,19 +384,7 @@ export async function listPlanChanges(
     removed: first.removed as string[],
     changed: result.rows
       .filter((r) => r.booking_uid)
-      .map((r) => ({
-        uid: r.booking_uid as string,
-        stay: r.room
-          ? {
-              bookingUid: r.booking_uid as string,
-              room: r.room as string,
-              from: new Date(r.from_at as Date),
-              to: new Date(r.to_at as Date),
-              pinned: Boolean(r.pinned),
-            }
-          : undefined,
-        booking: r.uid ? bookingFromRow(r) : undefined,
-      })),
+      .map((r) => ({ uid: r.booking_uid as string, stay: placedStayFromRow(r), booking: r.uid ? bookingFromRow(r) : undefined })),
   };
 }
 
