@@ -6,7 +6,7 @@ import { automationJobHandler } from './automations/automation-delivery.ts';
 import { AUTOMATION_JOB, automationEventHandler, dispatchUsherEvents } from './automations/automation-dispatch.ts';
 import { BoardAuth } from './board/board-auth.ts';
 import { BoardFeed } from './board/board-feed.ts';
-import { boardView, type BoardDeps } from './board/board-view.ts';
+import { BoardViews, boardView, boardViewDelta, type BoardDeps, type BoardView } from './board/board-view.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { localOperations, operationDeps } from './operations/local-operations.ts';
@@ -39,7 +39,7 @@ export interface Usher {
   cal: CalClient;
   metrics: Metrics;
   /** The live board of this process (its viewers, for health and tests). */
-  board: BoardFeed;
+  board: BoardFeed<BoardView>;
   url: string;
   /** One reconciliation pass now (also run every `reconciler.intervalSeconds`). */
   reconcile(): Promise<ReconcileResult>;
@@ -139,10 +139,12 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       present,
       bucketsFor: (kind) => limiter.bucketsFor(calJobEndpoints[kind] ?? 'bookings.get'),
     };
+    const views = new BoardViews(boardDeps);
     const feed = new BoardFeed({
       db,
       log: log.child({ component: 'board' }),
-      compute: () => boardView(db, boardDeps, clock.now()),
+      compute: () => views.view(db, clock.now()),
+      diff: boardViewDelta,
     });
     await feed.start();
     const app = await buildApp({

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
+import type { Delta } from 'jsondiffpatch';
 import { viewDelta, type ViewPatchMessage } from './view-patch.ts';
 
 export const BOARD_CHANNEL = 'usher_board';
@@ -12,11 +13,13 @@ export interface BoardMessage {
 
 export type BoardListener = (message: BoardMessage) => void;
 
-export interface BoardFeedOptions {
+export interface BoardFeedOptions<V = unknown> {
   db: Db;
   log: Logger;
   /** The view (computed once per change for every viewer of this process). */
-  compute: () => Promise<unknown>;
+  compute: () => Promise<V>;
+  /** How the last view became this one (undefined: no difference); jsondiffpatch's whole diff by default. */
+  diff?: (before: V, after: V) => Delta | undefined;
   /** Changes arriving closer together than this are shown together. */
   settleMs?: number;
   /** Time alone changes the board (in use → cleaning → free): recompute this often while watched. */
@@ -29,12 +32,12 @@ export interface BoardFeedOptions {
  * period while anyone watches, and when the view differs from the last one sends every viewer the
  * same delta (view-patch.ts), worked out once: a viewer gets the whole view only when it connects.
  */
-export class BoardFeed {
-  readonly #o: Required<BoardFeedOptions>;
+export class BoardFeed<V = unknown> {
+  readonly #o: Required<BoardFeedOptions<V>>;
   readonly #listeners = new Set<BoardListener>();
-  /** The last view, as JSON (to compare) and as it was computed (to diff), and its number. */
-  #last: string | undefined;
-  #lastView: unknown;
+  /** The last view as it was computed (to diff), as JSON once a viewer connects, and its number. */
+  #lastView: V | undefined;
+  #lastJson: string | undefined;
   #version = 0;
   #stale = true;
   #timer: NodeJS.Timeout | undefined;
@@ -44,8 +47,8 @@ export class BoardFeed {
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
 
-  constructor(o: BoardFeedOptions) {
-    this.#o = { settleMs: 100, tickMs: 15_000, ...o };
+  constructor(o: BoardFeedOptions<V>) {
+    this.#o = { settleMs: 100, tickMs: 15_000, diff: viewDelta, ...o };
   }
 
   async start(): Promise<void> {
@@ -60,10 +63,12 @@ export class BoardFeed {
   async subscribe(listener: BoardListener): Promise<() => void> {
     this.#listeners.add(listener);
     this.#ticker ??= setInterval(() => this.changed(), this.#o.tickMs).unref();
-    if (this.#stale || this.#last === undefined) await this.#refresh();
+    if (this.#stale || this.#lastView === undefined) await this.#refresh();
     // Patches sent to it before this (while the first view was computed) it ignores: it has no view yet.
-    if (this.#last !== undefined && this.#listeners.has(listener))
-      listener({ event: 'view', data: `{"version":${this.#version},"view":${this.#last}}` });
+    if (this.#lastView !== undefined && this.#listeners.has(listener)) {
+      this.#lastJson ??= JSON.stringify(this.#lastView);
+      listener({ event: 'view', data: `{"version":${this.#version},"view":${this.#lastJson}}` });
+    }
     return () => {
       this.#listeners.delete(listener);
       if (this.#listeners.size === 0 && this.#ticker) {
@@ -94,14 +99,13 @@ export class BoardFeed {
         this.#stale = false;
         try {
           const view = await this.#o.compute();
-          const json = JSON.stringify(view);
-          if (json !== this.#last) {
-            // The first view is sent by subscribe() to each viewer waiting for it.
-            const delta = this.#last === undefined ? undefined : viewDelta(this.#lastView, view);
+          // The first view is sent by subscribe() to each viewer waiting for it.
+          const delta = this.#lastView === undefined ? undefined : this.#o.diff(this.#lastView, view);
+          if (this.#lastView === undefined || delta) {
             const from = this.#version;
             this.#version += 1;
-            this.#last = json;
             this.#lastView = view;
+            this.#lastJson = undefined;
             if (delta) {
               const message: BoardMessage = {
                 event: 'patch',

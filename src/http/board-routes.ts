@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BoardAuth, type Viewer } from '../board/board-auth.ts';
 import type { BoardFeed } from '../board/board-feed.ts';
+import type { BoardView } from '../board/board-view.ts';
 import { boardAssets, type Asset } from '../board/client-assets.ts';
 import { errorBody, httpStatusOf, UsherError } from '../errors.ts';
 import { INSIGHTS_TABLES, insightsCsv, insightsQuery } from '../insights/insights-report.ts';
@@ -15,7 +16,7 @@ import type { Db } from '../store/db.ts';
 export interface BoardRouteOptions {
   db: Db;
   auth: BoardAuth;
-  feed: BoardFeed;
+  feed: BoardFeed<BoardView>;
   title: string;
   present: BookingPresenter;
   now: () => Date;

@@ -1,8 +1,9 @@
 import { periodBounds } from '../domain/calendar-period.ts';
 import type { Booking } from '../domain/booking.ts';
-import { getBookings } from '../store/bookings.ts';
-import type { Queryable } from '../store/db.ts';
-import { listAssignments, listBlocks, listRooms } from '../store/rooms.ts';
+import type { RoomBlock } from '../domain/room-model.ts';
+import { readBoardDay, type BoardMark, type BoardStay } from '../store/board-reads.ts';
+import type { Db } from '../store/db.ts';
+import type { RoomRecord } from '../store/rooms.ts';
 
 export type RoomState =
   | { state: 'blocked'; reason: string; until: string; blockId: number }
@@ -96,91 +97,171 @@ export function bookingPresenter(o: {
  */
 const NEXT_HORIZON_MS = 12 * 3_600_000;
 
-/** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
-export async function roomBoard(
-  db: Queryable,
-  o: { timeZone: string; present: BookingPresenter },
-  at: Date,
-): Promise<{ at: string; timeZone: string; rooms: BoardRoom[]; waiting: BoardBooking[] }> {
-  const day = periodBounds(at, 'day', o.timeZone);
-  const ahead = new Date(at.getTime() + NEXT_HORIZON_MS);
-  const [rooms, blocks, assignments, later] = await Promise.all([
-    listRooms(db),
-    listBlocks(db, day),
-    listAssignments(db, day),
-    ahead > day.to ? listAssignments(db, { from: day.to, to: ahead }) : [],
-  ]);
-  const tomorrow = later.filter((a) => a.room !== null && a.from >= day.to);
-  const bookings = await getBookings(
-    db,
-    [...assignments, ...tomorrow].map((a) => a.bookingUid),
-  );
-  const byUid = new Map([...assignments, ...tomorrow].map((a) => [a.bookingUid, a]));
-  const byRoom = new Map<string, typeof assignments>();
-  for (const a of assignments) if (a.room) byRoom.set(a.room, [...(byRoom.get(a.room) ?? []), a]);
-  const nextDayFirst = new Map<string, (typeof assignments)[number]>();
-  for (const a of tomorrow) {
-    const seen = nextDayFirst.get(a.room!);
-    if (!seen || a.from < seen.from) nextDayFirst.set(a.room!, a);
+/**
+ * The room board of one viewer-facing process, kept between views: the window's rooms, blocks and
+ * bookings are read whole once, and after that only the bookings written since the last read
+ * (store/board-reads.ts) — a change at 300 rooms reads a few rows instead of ~3,000. What the board
+ * shows is then worked out in memory at `at` (rooms go from in use to cleaning to free by the clock
+ * alone), and a booking shown as before is the same object as before, so that a view can be
+ * compared with the last one by identity first (board-view.ts boardViewDelta).
+ *
+ * The window is the business's day and NEXT_HORIZON_MS past its end; a new day reads whole again.
+ */
+export class LiveRoomBoard {
+  readonly #o: { timeZone: string; present: BookingPresenter };
+  #day: { from: number; to: number } | undefined;
+  #mark: BoardMark | undefined;
+  #rooms: RoomRecord[] = [];
+  #blocks = new Map<string, RoomBlock[]>();
+  readonly #stays = new Map<string, BoardStay>();
+  /** The day's stays by room (null: waiting for one), in the planner's order. */
+  readonly #inDay = new Map<string | null, BoardStay[]>();
+  /** The stays after the day (the rest of the window), by room, by start. */
+  readonly #afterDay = new Map<string, BoardStay[]>();
+  /** Each booking as last shown, kept while its stay is the same and its "write skipped" too. */
+  readonly #shown = new Map<string, { stay: BoardStay; skipped: boolean; value: BoardBooking }>();
+
+  constructor(o: { timeZone: string; present: BookingPresenter }) {
+    this.#o = o;
   }
-  const present = (uid: string): BoardBooking | undefined => {
-    const a = byUid.get(uid)!;
-    const b = bookings.get(uid);
-    if (!b) return undefined;
-    return {
-      uid,
-      title: o.present.title(b),
-      who: o.present.who(b),
-      start: b.start.toISOString(),
-      end: b.end.toISOString(),
-      clearAt: a.to.toISOString(),
-      status: b.status,
-      pinned: a.pinned,
-      written: a.locationText !== null && a.locationText === a.locationWritten,
-      writeSkipped: !(a.locationText !== null && a.locationText === a.locationWritten) && b.end.getTime() <= at.getTime(),
-      location: a.locationText,
-    };
-  };
-  const t = at.getTime();
-  const result: BoardRoom[] = rooms.map((room) => {
-    const mine = (byRoom.get(room.name) ?? []).sort((x, y) => x.from.getTime() - y.from.getTime());
-    const myBlocks = blocks.filter((b) => b.room === room.name);
-    let now: RoomState = { state: 'free' };
-    const block = myBlocks.find((b) => b.from <= t && t < b.to);
-    const current = mine.find((a) => a.from.getTime() <= t && t < a.to.getTime());
-    if (block) now = { state: 'blocked', reason: block.reason, until: new Date(block.to).toISOString(), blockId: block.id };
-    else if (current) {
-      const b = bookings.get(current.bookingUid);
-      const end = b?.end ?? current.to;
-      now =
-        t < end.getTime() && b?.meetingState !== 'ended'
-          ? { state: 'in_use', until: end.toISOString(), booking: current.bookingUid, started: b?.meetingState === 'started' }
-          : { state: 'cleaning', until: current.to.toISOString(), after: current.bookingUid };
+
+  /** Every room's state at `at`, with its day (in the business's time zone): the board's data. */
+  async read(db: Db, at: Date): Promise<RoomBoardData> {
+    const bounds = periodBounds(at, 'day', this.#o.timeZone);
+    const day = { from: bounds.from.getTime(), to: bounds.to.getTime() };
+    const window = { from: bounds.from, to: new Date(day.to + NEXT_HORIZON_MS) };
+    const read = await readBoardDay(db, window, this.#day?.from === day.from ? this.#mark : undefined);
+    this.#day = day;
+    this.#mark = read.mark;
+    this.#blocks = new Map();
+    for (const b of read.blocks) if (b.from < day.to && b.to > day.from) this.#blocks.set(b.room, [...(this.#blocks.get(b.room) ?? []), b]);
+    const touched = new Set<BoardStay[]>();
+    if (read.whole) {
+      this.#rooms = read.rooms;
+      this.#stays.clear();
+      this.#inDay.clear();
+      this.#afterDay.clear();
+      this.#shown.clear();
+    } else for (const uid of read.changed) this.#forget(uid, touched);
+    for (const stay of read.stays) {
+      this.#forget(stay.bookingUid, touched);
+      this.#stays.set(stay.bookingUid, stay);
+      const list = this.#listOf(stay, true);
+      list?.push(stay);
+      if (list) touched.add(list);
     }
-    const upcoming = mine.find((a) => a.from.getTime() > t) ?? nextDayFirst.get(room.name);
-    return {
-      name: room.name,
-      floor: room.floor,
-      building: room.building,
-      equipment: room.equipment,
-      cleaningMinutes: room.cleaningMinutes,
-      ...(room.open ? { open: room.open } : {}),
-      now,
-      next: upcoming ? (present(upcoming.bookingUid) ?? null) : null,
-      day: {
-        bookings: mine.map((a) => present(a.bookingUid)).filter((x): x is BoardBooking => x !== undefined),
-        blocks: myBlocks.map((b) => ({
-          id: b.id,
-          reason: b.reason,
-          from: new Date(b.from).toISOString(),
-          until: new Date(b.to).toISOString(),
-        })),
-      },
+    for (const list of touched) list.sort(planOrder);
+    return this.#compute(at);
+  }
+
+  #forget(uid: string, touched: Set<BoardStay[]>): void {
+    const old = this.#stays.get(uid);
+    if (!old) return;
+    this.#stays.delete(uid);
+    this.#shown.delete(uid);
+    const list = this.#listOf(old, false);
+    if (list) {
+      list.splice(list.indexOf(old), 1);
+      touched.add(list);
+    }
+  }
+
+  /** The list a stay belongs in: the day's of its room, or after the day's (the next booking); waiting after the day: none. */
+  #listOf(s: BoardStay, create: boolean): BoardStay[] | undefined {
+    const day = this.#day!;
+    const inDay = s.from.getTime() < day.to && s.to.getTime() > day.from;
+    if (!inDay && s.room === null) return undefined;
+    const lists: Map<string | null, BoardStay[]> = inDay ? this.#inDay : this.#afterDay;
+    let list = lists.get(s.room);
+    if (!list && create) {
+      list = [];
+      lists.set(s.room, list);
+    }
+    return list;
+  }
+
+  #compute(at: Date): RoomBoardData {
+    const t = at.getTime();
+    const ahead = t + NEXT_HORIZON_MS;
+    const present = (s: BoardStay): BoardBooking | undefined => {
+      const b = s.booking;
+      if (!b) return undefined;
+      const written = s.locationText !== null && s.locationText === s.locationWritten;
+      const skipped = !written && b.end.getTime() <= t;
+      const kept = this.#shown.get(s.bookingUid);
+      if (kept && kept.stay === s && kept.skipped === skipped) return kept.value;
+      const value: BoardBooking = {
+        uid: s.bookingUid,
+        title: this.#o.present.title(b),
+        who: this.#o.present.who(b),
+        start: b.start.toISOString(),
+        end: b.end.toISOString(),
+        clearAt: s.to.toISOString(),
+        status: b.status,
+        pinned: s.pinned,
+        written,
+        writeSkipped: skipped,
+        location: s.locationText,
+      };
+      this.#shown.set(s.bookingUid, { stay: s, skipped, value });
+      return value;
     };
-  });
-  const waiting = assignments
-    .filter((a) => a.room === null)
-    .map((a) => present(a.bookingUid))
-    .filter((x): x is BoardBooking => x !== undefined);
-  return { at: at.toISOString(), timeZone: o.timeZone, rooms: result, waiting };
+    const rooms: BoardRoom[] = this.#rooms.map((room) => {
+      const mine = this.#inDay.get(room.name) ?? [];
+      const myBlocks = this.#blocks.get(room.name) ?? [];
+      let now: RoomState = { state: 'free' };
+      const block = myBlocks.find((b) => b.from <= t && t < b.to);
+      const current = mine.find((s) => s.from.getTime() <= t && t < s.to.getTime());
+      if (block) now = { state: 'blocked', reason: block.reason, until: new Date(block.to).toISOString(), blockId: block.id };
+      else if (current) {
+        const b = current.booking;
+        const end = b?.end ?? current.to;
+        now =
+          t < end.getTime() && b?.meetingState !== 'ended'
+            ? { state: 'in_use', until: end.toISOString(), booking: current.bookingUid, started: b?.meetingState === 'started' }
+            : { state: 'cleaning', until: current.to.toISOString(), after: current.bookingUid };
+      }
+      const later = this.#afterDay.get(room.name)?.[0];
+      const upcoming = mine.find((s) => s.from.getTime() > t) ?? (later && later.from.getTime() < ahead ? later : undefined);
+      return {
+        name: room.name,
+        floor: room.floor,
+        building: room.building,
+        equipment: room.equipment,
+        cleaningMinutes: room.cleaningMinutes,
+        ...(room.open ? { open: room.open } : {}),
+        now,
+        next: upcoming ? (present(upcoming) ?? null) : null,
+        day: {
+          bookings: mine.map(present).filter((x): x is BoardBooking => x !== undefined),
+          blocks: myBlocks.map((b) => ({
+            id: b.id,
+            reason: b.reason,
+            from: new Date(b.from).toISOString(),
+            until: new Date(b.to).toISOString(),
+          })),
+        },
+      };
+    });
+    const waiting = (this.#inDay.get(null) ?? []).map(present).filter((x): x is BoardBooking => x !== undefined);
+    return { at: at.toISOString(), timeZone: this.#o.timeZone, rooms, waiting };
+  }
+}
+
+/** The planner's order (store/rooms.ts listAssignments): by start, then uid. */
+function planOrder(x: BoardStay, y: BoardStay): number {
+  return x.from.getTime() - y.from.getTime() || (x.bookingUid < y.bookingUid ? -1 : x.bookingUid > y.bookingUid ? 1 : 0);
+}
+
+// A type, not an interface: the API's answer schema takes it as a plain record.
+export type RoomBoardData = {
+  at: string;
+  timeZone: string;
+  rooms: BoardRoom[];
+  waiting: BoardBooking[];
+};
+
+/** Every room's state at `at`, with its day (in the business's time zone), read once. */
+export async function roomBoard(db: Db, o: { timeZone: string; present: BookingPresenter }, at: Date): Promise<RoomBoardData> {
+  return new LiveRoomBoard(o).read(db, at);
 }

@@ -42,7 +42,8 @@ describe.each(storeKinds)('usher backup and restore on %s', (kind) => {
       'gate_decisions',
       'jobs',
     ]) {
-      out[t] = (await store.db.query(`select * from ${t} order by 1`)).rows;
+      // board_xact names the transaction that wrote a row on its own server (migration 0017): not data.
+      out[t] = (await store.db.query(`select * from ${t} order by 1`)).rows.map(({ board_xact: _, ...row }) => row);
     }
     return out;
   };
@@ -71,8 +72,13 @@ describe.each(storeKinds)('usher backup and restore on %s', (kind) => {
     const file = join(dir, 'usher.backup.jsonl.gz');
     const taken = await backupStore(from.url, file, now);
     expect(taken.tables).toMatchObject({ members: 1, credit_ledger: before.credit_ledger!.length, inbox_events: 2 });
+    const epoch = async () => (await to.db.query('select generation from room_plan_epoch')).rows[0]!.generation;
+    const epochBefore = await epoch();
     const restored = await restoreStore(to.db, file);
     expect(restored.tables).toEqual(taken.tables);
+    // Kept room plans and boards read everything again; no restored row claims a writer of this server.
+    expect(await epoch()).not.toEqual(epochBefore);
+    expect((await to.db.query(`select distinct board_xact::text as x from bookings`)).rows).toEqual([{ x: '0' }]);
     // Byte for byte the same rows; the ledger's trigger did not apply any movement a second time.
     expect(await snapshot(to)).toEqual(before);
     expect((await memberAccount(to.db, 'ann@club.example', now)).balance).toMatchObject({ available: 4 });

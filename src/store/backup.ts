@@ -152,10 +152,14 @@ export async function restoreStore(db: Db, file: string, options: { replace?: bo
         counts[table] = 0;
         continue;
       }
+      // The transaction that wrote a row (migration 0017) is one of the backed-up server's: here, none.
+      if ('board_xact' in value) value.board_xact = '0';
       batch.push(value);
       if (batch.length >= BATCH) await flush();
     }
     await flush();
+    // The triggers were off: every room plan kept in memory, and every board, must read everything again.
+    await trx.query('select room_plan_everything()');
     // Identity columns carry on after the restored rows.
     const identities = await trx.query<{ t: string; c: string }>(
       `select table_name as t, column_name as c from information_schema.columns where table_schema = 'public' and is_identity = 'YES'`,
