@@ -6,6 +6,9 @@ import { FakeClock } from '../../test/clock.ts';
 import { TEST_ADMIN_TOKEN } from '../../test/config.ts';
 import { openTestStore, serverUrl, type TestStore } from '../../test/stores.ts';
 import { postWebhook, startTestUsher, until } from '../../test/usher.ts';
+import { createLogger } from '../log.ts';
+import { openPostgres, type Db } from '../store/db.ts';
+import { BoardFeed, type BoardMessage } from './board-feed.ts';
 import type { BoardView } from './board-view.ts';
 import { applyViewDelta, type ViewPatchMessage, type WholeViewMessage } from './view-patch.ts';
 
@@ -109,6 +112,116 @@ describe('board event stream', () => {
     a.close();
     fresh.close();
     await until('no viewers', async () => usher.board.viewers === 0, 5000);
+  });
+});
+
+describe('board event stream across processes', () => {
+  let store: TestStore;
+  let second: Db;
+  const ushers: Usher[] = [];
+  beforeEach(async () => {
+    store = await openTestStore('postgres');
+    // Another process: its own connections to the same database.
+    second = await openPostgres(store.url);
+    const clock = new FakeClock(new Date('2026-12-02T09:00:00Z'));
+    ushers.push(await startTestUsher(store, { yaml: ROOMS, clock }));
+    ushers.push(await startTestUsher({ ...store, db: second }, { yaml: ROOMS, clock }));
+  });
+  afterEach(async () => {
+    for (const usher of ushers.splice(0)) await usher.close();
+    await second.close();
+    await store.close();
+  });
+
+  /** A booking made through Cal.com, handled by `usher`'s worker; returns its uid. */
+  async function book(usher: Usher, at: string): Promise<string> {
+    const b = sampleBooking({ start: new Date(`2026-12-02T${at}:00Z`), lengthMinutes: 20 });
+    expect((await postWebhook(usher.url, envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()))).status).toBe(
+      200,
+    );
+    await usher.worker.runInboxOnce();
+    return b.uid;
+  }
+
+  /** Reads a stream, patching its view, until `done`; returns the messages' data. */
+  async function follow(stream: BoardStream, shown: { current: WholeViewMessage<BoardView> }, done: (v: BoardView) => boolean) {
+    const seen: string[] = [];
+    while (!done(shown.current.view)) {
+      const message = await stream.next();
+      expect(message.event).toBe('patch');
+      const patch = JSON.parse(message.data) as ViewPatchMessage;
+      expect(patch.from).toBe(shown.current.version);
+      shown.current = { version: patch.to, view: applyViewDelta(shown.current.view, patch.delta) };
+      seen.push(message.data);
+    }
+    return seen;
+  }
+
+  it('computes each change once, in one process, for the viewers of every process, and another carries on when it stops', async () => {
+    const [a, b] = ushers as [Usher, Usher];
+    await book(a, '09:30');
+    const streams = [new BoardStream(a.url, await boardCookie(a.url)), new BoardStream(b.url, await boardCookie(b.url))];
+    const firsts = await Promise.all(streams.map((s) => s.next()));
+    expect(firsts.map((m) => m.event)).toEqual(['view', 'view']);
+    // The same view at the same version in both processes.
+    expect(firsts[1]!.data).toBe(firsts[0]!.data);
+    const shown = firsts.map((m) => ({ current: JSON.parse(m.data) as WholeViewMessage<BoardView> }));
+
+    for (const at of ['10:00', '10:30', '11:00']) {
+      const uid = await book(a, at);
+      const [seenA, seenB] = await Promise.all(streams.map((s, i) => follow(s, shown[i]!, (v) => v.bookings[uid] !== undefined)));
+      // Both processes' viewers got the very same patches.
+      expect(seenB).toEqual(seenA);
+    }
+    expect(shown[1]!.current).toEqual(shown[0]!.current);
+    const [computing, following] = a.board.computing ? [a, b] : [b, a];
+    expect(following.board.computing).toBe(false);
+    expect(following.board.computed).toBe(0);
+    expect(computing.board.computed).toBeGreaterThanOrEqual(4);
+
+    // The computing process stops; the other takes over where it left off: its viewer needs no reconnect.
+    const left = following === a ? 0 : 1;
+    streams[1 - left]!.close();
+    await computing.close();
+    ushers.splice(ushers.indexOf(computing), 1);
+    const uid = await book(following, '11:30');
+    await follow(streams[left]!, shown[left]!, (v) => v.bookings[uid] !== undefined);
+    expect(following.board.computing).toBe(true);
+    const fresh = new BoardStream(following.url, await boardCookie(following.url));
+    expect(JSON.parse((await fresh.next()).data)).toEqual(shown[left]!.current);
+    fresh.close();
+    streams[left]!.close();
+  });
+});
+
+describe('board feed that finds its version taken', () => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await openTestStore('postgres');
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('follows the process that published it instead of sending its own view under the same number', async () => {
+    let n = 0;
+    const feed = new BoardFeed({ db: store.db, log: createLogger('silent'), compute: async () => ({ n: n++ }), settleMs: 10 });
+    await feed.start();
+    const got: BoardMessage[] = [];
+    const stop = await feed.subscribe((m) => got.push(m));
+    expect(feed.computing).toBe(true);
+    expect(got).toEqual([{ event: 'view', data: '{"version":1,"view":{"n":0}}' }]);
+    // Another process published version 2 (it took the lock while this one, unknowing, had lost it).
+    await store.db.query(`insert into board_feed (version, patch, whole) values (2, null, '{"n":100}')`);
+    feed.changed();
+    await until('the other view shown', async () => got.length === 2, 5000);
+    expect(got[1]).toEqual({ event: 'view', data: '{"version":2,"view":{"n":100}}' });
+    // And it carries on from there.
+    feed.changed();
+    await until('a patch from version 2', async () => got.length === 3, 5000);
+    expect(JSON.parse(got[2]!.data)).toMatchObject({ from: 2, to: 3 });
+    stop();
+    await feed.close();
   });
 });
 

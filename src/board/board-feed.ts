@@ -1,7 +1,8 @@
-import type { Logger } from 'pino';
-import type { Db } from '../store/db.ts';
 import type { Delta } from 'jsondiffpatch';
-import { viewDelta, type ViewPatchMessage } from './view-patch.ts';
+import type { Logger } from 'pino';
+import type { Db, Session } from '../store/db.ts';
+import { BOARD_VIEW_CHANNEL, publishBoardView, readBoardFeed, releaseBoard, tryLeadBoard } from '../store/shared-board.ts';
+import { patchViewInPlace, viewDelta, type ViewPatchMessage } from './view-patch.ts';
 
 export const BOARD_CHANNEL = 'usher_board';
 
@@ -16,7 +17,7 @@ export type BoardListener = (message: BoardMessage) => void;
 export interface BoardFeedOptions<V = unknown> {
   db: Db;
   log: Logger;
-  /** The view (computed once per change for every viewer of this process). */
+  /** The view (computed once per change, by one process, for every viewer of every process). */
   compute: () => Promise<V>;
   /** How the last view became this one (undefined: no difference); jsondiffpatch's whole diff by default. */
   diff?: (before: V, after: V) => Delta | undefined;
@@ -24,57 +25,82 @@ export interface BoardFeedOptions<V = unknown> {
   settleMs?: number;
   /** Time alone changes the board (in use → cleaning → free): recompute this often while watched. */
   tickMs?: number;
+  /** The computing process publishes the whole view again after this many patches (store/shared-board.ts). */
+  wholeEvery?: number;
 }
 
 /**
- * The live board of one process. Every write to a table the board reads fires NOTIFY (migration
- * 0005), whichever process made it; each process LISTENs once, recomputes at most once per settle
- * period while anyone watches, and when the view differs from the last one sends every viewer the
- * same delta (view-patch.ts), worked out once: a viewer gets the whole view only when it connects.
+ * The live board, shared by every process on one store. Every write to a table the board reads
+ * fires NOTIFY (migration 0005), whichever process made it. Of the processes that have viewers, one
+ * computes: it holds the board's session lock (store/shared-board.ts), recomputes at most once per
+ * settle period, and publishes how the view changed — once, as the patch every viewer gets — to the
+ * store's board feed. Every other process applies the published patches to its copy of the view
+ * and passes them on to its viewers as they are; a viewer gets the whole view only when it connects.
+ *
+ * A computing process whose last viewer leaves, that stops, or whose connection breaks lets go of
+ * the lock, and another process with viewers takes it over at the next change, tick or notice,
+ * carrying on from the last version published (its viewers see no seam).
  */
 export class BoardFeed<V = unknown> {
   readonly #o: Required<BoardFeedOptions<V>>;
   readonly #listeners = new Set<BoardListener>();
-  /** The last view as it was computed (to diff), as JSON once a viewer connects, and its number. */
-  #lastView: V | undefined;
-  #lastJson: string | undefined;
+  /** Viewers that have not had a whole view yet (patches mean nothing to them). */
+  readonly #needView = new Set<BoardListener>();
+  /** The view this process shows (computed here, or patched from the feed), its JSON once asked for, and its version. */
+  #view: V | undefined;
+  #viewJson: string | undefined;
   #version = 0;
+  #patchesSinceWhole = 0;
+  /** While this process has viewers: the connection that tries for (or holds) the computing role. */
+  #session: Session | undefined;
+  #leading = false;
+  #computed = 0;
   #stale = true;
   #timer: NodeJS.Timeout | undefined;
   #ticker: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #unlisten: (() => Promise<void>) | undefined;
+  /** Computing, catching up and stepping down take turns. */
+  #turn: Promise<void> = Promise.resolve();
+  readonly #unlisten: (() => Promise<void>)[] = [];
   #closed = false;
 
   constructor(o: BoardFeedOptions<V>) {
-    this.#o = { settleMs: 100, tickMs: 15_000, diff: viewDelta, ...o };
+    this.#o = { settleMs: 100, tickMs: 15_000, wholeEvery: 100, diff: viewDelta, ...o };
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#o.db.listen(BOARD_CHANNEL, () => this.changed());
+    this.#unlisten.push(await this.#o.db.listen(BOARD_CHANNEL, () => this.changed()));
+    this.#unlisten.push(await this.#o.db.listen(BOARD_VIEW_CHANNEL, (payload) => this.#published(payload)));
   }
 
   get viewers(): number {
     return this.#listeners.size;
   }
 
+  /** Whether this process computes the board for every process now. */
+  get computing(): boolean {
+    return this.#leading;
+  }
+
+  /** How many views this process has computed (the others only applied patches). */
+  get computed(): number {
+    return this.#computed;
+  }
+
   /** Adds a viewer and sends it the current view at once (a reconnect needs nothing else). */
   async subscribe(listener: BoardListener): Promise<() => void> {
     this.#listeners.add(listener);
+    this.#needView.add(listener);
     this.#ticker ??= setInterval(() => this.changed(), this.#o.tickMs).unref();
-    if (this.#stale || this.#lastView === undefined) await this.#refresh();
-    // Patches sent to it before this (while the first view was computed) it ignores: it has no view yet.
-    if (this.#lastView !== undefined && this.#listeners.has(listener)) {
-      this.#lastJson ??= JSON.stringify(this.#lastView);
-      listener({ event: 'view', data: `{"version":${this.#version},"view":${this.#lastJson}}` });
-    }
+    await this.#inTurn(() => this.#bringUpToDate(this.#stale || this.#view === undefined));
+    // Unless a whole view reached it meanwhile; without a view yet, it gets the first one published.
+    if (this.#view !== undefined && this.#needView.delete(listener)) listener(this.#wholeMessage());
     return () => {
       this.#listeners.delete(listener);
-      if (this.#listeners.size === 0 && this.#ticker) {
-        clearInterval(this.#ticker);
-        this.#ticker = undefined;
-      }
+      this.#needView.delete(listener);
+      if (this.#listeners.size > 0) return;
+      if (this.#ticker) clearInterval(this.#ticker);
+      this.#ticker = undefined;
+      void this.#inTurn(() => this.#stepDown());
     };
   }
 
@@ -84,46 +110,130 @@ export class BoardFeed<V = unknown> {
     if (this.#closed || this.#listeners.size === 0 || this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#refresh();
+      void this.#inTurn(() => this.#bringUpToDate(true));
     }, this.#o.settleMs);
   }
 
-  #refresh(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        this.#stale = false;
-        try {
-          const view = await this.#o.compute();
-          // The first view is sent by subscribe() to each viewer waiting for it.
-          const delta = this.#lastView === undefined ? undefined : this.#o.diff(this.#lastView, view);
-          if (this.#lastView === undefined || delta) {
-            const from = this.#version;
-            this.#version += 1;
-            this.#lastView = view;
-            this.#lastJson = undefined;
-            if (delta) {
-              const message: BoardMessage = {
-                event: 'patch',
-                data: JSON.stringify({ from, to: this.#version, delta } satisfies ViewPatchMessage),
-              };
-              for (const listener of this.#listeners) listener(message);
-            }
-          }
-        } catch (error) {
-          // The viewers keep the last view; the next change or tick tries again.
-          this.#stale = true;
-          this.#o.log.warn({ err: error }, 'board view failed; keeping the last one');
-        }
-      } while (this.#again && !this.#closed);
-    })().finally(() => {
-      this.#running = undefined;
+  /** The computing process published a version, or let go of the role. */
+  #published(payload: string): void {
+    if (this.#closed || this.#listeners.size === 0) return;
+    if (payload === 'released') void this.#inTurn(() => this.#bringUpToDate(true));
+    else if (!this.#leading) void this.#inTurn(() => this.#catchUp());
+  }
+
+  #inTurn(fn: () => Promise<void>): Promise<void> {
+    const run = this.#turn.then(fn).catch((error: unknown) => {
+      // The viewers keep the last view; the next change or tick tries again.
+      this.#stale = true;
+      this.#o.log.warn({ err: error }, 'board view failed; keeping the last one');
     });
-    return this.#running;
+    this.#turn = run;
+    return run;
+  }
+
+  /** Computes if this process computes (or can take that over), else follows what was published. */
+  async #bringUpToDate(recompute: boolean): Promise<void> {
+    if (this.#closed || this.#listeners.size === 0) return;
+    if (await this.#lead()) {
+      if (recompute || this.#view === undefined) await this.#compute();
+    } else await this.#catchUp();
+  }
+
+  async #lead(): Promise<boolean> {
+    if (this.#leading) return true;
+    if (!this.#session) {
+      const session = await this.#o.db.session();
+      this.#session = session;
+      void session.lost.then(() => this.#lost(session));
+    }
+    if (!(await tryLeadBoard(this.#session))) return false;
+    this.#leading = true;
+    // Carry on from the last version published, by whichever process computed it.
+    await this.#catchUp();
+    this.#patchesSinceWhole = this.#o.wholeEvery;
+    return true;
+  }
+
+  async #compute(): Promise<void> {
+    this.#stale = false;
+    const view = await this.#o.compute();
+    this.#computed += 1;
+    const delta = this.#view === undefined ? undefined : this.#o.diff(this.#view, view);
+    if (this.#view !== undefined && !delta) return;
+    const version = this.#version + 1;
+    const patch = delta ? JSON.stringify({ from: this.#version, to: version, delta } satisfies ViewPatchMessage) : null;
+    const whole = patch === null || this.#patchesSinceWhole >= this.#o.wholeEvery ? JSON.stringify(view) : null;
+    try {
+      await publishBoardView(this.#session!, { version, patch, whole });
+    } catch (error) {
+      // Another process computes now (this one lost its lock without noticing): follow it instead.
+      this.#o.log.warn({ err: error }, 'board view not published; following the process that computes');
+      this.#endSession();
+      this.#stale = true;
+      await this.#catchUp();
+      return;
+    }
+    this.#patchesSinceWhole = whole === null ? this.#patchesSinceWhole + 1 : 0;
+    this.#show(version, view, whole ?? undefined, patch);
+  }
+
+  /** Applies what was published after this process's version (or starts from the newest whole view). */
+  async #catchUp(): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const entries = await readBoardFeed(this.#o.db, this.#view === undefined ? undefined : this.#version);
+      let broken = false;
+      for (const entry of entries) {
+        if (this.#view !== undefined && entry.version === this.#version + 1 && entry.patch !== null) {
+          const { delta } = JSON.parse(entry.patch) as ViewPatchMessage;
+          this.#show(entry.version, patchViewInPlace(this.#view, delta), entry.whole ?? undefined, entry.patch);
+        } else if (entry.whole !== null) {
+          this.#show(entry.version, JSON.parse(entry.whole) as V, entry.whole, null);
+        } else {
+          broken = true;
+          break;
+        }
+      }
+      if (!broken) return;
+      // Fell behind past what the feed keeps: start again from its newest whole view.
+      this.#view = undefined;
+    }
+  }
+
+  /** Makes `view` this process's view and tells its viewers: by the patch, or whole when there is none. */
+  #show(version: number, view: V, json: string | undefined, patch: string | null): void {
+    this.#version = version;
+    this.#view = view;
+    this.#viewJson = json;
+    if (patch === null) this.#needView.clear();
+    const message: BoardMessage = patch !== null ? { event: 'patch', data: patch } : this.#wholeMessage();
+    for (const listener of this.#listeners) if (!this.#needView.has(listener)) listener(message);
+  }
+
+  #wholeMessage(): BoardMessage {
+    this.#viewJson ??= JSON.stringify(this.#view);
+    return { event: 'view', data: `{"version":${this.#version},"view":${this.#viewJson}}` };
+  }
+
+  /** No viewers here any more: let another process compute, and close the connection kept for it. */
+  async #stepDown(): Promise<void> {
+    if (this.#listeners.size > 0) return;
+    const leading = this.#leading;
+    this.#endSession();
+    if (leading) await releaseBoard(this.#o.db);
+  }
+
+  #endSession(): void {
+    this.#leading = false;
+    this.#session?.end();
+    this.#session = undefined;
+  }
+
+  #lost(session: Session): void {
+    if (this.#session !== session) return;
+    this.#o.log.warn('the board lost its connection to the store; trying again');
+    this.#leading = false;
+    this.#session = undefined;
+    this.changed();
   }
 
   async close(): Promise<void> {
@@ -131,7 +241,9 @@ export class BoardFeed<V = unknown> {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#ticker) clearInterval(this.#ticker);
     this.#listeners.clear();
-    await this.#running;
-    await this.#unlisten?.();
+    this.#needView.clear();
+    await this.#turn;
+    await this.#stepDown().catch(() => {});
+    for (const unlisten of this.#unlisten.splice(0)) await unlisten();
   }
 }

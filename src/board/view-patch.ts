@@ -41,5 +41,10 @@ export function viewDelta(before: unknown, after: unknown): Delta | undefined {
 
 /** The next view from this one and a delta made from it (this one is left as it was). */
 export function applyViewDelta<V>(view: V, delta: Delta): V {
-  return patcher.patch(structuredClone(view), delta) as V;
+  return patchViewInPlace(structuredClone(view), delta);
+}
+
+/** `view` made into the next view by a delta made from it, in place (a copy no one else holds). */
+export function patchViewInPlace<V>(view: V, delta: Delta): V {
+  return patcher.patch(view, delta) as V;
 }

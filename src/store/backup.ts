@@ -24,9 +24,10 @@ const TABLE = '@table';
 
 async function tables(db: Queryable): Promise<string[]> {
   const result = await db.query<{ t: string }>(
-    // The room plan's generations are derived (migration 0015): a restored copy would name a state that is not the restored one.
+    // The room plan's generations (migration 0015) and the board's feed (0018) are derived: a restored
+    // copy would name a state that is not the restored one.
     `select tablename as t from pg_tables where schemaname = 'public'
-        and tablename not in ('schema_migrations', 'room_plan_epoch', 'room_plan_days', 'room_plan_removed')
+        and tablename not in ('schema_migrations', 'room_plan_epoch', 'room_plan_days', 'room_plan_removed', 'board_feed')
       order by tablename`,
   );
   return result.rows.map((r) => r.t);
@@ -160,6 +161,7 @@ export async function restoreStore(db: Db, file: string, options: { replace?: bo
     await flush();
     // The triggers were off: every room plan kept in memory, and every board, must read everything again.
     await trx.query('select room_plan_everything()');
+    await trx.query(`select pg_notify('usher_board', 'restore')`);
     // Identity columns carry on after the restored rows.
     const identities = await trx.query<{ t: string; c: string }>(
       `select table_name as t, column_name as c from information_schema.columns where table_schema = 'public' and is_identity = 'YES'`,

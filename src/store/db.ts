@@ -14,6 +14,15 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/**
+ * A connection kept for one caller. `lost` settles when the connection breaks (whatever it held on
+ * the server is gone with it); `end` closes it, so nothing it held outlives it in the pool.
+ */
+export interface Session extends Queryable {
+  readonly lost: Promise<void>;
+  end(): void;
+}
+
 /** `embedded`: the PostgreSQL server Usher owns in its data dir; `external`: DATABASE_URL. */
 export type StoreKind = 'embedded' | 'external';
 
@@ -23,6 +32,8 @@ export interface Db extends Queryable {
   transaction<T>(fn: (trx: Queryable) => Promise<T>): Promise<T>;
   /** Subscribes to NOTIFY on a channel; returns the unsubscribe function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** One connection of its own, for what lasts as long as a connection does (a session advisory lock). */
+  session(): Promise<Session>;
   close(): Promise<void>;
 }
 
@@ -33,6 +44,7 @@ export async function openPostgres(connectionString: string, options: { kind?: S
   pool.on('error', () => {});
   await pool.query('select 1');
   const listeners: pg.PoolClient[] = [];
+  const sessions = new Set<pg.PoolClient>();
   return {
     kind: options.kind ?? 'external',
     async query(sql, params) {
@@ -77,7 +89,36 @@ export async function openPostgres(connectionString: string, options: { kind?: S
         listeners.splice(listeners.indexOf(client), 1);
       };
     },
+    async session() {
+      const client = await pool.connect();
+      let lose = () => {};
+      const lost = new Promise<void>((resolve) => {
+        lose = resolve;
+      });
+      const broken = () => lose();
+      client.on('error', broken);
+      client.on('end', broken);
+      sessions.add(client);
+      return {
+        lost,
+        async query(sql, params) {
+          const result = await client.query(sql, params as unknown[] | undefined);
+          return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+        },
+        async exec(sql) {
+          await client.query(sql);
+        },
+        end() {
+          if (!sessions.delete(client)) return;
+          // Destroyed, not returned to the pool: a session lock must not live on in another caller's connection.
+          client.release(true);
+          lose();
+        },
+      };
+    },
     async close() {
+      for (const client of sessions) client.release(true);
+      sessions.clear();
       for (const client of listeners.splice(0)) client.release();
       await pool.end();
     },
