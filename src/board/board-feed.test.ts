@@ -179,6 +179,17 @@ describe('board event stream across processes', () => {
     expect(following.board.computed).toBe(0);
     expect(computing.board.computed).toBeGreaterThanOrEqual(4);
 
+    // A third process whose first viewer comes now starts from the feed: that viewer gets the view as
+    // it is, once, not the feed's history from its last whole view on.
+    const thirdDb = await openPostgres(store.url);
+    const third = await startTestUsher({ ...store, db: thirdDb }, { yaml: ROOMS, clock: new FakeClock(new Date('2026-12-02T09:00:00Z')) });
+    const late = new BoardStream(third.url, await boardCookie(third.url));
+    expect(await late.next()).toEqual({ event: 'view', data: JSON.stringify(shown[0]!.current) });
+    expect(third.board.computed).toBe(0);
+    late.close();
+    await third.close();
+    await thirdDb.close();
+
     // The computing process stops; the other takes over where it left off: its viewer needs no reconnect.
     const left = following === a ? 0 : 1;
     streams[1 - left]!.close();

@@ -177,33 +177,45 @@ export class BoardFeed<V = unknown> {
     this.#show(version, view, whole ?? undefined, patch);
   }
 
-  /** Applies what was published after this process's version (or starts from the newest whole view). */
+  /**
+   * Applies what was published after this process's version, passing each patch on to its viewers;
+   * with no view yet (or fallen behind past what the feed keeps) it starts from the newest whole
+   * view and its viewers get the end of the chain whole, not every step from there.
+   */
   async #catchUp(): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const entries = await readBoardFeed(this.#o.db, this.#view === undefined ? undefined : this.#version);
+      const fresh = this.#view === undefined;
+      const entries = await readBoardFeed(this.#o.db, fresh ? undefined : this.#version);
       let broken = false;
       for (const entry of entries) {
         if (this.#view !== undefined && entry.version === this.#version + 1 && entry.patch !== null) {
           const { delta } = JSON.parse(entry.patch) as ViewPatchMessage;
-          this.#show(entry.version, patchViewInPlace(this.#view, delta), entry.whole ?? undefined, entry.patch);
+          this.#show(entry.version, patchViewInPlace(this.#view, delta), entry.whole ?? undefined, fresh ? undefined : entry.patch);
         } else if (entry.whole !== null) {
-          this.#show(entry.version, JSON.parse(entry.whole) as V, entry.whole, null);
+          this.#show(entry.version, JSON.parse(entry.whole) as V, entry.whole, fresh ? undefined : null);
         } else {
           broken = true;
           break;
         }
       }
-      if (!broken) return;
+      if (!broken) {
+        if (fresh && this.#view !== undefined) this.#show(this.#version, this.#view, this.#viewJson, null);
+        return;
+      }
       // Fell behind past what the feed keeps: start again from its newest whole view.
       this.#view = undefined;
     }
   }
 
-  /** Makes `view` this process's view and tells its viewers: by the patch, or whole when there is none. */
-  #show(version: number, view: V, json: string | undefined, patch: string | null): void {
+  /**
+   * Makes `view` this process's view and tells its viewers: by the patch, whole when there is none
+   * (null), or not yet (undefined: more is coming).
+   */
+  #show(version: number, view: V, json: string | undefined, patch: string | null | undefined): void {
     this.#version = version;
     this.#view = view;
     this.#viewJson = json;
+    if (patch === undefined) return;
     if (patch === null) this.#needView.clear();
     const message: BoardMessage = patch !== null ? { event: 'patch', data: patch } : this.#wholeMessage();
     for (const listener of this.#listeners) if (!this.#needView.has(listener)) listener(message);
