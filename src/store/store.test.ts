@@ -9,6 +9,7 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { enqueueJob, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
 import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
 import { migrate, pendingMigrations } from './migrate.ts';
+import { openPostgres } from './db.ts';
 import { openStore } from './open-store.ts';
 
 describe.each(storeKinds)('store on %s', (kind) => {
@@ -19,6 +20,29 @@ describe.each(storeKinds)('store on %s', (kind) => {
   afterAll(() => store.close());
   beforeEach(() => store.reset());
   const now = new Date('2026-12-01T08:00:00Z');
+
+  it('runs a statement prepared before a migration changed its table after it, on every connection', async () => {
+    // One connection, so the statement is surely prepared on the one that runs it again.
+    const db = await openPostgres(store.url, { maxConnections: 1 });
+    try {
+      await db.exec('create table prepared_probe (id int primary key, a text)');
+      await db.query('insert into prepared_probe values ($1, $2)', [1, 'x']);
+      const read = () => db.query('select * from prepared_probe where id = $1', [1]);
+      for (let i = 0; i < 3; i++) expect((await read()).rows).toEqual([{ id: 1, a: 'x' }]);
+      // A migration (of this process or another) adds a column to a table read whole.
+      await store.db.exec('alter table prepared_probe add column b int');
+      expect((await read()).rows).toEqual([{ id: 1, a: 'x', b: null }]);
+      // In a transaction the refusal stands once (the transaction is lost); the retry runs.
+      await store.db.exec('alter table prepared_probe add column c int');
+      await expect(db.transaction((trx) => trx.query('select * from prepared_probe where id = $1', [1]))).rejects.toThrow(/cached plan/);
+      expect((await db.transaction((trx) => trx.query('select * from prepared_probe where id = $1', [1]))).rows).toEqual([
+        { id: 1, a: 'x', b: null, c: null },
+      ]);
+    } finally {
+      await store.db.exec('drop table if exists prepared_probe');
+      await db.close();
+    }
+  });
 
   it('applies migrations once; running them again changes nothing', async () => {
     expect(await pendingMigrations(store.db)).toEqual([]);
