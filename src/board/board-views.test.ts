@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seeded } from '../../test/clinic-generator.ts';
 import { openTestStore, type TestStore } from '../../test/stores.ts';
 import { bookingPresenter } from '../rooms/room-board.ts';
 import { saveBooking } from '../store/bookings.ts';
@@ -17,17 +18,6 @@ const deps = {
 const ROOMS = ['1A', '1B', '2A', '2B'];
 const MINUTE = 60_000;
 const now = new Date('2026-12-02T07:00:00Z');
-
-/** A small seeded generator (mulberry32): the same steps on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function book(trx: Queryable, uid: string, room: string | null, start: Date, minutes: number): Promise<void> {
   const end = new Date(start.getTime() + minutes * MINUTE);
@@ -74,7 +64,7 @@ describe('the live board, kept between views', () => {
   });
 
   it('shows after every change what a board read afresh shows, and its delta turns the last view into it', async () => {
-    const next = random(19);
+    const next = seeded(19);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
     const views = new BoardViews(deps);
     // An evening that goes on past midnight: a new day is read whole, then by changes again.
