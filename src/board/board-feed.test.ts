@@ -205,6 +205,36 @@ describe('board event stream across processes', () => {
   });
 });
 
+describe('board feed beside a working worker', () => {
+  let store: TestStore;
+  let usher: Usher;
+  beforeEach(async () => {
+    store = await openTestStore('postgres');
+    usher = await startTestUsher(store, {
+      yaml: `${ROOMS}worker: { pollIntervalMs: 50 }\n`,
+      runWorker: true,
+      clock: new FakeClock(new Date('2026-12-02T09:00:00Z')),
+    });
+  });
+  afterEach(async () => {
+    await usher.close();
+    await store.close();
+  });
+
+  it('is not computed again by the worker polling for work that is not there, and is by work that is', async () => {
+    const stream = new BoardStream(usher.url, await boardCookie(usher.url));
+    expect((await stream.next()).event).toBe('view');
+    const computed = usher.board.computed;
+    // Twenty polls of the job and event loops find nothing (their claims are updates of no row).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(usher.board.computed).toBe(computed);
+    const b = sampleBooking({ start: new Date('2026-12-02T10:00:00Z'), lengthMinutes: 20 });
+    await postWebhook(usher.url, envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()));
+    await until('the booking decided and shown', async () => usher.board.computed > computed, 5000);
+    stream.close();
+  });
+});
+
 describe('board feed that finds its version taken', () => {
   let store: TestStore;
   beforeEach(async () => {
