@@ -110,7 +110,9 @@ export class BoardFeed<V = unknown> {
     if (this.#closed || this.#listeners.size === 0 || this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#inTurn(() => this.#bringUpToDate(true));
+      // A process that does not compute only tries to take over (the one computing may have died):
+      // what the change did reaches it as the computing process's notice (#published), read once.
+      void this.#inTurn(() => this.#bringUpToDate(true, false));
     }, this.#o.settleMs);
   }
 
@@ -132,11 +134,11 @@ export class BoardFeed<V = unknown> {
   }
 
   /** Computes if this process computes (or can take that over), else follows what was published. */
-  async #bringUpToDate(recompute: boolean): Promise<void> {
+  async #bringUpToDate(recompute: boolean, follow = true): Promise<void> {
     if (this.#closed || this.#listeners.size === 0) return;
     if (await this.#lead()) {
       if (recompute || this.#view === undefined) await this.#compute();
-    } else await this.#catchUp();
+    } else if (follow || this.#view === undefined) await this.#catchUp();
   }
 
   async #lead(): Promise<boolean> {
