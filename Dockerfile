@@ -13,6 +13,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
 COPY demo ./demo
+# The sources compiled once here (bin/compiled-sources.mjs): the `node` user cannot write node_modules,
+# and without this copy every start would compile them again through tsx (~0.4 s more per command).
+RUN node bin/usher.mjs --version
 # The clinic's settings: mount them at /app/usher.config.yaml (see usher.config.example.yaml).
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx), so there is no build step to forget.
-import { register } from 'tsx/esm/api';
+// Runs the TypeScript sources directly, so there is no build step to forget: compiled once and kept
+// while they are unchanged (compiled-sources.mjs), or through tsx.
+import { importSources } from './compiled-sources.mjs';
 
-register();
-await import('../src/cli/main.ts');
+await importSources('src/cli/main.ts');

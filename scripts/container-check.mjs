@@ -29,6 +29,8 @@ try {
   step('production install: npm ci --omit=dev');
   execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app, stdio: 'inherit' });
   if (existsSync(join(app, 'node_modules', 'vitest'))) throw new Error('a dev dependency was installed');
+  step("the sources compiled as the image's build does: node bin/usher.mjs --version");
+  execFileSync(process.execPath, ['bin/usher.mjs', '--version'], { cwd: app, stdio: 'ignore' });
   mkdirSync(data);
   const asRoot = process.getuid?.() === 0;
   let ids = {};
@@ -54,6 +56,14 @@ try {
     LOG_LEVEL: 'warn',
     HOME: dir,
   };
+  // The unprivileged user cannot write node_modules: it must find the image's compiled copy current.
+  const compiled = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', "const m = await import('./bin/compiled-sources.mjs'); process.exit(m.compiledCopy() ? 0 : 1)"],
+    { cwd: app, env, ...ids },
+  );
+  if (compiled.status !== 0) throw new Error(`the image's compiled sources are not usable by the user that runs it: ${compiled.stderr}`);
+  step('the compiled sources are current for that user');
   step(`usher serve as ${asRoot ? 'the unprivileged user usher-image' : 'this user'}, HOST=0.0.0.0, data in a volume`);
   child = spawn(process.execPath, ['bin/usher.mjs', 'serve'], { cwd: app, env, ...ids, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
