@@ -1,4 +1,6 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -6,6 +8,50 @@ import { openPostgres, type Db } from '../src/store/db.ts';
 import { insertInboxEvents } from '../src/store/inbox.ts';
 import { startEmbeddedServer } from '../src/store/embedded-server.ts';
 import { migrate } from '../src/store/migrate.ts';
+
+/**
+ * CPU time (ms) the PostgreSQL server of a data dir has used so far: its postmaster and every process
+ * it forked that is still running (the pool's backends are). Beside process.cpuUsage() it tells
+ * whether a benchmark waits on Node or on the server.
+ */
+export function serverCpuMs(dataDir: string): number {
+  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+  if (!existsSync(pidFile)) return 0;
+  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
+  let ticks = 0;
+  for (const pid of [postmaster, ...children]) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/**
+ * BENCH_CPU_PROFILE=<file>: a CPU profile of the measured part only (open it in Chrome's DevTools);
+ * returns the function that stops it and writes the file.
+ */
+export async function startCpuProfile(): Promise<(file: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async (file) => {
+    const { profile: cpu } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(file, JSON.stringify(cpu));
+    session.disconnect();
+  };
+}
 
 /** A fresh embedded PostgreSQL server for one benchmark, with Usher's production settings (fsync on). */
 export async function benchServer(): Promise<{ url: string; dataDir: string; fresh(): Promise<Db>; stop(): Promise<void> }> {

@@ -17,7 +17,7 @@ import { roomBatchHooks, roomEventHandler } from '../src/rooms/room-events.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { benchServer, printProfile, profile, profiled, storeCreatedEvents } from './bench-store.ts';
+import { benchServer, printProfile, profile, profiled, serverCpuMs, startCpuProfile, storeCreatedEvents } from './bench-store.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 6000);
 const ROOMS = 20;
@@ -55,7 +55,7 @@ async function run(
   rawDb: Db,
   rooms: number,
   items: string[],
-): Promise<{ perSecond: number; jobs: number; assigned: number; waiting: number }> {
+): Promise<{ perSecond: number; nodeCpu: number; serverCpu: number; jobs: number; assigned: number; waiting: number }> {
   const result = loadConfig(
     { CAL_WEBHOOK_SECRET: 'x', USHER_ADMIN_TOKEN: 'bench-admin-token-0123', USHER_CONFIG: '/nonexistent' },
     { yamlText: yamlFor(rooms) },
@@ -89,15 +89,23 @@ async function run(
     items.map((s) => JSON.parse(s) as { uid: string; body: string }),
     now,
   );
+  const profiler = rooms > 0 && process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpuMs(server.dataDir);
   while (await worker.runInboxOnce()) {
     // drain
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await profiler?.(process.env.BENCH_CPU_PROFILE!);
+  const serverCpu = (serverCpuMs(server.dataDir) - server0) / items.length;
   if (process.env.BENCH_PROFILE) printProfile(`${rooms} rooms`);
   const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
   return {
     perSecond: items.length / seconds,
+    nodeCpu: (cpu.user + cpu.system) / 1000 / items.length,
+    serverCpu,
     jobs: await count(`select count(*) as n from jobs where kind = 'cal.location'`),
     assigned: await count('select count(*) as n from room_assignments where room is not null'),
     waiting: await count('select count(*) as n from room_assignments where room is null'),
@@ -105,15 +113,21 @@ async function run(
 }
 
 const server = await benchServer();
+
 try {
   const items = bookings(EVENTS);
   const base = await run(await server.fresh(), 0, items);
   const rooms = await run(await server.fresh(), ROOMS, items);
   console.log(`${EVENTS} BOOKING_CREATED events, drained by one worker on the embedded PostgreSQL 18 (fsync on):`);
-  console.log(`| run | events/s decided | location jobs | assigned | waiting |`);
-  console.log(`|---|---|---|---|---|`);
-  console.log(`| baseline: no rooms | ${base.perSecond.toFixed(0)} | ${base.jobs} | ${base.assigned} | ${base.waiting} |`);
-  console.log(`| ${ROOMS} rooms | ${rooms.perSecond.toFixed(0)} | ${rooms.jobs} | ${rooms.assigned} | ${rooms.waiting} |`);
+  console.log(`| run | events/s decided | Node CPU ms/event | PostgreSQL CPU ms/event | location jobs | assigned | waiting |`);
+  console.log(`|---|---|---|---|---|---|---|`);
+  for (const [name, r] of [
+    ['baseline: no rooms', base],
+    [`${ROOMS} rooms`, rooms],
+  ] as const)
+    console.log(
+      `| ${name} | ${r.perSecond.toFixed(0)} | ${r.nodeCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} | ${r.jobs} | ${r.assigned} | ${r.waiting} |`,
+    );
 } finally {
   await server.stop();
 }
