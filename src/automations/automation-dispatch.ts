@@ -7,7 +7,7 @@ import { getBookings } from '../store/bookings.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import { takeUsherEvents } from '../store/decisions.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
-import { enqueueJob } from '../store/jobs.ts';
+import { addJob } from '../store/jobs.ts';
 import { getAssignment } from '../store/rooms.ts';
 import type { Automation } from './automation-config.ts';
 
@@ -78,7 +78,7 @@ async function enqueueDeliveries(
     if (!matches(a, d.trigger, d.context)) continue;
     // Stable across retries and replays: the target's Idempotency-Key and Standard Webhooks id.
     const deliveryId = `usher-${a.name}-${d.source}`;
-    await enqueueJob(
+    await addJob(
       trx,
       {
         kind: AUTOMATION_JOB,

@@ -34,8 +34,8 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
   }
   const booking = await storedBooking(ctx, uid);
   if (!booking) return;
-  const hold = await getHold(trx, uid);
-  const gate = await getGateRecord(trx, uid);
+  // Both asked at once: pipelined on the transaction's connection (db.ts).
+  const [hold, gate] = await Promise.all([getHold(trx, uid), getGateRecord(trx, uid)]);
 
   switch (booking.status) {
     case 'accepted': {

@@ -1,4 +1,4 @@
-import { enqueueJob } from '../store/jobs.ts';
+import { addJob } from '../store/jobs.ts';
 import { calJobKinds } from './cal-jobs.ts';
 import { storedBooking, type EventHandler } from './handle-event.ts';
 
@@ -13,7 +13,7 @@ export function seriesCheckHandler(maxAttempts: number): EventHandler {
     if (event.kind !== 'booking' || event.trigger !== 'BOOKING_CANCELLED' || inboxEvent.source !== 'webhook') return;
     const booking = await storedBooking(ctx, event.booking.uid);
     if (!booking?.inSeries || booking.status !== 'cancelled') return;
-    await enqueueJob(
+    await addJob(
       trx,
       {
         kind: calJobKinds.series,

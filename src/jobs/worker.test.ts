@@ -70,6 +70,49 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     expect(await getBooking(store.db, bad.uid)).toMatchObject({ status: 'accepted' });
   });
 
+  it('fails only its own event when a write it sent without waiting fails, and says why', async () => {
+    const clock = new FakeClock();
+    const good = sampleBooking();
+    const bad = sampleBooking();
+    // A write whose result nobody reads (Queryable.later): the handler goes on before it fails.
+    const writesLater: EventHandler = async (event, { trx }) => {
+      if (event.kind !== 'booking') return;
+      expect(trx.later).toBeDefined();
+      trx.later!('select 1 / $1::int', [event.booking.uid === bad.uid ? 0 : 1]);
+    };
+    const worker = new Worker({
+      db: store.db,
+      clock,
+      log: createLogger('silent'),
+      eventHandlers: [recordBookingState, writesLater],
+      jobHandlers: {},
+      pollIntervalMs: 50,
+      backoffBaseSeconds: 1,
+      backoffMaxSeconds: 10,
+      random: () => 0,
+    });
+    const stored = await insertInboxEvents(
+      store.db,
+      [good, bad, sampleBooking()].map((b) => ({
+        dedupeKey: b.uid,
+        trigger: 'BOOKING_CREATED',
+        bookingUid: b.uid,
+        source: 'webhook' as const,
+        rawBody: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), clock.now()),
+        state: 'pending' as const,
+        receivedAt: clock.now(),
+        maxAttempts: 2,
+      })),
+    );
+    await worker.drain();
+    expect(await getBooking(store.db, good.uid)).toMatchObject({ status: 'accepted' });
+    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'done' });
+    expect(await getInboxEvent(store.db, stored[2]!.id)).toMatchObject({ state: 'done' });
+    expect(await getBooking(store.db, bad.uid)).toBeUndefined();
+    expect(await getInboxEvent(store.db, stored[1]!.id)).toMatchObject({ state: 'pending', attempts: 1 });
+    expect((await getInboxEvent(store.db, stored[1]!.id))?.lastError).toMatch(/division by zero/);
+  });
+
   it("wakes another process's worker at once for a webhook stored here", async () => {
     // Another process: its worker polls once a minute, so only a notice can wake it in time.
     const clock = new FakeClock();

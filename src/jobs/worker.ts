@@ -193,14 +193,26 @@ export class Worker {
         if (isolate) await trx.query('savepoint inbox_event');
         // Isolated, each event gets its own handle on the transaction: what a handler remembers per
         // transaction (the planning locks it holds, store/rooms.ts) its savepoint's rollback gives back.
-        const eventTrx: Queryable = isolate ? { query: (sql, params) => trx.query(sql, params), exec: (sql) => trx.exec(sql) } : trx;
+        const eventTrx: Queryable = isolate
+          ? {
+              query: (sql, params) => trx.query(sql, params),
+              exec: (sql) => trx.exec(sql),
+              ...(trx.later ? { later: (sql: string, params?: readonly unknown[]) => trx.later!(sql, params) } : {}),
+              ...(trx.settle ? { settle: () => trx.settle!() } : {}),
+            }
+          : trx;
         try {
           const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx: eventTrx, inboxEvent: event, now, stored: new Map() });
+          // Isolated, the event's writes sent without waiting (Queryable.later) must have succeeded
+          // before its savepoint is released: a failure among them is this event's.
+          if (isolate) await trx.settle?.();
           finished.push({ id: event.id, state: outcome.state, note: outcome.state === 'done' ? null : outcome.note });
           if (isolate) await trx.query('release savepoint inbox_event');
           states.push(outcome.state);
         } catch (error) {
           if (!isolate) throw new BatchFailed(error);
+          // Writes of this event still in flight are rolled back with it; their errors, if any, too.
+          await trx.settle?.().catch(() => {});
           await trx.query('rollback to savepoint inbox_event');
           this.#o.batchHooks?.rolledBack?.();
           const attempt = event.attempts + 1;
@@ -210,6 +222,8 @@ export class Worker {
           states.push(state === 'dead' ? 'dead' : 'retry');
         }
       }
+      // Whole, a write sent without waiting that failed fails the batch, which then runs isolated.
+      if (!isolate) await trx.settle?.().catch((error: unknown) => Promise.reject(new BatchFailed(error)));
       await finishInboxEvents(trx, finished, now);
       return states;
     });

@@ -11,7 +11,7 @@ import { getBooking, getBookings } from '../store/bookings.ts';
 import { UsherError } from '../errors.ts';
 import type { Queryable } from '../store/db.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
-import { enqueueJob } from '../store/jobs.ts';
+import { addJob } from '../store/jobs.ts';
 import {
   clearRooms,
   deleteAssignment,
@@ -288,7 +288,7 @@ export async function enqueueLocation(trx: Queryable, b: Booking, address: strin
     }
     return;
   }
-  await enqueueJob(
+  await addJob(
     trx,
     {
       kind: calJobKinds.location,

@@ -12,6 +12,20 @@ export interface Queryable {
   query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * A transaction's only: sends a write whose result nobody reads and goes on at once — the
+   * statements that follow are pipelined behind it on the same connection, so they see it. If it
+   * fails, the transaction does: the next statement, settle() or the commit throws its error.
+   */
+  later?(sql: string, params?: readonly unknown[]): void;
+  /** A transaction's only: waits for every write sent with later(); throws the first that failed. */
+  settle?(): Promise<void>;
+}
+
+/** A write nobody reads the result of: sent without waiting inside a transaction, awaited elsewhere. */
+export async function write(db: Queryable, sql: string, params?: readonly unknown[]): Promise<void> {
+  if (db.later) db.later(sql, params);
+  else await db.query(sql, params);
 }
 
 /**
@@ -87,7 +101,11 @@ async function run<R extends Row>(
 
 export async function openPostgres(connectionString: string, options: { kind?: StoreKind; maxConnections?: number } = {}): Promise<Db> {
   const maxConnections = options.maxConnections ?? 10;
-  const pool = new pg.Pool({ connectionString, max: maxConnections });
+  // Pipelined (pg's `pipeline`): statements issued before the last one answered go out at once
+  // instead of waiting in the client's queue — a transaction's BEGIN and the writes sent with
+  // later() cost no round trip of their own. Each statement still has its own Sync, so one error is
+  // that statement's alone (inside a transaction it fails the transaction, as before).
+  const pool = new pg.Pool({ connectionString, max: maxConnections, pipeline: true });
   // An idle client that loses its server emits 'error'; without a listener that crashes the process.
   pool.on('error', () => {});
   await pool.query('select 1');
@@ -103,17 +121,49 @@ export async function openPostgres(connectionString: string, options: { kind?: S
     },
     async transaction(fn) {
       const client = await pool.connect();
+      // Statements sent without waiting (BEGIN, later()); the first failure among them is the
+      // transaction's real error — the statements behind it only say the transaction is aborted.
+      const inFlight: Promise<void>[] = [];
+      let failure: { error: unknown } | undefined;
+      const send = (sent: Promise<unknown>) =>
+        inFlight.push(
+          sent.then(
+            () => undefined,
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          ),
+        );
+      const settle = async () => {
+        await Promise.all(inFlight.splice(0));
+        const failed = failure;
+        failure = undefined;
+        if (failed) throw failed.error;
+      };
       try {
-        await client.query('begin');
+        send(client.query('begin'));
         const value = await fn({
           async query(sql, params) {
-            return run(client, sql, params, false);
+            try {
+              return await run(client, sql, params, false);
+            } catch (error) {
+              await settle();
+              throw error;
+            }
           },
           async exec(sql) {
             await client.query(sql);
           },
+          later(sql, params) {
+            send(run(client, sql, params, false));
+          },
+          settle,
         });
-        await client.query('commit');
+        // COMMIT goes out behind the writes still in flight; if one failed, the server ends the
+        // transaction with a rollback instead, and its error is thrown here.
+        const [settled, committed] = await Promise.allSettled([settle(), client.query('commit')]);
+        if (settled.status === 'rejected') throw settled.reason;
+        if (committed.status === 'rejected') throw committed.reason;
         return value;
       } catch (error) {
         await client.query('rollback').catch(() => {});

@@ -1,7 +1,7 @@
 import { usherEventOf, type UsherEvent } from '../domain/usher-events.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Queryable } from './db.ts';
+import { write, type Queryable } from './db.ts';
 
 export interface Reason {
   code: string;
@@ -61,10 +61,12 @@ export async function recordDecision(
   ];
   // What the decision announces to automations, in the same statement (domain/usher-events.ts): one
   // round trip where a decision is made for every event.
+  // Nothing reads what the insert returns: inside a transaction it is sent without waiting (db.ts write).
   const event = usherEventOf(d);
-  if (!event) await trx.query(insertDecision, values);
+  if (!event) await write(trx, insertDecision, values);
   else
-    await trx.query(
+    await write(
+      trx,
       `with decision as (${insertDecision})
        insert into usher_events (kind, booking_uid, data, created_at) values ($8, $9, $10, $7)`,
       [...values, event.kind, event.bookingUid, JSON.stringify(event.data)],

@@ -1,6 +1,6 @@
 import { col, rowMapper } from './row-parsers.ts';
 import { z } from 'zod';
-import type { Db, Queryable } from './db.ts';
+import { write, type Db, type Queryable } from './db.ts';
 
 export type InboxState = 'pending' | 'running' | 'done' | 'ignored' | 'unprocessable' | 'dead';
 export type InboxSource = 'webhook' | 'reconciler' | 'operator';
@@ -225,7 +225,9 @@ export async function finishInboxEvents(
   now: Date,
 ): Promise<void> {
   if (finished.length === 0) return;
-  await trx.query(
+  // Sent without waiting: the commit follows it on the connection (db.ts).
+  await write(
+    trx,
     `update inbox_events e set state = f.state, attempts = e.attempts + 1, finished_at = $4, last_error = f.note,
             locked_by = null, locked_at = null
        from unnest($1::bigint[], $2::text[], $3::text[]) as f(id, state, note)

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Queryable } from './db.ts';
+import { write, type Queryable } from './db.ts';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'superseded';
 
@@ -69,32 +69,42 @@ export interface NewJob {
   runAt?: Date;
 }
 
+const INSERT_JOB = `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+     on conflict (coalesce_key) where state = 'pending'
+     do update set payload = excluded.payload, kind = excluded.kind, priority_at = excluded.priority_at,
+                   attempts = 0, last_error = null, run_at = least(jobs.run_at, excluded.run_at),
+                   updated_at = excluded.updated_at`;
+
+function jobValues(job: NewJob, now: Date): unknown[] {
+  return [
+    job.kind,
+    JSON.stringify(job.payload),
+    job.bookingUid ?? null,
+    job.coalesceKey ?? null,
+    job.priorityAt ?? null,
+    job.maxAttempts,
+    job.runAt ?? now,
+    now,
+  ];
+}
+
 /**
  * Writes a job in the caller's transaction (STYLE §8: the decision and its side effect commit
  * together). With a coalescing key, an unsent job with that key takes the new payload instead.
  */
 export async function enqueueJob(trx: Queryable, job: NewJob, now: Date): Promise<{ id: number; coalesced: boolean }> {
   const result = await trx.query<{ id: string | number; coalesced: boolean }>(
-    `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-     on conflict (coalesce_key) where state = 'pending'
-     do update set payload = excluded.payload, kind = excluded.kind, priority_at = excluded.priority_at,
-                   attempts = 0, last_error = null, run_at = least(jobs.run_at, excluded.run_at),
-                   updated_at = excluded.updated_at
-     returning id, (xmax <> 0) as coalesced`,
-    [
-      job.kind,
-      JSON.stringify(job.payload),
-      job.bookingUid ?? null,
-      job.coalesceKey ?? null,
-      job.priorityAt ?? null,
-      job.maxAttempts,
-      job.runAt ?? now,
-      now,
-    ],
+    `${INSERT_JOB} returning id, (xmax <> 0) as coalesced`,
+    jobValues(job, now),
   );
   const row = result.rows[0]!;
   return { id: Number(row.id), coalesced: Boolean(row.coalesced) };
+}
+
+/** enqueueJob for a caller that needs nothing back: inside a transaction it is sent without waiting (db.ts write). */
+export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<void> {
+  await write(trx, INSERT_JOB, jobValues(job, now));
 }
 
 /**

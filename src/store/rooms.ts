@@ -3,7 +3,7 @@ import type { Room, RoomBlock } from '../domain/room-model.ts';
 import { bookingFromRow } from './bookings.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Db, Queryable, Row } from './db.ts';
+import { write, type Db, type Queryable, type Row } from './db.ts';
 
 export interface RoomRecord extends Room {
   source: 'config' | 'api';
@@ -421,7 +421,9 @@ export async function saveAssignment(
   a: Omit<Assignment, 'locationWritten' | 'assignedAt' | 'updatedAt'>,
   now: Date,
 ): Promise<void> {
-  await trx.query(
+  // Sent without waiting inside a transaction (db.ts write): what reads it next runs behind it.
+  await write(
+    trx,
     `insert into room_assignments (booking_uid, room, during, pinned, reasons, location_text, assigned_at, updated_at)
      values ($1, $2, tstzrange($3, $4), $5, $6, $7, $8, $8)
      on conflict (booking_uid) do update set room = excluded.room, during = excluded.during, pinned = excluded.pinned,

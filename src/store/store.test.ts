@@ -9,7 +9,7 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { enqueueJob, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
 import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
 import { migrate, pendingMigrations } from './migrate.ts';
-import { openPostgres } from './db.ts';
+import { openPostgres, type Queryable } from './db.ts';
 import { openStore } from './open-store.ts';
 
 describe.each(storeKinds)('store on %s', (kind) => {
@@ -20,6 +20,36 @@ describe.each(storeKinds)('store on %s', (kind) => {
   afterAll(() => store.close());
   beforeEach(() => store.reset());
   const now = new Date('2026-12-01T08:00:00Z');
+
+  it('fails a transaction whose write sent without waiting failed: the next read or the commit says why, and nothing of it stays', async () => {
+    await store.db.exec('create table later_probe (id int primary key)');
+    const insert = (trx: Queryable, id: number) => trx.later!('insert into later_probe values ($1)', [id]);
+    const count = async () => (await store.db.query<{ n: number }>('select count(*)::int as n from later_probe')).rows[0]!.n;
+    // Found at the commit: the transaction is not reported committed.
+    await expect(
+      store.db.transaction(async (trx) => {
+        insert(trx, 1);
+        insert(trx, 1);
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    // Found by the next statement, which tells the write's error, not "the transaction is aborted".
+    await expect(
+      store.db.transaction(async (trx) => {
+        insert(trx, 2);
+        insert(trx, 2);
+        await trx.query('select count(*) from later_probe where id > $1', [0]);
+      }),
+    ).rejects.toThrow(/duplicate key/);
+    expect(await count()).toBe(0);
+    // Writes that succeed are seen by the statements behind them, and commit.
+    const seen = await store.db.transaction(async (trx) => {
+      insert(trx, 3);
+      insert(trx, 4);
+      return (await trx.query<{ n: number }>('select count(*)::int as n from later_probe where id > $1', [0])).rows[0]!.n;
+    });
+    expect(seen).toBe(2);
+    expect(await count()).toBe(2);
+  });
 
   it('runs a statement prepared before a migration changed its table after it, on every connection', async () => {
     // One connection, so the statement is surely prepared on the one that runs it again.
