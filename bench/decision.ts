@@ -5,7 +5,8 @@
  * the event done and commits — timed one event at a time (batch of one) on the embedded PostgreSQL
  * server with Usher's production settings (fsync on). A clinic of 300 rooms holding 5,000 bookings
  * over a working week; baseline in the same run: a 20-room clinic holding 334 (the same bookings
- * per room). BENCH_PROFILE=1 lists the statements with their time.
+ * per room). BENCH_PROFILE=1 lists the statements with their time; BENCH_CPU_PROFILE=<file> writes a
+ * CPU profile of the measured 300-room decisions.
  */
 import { loadConfig } from '../src/config.ts';
 import { recordBookingState } from '../src/jobs/handle-event.ts';
@@ -16,7 +17,7 @@ import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { benchServer, printProfile, profiled, storeCreatedEvents } from './bench-store.ts';
+import { benchServer, printProfile, profiled, startCpuProfile, storeCreatedEvents } from './bench-store.ts';
 
 const DAY = 86_400_000;
 const start0 = Date.UTC(2027, 0, 4, 0, 0, 0); // a Monday
@@ -92,11 +93,13 @@ async function run(
   const timed = worker(db, 1);
   await storeCreatedEvents(rawDb, bodies(MEASURED, rooms, 2), now);
   const times: number[] = [];
+  const profiler = rooms === 300 && kept && process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
   for (;;) {
     const t = performance.now();
     if (!(await timed.runInboxOnce())) break;
     times.push(performance.now() - t);
   }
+  await profiler?.(process.env.BENCH_CPU_PROFILE!);
   const assigned = await rawDb.query<{ n: number }>(`select count(*)::int as n from room_assignments where room is not null`);
   times.sort((a, b) => a - b);
   const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;

@@ -66,19 +66,31 @@ export class RoomIndex {
     this.weights = world.weights;
     this.timeZone = world.timeZone;
     for (const r of world.rooms) this.#stays.set(r.name, []);
-    for (const b of world.bookings) {
-      this.bookings.set(b.need.uid, b);
-      if (b.need.doctor) {
-        const key = `${b.need.doctor}|${this.days.of(b.need.start)}`;
-        let set = this.#doctorDay.get(key);
-        if (!set) {
-          set = new Set();
-          this.#doctorDay.set(key, set);
-        }
-        set.add(b.need.uid);
+    for (const b of world.bookings) this.add(b);
+  }
+
+  /** A booking joins the world (in its room, if it has one this index knows). */
+  add(b: PlannedBooking): void {
+    this.bookings.set(b.need.uid, b);
+    if (b.need.doctor) {
+      const key = `${b.need.doctor}|${this.days.of(b.need.start)}`;
+      let set = this.#doctorDay.get(key);
+      if (!set) {
+        set = new Set();
+        this.#doctorDay.set(key, set);
       }
-      if (b.room && this.rooms.has(b.room)) this.place(b.need.uid, b.room);
+      set.add(b.need.uid);
     }
+    if (b.room && this.rooms.has(b.room)) this.place(b.need.uid, b.room);
+  }
+
+  /** A booking leaves the world: its room and its doctor's day no longer hold it. */
+  drop(uid: string): void {
+    const b = this.bookings.get(uid);
+    if (!b) return;
+    this.remove(uid);
+    if (b.need.doctor) this.#doctorDay.get(`${b.need.doctor}|${this.days.of(b.need.start)}`)?.delete(uid);
+    this.bookings.delete(uid);
   }
 
   blocksOf(room: string): readonly RoomBlock[] {

@@ -105,6 +105,12 @@ export function needOf(b: Booking, settings: RoomSettings): RoomNeed | undefined
   };
 }
 
+/** What one room choice works with: the rooms by name and the index of its window's stays (not to be changed). */
+interface ChoiceWorld {
+  rooms: Map<string, Room>;
+  index: RoomIndex;
+}
+
 interface LoadedWorld {
   world: PlanningWorld;
   rooms: Map<string, Room>;
@@ -163,7 +169,7 @@ interface KeptPlan {
  * (docs/benchmarks.md, worker). With the day cache, a whole day comes from memory when none of its
  * UTC days changed since it was read, and from memory and what changed since when some did.
  */
-async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, exclude: string, kept?: KeptPlan): Promise<LoadedWorld> {
+async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, exclude: string, kept?: KeptPlan): Promise<ChoiceWorld> {
   const rooms = kept?.rooms ?? (await listRooms(trx, { includeInactive: true }));
   const { day, ...window } = choiceWindow(deps, { start: new Date(need.start), end: new Date(need.end) }, rooms);
   const roomByName = new Map(rooms.map((r) => [r.name, r]));
@@ -180,27 +186,30 @@ async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, e
       read = kept.cache.changed(day.from, kept.generations.days, kept.generations.xact, changes.removed, stays);
     } else kept.cache.forget(day.from);
   }
+  let keptDay = read !== undefined;
   if (!read) {
     const blocks = await listBlocks(trx, window);
     const stays = await listPlacedStays(trx, window);
     read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, choiceStay(deps, roomByName, s.stay, s.booking)])) };
-    if (wholeDay) kept?.cache.keepDay(read, kept.generations.days, planDays(window), kept.generations.xact);
+    if (wholeDay && kept) keptDay = kept.cache.keepDay(read, kept.generations.days, planDays(window), kept.generations.xact);
   }
-  const bookings = new Map<string, Booking>();
-  const stays: PlacedStay[] = [];
-  const planned: PlannedBooking[] = [];
-  for (const [uid, s] of read.stays) {
-    if (uid === exclude) continue;
-    if (s.booking) bookings.set(uid, s.booking);
-    stays.push(s.stay);
-    if (s.planned) planned.push(s.planned);
-  }
-  return {
-    world: { rooms, blocks: read.blocks, bookings: planned, timeZone: deps.timeZone, weights: deps.settings.weights },
-    rooms: roomByName,
-    bookings,
-    assignments: new Map(stays.map((a) => [a.bookingUid, a])),
-  };
+  const { blocks, stays } = read;
+  const indexOf = (leaveOut: string | undefined) =>
+    new RoomIndex({
+      rooms,
+      blocks,
+      bookings: [...stays].flatMap(([uid, s]) => (uid !== leaveOut && s.planned ? [s.planned] : [])),
+      timeZone: deps.timeZone,
+      weights: deps.settings.weights,
+    });
+  // A kept day's index is built once and then follows this process's writes (room-day-cache.ts);
+  // a booking decided again (already in the day) gets an index without itself, built for it alone.
+  let index: RoomIndex;
+  if (keptDay && !read.stays.has(exclude)) {
+    read.index ??= indexOf(undefined);
+    index = read.index;
+  } else index = indexOf(exclude);
+  return { rooms: roomByName, index };
 }
 
 /** How the planner sees what was loaded: now (the freeze), which bookings may move, and one to leave out. */
@@ -402,7 +411,7 @@ export async function assignBooking(
   }
   const kept = cache && rooms ? { cache, rooms, generations: plan.generations } : undefined;
   const loaded = await loadChoiceWorld(trx, deps, need, b.uid, kept);
-  const index = new RoomIndex(loaded.world);
+  const index = loaded.index;
   const choice = chooseRoom(index, need);
   // The kept days follow this decision's own write, if nothing else came between (room-day-cache.ts):
   // the days its stay left and the days it took.
@@ -478,7 +487,7 @@ export async function followReschedule(
     return outcome;
   }
   const loaded = await loadChoiceWorld(trx, deps, need, b.uid);
-  const index = new RoomIndex(loaded.world);
+  const index = loaded.index;
   const room = loaded.rooms.get(old.room);
   const keeps =
     room &&
@@ -608,5 +617,5 @@ export async function roomOptionsFor(db: Queryable, deps: RoomDeps, uid: string)
       `booking ${uid} needs no room (${noRoomReason(b, deps.settings)?.code === 'room.type_needs_none' ? 'its type takes none' : 'not in person'})`,
     );
   const loaded = await loadChoiceWorld(db, deps, need, uid);
-  return roomOptions(new RoomIndex(loaded.world), need);
+  return roomOptions(loaded.index, need);
 }
