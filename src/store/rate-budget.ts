@@ -1,4 +1,4 @@
-import type { Db, Queryable } from './db.ts';
+import { write, type Db, type Queryable } from './db.ts';
 
 export interface BucketLimit {
   key: string;
@@ -25,7 +25,8 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
   const sorted = [...buckets].sort((a, b) => a.key.localeCompare(b.key));
   const keys = sorted.map((b) => b.key);
   return db.transaction(async (trx) => {
-    await trx.query('insert into rate_buckets (key) select unnest($1::text[]) on conflict (key) do nothing', [keys]);
+    // Writes nobody reads back go out without waiting (db.ts write): every Cal.com call waits for this transaction.
+    await write(trx, 'insert into rate_buckets (key) select unnest($1::text[]) on conflict (key) do nothing', [keys]);
     // Row locks in key order: concurrent acquirers queue here instead of both counting the same log.
     const locked = await trx.query<{ key: string; blocked_until: Date | null }>(
       'select key, blocked_until from rate_buckets where key = any($1::text[]) order by key for update',
@@ -38,13 +39,18 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
     for (const row of locked.rows) {
       if (row.blocked_until && new Date(row.blocked_until) > now) later(new Date(row.blocked_until), row.key);
     }
-    for (const bucket of sorted) {
+    // Every bucket's window asked at once (pipelined on the transaction's connection), under the row locks.
+    const windows = await Promise.all(
+      sorted.map((bucket) =>
+        trx.query<{ called_at: Date }>(
+          `select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc limit $3`,
+          [bucket.key, new Date(now.getTime() - (bucket.windowSeconds * 1000 + WINDOW_MARGIN_MS)), bucket.limit],
+        ),
+      ),
+    );
+    for (const [i, bucket] of sorted.entries()) {
       const windowMs = bucket.windowSeconds * 1000 + WINDOW_MARGIN_MS;
-      const since = new Date(now.getTime() - windowMs);
-      const calls = await trx.query<{ called_at: Date }>(
-        `select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc limit $3`,
-        [bucket.key, since, bucket.limit],
-      );
+      const calls = windows[i]!;
       if (calls.rows.length >= bucket.limit) {
         // The call that frees a slot is the limit-th newest one leaving the window.
         const freeing = new Date(calls.rows[calls.rows.length - 1]!.called_at);
@@ -52,10 +58,10 @@ export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[],
       }
     }
     if (wait) return { ok: false as const, ...wait };
-    await trx.query('insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2', [keys, now]);
+    await write(trx, 'insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2', [keys, now]);
     // The log only needs the current window: drop what no window can see any more.
     const longest = Math.max(...sorted.map((b) => b.windowSeconds)) * 1000 + WINDOW_MARGIN_MS;
-    await trx.query('delete from rate_calls where bucket = any($1::text[]) and called_at < $2', [keys, new Date(now.getTime() - longest)]);
+    await write(trx, 'delete from rate_calls where bucket = any($1::text[]) and called_at < $2', [keys, new Date(now.getTime() - longest)]);
     return { ok: true as const };
   });
 }
