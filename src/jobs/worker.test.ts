@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.ts';
-import { bookingPayload, envelopeBody, sampleBooking } from '../sandbox/payloads.ts';
+import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { getBooking } from '../store/bookings.ts';
 import { getInboxEvent, InboxWriter, insertInboxEvents } from '../store/inbox.ts';
 import { FakeClock } from '../../test/clock.ts';
@@ -17,28 +17,24 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
   afterAll(() => store.close());
   beforeEach(() => store.reset());
 
-  it('retries an event whose handler fails, without undoing its neighbours, and dead-letters it after the last attempt', async () => {
-    const clock = new FakeClock();
-    const good = sampleBooking();
-    const bad = sampleBooking();
-    let broken = true;
-    const flaky: EventHandler = async (event) => {
-      if (broken && event.kind === 'booking' && event.booking.uid === bad.uid) throw new Error('lookup failed');
-    };
-    const worker = new Worker({
+  /** A worker with the booking handler and one of the test's, retrying after half a second. */
+  const workerWith = (clock: FakeClock, handler: EventHandler) =>
+    new Worker({
       db: store.db,
       clock,
       log: createLogger('silent'),
-      eventHandlers: [recordBookingState, flaky],
+      eventHandlers: [recordBookingState, handler],
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,
       backoffMaxSeconds: 10,
       random: () => 0,
     });
-    const stored = await insertInboxEvents(
+  /** BOOKING_CREATED for each booking, pending in the inbox, two attempts each. */
+  const storeCreated = (clock: FakeClock, bookings: PayloadBooking[]) =>
+    insertInboxEvents(
       store.db,
-      [bad, good].map((b) => ({
+      bookings.map((b) => ({
         dedupeKey: b.uid,
         trigger: 'BOOKING_CREATED',
         bookingUid: b.uid,
@@ -49,6 +45,17 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
         maxAttempts: 2,
       })),
     );
+
+  it('retries an event whose handler fails, without undoing its neighbours, and dead-letters it after the last attempt', async () => {
+    const clock = new FakeClock();
+    const good = sampleBooking();
+    const bad = sampleBooking();
+    let broken = true;
+    const flaky: EventHandler = async (event) => {
+      if (broken && event.kind === 'booking' && event.booking.uid === bad.uid) throw new Error('lookup failed');
+    };
+    const worker = workerWith(clock, flaky);
+    const stored = await storeCreated(clock, [bad, good]);
     await worker.drain();
     expect(await getBooking(store.db, good.uid)).toMatchObject({ status: 'accepted' });
     // the failing event's own booking write was rolled back with it
@@ -80,30 +87,8 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
       expect(trx.later).toBeDefined();
       trx.later!('select 1 / $1::int', [event.booking.uid === bad.uid ? 0 : 1]);
     };
-    const worker = new Worker({
-      db: store.db,
-      clock,
-      log: createLogger('silent'),
-      eventHandlers: [recordBookingState, writesLater],
-      jobHandlers: {},
-      pollIntervalMs: 50,
-      backoffBaseSeconds: 1,
-      backoffMaxSeconds: 10,
-      random: () => 0,
-    });
-    const stored = await insertInboxEvents(
-      store.db,
-      [good, bad, sampleBooking()].map((b) => ({
-        dedupeKey: b.uid,
-        trigger: 'BOOKING_CREATED',
-        bookingUid: b.uid,
-        source: 'webhook' as const,
-        rawBody: envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), clock.now()),
-        state: 'pending' as const,
-        receivedAt: clock.now(),
-        maxAttempts: 2,
-      })),
-    );
+    const worker = workerWith(clock, writesLater);
+    const stored = await storeCreated(clock, [good, bad, sampleBooking()]);
     await worker.drain();
     expect(await getBooking(store.db, good.uid)).toMatchObject({ status: 'accepted' });
     expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'done' });
