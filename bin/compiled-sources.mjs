@@ -50,6 +50,9 @@ function reusable() {
 async function build(entry) {
   const { build: esbuild, version } = await import('esbuild');
   const staging = join(cacheDir, `.staging-${process.pid}-${Date.now()}`);
+  // Stamped before each file is read: a file edited while compiling then differs from its stamp at
+  // the next start, which compiles again (stamped after, the stale copy would be taken as current).
+  const stamped = new Map();
   const result = await esbuild({
     entryPoints: [join(root, entry)],
     bundle: true,
@@ -69,10 +72,13 @@ async function build(entry) {
       {
         name: 'own-address',
         setup(b) {
-          b.onLoad({ filter: /\.tsx?$/ }, async (args) => ({
-            contents: (await readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
-            loader: args.path.endsWith('.tsx') ? 'tsx' : 'ts',
-          }));
+          b.onLoad({ filter: /\.tsx?$/ }, async (args) => {
+            stamped.set(resolve(args.path), stamp(args.path));
+            return {
+              contents: (await readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
+              loader: args.path.endsWith('.tsx') ? 'tsx' : 'ts',
+            };
+          });
         },
       },
     ],
@@ -81,7 +87,7 @@ async function build(entry) {
     Object.keys(result.metafile.inputs)
       .map((input) => relative(root, resolve(input)))
       .sort()
-      .map((file) => [file, stamp(join(root, file))]),
+      .map((file) => [file, stamped.get(join(root, file)) ?? stamp(join(root, file))]),
   );
   const name = createHash('sha256').update(JSON.stringify({ RECIPE, version, entry, inputs })).digest('hex').slice(0, 16);
   const [output] = Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint && resolve(o.entryPoint) === join(root, entry));
