@@ -9,21 +9,26 @@ import { insertInboxEvents } from '../src/store/inbox.ts';
 import { startEmbeddedServer } from '../src/store/embedded-server.ts';
 import { migrate } from '../src/store/migrate.ts';
 
+/** The postmaster of a Usher data dir's PostgreSQL server and every process it forked. */
+export function serverPids(dataDir: string): number[] {
+  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+  if (!existsSync(pidFile)) return [];
+  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
+  return [postmaster, ...children];
+}
+
 /**
  * CPU time (ms) the PostgreSQL server of a data dir has used so far: its postmaster and every process
  * it forked that is still running (the pool's backends are). Beside process.cpuUsage() it tells
  * whether a benchmark waits on Node or on the server.
  */
 export function serverCpuMs(dataDir: string): number {
-  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
-  if (!existsSync(pidFile)) return 0;
-  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .map(Number)
-    .filter((p) => p > 0);
   let ticks = 0;
-  for (const pid of [postmaster, ...children]) {
+  for (const pid of serverPids(dataDir)) {
     try {
       // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

@@ -6,12 +6,13 @@
  * the same for that code in the same run (its store may be in-process: then it is one process).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
+import { serverPids } from './bench-store.ts';
 import { BENCH_SECRET, BENCH_TOKEN, serveUsher, stopUsher } from './usher-process.ts';
 
 const SECRET = BENCH_SECRET;
@@ -26,18 +27,6 @@ function pssKb(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-/** The postmaster of a data dir and every process it forked. */
-function serverPids(dataDir: string): number[] {
-  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
-  if (!existsSync(pidFile)) return [];
-  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .map(Number)
-    .filter((p) => p > 0);
-  return [postmaster, ...children];
 }
 
 function memoryMb(usher: ChildProcess, dataDir: string): { usher: number; postgres: number; total: number } {

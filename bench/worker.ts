@@ -113,7 +113,6 @@ async function run(
 }
 
 const server = await benchServer();
-
 try {
   const items = bookings(EVENTS);
   const base = await run(await server.fresh(), 0, items);
