@@ -28,6 +28,14 @@ export class EjectionSearch {
    * (it runs at each node; a clinic day has thousands of bookings and a search touches dozens).
    */
   #touched = new Set<string>();
+  /**
+   * Each queued booking's options, room by room, with the room's version when worked out (a search
+   * node asks them for every queued booking and every room it may use; between two nodes only the
+   * rooms the last step placed in or ejected from change). An option depends only on the room's
+   * stays: who overlaps, whether they may move (placed by this search means placed in that room, a
+   * version ago) and whether they moved already (they are in this room, not their own).
+   */
+  readonly #optionCache = new Map<string, { versions: number[]; options: (Option | null)[] }>();
   #limit = 0;
   #overBudget = Number.POSITIVE_INFINITY;
   #dropsWouldHelp = false;
@@ -74,6 +82,7 @@ export class EjectionSearch {
     for (const [uid, room] of [...index.placement]) if (snapshot.get(uid) !== room) index.remove(uid);
     for (const [uid, room] of snapshot) if (index.placement.get(uid) !== room) index.place(uid, room);
     this.#inSearch.clear();
+    this.#optionCache.clear();
   }
 
   /** The optimum over (drops, moves), or false when the node limit is reached first. */
@@ -111,35 +120,57 @@ export class EjectionSearch {
     return !b.frozen && !b.pinned && !this.#inSearch.has(uid);
   }
 
+  /** The rooms `uid` could go into now, in the order of `allowed` (fresh objects: #ordered sorts and annotates them). */
   #options(uid: string): Option[] {
     const index = this.#index;
-    const need = index.bookings.get(uid)!.need;
+    const rooms = this.#allowed(uid);
+    let cached = this.#optionCache.get(uid);
+    if (!cached) {
+      cached = { versions: rooms.map(() => -1), options: rooms.map(() => null) };
+      this.#optionCache.set(uid, cached);
+    }
     const out: Option[] = [];
-    for (const name of this.#allowed(uid)) {
-      const room = index.rooms.get(name)!;
-      const ejects = index.occupants(name, occupancy(need, room), uid);
-      if (!ejects.every((e) => this.#movable(e))) continue;
-      const orig = this.#original.get(uid);
-      // Ejecting a booking that has moved already (a displaced one, settled by an earlier pass) adds no
-      // move: Cal.com is told once, wherever it ends up.
-      const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.filter((e) => !this.#movedAlready(e)).length;
-      out.push({ room: name, ejects, cost });
+    for (let i = 0; i < rooms.length; i++) {
+      const name = rooms[i]!;
+      const version = index.versionOf(name);
+      if (cached.versions[i] !== version) {
+        cached.options[i] = this.#option(uid, name);
+        cached.versions[i] = version;
+      }
+      const o = cached.options[i];
+      if (o) out.push({ room: o.room, ejects: o.ejects, cost: o.cost });
     }
     return out;
   }
 
-  /** The chosen booking's options in the order they are tried: fewest moves, then the soft cost. */
-  #ordered(uid: string, options: Option[]): Option[] {
+  #option(uid: string, name: string): Option | null {
     const index = this.#index;
     const need = index.bookings.get(uid)!.need;
-    for (const o of options) o.soft = index.softCost(need, index.rooms.get(o.room)!).cost;
-    return options.sort((a, b) => a.cost - b.cost || a.soft! - b.soft!);
+    const ejects = index.occupants(name, occupancy(need, index.rooms.get(name)!), uid);
+    if (!ejects.every((e) => this.#movable(e))) return null;
+    const orig = this.#original.get(uid);
+    // Ejecting a booking that has moved already (a displaced one, settled by an earlier pass) adds no
+    // move: Cal.com is told once, wherever it ends up.
+    const cost = (orig !== undefined && orig !== name ? 1 : 0) + ejects.filter((e) => !this.#movedAlready(e)).length;
+    return { room: name, ejects, cost };
+  }
+
+  /** The chosen booking's options in the order they are tried: fewest moves, then the soft cost; those over the budget last. */
+  #ordered(uid: string, options: Option[], maxCost: number): Option[] {
+    const index = this.#index;
+    const need = index.bookings.get(uid)!.need;
+    // Options over the budget are never tried (only their cost is looked at): no soft cost for them.
+    const within = options.filter((o) => o.cost <= maxCost);
+    for (const o of within) o.soft = index.softCost(need, index.rooms.get(o.room)!).cost;
+    within.sort((a, b) => a.cost - b.cost || a.soft! - b.soft!);
+    return [...within, ...options.filter((o) => o.cost > maxCost)];
   }
 
   #search(queue: string[], budget: number, drops: number): boolean {
     if (++this.nodes > this.#limit) throw new SearchAborted();
     if (queue.length === 0) return true;
     const index = this.#index;
+    const moves = this.moves();
     let pickAt = 0;
     let pickOptions: Option[] | undefined;
     for (let i = 0; i < queue.length; i++) {
@@ -152,8 +183,8 @@ export class EjectionSearch {
     }
     const uid = queue[pickAt]!;
     const rest = queue.filter((_, i) => i !== pickAt);
-    const base = this.moves() - (this.#original.get(uid) !== undefined ? 1 : 0);
-    for (const o of this.#ordered(uid, pickOptions!)) {
+    const base = moves - (this.#original.get(uid) !== undefined ? 1 : 0);
+    for (const o of this.#ordered(uid, pickOptions!, budget - base)) {
       const after = base + o.cost;
       if (after > budget) {
         this.#overBudget = Math.min(this.#overBudget, after);

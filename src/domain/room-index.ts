@@ -18,6 +18,17 @@ interface Stay {
 
 const HOUR = 3_600_000;
 
+/** A doctor's day around one booking, as RoomIndex.softCost weighs it (see #doctorAround). */
+interface DoctorAround {
+  need: RoomNeed;
+  /** RoomIndex's change count when it was read: stale once anything moved. */
+  changes: number;
+  day: string;
+  before: string | undefined;
+  after: string | undefined;
+  floors: Set<number>;
+}
+
 /** Local calendar day of an instant, cached per hour (Intl is slow and days change on hour boundaries). */
 export class DayKeys {
   readonly #timeZone: string;
@@ -55,6 +66,12 @@ export class RoomIndex {
   readonly #stays = new Map<string, Stay[]>();
   readonly #doctorDay = new Map<string, Set<string>>();
   readonly #roomDayMinutes = new Map<string, number>();
+  /** Changes to each room's stays: what a planner derived from a room stays true while it is the same. */
+  readonly #roomVersion = new Map<string, number>();
+  /** Any change at all (a booking placed, removed, added or dropped). */
+  #changes = 0;
+  /** The last booking's doctor's day as softCost read it, kept while nothing changed (one per room otherwise). */
+  #doctorMemo: DoctorAround | undefined;
 
   constructor(world: PlanningWorld) {
     this.rooms = new Map(world.rooms.map((r) => [r.name, r]));
@@ -71,6 +88,7 @@ export class RoomIndex {
 
   /** A booking joins the world (in its room, if it has one this index knows). */
   add(b: PlannedBooking): void {
+    this.#changes++;
     this.bookings.set(b.need.uid, b);
     if (b.need.doctor) {
       const key = `${b.need.doctor}|${this.days.of(b.need.start)}`;
@@ -88,6 +106,7 @@ export class RoomIndex {
   drop(uid: string): void {
     const b = this.bookings.get(uid);
     if (!b) return;
+    this.#changes++;
     this.remove(uid);
     if (b.need.doctor) this.#doctorDay.get(`${b.need.doctor}|${this.days.of(b.need.start)}`)?.delete(uid);
     this.bookings.delete(uid);
@@ -103,6 +122,7 @@ export class RoomIndex {
     const stay = { uid, from: booking.need.start, to: booking.need.end + room.cleaningMinutes * 60_000 };
     this.#stays.get(roomName)!.push(stay);
     this.placement.set(uid, roomName);
+    this.#changed(roomName);
     const dayKey = `${roomName}|${this.days.of(booking.need.start)}`;
     this.#roomDayMinutes.set(dayKey, (this.#roomDayMinutes.get(dayKey) ?? 0) + (booking.need.end - booking.need.start) / 60_000);
   }
@@ -114,9 +134,20 @@ export class RoomIndex {
     const at = stays.findIndex((s) => s.uid === uid);
     if (at >= 0) stays.splice(at, 1);
     this.placement.delete(uid);
+    this.#changed(roomName);
     const booking = this.bookings.get(uid)!;
     const dayKey = `${roomName}|${this.days.of(booking.need.start)}`;
     this.#roomDayMinutes.set(dayKey, (this.#roomDayMinutes.get(dayKey) ?? 0) - (booking.need.end - booking.need.start) / 60_000);
+  }
+
+  #changed(roomName: string): void {
+    this.#changes++;
+    this.#roomVersion.set(roomName, (this.#roomVersion.get(roomName) ?? 0) + 1);
+  }
+
+  /** Moves on whenever a booking is placed in or removed from the room. */
+  versionOf(roomName: string): number {
+    return this.#roomVersion.get(roomName) ?? 0;
   }
 
   /** Bookings in `room` whose stay overlaps [from, to). */
@@ -135,30 +166,18 @@ export class RoomIndex {
     const w = this.weights;
     let cost = 0;
     const preferences: string[] = [];
-    const day = this.days.of(need.start);
+    const doctor = this.#doctorAround(need);
+    const day = doctor.day;
     if (need.doctor) {
-      const mates = this.#doctorDay.get(`${need.doctor}|${day}`);
-      let before: { end: number; room: string } | undefined;
-      let after: { start: number; room: string } | undefined;
-      let sameFloor = false;
-      for (const uid of mates ?? []) {
-        if (uid === need.uid) continue;
-        const where = this.placement.get(uid);
-        if (!where) continue;
-        const other = this.bookings.get(uid)!.need;
-        if (other.end <= need.start && (!before || other.end > before.end)) before = { end: other.end, room: where };
-        if (other.start >= need.end && (!after || other.start < after.start)) after = { start: other.start, room: where };
-        if (this.rooms.get(where)?.floor === room.floor) sameFloor = true;
-      }
-      if (before?.room === room.name) {
+      if (doctor.before === room.name) {
         cost -= w.sameRoom;
         preferences.push('doctor.same_room_as_previous');
       }
-      if (after?.room === room.name) {
+      if (doctor.after === room.name) {
         cost -= w.sameRoom;
         preferences.push('doctor.same_room_as_next');
       }
-      if (sameFloor) {
+      if (doctor.floors.has(room.floor)) {
         cost -= w.sameFloor;
         preferences.push('doctor.same_floor');
       }
@@ -174,5 +193,32 @@ export class RoomIndex {
     }
     cost += ((this.#roomDayMinutes.get(`${room.name}|${day}`) ?? 0) / 60) * w.balancePerHour;
     return { cost, preferences };
+  }
+
+  /**
+   * The rooms of the doctor's appointments just before and just after `need` that day, and the
+   * floors the doctor works on. The same for every room softCost weighs for one booking: a planner
+   * weighing 300 rooms asks it once, not 300 times.
+   */
+  #doctorAround(need: RoomNeed): DoctorAround {
+    const memo = this.#doctorMemo;
+    if (memo && memo.need === need && memo.changes === this.#changes) return memo;
+    const day = this.days.of(need.start);
+    let before: { end: number; room: string } | undefined;
+    let after: { start: number; room: string } | undefined;
+    const floors = new Set<number>();
+    for (const uid of need.doctor ? (this.#doctorDay.get(`${need.doctor}|${day}`) ?? []) : []) {
+      if (uid === need.uid) continue;
+      const where = this.placement.get(uid);
+      if (!where) continue;
+      const other = this.bookings.get(uid)!.need;
+      if (other.end <= need.start && (!before || other.end > before.end)) before = { end: other.end, room: where };
+      if (other.start >= need.end && (!after || other.start < after.start)) after = { start: other.start, room: where };
+      const floor = this.rooms.get(where)?.floor;
+      if (floor !== undefined) floors.add(floor);
+    }
+    const around = { need, changes: this.#changes, day, before: before?.room, after: after?.room, floors };
+    this.#doctorMemo = around;
+    return around;
   }
 }
