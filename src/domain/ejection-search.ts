@@ -170,14 +170,23 @@ export class EjectionSearch {
     if (++this.nodes > this.#limit) throw new SearchAborted();
     if (queue.length === 0) return true;
     const index = this.#index;
+    // Branch on the booking with the fewest options within the budget (then the fewest at all). Every
+    // plan puts it somewhere or drops it, so any choice keeps the search exact; this one meets a
+    // booking that cannot be placed within the budget at once, instead of after trying every
+    // combination of the others' rooms (the re-plan of seeds 7 and 20 ran out of nodes that way).
     const moves = this.moves();
     let pickAt = 0;
     let pickOptions: Option[] | undefined;
+    let pickFitting = 0;
     for (let i = 0; i < queue.length; i++) {
       const opts = this.#options(queue[i]!);
-      if (!pickOptions || opts.length < pickOptions.length) {
+      const base = moves - (this.#original.get(queue[i]!) !== undefined ? 1 : 0);
+      let fitting = 0;
+      for (const o of opts) if (base + o.cost <= budget) fitting++;
+      if (!pickOptions || fitting < pickFitting || (fitting === pickFitting && opts.length < pickOptions.length)) {
         pickAt = i;
         pickOptions = opts;
+        pickFitting = fitting;
         if (opts.length === 0) break;
       }
     }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { blockBusiestRoom, generateClinic } from '../../test/clinic-generator.ts';
 import { exactReplan } from '../../test/exact-rooms.ts';
 import type { PlanningWorld } from './room-index.ts';
-import { occupancy, overlaps, staticRuleFailure } from './room-model.ts';
+import { occupancy, overlaps, staticRuleFailure, type PlannedBooking } from './room-model.ts';
 import { replanRooms, type ReplanResult } from './replan-rooms.ts';
 
 function finalRooms(world: PlanningWorld, result: ReplanResult): Map<string, string | undefined> {
@@ -101,6 +101,46 @@ describe('re-planning rooms after a block', () => {
         expect(staged.movedCount, `seed ${seed}: moves`).toBeLessThanOrEqual(joint.movedCount);
     }
     expect(withWaiting, 'some days have bookings waiting before the block').toBeGreaterThan(0);
+  });
+
+  it('finds the booking that needs another to make way before trying every room of the easy ones (small node budget)', () => {
+    const H = 3_600_000;
+    const room = (name: string) => ({ name, floor: 1, building: 'N', equipment: [], cleaningMinutes: 0, active: true });
+    const at = (uid: string, from: number, to: number, where: string, more: Partial<PlannedBooking> = {}): PlannedBooking => ({
+      need: { uid, start: from * H, end: to * H, equipment: [], preferredRooms: [] },
+      room: where,
+      frozen: false,
+      pinned: false,
+      ...more,
+    });
+    const world: PlanningWorld = {
+      timeZone: 'UTC',
+      weights: { sameRoom: 0, preferred: 0, sameFloor: 0, surplusPerItem: 0, balancePerHour: 0 },
+      rooms: ['R1', 'R2', 'R3', 'R4', 'R5', 'R6', 'R7', 'Z'].map(room),
+      blocks: [{ id: 1, room: 'Z', from: 0, to: 24 * H, reason: 'flood' }],
+      bookings: [
+        // Eight displaced bookings at eight different hours, each with its doctor's three free rooms.
+        ...Array.from({ length: 8 }, (_, k) => {
+          const b = at(`easy${k}`, 12 + k, 13 + k, 'Z');
+          return { ...b, need: { ...b.need, allowedRooms: ['R1', 'R2', 'R3'] } };
+        }),
+        // Every room is taken during part of 10:00–11:00: R1–R6 from 10:30 by bookings that could
+        // move to R7, R7 until 10:30 by one that may not move.
+        ...['R1', 'R2', 'R3', 'R4', 'R5', 'R6'].map((r) => at(`half-${r}`, 10.5, 11.5, r)),
+        at('frozen-R7', 10, 10.5, 'R7', { frozen: true }),
+        at('needs-way', 10, 11, 'Z'),
+      ],
+    };
+    // Within the budget (every displaced booking moves, nobody else) only the easy ones have rooms:
+    // 3^8 ways to place them, none of which helps the last one.
+    const result = replanRooms(world, { directNodes: 500, quickSearchNodes: 500, searchNodes: 2_000, sweepMaxRooms: 0 });
+    checkHardRules(world, result);
+    expect(result.method).toBe('search');
+    expect(result.unassigned).toEqual([]);
+    expect(result.movedCount).toBe(10);
+    const made = result.moves.filter((m) => m.why === 'made_way');
+    expect(made).toEqual([expect.objectContaining({ to: 'R7', detail: { forBooking: 'needs-way' } })]);
+    expect(result.nodes).toBeLessThan(100);
   });
 
   it('explains each move: displaced by the block, made way for another booking, or found no room', () => {
