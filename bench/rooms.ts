@@ -74,24 +74,45 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
   );
 }
 
-// 2. Re-plan after a block on a busy clinic day.
+// 2. Re-plan after a block on a busy clinic day. BENCH_BASELINE=<dir of another Usher checkout>: that
+// checkout's planner runs on the same days in this process too ("today's" plans and times).
 {
+  const baseline: typeof replanRooms | undefined = process.env.BENCH_BASELINE
+    ? (await import(`${process.env.BENCH_BASELINE}/src/domain/replan-rooms.ts`)).replanRooms
+    : undefined;
+  const baselineTimes: number[] = [];
+  const worseThanBaseline: number[] = [];
   const times: number[] = [];
   const jointTimes: number[] = [];
   const worse: number[] = [];
   const greedyTimes: number[] = [];
   const rows: string[] = [];
-  for (let seed = 1; seed <= 20; seed++) {
-    const { world, block } = blockBusiestRoom(
+  // One day first, not counted, so that the first measured day does not pay for compiling the
+  // planner (a running server has planned before).
+  const day = (seed: number) =>
+    blockBusiestRoom(
       generateClinic(seed, { rooms: 300, bookings: 3000, days: 1, doctors: 150, frozenShare: 0.05, pinnedShare: 0.02 }),
       seed,
       8,
     );
+  replanRooms(day(21).world);
+  baseline?.(day(21).world);
+  for (let seed = 1; seed <= 20; seed++) {
+    const { world, block } = day(seed);
     const t = performance.now();
     const r = replanRooms(world);
     times.push(performance.now() - t);
-    // Baseline in the same run: the plan as it was before the staged pass (waiting bookings in the
-    // joint search at any size), which the staged plan must never be worse than.
+    // In the same run: the joint plan (waiting bookings in the one search at any size), as it was
+    // before the staged pass.
+    let before = '';
+    if (baseline) {
+      const b0 = performance.now();
+      const b = baseline(world);
+      baselineTimes.push(performance.now() - b0);
+      if (r.unassigned.length > b.unassigned.length || (r.unassigned.length === b.unassigned.length && r.movedCount > b.movedCount))
+        worseThanBaseline.push(seed);
+      before = `; baseline: moved ${b.movedCount}, unassigned ${b.unassigned.length} (${b.method})`;
+    }
     const j0 = performance.now();
     const joint = replanRooms(world, { jointMaxRooms: Number.POSITIVE_INFINITY });
     jointTimes.push(performance.now() - j0);
@@ -118,17 +139,21 @@ function newNeeds(n: number, seed: number, days: number): RoomNeed[] {
     greedyTimes.push(performance.now() - g0);
     const waiting = world.bookings.filter((b) => !b.room).length;
     rows.push(
-      `   seed ${seed}: displaced ${displaced.length}, waiting ${waiting}; moved ${r.movedCount}, unassigned ${r.unassigned.length} (${r.method}) — joint: moved ${joint.movedCount}, unassigned ${joint.unassigned.length} (${joint.method}); greedy placed ${greedyPlaced}/${displaced.length}`,
+      `   seed ${seed}: displaced ${displaced.length}, waiting ${waiting}; moved ${r.movedCount}, unassigned ${r.unassigned.length} (${r.method}, ${times.at(-1)!.toFixed(0)} ms) — joint: moved ${joint.movedCount}, unassigned ${joint.unassigned.length} (${joint.method})${before}; greedy placed ${greedyPlaced}/${displaced.length}`,
     );
   }
   console.log('2. re-plan after blocking the busiest room for 8 h, 300 rooms × 3,000 bookings, 20 days');
   for (const row of rows) console.log(row);
   console.log(
-    `   re-plan p50 ${ms(pct(times, 50))}, p99/max ${ms(pct(times, 100))}; joint (before) p50 ${ms(pct(jointTimes, 50))}, max ${ms(pct(jointTimes, 100))}; greedy baseline p50 ${ms(pct(greedyTimes, 50))}, max ${ms(pct(greedyTimes, 100))}`,
+    `   re-plan p50 ${ms(pct(times, 50))}, p99/max ${ms(pct(times, 100))}; joint p50 ${ms(pct(jointTimes, 50))}, max ${ms(pct(jointTimes, 100))}; greedy baseline p50 ${ms(pct(greedyTimes, 50))}, max ${ms(pct(greedyTimes, 100))}`,
   );
   console.log(
     `   plans worse than the joint one (more unassigned, or as many and more moves): ${worse.length ? worse.join(', ') : 'none'}`,
   );
+  if (baseline)
+    console.log(
+      `   baseline (${process.env.BENCH_BASELINE}) p50 ${ms(pct(baselineTimes, 50))}, p99/max ${ms(pct(baselineTimes, 100))}; plans worse than the baseline's: ${worseThanBaseline.length ? worseThanBaseline.join(', ') : 'none'}`,
+    );
 }
 
 // 3. Small clinics against the exact MIP.
