@@ -99,6 +99,26 @@ async function run<R extends Row>(
   }
 }
 
+/**
+ * Statements a transaction sends in one go (a batch's writes with later(), then the read that
+ * follows them; BEGIN and the first read) leave in one socket write instead of one each: the
+ * connection's socket is corked until the code that sent them has run to its next wait (pg corks
+ * each statement's own messages the same way). Returns the function to call before each send.
+ */
+function holdWrites(client: pg.PoolClient): () => void {
+  const socket = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  let held = false;
+  return () => {
+    if (held || !socket?.cork || !socket.uncork) return;
+    socket.cork();
+    held = true;
+    process.nextTick(() => {
+      held = false;
+      socket.uncork!();
+    });
+  };
+}
+
 export async function openPostgres(connectionString: string, options: { kind?: StoreKind; maxConnections?: number } = {}): Promise<Db> {
   const maxConnections = options.maxConnections ?? 10;
   // Pipelined (pg's `pipeline`): statements issued before the last one answered go out at once
@@ -121,6 +141,7 @@ export async function openPostgres(connectionString: string, options: { kind?: S
     },
     async transaction(fn) {
       const client = await pool.connect();
+      const hold = holdWrites(client);
       // Statements sent without waiting (BEGIN, later()); the first failure among them is the
       // transaction's real error — the statements behind it only say the transaction is aborted.
       const inFlight: Promise<void>[] = [];
@@ -141,9 +162,11 @@ export async function openPostgres(connectionString: string, options: { kind?: S
         if (failed) throw failed.error;
       };
       try {
+        hold();
         send(client.query('begin'));
         const value = await fn({
           async query(sql, params) {
+            hold();
             try {
               return await run(client, sql, params, false);
             } catch (error) {
@@ -155,12 +178,14 @@ export async function openPostgres(connectionString: string, options: { kind?: S
             await client.query(sql);
           },
           later(sql, params) {
+            hold();
             send(run(client, sql, params, false));
           },
           settle,
         });
         // COMMIT goes out behind the writes still in flight; if one failed, the server ends the
         // transaction with a rollback instead, and its error is thrown here.
+        hold();
         const [settled, committed] = await Promise.allSettled([settle(), client.query('commit')]);
         if (settled.status === 'rejected') throw settled.reason;
         if (committed.status === 'rejected') throw committed.reason;
