@@ -16,12 +16,12 @@ export const periods: readonly Period[] = ['day', 'week', 'month'];
  * when the clocks change.
  */
 export function periodBounds(at: Date, period: Period, timeZone: string): { from: Date; to: Date } {
+  if (period === 'day') {
+    const { from, to } = dayBounds(at.getTime(), timeZone);
+    return { from: new Date(from), to: new Date(to) };
+  }
   const local = new TZDate(at.getTime(), timeZone);
   switch (period) {
-    case 'day': {
-      const from = startOfDay(local);
-      return { from: new Date(+from), to: new Date(+addDays(from, 1)) };
-    }
     case 'week': {
       const from = startOfWeek(local, { weekStartsOn: 1 });
       return { from: new Date(+from), to: new Date(+addWeeks(from, 1)) };
@@ -31,6 +31,26 @@ export function periodBounds(at: Date, period: Period, timeZone: string): { from
       return { from: new Date(+from), to: new Date(+addMonths(from, 1)) };
     }
   }
+}
+
+const QUARTER_HOUR = 900_000;
+const dayCache = new Map<string, { from: number; to: number }>();
+
+/**
+ * The local day around an instant, kept per time zone and quarter hour (every zone's offset, and so
+ * every day's start, is a whole number of quarter hours; room-index.ts DayKeys relies on the same):
+ * a worker asks it three times per room decision, and each TZDate computation costs ~30 µs.
+ */
+function dayBounds(at: number, timeZone: string): { from: number; to: number } {
+  const key = `${timeZone}|${Math.floor(at / QUARTER_HOUR)}`;
+  let bounds = dayCache.get(key);
+  if (!bounds) {
+    const from = startOfDay(new TZDate(at, timeZone));
+    bounds = { from: +from, to: +addDays(from, 1) };
+    if (dayCache.size >= 10_000) dayCache.clear();
+    dayCache.set(key, bounds);
+  }
+  return bounds;
 }
 
 /** The local calendar date (YYYY-MM-DD) of an instant in a time zone. */
