@@ -107,7 +107,12 @@ try {
     const port = 3911 + i;
     const child = target.root
       ? start(
-          ['bin/usher.mjs', 'serve'],
+          // BENCH_CPU_PROFILE=<dir>: each Usher writes a CPU profile of its whole run there on exit.
+          [
+            ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []),
+            'bin/usher.mjs',
+            'serve',
+          ],
           {
             PORT: String(port),
             USHER_DATA_DIR: join(dir, `data-${i}`),
