@@ -193,14 +193,7 @@ export class Worker {
         if (isolate) await trx.query('savepoint inbox_event');
         // Isolated, each event gets its own handle on the transaction: what a handler remembers per
         // transaction (the planning locks it holds, store/rooms.ts) its savepoint's rollback gives back.
-        const eventTrx: Queryable = isolate
-          ? {
-              query: (sql, params) => trx.query(sql, params),
-              exec: (sql) => trx.exec(sql),
-              ...(trx.later ? { later: (sql: string, params?: readonly unknown[]) => trx.later!(sql, params) } : {}),
-              ...(trx.settle ? { settle: () => trx.settle!() } : {}),
-            }
-          : trx;
+        const eventTrx: Queryable = isolate ? { ...trx } : trx;
         try {
           const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx: eventTrx, inboxEvent: event, now, stored: new Map() });
           // Isolated, the event's writes sent without waiting (Queryable.later) must have succeeded

@@ -412,6 +412,41 @@ describe('the days a process keeps', () => {
     expect([...index.placement]).toEqual([['moving', '2A']]);
   });
 
+  it("follow a write whose day changes are read without waiting — unless the write's transaction rolled back first", async () => {
+    const stay = (uid: string) => {
+      const from = new Date(Date.UTC(2026, 11, 1, 9));
+      return {
+        stay: { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false },
+        booking: undefined,
+        planned: undefined,
+      };
+    };
+    const later = () => {
+      let answer: (changes: { day: number; generation: string; previous: string }[]) => void = () => {};
+      const changes = new Promise<{ day: number; generation: string; previous: string }[]>((resolve) => {
+        answer = resolve;
+      });
+      return { changes, answer: () => answer([{ day: utcDay(1), generation: '2', previous: '1' }]) };
+    };
+    const cache = new RoomDayCache();
+    cache.at('7');
+    keep(cache, 1, 0);
+    const read = later();
+    cache.follow('mine', stay('mine'), read.changes);
+    read.answer();
+    await cache.caughtUp();
+    expect([...dayAt(cache, 1, '2')!.stays.keys()]).toEqual(['mine']);
+
+    // Rolled back before its read came: the day kept again since must not take the write.
+    const undone = later();
+    cache.follow('undone', stay('undone'), undone.changes);
+    cache.forgetAll();
+    keep(cache, 1, 0);
+    undone.answer();
+    await cache.caughtUp();
+    expect(dayAt(cache, 1, '1')?.stays.size).toBe(0);
+  });
+
   it('are bounded by stays, forgetting the least recently used day first', () => {
     const cache = new RoomDayCache();
     cache.at('7');

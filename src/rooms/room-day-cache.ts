@@ -74,6 +74,8 @@ export class RoomDayCache {
   #rooms: RoomRecord[] | undefined;
   readonly #days = new Map<number, KeptDay>();
   #stays = 0;
+  #forgets = 0;
+  #following: Promise<void> = Promise.resolve();
   /** Whether rooms were in service when last read: only a hint, for skipping a question before the lock. */
   hadActiveRooms = false;
 
@@ -85,8 +87,32 @@ export class RoomDayCache {
     return false;
   }
 
+  /**
+   * Applies this process's own write (wrote) once the day changes it made are read — a read sent
+   * behind the write without waiting for it (Queryable.soon), so a decision costs no round trip for
+   * it. caughtUp() waits for every such write to be applied; one whose read fails, or that a
+   * forgetAll overtook (its transaction rolled back meanwhile), forgets or is dropped instead.
+   */
+  follow(uid: string, placed: ChoiceStay | undefined, changes: Promise<readonly DayChange[]>): void {
+    const at = this.#forgets;
+    this.#following = this.#following
+      .then(() => changes)
+      .then(
+        (read) => {
+          if (this.#forgets === at) this.wrote(uid, placed, read);
+        },
+        () => this.forgetAll(),
+      );
+  }
+
+  /** Resolves once every write handed to follow() is applied (or dropped): before a choice reads a day. */
+  caughtUp(): Promise<void> {
+    return this.#following;
+  }
+
   /** Forgets every room and day (a transaction that used them rolled back part of itself). */
   forgetAll(): void {
+    this.#forgets++;
     this.#rooms = undefined;
     this.#days.clear();
     this.#stays = 0;

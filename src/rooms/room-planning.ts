@@ -380,6 +380,7 @@ export async function assignBooking(
   let locked = choiceWindow(deps, b, cache?.rooms);
   await lockRoomPlanning(trx, [locked]);
   let plan = await readRoomPlan(trx, b.uid, planDays(locked));
+  await cache?.caughtUp();
   if (!plan.anyActive) {
     if (cache) cache.hadActiveRooms = false;
     return { outcome: 'not_needed' };
@@ -418,7 +419,8 @@ export async function assignBooking(
   const follow = async (stay: PlacedStay | undefined) => {
     if (!cache) return;
     const touched = [...(existing ? planDays(existing) : []), ...planDays({ from: b.start, to: stay?.to ?? b.end })];
-    cache.wrote(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), await dayChanges(trx, [...new Set(touched)]));
+    // Read behind the write without waiting (the next choice waits for it: caughtUp below).
+    cache.follow(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), dayChanges(trx, [...new Set(touched)]));
   };
   const cause = options.cause ?? (outgrown?.code === 'room.too_small' ? 'seats_taken' : outgrown ? 'room_unfit' : 'booking');
   if (choice.outcome === 'assigned') {

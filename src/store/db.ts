@@ -18,7 +18,12 @@ export interface Queryable {
    * fails, the transaction does: the next statement, settle() or the commit throws its error.
    */
   later?(sql: string, params?: readonly unknown[]): void;
-  /** A transaction's only: waits for every write sent with later(); throws the first that failed. */
+  /**
+   * A transaction's only: sends a read and goes on at once; its answer comes when awaited (the
+   * statements sent after it are answered after it). Fails the transaction as later() does.
+   */
+  soon?<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** A transaction's only: waits for every write sent with later() or soon(); throws the first that failed. */
   settle?(): Promise<void>;
 }
 
@@ -180,6 +185,12 @@ export async function openPostgres(connectionString: string, options: { kind?: S
           later(sql, params) {
             hold();
             send(run(client, sql, params, false));
+          },
+          soon<R extends Row = Row>(sql: string, params?: readonly unknown[]) {
+            hold();
+            const answer = run<R>(client, sql, params, false);
+            send(answer);
+            return answer;
           },
           settle,
         });

@@ -49,6 +49,22 @@ describe.each(storeKinds)('store on %s', (kind) => {
     });
     expect(seen).toBe(2);
     expect(await count()).toBe(2);
+    // A read sent without waiting (soon) is answered in order, and one that fails, never awaited,
+    // fails the transaction all the same (a commit would end it as a rollback without saying so).
+    const [before, after] = await store.db.transaction(async (trx) => {
+      const first = trx.soon!<{ n: number }>('select count(*)::int as n from later_probe where id > $1', [0]);
+      insert(trx, 5);
+      const second = trx.soon!<{ n: number }>('select count(*)::int as n from later_probe where id > $1', [0]);
+      return [(await first).rows[0]!.n, (await second).rows[0]!.n];
+    });
+    expect([before, after]).toEqual([2, 3]);
+    await expect(
+      store.db.transaction(async (trx) => {
+        void trx.soon!('select 1 / ($1::int - 1)', [1]).catch(() => {});
+        insert(trx, 6);
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await count()).toBe(3);
   });
 
   it('runs a statement prepared before a migration changed its table after it, on every connection', async () => {
