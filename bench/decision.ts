@@ -9,7 +9,7 @@
  * CPU profile of the measured 300-room decisions.
  */
 import { loadConfig } from '../src/config.ts';
-import { recordBookingState } from '../src/jobs/handle-event.ts';
+import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { roomBatchHooks, roomEventHandler } from '../src/rooms/room-events.ts';
@@ -75,7 +75,7 @@ async function run(
       clock: { now: () => now },
       log: createLogger('silent'),
       eventHandlers: [recordBookingState, roomEventHandler(deps)],
-      batchHooks: roomBatchHooks(deps),
+      batchHooks: [roomBatchHooks(deps), bookingBatchHooks],
       jobHandlers: {},
       pollIntervalMs: 50,
       batchSize,

@@ -8,8 +8,9 @@
  */
 import { loadConfig } from '../src/config.ts';
 import { automationEventHandler } from '../src/automations/automation-dispatch.ts';
+import { lifecycleBatchHooks } from '../src/gate/credit-lifecycle.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
-import { recordBookingState } from '../src/jobs/handle-event.ts';
+import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
@@ -79,7 +80,7 @@ async function run(
       automationEventHandler(config.automations, 8),
     ],
     jobHandlers: {},
-    batchHooks: roomBatchHooks(deps),
+    batchHooks: [roomBatchHooks(deps), bookingBatchHooks, lifecycleBatchHooks],
     pollIntervalMs: 50,
     backoffBaseSeconds: 1,
     backoffMaxSeconds: 10,

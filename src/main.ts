@@ -12,7 +12,7 @@ import { buildApp } from './http/app.ts';
 import { localOperations, operationDeps } from './operations/local-operations.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
-import { recordBookingState } from './jobs/handle-event.ts';
+import { bookingBatchHooks, recordBookingState } from './jobs/handle-event.ts';
 import { seriesCheckHandler } from './jobs/series-check.ts';
 import { PeriodicTask } from './jobs/periodic-task.ts';
 import { Worker } from './jobs/worker.ts';
@@ -26,6 +26,7 @@ import { openStore, type OpenedStore } from './store/open-store.ts';
 import { feedDifferences, reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
+import { lifecycleBatchHooks } from './gate/credit-lifecycle.ts';
 import { roomBatchHooks, roomEventHandler } from './rooms/room-events.ts';
 import { renderFeed } from './insights/calendar-feed.ts';
 import { bookingPresenter } from './rooms/room-board.ts';
@@ -122,7 +123,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       },
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
-      batchHooks: roomBatchHooks(rooms),
+      batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, lifecycleBatchHooks],
       ingestBusy: () => inbox.busy,
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import type { GateDeps } from '../src/gate/decide-request.ts';
-import { recordBookingState, type EventHandler } from '../src/jobs/handle-event.ts';
-import { Worker, type WorkerOptions } from '../src/jobs/worker.ts';
+import { lifecycleBatchHooks } from '../src/gate/credit-lifecycle.ts';
+import { bookingBatchHooks, recordBookingState, type BatchHooks, type EventHandler } from '../src/jobs/handle-event.ts';
+import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { bookingPayload, envelopeBody, type PayloadBooking } from '../src/sandbox/payloads.ts';
 import { insertInboxEvents } from '../src/store/inbox.ts';
@@ -29,13 +30,7 @@ export class EventPipeline {
   readonly clock: FakeClock;
   readonly worker: Worker;
 
-  constructor(
-    db: Db,
-    deps: GateDeps,
-    clock = new FakeClock(),
-    extraHandlers: EventHandler[] = [],
-    batchHooks?: WorkerOptions['batchHooks'],
-  ) {
+  constructor(db: Db, deps: GateDeps, clock = new FakeClock(), extraHandlers: EventHandler[] = [], roomHooks?: BatchHooks) {
     this.db = db;
     this.clock = clock;
     this.worker = new Worker({
@@ -43,7 +38,8 @@ export class EventPipeline {
       clock,
       log: createLogger('silent'),
       eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
-      ...(batchHooks ? { batchHooks } : {}),
+      // As main.ts wires them: the rooms' days, then the bookings and the gate's reads.
+      batchHooks: [...(roomHooks ? [roomHooks] : []), bookingBatchHooks, lifecycleBatchHooks],
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,

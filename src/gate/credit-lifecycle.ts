@@ -1,16 +1,39 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { settleCancellation } from '../domain/credit-ledger.ts';
 import { isPhoneOnlyEmail } from '../domain/gate-policy.ts';
-import { storedBooking, type EventContext } from '../jobs/handle-event.ts';
+import { batchRead, fromBatch, storedBooking, type BatchHooks, type EventContext } from '../jobs/handle-event.ts';
 import type { Booking } from '../domain/booking.ts';
-import { getHold, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
+import { getHold, getHolds, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
-import { getGateRecord } from '../store/gate-decisions.ts';
+import { getGateRecord, getGateRecords, type GateRecord } from '../store/gate-decisions.ts';
 import { getMember, normaliseEmail } from '../store/members.ts';
 import type { GateDeps } from './decide-request.ts';
 import { withdrawGateCalls } from './gate-jobs.ts';
 
 type BookingEvent = Extract<CalEvent, { kind: 'booking' }>;
+
+/** The events followBookingLifecycle handles (gate-handler.ts). */
+const LIFECYCLE = new Set(['BOOKING_CREATED', 'BOOKING_RESCHEDULED', 'BOOKING_REJECTED', 'BOOKING_CANCELLED']);
+const HOLDS = batchRead<CreditHold | undefined>('credit_holds');
+const GATE_RECORDS = batchRead<GateRecord | undefined>('gate_decisions');
+
+/** The gate's part of a worker's batch: each lifecycle event's hold and gate record, read for all at once. */
+export const lifecycleBatchHooks: BatchHooks = {
+  async prepare(trx, events, reads) {
+    const uids = events.flatMap(({ parsed }) =>
+      parsed.outcome === 'event' &&
+      parsed.event.kind === 'booking' &&
+      LIFECYCLE.has(parsed.event.trigger) &&
+      reads.has(parsed.event.booking.uid)
+        ? [parsed.event.booking.uid]
+        : [],
+    );
+    if (uids.length === 0) return;
+    const [holds, gates] = await Promise.all([getHolds(trx, uids), getGateRecords(trx, uids)]);
+    reads.keep(HOLDS, new Map(uids.map((uid) => [uid, holds.get(uid)])));
+    reads.keep(GATE_RECORDS, new Map(uids.map((uid) => [uid, gates.get(uid)])));
+  },
+};
 
 /**
  * What Cal.com's later events mean for a booking's credits. Each step is guarded by the hold's
@@ -27,7 +50,7 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
   };
 
   // CONTRACT §1.3: the credits follow a reschedule to the new uid (no double charge).
-  if (event.rescheduleUid && !(await getHold(trx, uid))) {
+  if (event.rescheduleUid && !(await fromBatch(ctx, HOLDS, uid, () => getHold(trx, uid)))) {
     const moved = await transferHold(trx, event.rescheduleUid, uid, 'cal', now);
     if (moved)
       await log('credits', 'transferred', [{ code: 'credits.transferred.rescheduled', from: event.rescheduleUid, amount: moved.amount }]);
@@ -35,7 +58,10 @@ export async function followBookingLifecycle(event: BookingEvent, ctx: EventCont
   const booking = await storedBooking(ctx, uid);
   if (!booking) return;
   // Both asked at once: pipelined on the transaction's connection (db.ts).
-  const [hold, gate] = await Promise.all([getHold(trx, uid), getGateRecord(trx, uid)]);
+  const [hold, gate] = await Promise.all([
+    fromBatch(ctx, HOLDS, uid, () => getHold(trx, uid)),
+    fromBatch(ctx, GATE_RECORDS, uid, () => getGateRecord(trx, uid)),
+  ]);
 
   switch (booking.status) {
     case 'accepted': {

@@ -176,6 +176,45 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     expect(await balance()).toMatchObject({ available: 0, captured: 1 });
   });
 
+  it("handles a reschedule and the old booking's late cancellation in one worker batch as one after the other", async () => {
+    await member(1);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    const moved = session({
+      id: 1004,
+      start: new Date('2026-12-05T10:00:00Z'),
+      status: 'ACCEPTED',
+      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
+    });
+    // Both stored before the worker runs: one batch reads for both at once (BatchReads), and the
+    // old booking's hold, read before the reschedule moved it, must not be what the cancellation sees.
+    await cal.store('BOOKING_RESCHEDULED', moved);
+    await cal.store('BOOKING_CANCELLED', { ...b, status: 'CANCELLED' }, { extra: { cancelledBy: 'Ada@Clinic.example' } });
+    await cal.run();
+    expect(await getHold(store.db, moved.uid)).toMatchObject({ state: 'captured', amount: 1 });
+    expect(await getHold(store.db, b.uid)).toBeUndefined();
+    expect(await balance()).toMatchObject({ available: 0, captured: 1 });
+  });
+
+  it('captures the credit a reschedule moved when the new booking is accepted at once', async () => {
+    await member(1);
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    expect(await getHold(store.db, b.uid)).toMatchObject({ state: 'held' });
+    // The host moves the booking before it was confirmed; the new one is accepted at once. The
+    // event reads the new booking's hold twice: before the credit moves to it (none) and after.
+    const moved = session({
+      id: 1005,
+      start: new Date('2026-12-05T11:00:00Z'),
+      status: 'ACCEPTED',
+      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
+    });
+    await cal.deliver('BOOKING_RESCHEDULED', moved);
+    expect(await getHold(store.db, moved.uid)).toMatchObject({ state: 'captured', amount: 1 });
+    expect(await balance()).toMatchObject({ available: 0, held: 0, captured: 1 });
+  });
+
   it('respects a person who confirmed in Cal.com before Usher’s decline went out', async () => {
     await member(0);
     const b = session();

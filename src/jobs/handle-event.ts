@@ -1,16 +1,130 @@
-import { parseWebhook } from '../cal/parse-webhook.ts';
+import { parseWebhook, type ParsedWebhook } from '../cal/parse-webhook.ts';
 import { applyBookingEvent, applyMeetingEvent, markRescheduled, seatsLeftAfterMove } from '../domain/booking.ts';
 import type { CalEvent } from '../domain/booking-event.ts';
 import type { Booking } from '../domain/booking.ts';
-import { lockBooking, lockBookingAndSuccessor, saveBooking } from '../store/bookings.ts';
+import {
+  lockBooking,
+  lockBookingAndSuccessor,
+  lockBookingsAndSuccessors,
+  saveBooking,
+  type BookingAndSuccessor,
+} from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import type { InboxEvent } from '../store/inbox.ts';
+
+/** An inbox event as the worker read it: its stored body parsed once for the whole batch. */
+export interface BatchEvent {
+  inboxEvent: InboxEvent;
+  parsed: ParsedInbox;
+}
+
+export type ParsedInbox = ParsedWebhook | { outcome: 'not-json' };
+
+export function parseInboxEvent(inboxEvent: InboxEvent): ParsedInbox {
+  let body: unknown;
+  try {
+    body = JSON.parse(inboxEvent.rawBody);
+  } catch {
+    return { outcome: 'not-json' };
+  }
+  return parseWebhook(body);
+}
+
+/** The bookings an event names: its own, and the one it replaces. */
+function namedBookings(parsed: ParsedInbox): string[] {
+  if (parsed.outcome !== 'event') return [];
+  const event = parsed.event;
+  if (event.kind === 'booking') return [event.booking.uid, ...(event.rescheduleUid ? [event.rescheduleUid] : [])];
+  if (event.kind === 'meeting') return [event.booking.uid];
+  if ((event.kind === 'no-show' || event.kind === 'passive') && event.bookingUid) return [event.bookingUid];
+  return [];
+}
+
+/** One kind of read a batch makes for all its events (BatchReads). */
+export interface BatchRead<T> {
+  readonly name: string;
+  /** Only for the type: never set. */
+  readonly value?: T;
+}
+
+export function batchRead<T>(name: string): BatchRead<T> {
+  return { name };
+}
+
+/**
+ * Reads made once for a whole batch of events (a worker's BatchHooks.prepare, one round trip for
+ * all), each handed to the one event that asks first. Only for bookings exactly one event of the
+ * batch names (its own or the one it replaces): no other event's write can have made the read
+ * stale. And only once: what the event itself writes afterwards, a second read asks the store for.
+ */
+export class BatchReads {
+  /** Bookings exactly one of the batch's events names, in byte order (the order their rows are locked in). */
+  readonly uids: readonly string[];
+  readonly #kept = new Map<string, Map<string, unknown>>();
+
+  readonly #once: ReadonlySet<string>;
+
+  constructor(events: readonly BatchEvent[]) {
+    const times = new Map<string, number>();
+    for (const e of events) for (const uid of new Set(namedBookings(e.parsed))) times.set(uid, (times.get(uid) ?? 0) + 1);
+    this.uids = [...times]
+      .filter(([, n]) => n === 1)
+      .map(([uid]) => uid)
+      .sort();
+    this.#once = new Set(this.uids);
+  }
+
+  /** Whether exactly one of the batch's events names this booking. */
+  has(uid: string): boolean {
+    return this.#once.has(uid);
+  }
+
+  keep<T>(read: BatchRead<T>, values: ReadonlyMap<string, T>): void {
+    this.#kept.set(read.name, new Map(values));
+  }
+
+  take<T>(read: BatchRead<T>, uid: string): { value: T } | undefined {
+    const kept = this.#kept.get(read.name);
+    if (!kept?.has(uid)) return undefined;
+    const value = kept.get(uid) as T;
+    kept.delete(uid);
+    return { value };
+  }
+}
+
+/** The batch's read for `uid` if it made one (once), else `read()`: the store asked now. */
+export async function fromBatch<T>(ctx: EventContext, kind: BatchRead<T>, uid: string, read: () => Promise<T>): Promise<T> {
+  const kept = ctx.batch?.take(kind, uid);
+  return kept ? kept.value : read();
+}
+
+export interface BatchHooks {
+  /**
+   * Runs in a batch's transaction before its first event: takes, in one order, locks its events'
+   * handlers would otherwise take one by one, and reads for all of them what each would ask alone
+   * (kept in `reads`). The worker starts every feature's at once: their statements share a round trip.
+   */
+  prepare?(trx: Queryable, events: readonly BatchEvent[], reads: BatchReads): Promise<void>;
+  /** Part or all of a batch's transaction rolled back: anything remembered from it may never have happened. */
+  rolledBack?(): void;
+}
+
+const BOOKINGS = batchRead<BookingAndSuccessor>('bookings');
+
+/** recordBookingState's part of a batch: its bookings, locked, with their successors (what it asks first of each). */
+export const bookingBatchHooks: BatchHooks = {
+  async prepare(trx, _events, reads) {
+    if (reads.uids.length > 0) reads.keep(BOOKINGS, await lockBookingsAndSuccessors(trx, reads.uids));
+  },
+};
 
 export interface EventContext {
   trx: Queryable;
   inboxEvent: InboxEvent;
   now: Date;
+  /** What the batch read for all its events (BatchReads); absent outside a worker's batch. */
+  batch?: BatchReads;
   /**
    * Bookings as this event left them in its transaction, by uid (recordBookingState, the only
    * writer of booking rows, fills it): later handlers read them here instead of asking again.
@@ -32,7 +146,8 @@ export type EventHandler = (event: CalEvent, ctx: EventContext) => Promise<void>
 export type EventOutcome = { state: 'done' } | { state: 'ignored' | 'unprocessable'; note: string };
 
 /** Keeps Usher's booking records in step with Cal.com; every change is logged as a decision. */
-export const recordBookingState: EventHandler = async (event, { trx, inboxEvent, now, stored }) => {
+export const recordBookingState: EventHandler = async (event, ctx) => {
+  const { trx, inboxEvent, now, stored } = ctx;
   const log = (bookingUid: string, outcome: string, reason: string, detail: Record<string, unknown> = {}) =>
     recordDecision(
       trx,
@@ -42,7 +157,9 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
 
   switch (event.kind) {
     case 'booking': {
-      const { booking: previous, successor } = await lockBookingAndSuccessor(trx, event.booking.uid);
+      const { booking: previous, successor } = await fromBatch(ctx, BOOKINGS, event.booking.uid, () =>
+        lockBookingAndSuccessor(trx, event.booking.uid),
+      );
       let change = applyBookingEvent(previous, event);
       // CONTRACT §1.3: a reschedule cancels the old booking silently, and Cal.com does not order its
       // deliveries: when the newer booking arrived first, this one's late events find it replaced and
@@ -63,7 +180,11 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
       if (change.changed || !previous) stored?.set(event.booking.uid, await saveBooking(trx, change.booking, now));
       else if (previous) stored?.set(event.booking.uid, previous);
       if (event.rescheduleUid) {
-        const old = await lockBooking(trx, event.rescheduleUid);
+        const replaced = event.rescheduleUid;
+        const { booking: old } = await fromBatch(ctx, BOOKINGS, replaced, async () => ({
+          booking: await lockBooking(trx, replaced),
+          successor: undefined,
+        }));
         // One seat of a class moving to another slot leaves the class standing for the others.
         const staying = old?.status === 'accepted' ? seatsLeftAfterMove(old, event) : undefined;
         if (old && staying) stored?.set(old.uid, await saveBooking(trx, { ...old, seats: staying }, now));
@@ -80,7 +201,10 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
       return;
     }
     case 'meeting': {
-      const previous = await lockBooking(trx, event.booking.uid);
+      const { booking: previous } = await fromBatch(ctx, BOOKINGS, event.booking.uid, async () => ({
+        booking: await lockBooking(trx, event.booking.uid),
+        successor: undefined,
+      }));
       const change = applyMeetingEvent(previous, event);
       if (change.changed || !previous) stored?.set(event.booking.uid, await saveBooking(trx, change.booking, now));
       else if (previous) stored?.set(event.booking.uid, previous);
@@ -103,15 +227,14 @@ export const recordBookingState: EventHandler = async (event, { trx, inboxEvent,
  * Parses the stored raw body again (the inbox is an edge too: a replay must see what arrived) and
  * runs every handler in the caller's transaction, which also marks the event done.
  */
-export async function handleInboxEvent(handlers: readonly EventHandler[], ctx: EventContext): Promise<EventOutcome> {
-  let body: unknown;
-  try {
-    body = JSON.parse(ctx.inboxEvent.rawBody);
-  } catch {
-    return { state: 'unprocessable', note: 'stored body is not JSON' };
-  }
-  const parsed = parseWebhook(body);
+export async function handleInboxEvent(
+  handlers: readonly EventHandler[],
+  ctx: EventContext,
+  parsed: ParsedInbox = parseInboxEvent(ctx.inboxEvent),
+): Promise<EventOutcome> {
   switch (parsed.outcome) {
+    case 'not-json':
+      return { state: 'unprocessable', note: 'stored body is not JSON' };
     case 'unknown-trigger':
       return { state: 'ignored', note: `unknown trigger ${parsed.trigger}` };
     case 'invalid':

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
-import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
+import { failInboxEvent, finishInboxEvents, lockInboxEvents } from '../store/inbox.ts';
 import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
-import { handleInboxEvent, type EventHandler } from './handle-event.ts';
+import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
 
 const LOOPS = ['inbox', 'jobs'] as const;
@@ -24,16 +24,6 @@ export interface JobContext {
 /** Runs one job kind; returns what to keep as the job's last response. Throws UsherError on failure. */
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<unknown>;
 
-export interface BatchHooks {
-  /**
-   * Runs in a batch's transaction before its first event: takes, in one order, locks its events'
-   * handlers would otherwise take one by one.
-   */
-  prepare?(trx: Queryable, events: readonly InboxEvent[]): Promise<void>;
-  /** Part or all of a batch's transaction rolled back: anything remembered from it may never have happened. */
-  rolledBack?(): void;
-}
-
 export interface WorkerHooks {
   onEvent?(state: string): void;
   onJob?(kind: string, state: string): void;
@@ -48,8 +38,11 @@ export interface WorkerOptions extends BackoffPolicy {
   pollIntervalMs: number;
   /** Events handled per transaction. */
   batchSize?: number;
-  /** What a feature does around a batch (rooms/room-events.ts roomBatchHooks). */
-  batchHooks?: BatchHooks;
+  /**
+   * What features do around a batch, in this order (bookingBatchHooks, rooms/room-events.ts
+   * roomBatchHooks, gate/credit-lifecycle.ts lifecycleBatchHooks).
+   */
+  batchHooks?: readonly BatchHooks[];
   /**
    * True while webhooks wait to be stored. The worker's JavaScript shares Node's one thread with the
    * webhook route, and an acknowledgement matters more than a decision a moment later: while ingest
@@ -168,7 +161,7 @@ export class Worker {
     try {
       outcomes = await this.#inboxBatch(limit, false);
     } catch (error) {
-      this.#o.batchHooks?.rolledBack?.();
+      for (const hooks of this.#o.batchHooks ?? []) hooks.rolledBack?.();
       if (!(error instanceof BatchFailed)) throw error;
       outcomes = await this.#inboxBatch(limit, true);
     }
@@ -185,17 +178,23 @@ export class Worker {
     const { db, clock, log } = this.#o;
     return db.transaction(async (trx) => {
       const now = clock.now();
-      const events = await lockInboxEvents(trx, now, limit);
-      if (events.length > 0) await this.#o.batchHooks?.prepare?.(trx, events);
+      const events = (await lockInboxEvents(trx, now, limit)).map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
+      const reads = new BatchReads(events);
+      // Every feature's statements go out at once, in this order, and share one round trip.
+      if (events.length > 0) await Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads)));
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
-      for (const event of events) {
+      for (const { inboxEvent: event, parsed } of events) {
         if (isolate) await trx.query('savepoint inbox_event');
         // Isolated, each event gets its own handle on the transaction: what a handler remembers per
         // transaction (the planning locks it holds, store/rooms.ts) its savepoint's rollback gives back.
         const eventTrx: Queryable = isolate ? { ...trx } : trx;
         try {
-          const outcome = await handleInboxEvent(this.#o.eventHandlers, { trx: eventTrx, inboxEvent: event, now, stored: new Map() });
+          const outcome = await handleInboxEvent(
+            this.#o.eventHandlers,
+            { trx: eventTrx, inboxEvent: event, now, stored: new Map(), batch: reads },
+            parsed,
+          );
           // Isolated, the event's writes sent without waiting (Queryable.later) must have succeeded
           // before its savepoint is released: a failure among them is this event's.
           if (isolate) await trx.settle?.();
@@ -207,7 +206,7 @@ export class Worker {
           // Writes of this event still in flight are rolled back with it; their errors, if any, too.
           await trx.settle?.().catch(() => {});
           await trx.query('rollback to savepoint inbox_event');
-          this.#o.batchHooks?.rolledBack?.();
+          for (const hooks of this.#o.batchHooks ?? []) hooks.rolledBack?.();
           const attempt = event.attempts + 1;
           const retryAt = new Date(now.getTime() + retryDelayMs(attempt, this.#o, this.#o.random));
           const state = await failInboxEvent(trx, event.id, describeError(error), retryAt, now);

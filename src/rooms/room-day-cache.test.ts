@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import type { InboxEvent } from '../store/inbox.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
+import { BatchReads, parseInboxEvent } from '../jobs/handle-event.ts';
 import type { Booking } from '../domain/booking.ts';
 import { dayChanges, getAssignment, planDays, pruneRemovedStays } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
@@ -247,7 +248,8 @@ doctors:
       ({ rawBody: envelopeBody(trigger, bookingPayload(b, trigger), at('07:00')) }) as InboxEvent;
     const events = [inbox('BOOKING_CREATED', later), inbox('BOOKING_CANCELLED', { ...placed, status: 'CANCELLED' })];
     const days = await store.db.transaction(async (trx) => {
-      await roomBatchHooks(one.rooms).prepare!(trx, events);
+      const batch = events.map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
+      await roomBatchHooks(one.rooms).prepare!(trx, batch, new BatchReads(batch));
       const locks = await trx.query<{ day: number }>(
         `select objid::integer as day from pg_locks
           where locktype = 'advisory' and objsubid = 2 and mode = 'ExclusiveLock' and pid = pg_backend_pid() order by 1`,

@@ -1,7 +1,4 @@
-import { storedBooking, type EventHandler } from '../jobs/handle-event.ts';
-import { parseWebhook } from '../cal/parse-webhook.ts';
-import type { BatchHooks } from '../jobs/worker.ts';
-import type { InboxEvent } from '../store/inbox.ts';
+import { storedBooking, type BatchEvent, type BatchHooks, type EventHandler } from '../jobs/handle-event.ts';
 import type { Queryable } from '../store/db.ts';
 import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
@@ -33,20 +30,13 @@ export function roomBatchHooks(deps: RoomDeps): BatchHooks {
   };
 }
 
-async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly InboxEvent[]): Promise<void> {
+async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly BatchEvent[]): Promise<void> {
   // Only once this process has seen rooms in service: a business without rooms takes no lock and
   // asks nothing more per batch (a first choice takes its own days, as it would without the batch).
   if (!deps.dayCache?.hadActiveRooms) return;
   const spans: { from: Date; to: Date }[] = [];
   const uids: string[] = [];
-  for (const inboxEvent of events) {
-    let body: unknown;
-    try {
-      body = JSON.parse(inboxEvent.rawBody);
-    } catch {
-      continue;
-    }
-    const parsed = parseWebhook(body);
+  for (const { parsed } of events) {
     if (parsed.outcome !== 'event') continue;
     const event = parsed.event;
     if (event.kind === 'booking') {

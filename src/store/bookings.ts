@@ -77,6 +77,31 @@ export async function lockBookingAndSuccessor(
   return { booking: row.uid ? bookingFromRow(row) : undefined, successor: (row.successor_uid as string | null) ?? undefined };
 }
 
+export interface BookingAndSuccessor {
+  booking: Booking | undefined;
+  successor: string | undefined;
+}
+
+/**
+ * lockBookingAndSuccessor for many bookings in one statement (a worker's batch): each row locked in
+ * the order given (callers give byte order, so two batches lock in one order), absent ones absent.
+ */
+export async function lockBookingsAndSuccessors(trx: Queryable, uids: readonly string[]): Promise<Map<string, BookingAndSuccessor>> {
+  const result = await trx.query(
+    `select k.wanted, b.*, s.successor_uid from unnest($1::text[]) with ordinality as k(wanted, n)
+       left join lateral (select * from bookings where uid = k.wanted for update) b on true
+       left join lateral (select uid as successor_uid from bookings where rescheduled_from_uid = k.wanted order by created_at limit 1) s on true
+      order by k.n`,
+    [uids],
+  );
+  return new Map(
+    result.rows.map((row) => [
+      row.wanted as string,
+      { booking: row.uid ? bookingFromRow(row) : undefined, successor: (row.successor_uid as string | null) ?? undefined },
+    ]),
+  );
+}
+
 export async function getBooking(db: Queryable, uid: string): Promise<Booking | undefined> {
   const result = await db.query('select * from bookings where uid = $1', [uid]);
   return result.rows[0] ? bookingFromRow(result.rows[0]) : undefined;

@@ -132,6 +132,12 @@ export async function getHold(db: Queryable, bookingUid: string): Promise<Credit
   return result.rows[0] ? holdFromRow(result.rows[0]) : undefined;
 }
 
+/** getHold for many bookings in one statement (a worker's batch); a booking without a hold is absent. */
+export async function getHolds(db: Queryable, bookingUids: readonly string[]): Promise<Map<string, CreditHold>> {
+  const result = await db.query('select * from credit_holds where booking_uid = any($1::text[])', [bookingUids]);
+  return new Map(result.rows.map((r) => [r.booking_uid as string, holdFromRow(r)]));
+}
+
 /**
  * Sets credits aside for a booking. The caller holds `lockMemberCredits`; the lots' CHECK still
  * refuses an overdraft if it did not. Returns nothing when the member cannot cover the amount.

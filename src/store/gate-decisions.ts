@@ -46,6 +46,12 @@ export async function getGateRecord(db: Queryable, bookingUid: string): Promise<
   return result.rows[0] ? gateFromRow(result.rows[0]) : undefined;
 }
 
+/** getGateRecord for many bookings in one statement (a worker's batch); a booking without one is absent. */
+export async function getGateRecords(db: Queryable, bookingUids: readonly string[]): Promise<Map<string, GateRecord>> {
+  const result = await db.query('select * from gate_decisions where booking_uid = any($1::text[])', [bookingUids]);
+  return new Map(result.rows.map((r) => [r.booking_uid as string, gateFromRow(r)]));
+}
+
 export async function saveGateRecord(trx: Queryable, g: GateRecord): Promise<void> {
   await trx.query(
     `insert into gate_decisions (booking_uid, member_email, event_type_id, outcome, reasons, message, decided_by, decided_at)
