@@ -80,6 +80,17 @@ export class BatchReads {
     return this.#once.has(uid);
   }
 
+  readonly #noted = new Map<string, unknown>();
+
+  /** A fact about the whole batch (not one booking's), read once for all its events. */
+  note<T>(read: BatchRead<T>, value: T): void {
+    this.#noted.set(read.name, value);
+  }
+
+  noted<T>(read: BatchRead<T>): T | undefined {
+    return this.#noted.get(read.name) as T | undefined;
+  }
+
   keep<T>(read: BatchRead<T>, values: ReadonlyMap<string, T>): void {
     this.#kept.set(read.name, new Map(values));
   }

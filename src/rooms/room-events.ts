@@ -1,4 +1,4 @@
-import { storedBooking, type BatchEvent, type BatchHooks, type EventHandler } from '../jobs/handle-event.ts';
+import { batchRead, storedBooking, type BatchEvent, type BatchHooks, type BatchReads, type EventHandler } from '../jobs/handle-event.ts';
 import type { Queryable } from '../store/db.ts';
 import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
@@ -24,16 +24,23 @@ import {
  */
 export function roomBatchHooks(deps: RoomDeps): BatchHooks {
   return {
-    prepare: (trx, events) => lockBatchDays(deps, trx, events),
+    prepare: (trx, events, reads) => lockBatchDays(deps, trx, events, reads),
     // Days kept from a rolled-back savepoint may hold stays that never were (room-day-cache.ts).
     rolledBack: () => deps.dayCache?.forgetAll(),
   };
 }
 
-async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly BatchEvent[]): Promise<void> {
-  // Only once this process has seen rooms in service: a business without rooms takes no lock and
-  // asks nothing more per batch (a first choice takes its own days, as it would without the batch).
-  if (!deps.dayCache?.hadActiveRooms) return;
+/** Whether any room was in service when the batch began (asked once for its events; see lockBatchDays). */
+const ANY_ACTIVE_ROOMS = batchRead<boolean>('any_active_rooms');
+
+async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly BatchEvent[], reads: BatchReads): Promise<void> {
+  // Only once this process has seen rooms in service: a business without rooms takes no lock, and
+  // asks once for the batch whether it has rooms now, instead of once per event (a first choice
+  // takes its own days, as it would without the batch).
+  if (!deps.dayCache?.hadActiveRooms) {
+    reads.note(ANY_ACTIVE_ROOMS, await hasActiveRooms(trx));
+    return;
+  }
   const spans: { from: Date; to: Date }[] = [];
   const uids: string[] = [];
   for (const { parsed } of events) {
@@ -69,7 +76,11 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
             // so that one's room is freed, as in order.
             const notHere = booking.status === 'accepted' ? noRoomReason(booking, deps.settings) : undefined;
             if (booking.status !== 'accepted' || notHere?.code === 'room.not_in_person') {
-              if (notHere && (await hasActiveRooms(trx)) && !(await hasDecision(trx, booking.uid, 'room', 'not_needed'))) {
+              if (
+                notHere &&
+                (ctx.batch?.noted(ANY_ACTIVE_ROOMS) ?? (await hasActiveRooms(trx))) &&
+                !(await hasDecision(trx, booking.uid, 'room', 'not_needed'))
+              ) {
                 // Said once in the decision log, with what the location is.
                 await recordDecision(
                   trx,
@@ -92,7 +103,11 @@ export function roomEventHandler(deps: RoomDeps): EventHandler {
             const left = event.rescheduleUid ? await storedBooking(ctx, event.rescheduleUid) : undefined;
             if (event.rescheduleUid && left?.status !== 'accepted') await followReschedule(trx, deps, booking, event.rescheduleUid, now);
             // A reassigned booking keeps its room if the new doctor may use it (assignBooking checks).
-            else await assignBooking(trx, deps, booking, now, event.trigger === 'BOOKING_REASSIGNED' ? { cause: 'reassigned' } : {});
+            else
+              await assignBooking(trx, deps, booking, now, {
+                ...(event.trigger === 'BOOKING_REASSIGNED' ? { cause: 'reassigned' } : {}),
+                anyActive: ctx.batch?.noted(ANY_ACTIVE_ROOMS),
+              });
             return;
           }
           case 'BOOKING_REQUESTED':

@@ -368,14 +368,15 @@ export async function assignBooking(
   deps: RoomDeps,
   b: Booking,
   now: Date,
-  options: { write?: boolean; cause?: string } = {},
+  options: { write?: boolean; cause?: string; anyActive?: boolean | undefined } = {},
 ): Promise<AssignOutcome> {
   const need = needOf(b, deps.settings);
   if (!need) return { outcome: 'not_needed' };
   const cache = deps.dayCache;
   // A business without rooms (only the gate, say) has nothing to assign, and takes no lock: asked
-  // first unless rooms were in service last time (then the answer comes with the plan below).
-  if (!cache?.hadActiveRooms && !(await hasActiveRooms(trx))) return { outcome: 'not_needed' };
+  // first (or told by the worker's batch, `anyActive`) unless rooms were in service last time (then
+  // the answer comes with the plan below).
+  if (!cache?.hadActiveRooms && !(options.anyActive ?? (await hasActiveRooms(trx)))) return { outcome: 'not_needed' };
   // The choice's days (with the rooms as last known), then what they hold (migration 0015).
   let locked = choiceWindow(deps, b, cache?.rooms);
   await lockRoomPlanning(trx, [locked]);
