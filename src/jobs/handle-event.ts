@@ -61,9 +61,9 @@ export function batchRead<T>(name: string): BatchRead<T> {
 export class BatchReads {
   /** Bookings exactly one of the batch's events names, in byte order (the order their rows are locked in). */
   readonly uids: readonly string[];
-  readonly #kept = new Map<string, Map<string, unknown>>();
-
   readonly #once: ReadonlySet<string>;
+  readonly #kept = new Map<string, Map<string, unknown>>();
+  readonly #noted = new Map<string, unknown>();
 
   constructor(events: readonly BatchEvent[]) {
     const times = new Map<string, number>();
@@ -80,8 +80,6 @@ export class BatchReads {
     return this.#once.has(uid);
   }
 
-  readonly #noted = new Map<string, unknown>();
-
   /** A fact about the whole batch (not one booking's), read once for all its events. */
   note<T>(read: BatchRead<T>, value: T): void {
     this.#noted.set(read.name, value);
@@ -91,10 +89,12 @@ export class BatchReads {
     return this.#noted.get(read.name) as T | undefined;
   }
 
+  /** Keeps a read made for the batch's bookings (those it `has`), by booking. */
   keep<T>(read: BatchRead<T>, values: ReadonlyMap<string, T>): void {
     this.#kept.set(read.name, new Map(values));
   }
 
+  /** The batch's read for one booking, handed once (a second ask gets nothing: the store is asked). */
   take<T>(read: BatchRead<T>, uid: string): { value: T } | undefined {
     const kept = this.#kept.get(read.name);
     if (!kept?.has(uid)) return undefined;

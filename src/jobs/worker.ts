@@ -39,8 +39,9 @@ export interface WorkerOptions extends BackoffPolicy {
   /** Events handled per transaction. */
   batchSize?: number;
   /**
-   * What features do around a batch, in this order (bookingBatchHooks, rooms/room-events.ts
-   * roomBatchHooks, gate/credit-lifecycle.ts lifecycleBatchHooks).
+   * What features do around a batch, their statements sent in the order given (main.ts: the rooms'
+   * days, rooms/room-events.ts; the bookings' rows, jobs/handle-event.ts; the gate's reads,
+   * gate/credit-lifecycle.ts).
    */
   batchHooks?: readonly BatchHooks[];
   /**
