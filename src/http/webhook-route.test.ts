@@ -30,6 +30,26 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     });
   });
 
+  it('stores each body exactly as it arrived, character for character, when many arrive at once', async () => {
+    // Quotes, backslashes, escapes, characters outside the BMP, line breaks and tabs, in titles
+    // and notes as people type them; stored together in one group commit (store/inbox.ts).
+    const bodies = [
+      'Dr "Who" \\ said: C:\\temp',
+      'Zoë — naïve café 🦷 ✓ 東京',
+      'line one\nline two\ttabbed \u00e9 \"quoted\"',
+      '{"not": "a template"}',
+    ].map((title, i) => {
+      const b = sampleBooking({ id: 4242 + i, title });
+      return created(b)
+        .replace('"BOOKING_CREATED"', ' "BOOKING_CREATED" ')
+        .concat(i % 2 ? '\n' : '');
+    });
+    const answers = await Promise.all(bodies.map((body) => postWebhook(t.usher.url, body)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    const stored = await listInboxEvents(t.store.db, { limit: 10 });
+    expect(stored.map((e) => e.rawBody).sort()).toEqual([...bodies].sort());
+  });
+
   it.each([
     ['a missing signature', null],
     ['a forged signature', 'a'.repeat(64)],

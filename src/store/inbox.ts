@@ -101,11 +101,15 @@ export async function insertInboxEvents(db: Queryable, given: readonly NewInboxE
   if (given.length === 0) return [];
   const events = given.map(storableInboxEvent);
   const inserted = await db.query<{ id: string | number; dedupe_key: string }>(
+    // The raw bodies travel as one JSON array, not a text[] literal: pg escapes an array's strings
+    // with two regular expressions each (~20 µs for a 1.9 KB body, the webhook route's largest
+    // single cost), JSON.stringify in native code (~4 µs).
     `insert into inbox_events (dedupe_key, trigger, booking_uid, source, raw_body, state, last_error, max_attempts,
                                received_at, run_at, finished_at)
-     select k, t, u, s, b, st, e, m, r, r, case when st = 'pending' then null else r end
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
-         as x(k, t, u, s, b, st, e, m, r)
+     select k, t, u, s, b.body, st, e, m, r, r, case when st = 'pending' then null else r end
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
+              with ordinality as x(k, t, u, s, st, e, m, r, n)
+       join json_array_elements_text($5::json) with ordinality as b(body, n) using (n)
      on conflict (dedupe_key) do nothing
      returning id, dedupe_key`,
     [
@@ -113,7 +117,7 @@ export async function insertInboxEvents(db: Queryable, given: readonly NewInboxE
       events.map((e) => e.trigger),
       events.map((e) => e.bookingUid ?? null),
       events.map((e) => e.source),
-      events.map((e) => e.rawBody),
+      JSON.stringify(events.map((e) => e.rawBody)),
       events.map((e) => e.state),
       events.map((e) => e.lastError ?? null),
       events.map((e) => e.maxAttempts),
