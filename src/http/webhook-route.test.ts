@@ -36,7 +36,7 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     const bodies = [
       'Dr "Who" \\ said: C:\\temp',
       'Zoë — naïve café 🦷 ✓ 東京',
-      'line one\nline two\ttabbed \u00e9 \"quoted\"',
+      'line one\nline two\ttabbed \u00e9 \\"quoted\\"',
       '{"not": "a template"}',
     ].map((title, i) => {
       const b = sampleBooking({ id: 4242 + i, title });
