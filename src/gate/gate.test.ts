@@ -30,6 +30,10 @@ const session = (over: Partial<PayloadBooking> = {}) =>
     ...over,
   });
 
+/** The booking Cal.com makes when `from` is moved to `start` (CONTRACT §1.3: a new uid). */
+const movedFrom = (from: PayloadBooking, id: number, start: string, more: Partial<PayloadBooking> = {}) =>
+  session({ id, start: new Date(start), reschedule: { id: from.id, uid: from.uid, start: from.start, end: from.end }, ...more });
+
 describe.each(storeKinds)('the gate on %s', (kind) => {
   let store: TestStore;
   let deps: GateDeps;
@@ -49,6 +53,14 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
   const balance = (email = grace) => creditBalance(store.db, email, cal.clock.now());
   const jobsOf = async (uid: string) =>
     (await listJobs(store.db, { bookingUid: uid, limit: 10 })).map((j) => ({ kind: j.kind, state: j.state, payload: j.payload }));
+
+  /** A session requested and confirmed through the gate: its credit captured. */
+  const confirmedSession = async () => {
+    const b = session();
+    await cal.deliver('BOOKING_REQUESTED', b);
+    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    return b;
+  };
 
   it('approves a member with enough credits: holds one and writes the confirm call; BOOKING_CREATED captures it', async () => {
     await member(2);
@@ -147,15 +159,9 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
 
   it('moves the credit to the new uid on a reschedule: no second charge, captured once', async () => {
     await member(1);
-    const b = session();
-    await cal.deliver('BOOKING_REQUESTED', b);
-    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
+    const b = await confirmedSession();
     // CONTRACT §1.2: a requires-confirmation reschedule by the booker arrives as BOOKING_REQUESTED with rescheduleUid
-    const moved = session({
-      id: 1002,
-      start: new Date('2026-12-04T10:00:00Z'),
-      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
-    });
+    const moved = movedFrom(b, 1002, '2026-12-04T10:00:00Z');
     await cal.deliver('BOOKING_REQUESTED', moved);
     expect(await getGateRecord(store.db, moved.uid)).toMatchObject({ outcome: 'approve' });
     expect(await getHold(store.db, moved.uid)).toMatchObject({ state: 'captured', amount: 1 });
@@ -165,12 +171,7 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     expect(await balance()).toMatchObject({ available: 0, captured: 1 });
 
     // an owner's reschedule is confirmed by default and arrives as BOOKING_RESCHEDULED
-    const again = session({
-      id: 1003,
-      start: new Date('2026-12-05T10:00:00Z'),
-      status: 'ACCEPTED',
-      reschedule: { id: moved.id, uid: moved.uid, start: moved.start, end: moved.end },
-    });
+    const again = movedFrom(moved, 1003, '2026-12-05T10:00:00Z', { status: 'ACCEPTED' });
     await cal.deliver('BOOKING_RESCHEDULED', again);
     expect(await getHold(store.db, again.uid)).toMatchObject({ state: 'captured', amount: 1 });
     expect(await balance()).toMatchObject({ available: 0, captured: 1 });
@@ -178,15 +179,8 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
 
   it("handles a reschedule and the old booking's late cancellation in one worker batch as one after the other", async () => {
     await member(1);
-    const b = session();
-    await cal.deliver('BOOKING_REQUESTED', b);
-    await cal.deliver('BOOKING_CREATED', { ...b, status: 'ACCEPTED' }, { viaConfirm: true });
-    const moved = session({
-      id: 1004,
-      start: new Date('2026-12-05T10:00:00Z'),
-      status: 'ACCEPTED',
-      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
-    });
+    const b = await confirmedSession();
+    const moved = movedFrom(b, 1004, '2026-12-05T10:00:00Z', { status: 'ACCEPTED' });
     // Both stored before the worker runs: one batch reads for both at once (BatchReads), and the
     // old booking's hold, read before the reschedule moved it, must not be what the cancellation sees.
     await cal.store('BOOKING_RESCHEDULED', moved);
@@ -204,12 +198,7 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     expect(await getHold(store.db, b.uid)).toMatchObject({ state: 'held' });
     // The host moves the booking before it was confirmed; the new one is accepted at once. The
     // event reads the new booking's hold twice: before the credit moves to it (none) and after.
-    const moved = session({
-      id: 1005,
-      start: new Date('2026-12-05T11:00:00Z'),
-      status: 'ACCEPTED',
-      reschedule: { id: b.id, uid: b.uid, start: b.start, end: b.end },
-    });
+    const moved = movedFrom(b, 1005, '2026-12-05T11:00:00Z', { status: 'ACCEPTED' });
     await cal.deliver('BOOKING_RESCHEDULED', moved);
     expect(await getHold(store.db, moved.uid)).toMatchObject({ state: 'captured', amount: 1 });
     expect(await balance()).toMatchObject({ available: 0, held: 0, captured: 1 });
