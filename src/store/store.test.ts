@@ -1,7 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Booking } from '../domain/booking.ts';
 import { isUsherError } from '../errors.ts';
 import { replay } from '../jobs/replay.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
@@ -11,6 +13,7 @@ import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
 import { migrate, pendingMigrations } from './migrate.ts';
 import { openPostgres, type Queryable } from './db.ts';
 import { openStore } from './open-store.ts';
+import { getBooking, saveBooking } from './bookings.ts';
 
 describe.each(storeKinds)('store on %s', (kind) => {
   let store: TestStore;
@@ -65,6 +68,55 @@ describe.each(storeKinds)('store on %s', (kind) => {
       }),
     ).rejects.toThrow(/division by zero/);
     expect(await count()).toBe(3);
+  });
+
+  it('returns a saved booking exactly as it reads back: every field, and metadata keys in the order jsonb keeps', async () => {
+    // Strings as people and Cal.com send them (never U+0000, which Usher refuses at the door).
+    const text = fc.string({ unit: 'grapheme', maxLength: 12 }).filter((t) => !t.includes('\0'));
+    const key = fc.oneof(text, fc.nat({ max: 5000 }).map(String), fc.constantFrom('__proto__', 'a', 'aa', 'b', 'é', '10', '9'));
+    const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 5 }),
+      ),
+    })).value;
+    const at = fc.integer({ min: Date.UTC(2026, 0, 1), max: Date.UTC(2032, 0, 1) }).map((t) => new Date(t));
+    const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+    const booking = fc.record({
+      uid: fc.uuid(),
+      status: fc.constantFrom('pending', 'accepted', 'cancelled', 'rejected' as const),
+      start: at,
+      minutes: fc.integer({ min: 5, max: 240 }),
+      metadata: fc.dictionary(key, json, { maxKeys: 6 }),
+      calId: maybe(fc.integer({ min: 1, max: 2 ** 31 - 1 })),
+      title: maybe(text),
+      organizerEmail: maybe(text),
+      location: maybe(text),
+      lastEventAt: maybe(at),
+      seats: maybe(fc.array(text, { maxLength: 3 })),
+      inSeries: maybe(fc.boolean()),
+      coHosts: maybe(fc.array(text, { maxLength: 2 })),
+    });
+    await fc.assert(
+      fc.asyncProperty(booking, async ({ minutes, ...r }) => {
+        const b = Object.fromEntries(
+          Object.entries({ ...r, end: new Date(r.start.getTime() + minutes * 60_000) }).filter(([, v]) => v !== undefined),
+        ) as unknown as Booking;
+        // In a transaction (the write goes without waiting) and outside one.
+        const inTransaction = await store.db.transaction((trx) => saveBooking(trx, b, now));
+        expect(JSON.stringify(inTransaction)).toBe(JSON.stringify(await getBooking(store.db, b.uid)));
+        const changed = { ...b, status: 'cancelled' as const, metadata: { ...b.metadata, later: [1, { z: 1, a: 2 }] } };
+        const outside = await saveBooking(store.db, changed, now);
+        expect(JSON.stringify(outside)).toBe(JSON.stringify(await getBooking(store.db, b.uid)));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('runs a statement prepared before a migration changed its table after it, on every connection', async () => {
