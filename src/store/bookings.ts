@@ -121,18 +121,43 @@ function asJsonb(value: unknown): unknown {
   return Object.fromEntries(entries.map(([, k, v]) => [k, asJsonb(v)]));
 }
 
+/** The columns a booking sets, in the order saveBooking sends them. */
+const COLUMNS = [
+  'uid',
+  'cal_id',
+  'event_type_id',
+  'event_type_slug',
+  'status',
+  'title',
+  'start_at',
+  'end_at',
+  'organizer_id',
+  'organizer_email',
+  'attendee_email',
+  'attendee_name',
+  'rescheduled_from_uid',
+  'rescheduled_to_uid',
+  'location',
+  'metadata',
+  'meeting_state',
+  'last_event_at',
+  'seats_per_slot',
+  'seats',
+  'in_series',
+  'co_hosts',
+] as const;
+
 /** The row saveBooking writes, as the server gives it back (bookingFromRow reads it). */
-function bookingRow(b: Booking): Record<string, unknown> {
+function bookingRow(b: Booking): Record<(typeof COLUMNS)[number], unknown> {
   return {
     uid: b.uid,
-    status: b.status,
-    start_at: new Date(b.start.getTime()),
-    end_at: new Date(b.end.getTime()),
-    metadata: asJsonb(JSON.parse(JSON.stringify(b.metadata))),
     cal_id: b.calId ?? null,
     event_type_id: b.eventTypeId ?? null,
     event_type_slug: b.eventTypeSlug ?? null,
+    status: b.status,
     title: b.title ?? null,
+    start_at: new Date(b.start.getTime()),
+    end_at: new Date(b.end.getTime()),
     organizer_id: b.organizerId ?? null,
     organizer_email: b.organizerEmail ?? null,
     attendee_email: b.attendeeEmail ?? null,
@@ -140,6 +165,7 @@ function bookingRow(b: Booking): Record<string, unknown> {
     rescheduled_from_uid: b.rescheduledFromUid ?? null,
     rescheduled_to_uid: b.rescheduledToUid ?? null,
     location: b.location ?? null,
+    metadata: asJsonb(JSON.parse(JSON.stringify(b.metadata))),
     meeting_state: b.meetingState ?? null,
     last_event_at: b.lastEventAt ? new Date(b.lastEventAt.getTime()) : null,
     seats_per_slot: b.seatsPerTimeSlot ?? null,
@@ -149,54 +175,22 @@ function bookingRow(b: Booking): Record<string, unknown> {
   };
 }
 
+const SAVE_BOOKING = `insert into bookings (${COLUMNS.join(', ')}, created_at, updated_at)
+  values (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${COLUMNS.length + 1}, $${COLUMNS.length + 1})
+  on conflict (uid) do update set ${COLUMNS.filter((c) => c !== 'uid')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}, updated_at = excluded.updated_at`;
+
 /**
  * Stores a booking; returns it as stored (as getBooking would read it back in this transaction),
  * worked out here rather than read back: in a transaction the write goes without waiting
  * (Queryable.later) — a worker's event no longer waits a round trip for its own booking. The upsert
- * sets every column the booking has, so the row is what was given (the test compares the two).
+ * sets every column of the row it returns, so the row is what was given (the test compares the two).
  */
 export async function saveBooking(trx: Queryable, b: Booking, now: Date): Promise<Booking> {
-  await write(
-    trx,
-    `insert into bookings (uid, cal_id, event_type_id, event_type_slug, status, title, start_at, end_at, organizer_id,
-        organizer_email, attendee_email, attendee_name, rescheduled_from_uid, rescheduled_to_uid, location, metadata,
-        meeting_state, last_event_at, seats_per_slot, seats, in_series, co_hosts, created_at, updated_at)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$20,$21,$22,$23,$19,$19)
-     on conflict (uid) do update set cal_id = excluded.cal_id, event_type_id = excluded.event_type_id,
-        event_type_slug = excluded.event_type_slug, status = excluded.status, title = excluded.title,
-        start_at = excluded.start_at, end_at = excluded.end_at, organizer_id = excluded.organizer_id,
-        organizer_email = excluded.organizer_email, attendee_email = excluded.attendee_email,
-        attendee_name = excluded.attendee_name, rescheduled_from_uid = excluded.rescheduled_from_uid,
-        rescheduled_to_uid = excluded.rescheduled_to_uid, location = excluded.location, metadata = excluded.metadata,
-        meeting_state = excluded.meeting_state, last_event_at = excluded.last_event_at, seats_per_slot = excluded.seats_per_slot,
-        seats = excluded.seats, in_series = excluded.in_series, co_hosts = excluded.co_hosts, updated_at = excluded.updated_at`,
-    [
-      b.uid,
-      b.calId ?? null,
-      b.eventTypeId ?? null,
-      b.eventTypeSlug ?? null,
-      b.status,
-      b.title ?? null,
-      b.start,
-      b.end,
-      b.organizerId ?? null,
-      b.organizerEmail ?? null,
-      b.attendeeEmail ?? null,
-      b.attendeeName ?? null,
-      b.rescheduledFromUid ?? null,
-      b.rescheduledToUid ?? null,
-      b.location ?? null,
-      JSON.stringify(b.metadata),
-      b.meetingState ?? null,
-      b.lastEventAt ?? null,
-      now,
-      b.seatsPerTimeSlot ?? null,
-      b.seats ? [...b.seats] : null,
-      b.inSeries ?? false,
-      b.coHosts ? [...b.coHosts] : null,
-    ],
-  );
-  return bookingFromRow(bookingRow(b));
+  const row = bookingRow(b);
+  await write(trx, SAVE_BOOKING, [...COLUMNS.map((c) => (c === 'metadata' ? JSON.stringify(row.metadata) : row[c])), now]);
+  return bookingFromRow(row);
 }
 
 export async function listBookings(db: Queryable, filter: { from?: Date; to?: Date; limit: number }): Promise<Booking[]> {
