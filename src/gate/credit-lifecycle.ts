@@ -12,8 +12,13 @@ import { withdrawGateCalls } from './gate-jobs.ts';
 
 type BookingEvent = Extract<CalEvent, { kind: 'booking' }>;
 
-/** The events followBookingLifecycle handles (gate-handler.ts). */
-const LIFECYCLE = new Set(['BOOKING_CREATED', 'BOOKING_RESCHEDULED', 'BOOKING_REJECTED', 'BOOKING_CANCELLED']);
+/** The events followBookingLifecycle handles (gate-handler.ts sends them here). */
+export const LIFECYCLE_TRIGGERS: ReadonlySet<string> = new Set([
+  'BOOKING_CREATED',
+  'BOOKING_RESCHEDULED',
+  'BOOKING_REJECTED',
+  'BOOKING_CANCELLED',
+]);
 const HOLDS = batchRead<CreditHold | undefined>('credit_holds');
 const GATE_RECORDS = batchRead<GateRecord | undefined>('gate_decisions');
 
@@ -23,7 +28,7 @@ export const lifecycleBatchHooks: BatchHooks = {
     const uids = events.flatMap(({ parsed }) =>
       parsed.outcome === 'event' &&
       parsed.event.kind === 'booking' &&
-      LIFECYCLE.has(parsed.event.trigger) &&
+      LIFECYCLE_TRIGGERS.has(parsed.event.trigger) &&
       reads.has(parsed.event.booking.uid)
         ? [parsed.event.booking.uid]
         : [],

@@ -2,13 +2,7 @@ import { parseWebhook, type ParsedWebhook } from '../cal/parse-webhook.ts';
 import { applyBookingEvent, applyMeetingEvent, markRescheduled, seatsLeftAfterMove } from '../domain/booking.ts';
 import type { CalEvent } from '../domain/booking-event.ts';
 import type { Booking } from '../domain/booking.ts';
-import {
-  lockBooking,
-  lockBookingAndSuccessor,
-  lockBookingsAndSuccessors,
-  saveBooking,
-  type BookingAndSuccessor,
-} from '../store/bookings.ts';
+import { lockBooking, lockBookingsAndSuccessors, saveBooking, type BookingAndSuccessor } from '../store/bookings.ts';
 import type { Queryable } from '../store/db.ts';
 import { recordDecision } from '../store/decisions.ts';
 import type { InboxEvent } from '../store/inbox.ts';
@@ -123,6 +117,11 @@ export interface BatchHooks {
 
 const BOOKINGS = batchRead<BookingAndSuccessor>('bookings');
 
+/** A booking locked for the event, with its successor: from the batch's read if it made one, else asked now. */
+function lockedBooking(ctx: EventContext, uid: string): Promise<BookingAndSuccessor> {
+  return fromBatch(ctx, BOOKINGS, uid, async () => (await lockBookingsAndSuccessors(ctx.trx, [uid])).get(uid)!);
+}
+
 /** recordBookingState's part of a batch: its bookings, locked, with their successors (what it asks first of each). */
 export const bookingBatchHooks: BatchHooks = {
   async prepare(trx, _events, reads) {
@@ -168,9 +167,7 @@ export const recordBookingState: EventHandler = async (event, ctx) => {
 
   switch (event.kind) {
     case 'booking': {
-      const { booking: previous, successor } = await fromBatch(ctx, BOOKINGS, event.booking.uid, () =>
-        lockBookingAndSuccessor(trx, event.booking.uid),
-      );
+      const { booking: previous, successor } = await lockedBooking(ctx, event.booking.uid);
       let change = applyBookingEvent(previous, event);
       // CONTRACT §1.3: a reschedule cancels the old booking silently, and Cal.com does not order its
       // deliveries: when the newer booking arrived first, this one's late events find it replaced and
@@ -191,11 +188,7 @@ export const recordBookingState: EventHandler = async (event, ctx) => {
       if (change.changed || !previous) stored?.set(event.booking.uid, await saveBooking(trx, change.booking, now));
       else if (previous) stored?.set(event.booking.uid, previous);
       if (event.rescheduleUid) {
-        const replaced = event.rescheduleUid;
-        const { booking: old } = await fromBatch(ctx, BOOKINGS, replaced, async () => ({
-          booking: await lockBooking(trx, replaced),
-          successor: undefined,
-        }));
+        const { booking: old } = await lockedBooking(ctx, event.rescheduleUid);
         // One seat of a class moving to another slot leaves the class standing for the others.
         const staying = old?.status === 'accepted' ? seatsLeftAfterMove(old, event) : undefined;
         if (old && staying) stored?.set(old.uid, await saveBooking(trx, { ...old, seats: staying }, now));
@@ -212,10 +205,7 @@ export const recordBookingState: EventHandler = async (event, ctx) => {
       return;
     }
     case 'meeting': {
-      const { booking: previous } = await fromBatch(ctx, BOOKINGS, event.booking.uid, async () => ({
-        booking: await lockBooking(trx, event.booking.uid),
-        successor: undefined,
-      }));
+      const { booking: previous } = await lockedBooking(ctx, event.booking.uid);
       const change = applyMeetingEvent(previous, event);
       if (change.changed || !previous) stored?.set(event.booking.uid, await saveBooking(trx, change.booking, now));
       else if (previous) stored?.set(event.booking.uid, previous);

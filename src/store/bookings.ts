@@ -59,32 +59,15 @@ export async function lockBooking(trx: Queryable, uid: string): Promise<Booking 
   return result.rows[0] ? bookingFromRow(result.rows[0]) : undefined;
 }
 
-/**
- * lockBooking and findSuccessor in one round trip (every booking event asks both): the booking,
- * locked for this transaction, and the uid of the booking that replaced it, if any.
- */
-export async function lockBookingAndSuccessor(
-  trx: Queryable,
-  uid: string,
-): Promise<{ booking: Booking | undefined; successor: string | undefined }> {
-  const result = await trx.query(
-    `select b.*, s.successor_uid from (select $1::text as wanted) k
-       left join lateral (select * from bookings where uid = k.wanted for update) b on true
-       left join lateral (select uid as successor_uid from bookings where rescheduled_from_uid = k.wanted order by created_at limit 1) s on true`,
-    [uid],
-  );
-  const row = result.rows[0]!;
-  return { booking: row.uid ? bookingFromRow(row) : undefined, successor: (row.successor_uid as string | null) ?? undefined };
-}
-
 export interface BookingAndSuccessor {
   booking: Booking | undefined;
   successor: string | undefined;
 }
 
 /**
- * lockBookingAndSuccessor for many bookings in one statement (a worker's batch): each row locked in
- * the order given (callers give byte order, so two batches lock in one order), absent ones absent.
+ * lockBooking and findSuccessor in one round trip (every booking event asks both), for one booking
+ * or a worker's batch: each booking locked for this transaction, in the order given (callers give
+ * byte order, so two batches lock in one order), with the uid of the booking that replaced it.
  */
 export async function lockBookingsAndSuccessors(trx: Queryable, uids: readonly string[]): Promise<Map<string, BookingAndSuccessor>> {
   const result = await trx.query(

@@ -283,10 +283,10 @@ export interface DayChange {
  * transaction's own write, that write's: the rows stay locked to others until commit.
  */
 export async function dayChanges(trx: Queryable, days: readonly number[]): Promise<DayChange[]> {
-  type Row = { day: number; generation: string; previous: string | null };
+  type ChangeRow = { day: number; generation: string; previous: string | null };
   const sql = 'select day, generation::text as generation, previous::text as previous from room_plan_days where day = any($1::integer[])';
   // Sent at once where the transaction can (db.ts soon()): the caller may await the answer later.
-  const result = await (trx.soon ? trx.soon<Row>(sql, [days]) : trx.query<Row>(sql, [days]));
+  const result = await (trx.soon ? trx.soon<ChangeRow>(sql, [days]) : trx.query<ChangeRow>(sql, [days]));
   return result.rows.map((r) => ({ day: Number(r.day), generation: r.generation, previous: r.previous ?? undefined }));
 }
 
