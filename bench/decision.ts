@@ -79,6 +79,7 @@ async function run(
       jobHandlers: {},
       pollIntervalMs: 50,
       batchSize,
+      backlogBatchSize: batchSize,
       backoffBaseSeconds: 1,
       backoffMaxSeconds: 10,
     });

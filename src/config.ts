@@ -52,9 +52,11 @@ const fileSchema = z
         backoffBaseSeconds: z.number().positive().default(2),
         backoffMaxSeconds: z.number().positive().default(600),
         batchSize: z.number().int().min(1).max(500).default(8),
+        /** Events per transaction while a backlog remains (the last batch came back full); never fewer than batchSize. */
+        backlogBatchSize: z.number().int().min(1).max(500).default(32),
       })
       .strict()
-      .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 8 }),
+      .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 8, backlogBatchSize: 32 }),
     reconciler: z
       .object({ intervalSeconds: z.number().min(0).default(300) })
       .strict()

@@ -123,6 +123,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       },
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
+      backlogBatchSize: config.worker.backlogBatchSize,
       batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, lifecycleBatchHooks],
       ingestBusy: () => inbox.busy,
       backoffBaseSeconds: config.worker.backoffBaseSeconds,

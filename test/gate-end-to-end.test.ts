@@ -185,7 +185,7 @@ describe.each(storeKinds)('fifty requests at once for a member with three credit
         await startTestUsher(store, {
           runWorker: true,
           env: { CAL_API_URL: 'http://127.0.0.1:9' },
-          yaml: GATE_YAML.replace('pollIntervalMs: 20', 'pollIntervalMs: 10, batchSize: 1'),
+          yaml: GATE_YAML.replace('pollIntervalMs: 20', 'pollIntervalMs: 10, batchSize: 1, backlogBatchSize: 1'),
         }),
       );
     }

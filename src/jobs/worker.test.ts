@@ -98,6 +98,65 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     expect((await getInboxEvent(store.db, stored[1]!.id))?.lastError).toMatch(/division by zero/);
   });
 
+  it('takes a backlog in bigger batches, and goes back to small ones once it is gone', async () => {
+    const clock = new FakeClock();
+    const batches: number[] = [];
+    const worker = new Worker({
+      db: store.db,
+      clock,
+      log: createLogger('silent'),
+      eventHandlers: [recordBookingState],
+      jobHandlers: {},
+      batchHooks: [{ prepare: async (_trx, events) => void batches.push(events.length) }],
+      batchSize: 2,
+      backlogBatchSize: 5,
+      pollIntervalMs: 50,
+      backoffBaseSeconds: 1,
+      backoffMaxSeconds: 10,
+    });
+    await storeCreated(
+      clock,
+      Array.from({ length: 12 }, () => sampleBooking()),
+    );
+    await worker.drain();
+    // A full first batch says more is waiting: the rest go five at a time.
+    expect(batches).toEqual([2, 5, 5]);
+    await storeCreated(
+      clock,
+      Array.from({ length: 3 }, () => sampleBooking()),
+    );
+    await worker.drain();
+    // The backlog was gone (a batch came back short): a new arrival starts small again.
+    expect(batches).toEqual([2, 5, 5, 2, 1]);
+  });
+
+  it('lets waiting webhooks go before each event of its batch while ingest is busy', async () => {
+    const clock = new FakeClock();
+    const order: string[] = [];
+    const bookings = [sampleBooking(), sampleBooking()];
+    const worker = new Worker({
+      db: store.db,
+      clock,
+      log: createLogger('silent'),
+      eventHandlers: [
+        async (event) => {
+          if (event.kind !== 'booking') return;
+          order.push(event.booking.uid === bookings[0]!.uid ? 'first event' : 'second event');
+          // A request read meanwhile: its callback is queued behind the I/O the worker is not waiting for.
+          if (event.booking.uid === bookings[0]!.uid) setImmediate(() => order.push('request'));
+        },
+      ],
+      jobHandlers: {},
+      ingestBusy: () => true,
+      pollIntervalMs: 50,
+      backoffBaseSeconds: 1,
+      backoffMaxSeconds: 10,
+    });
+    await storeCreated(clock, bookings);
+    await worker.drain();
+    expect(order).toEqual(['first event', 'request', 'second event']);
+  });
+
   it("wakes another process's worker at once for a webhook stored here", async () => {
     // Another process: its worker polls once a minute, so only a notice can wake it in time.
     const clock = new FakeClock();

@@ -39,6 +39,13 @@ export interface WorkerOptions extends BackoffPolicy {
   /** Events handled per transaction. */
   batchSize?: number;
   /**
+   * Events per transaction while a backlog remains (the last batch came back full): each batch pays
+   * its claim, its reads and its commit's fsync once, and under a steady stream of webhooks those,
+   * not the events, were what the worker spent its time on (docs/benchmarks.md, ingest). Never fewer
+   * than batchSize.
+   */
+  backlogBatchSize?: number;
+  /**
    * What features do around a batch, their statements sent in the order given (main.ts: the rooms'
    * days, rooms/room-events.ts; the bookings' rows, jobs/handle-event.ts; the gate's reads,
    * gate/credit-lifecycle.ts).
@@ -47,7 +54,7 @@ export interface WorkerOptions extends BackoffPolicy {
   /**
    * True while webhooks wait to be stored. The worker's JavaScript shares Node's one thread with the
    * webhook route, and an acknowledgement matters more than a decision a moment later: while ingest
-   * is busy the worker takes at most half the time (it rests as long as its last batch took).
+   * is busy the worker lets the requests read meanwhile run before each event of its batch.
    */
   ingestBusy?: () => boolean;
   /** A job running longer than this is presumed orphaned by a dead process and handed out again. */
@@ -72,6 +79,8 @@ export class Worker {
   #wokenMeanwhile = new Set<string>();
   #unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
   #lastStaleCheck = 0;
+  /** The last inbox batch came back full: more is waiting, and the next batch takes backlogBatchSize. */
+  #backlog = false;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
@@ -154,10 +163,7 @@ export class Worker {
    * in the same commit as its neighbours' effects.
    */
   async runInboxOnce(): Promise<boolean> {
-    const started = performance.now();
-    const busy = this.#o.ingestBusy?.() ?? false;
-    // While webhooks wait, short batches: each batch's JavaScript holds the thread the route needs.
-    const limit = busy ? 2 : (this.#o.batchSize ?? 8);
+    const limit = this.#backlog ? Math.max(this.#o.batchSize ?? 8, this.#o.backlogBatchSize ?? 32) : (this.#o.batchSize ?? 8);
     let outcomes: string[];
     try {
       outcomes = await this.#inboxBatch(limit, false);
@@ -167,11 +173,8 @@ export class Worker {
       outcomes = await this.#inboxBatch(limit, true);
     }
     for (const state of outcomes) this.#o.hooks?.onEvent?.(state);
-    if (outcomes.length > 0) {
-      const tookMs = performance.now() - started;
-      if (busy) await new Promise((resolve) => setTimeout(resolve, Math.min(tookMs, 50)));
-      else await new Promise((resolve) => setImmediate(resolve));
-    }
+    this.#backlog = outcomes.length >= limit;
+    if (outcomes.length > 0) await new Promise((resolve) => setImmediate(resolve));
     return outcomes.length > 0;
   }
 
@@ -186,6 +189,8 @@ export class Worker {
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
       for (const { inboxEvent: event, parsed } of events) {
+        // Webhooks waiting to be stored go first: requests read meanwhile are handled before the next event.
+        if (this.#o.ingestBusy?.()) await new Promise((resolve) => setImmediate(resolve));
         if (isolate) await trx.query('savepoint inbox_event');
         // Isolated, each event gets its own handle on the transaction: what a handler remembers per
         // transaction (the planning locks it holds, store/rooms.ts) its savepoint's rollback gives back.
