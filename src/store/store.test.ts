@@ -142,6 +142,49 @@ describe.each(storeKinds)('store on %s', (kind) => {
     }
   });
 
+  it('locks the days a room change touches: each day of either span once, ascending, as room_plan_days_of counts them', async () => {
+    const DAY = 86_400_000_000; // µs
+    // Bounds in microseconds since the epoch, near midnights (the edges) or anywhere, 2021 to 2033.
+    const instant = fc.oneof(
+      fc.tuple(fc.integer({ min: 18_600, max: 23_000 }), fc.constantFrom(-1, 0, 1)).map(([d, e]) => d * DAY + e),
+      fc.integer({ min: 18_600 * DAY, max: 23_000 * DAY }),
+    );
+    // Each under the 400 days beyond which the whole plan's lock is taken instead; empty when from = to.
+    const span = fc.option(
+      fc
+        .tuple(instant, fc.oneof(fc.constantFrom(0, 1, DAY - 1, DAY, DAY + 1), fc.integer({ min: 0, max: 399 * DAY })))
+        .map(([from, length]) => [from, from + length]),
+    );
+    const range = (n: number) =>
+      `case when $${n}::bigint is null then null else tstzrange(timestamptz 'epoch' + $${n}::bigint * interval '1 microsecond', timestamptz 'epoch' + $${n + 1}::bigint * interval '1 microsecond') end`;
+    const compare = (a: number[] | null, b: number[] | null) =>
+      store.db.transaction(async (trx) => {
+        const row = (
+          await trx.query<{ locked: number[] | null; counted: number[] }>(
+            `select room_plan_lock(${range(1)}, ${range(3)}) as locked,
+                    (select coalesce(array_agg(d order by d), '{}') from (select room_plan_days_of(${range(1)}) as d union select room_plan_days_of(${range(3)})) days) as counted`,
+            [a?.[0] ?? null, a?.[1] ?? null, b?.[0] ?? null, b?.[1] ?? null],
+          )
+        ).rows[0]!;
+        const held = await trx.query<{ day: number }>(
+          `select objid::integer as day from pg_locks where locktype = 'advisory' and classid = hashtext('usher.rooms.day')::oid and pid = pg_backend_pid() order by 1`,
+        );
+        return { ...row, held: held.rows.map((r) => Number(r.day)) };
+      });
+    await fc.assert(
+      fc.asyncProperty(span, span, async (a, b) => {
+        const { locked, counted, held } = await compare(a, b);
+        expect(locked).toEqual(counted.map(Number));
+        expect(held).toEqual(counted.map(Number));
+      }),
+      { numRuns: 300 },
+    );
+    // A span longer than 400 days (or open) takes the whole plan's lock and names no days.
+    const long = await compare([20_000 * DAY, 20_401 * DAY], [20_000 * DAY, 20_000 * DAY + 1]);
+    expect(long.locked).toBeNull();
+    expect(long.held).toEqual([]);
+  });
+
   it('applies migrations once; running them again changes nothing', async () => {
     expect(await pendingMigrations(store.db)).toEqual([]);
     expect((await migrate(store.db)).applied).toEqual([]);
