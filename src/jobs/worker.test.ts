@@ -7,7 +7,7 @@ import { FakeClock } from '../../test/clock.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { recordBookingState, type EventHandler } from './handle-event.ts';
 import { replay } from './replay.ts';
-import { Worker } from './worker.ts';
+import { Worker, type WorkerOptions } from './worker.ts';
 
 describe.each(storeKinds)('the inbox worker on %s', (kind) => {
   let store: TestStore;
@@ -18,7 +18,7 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
   beforeEach(() => store.reset());
 
   /** A worker with the booking handler and one of the test's, retrying after half a second. */
-  const workerWith = (clock: FakeClock, handler: EventHandler) =>
+  const workerWith = (clock: FakeClock, handler: EventHandler, options: Partial<WorkerOptions> = {}) =>
     new Worker({
       db: store.db,
       clock,
@@ -29,6 +29,7 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
       backoffBaseSeconds: 1,
       backoffMaxSeconds: 10,
       random: () => 0,
+      ...options,
     });
   /** BOOKING_CREATED for each booking, pending in the inbox, two attempts each. */
   const storeCreated = (clock: FakeClock, bookings: PayloadBooking[]) =>
@@ -101,18 +102,10 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
   it('takes a backlog in bigger batches, and goes back to small ones once it is gone', async () => {
     const clock = new FakeClock();
     const batches: number[] = [];
-    const worker = new Worker({
-      db: store.db,
-      clock,
-      log: createLogger('silent'),
-      eventHandlers: [recordBookingState],
-      jobHandlers: {},
+    const worker = workerWith(clock, async () => {}, {
       batchHooks: [{ prepare: async (_trx, events) => void batches.push(events.length) }],
       batchSize: 2,
       backlogBatchSize: 5,
-      pollIntervalMs: 50,
-      backoffBaseSeconds: 1,
-      backoffMaxSeconds: 10,
     });
     await storeCreated(
       clock,
@@ -134,24 +127,14 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     const clock = new FakeClock();
     const order: string[] = [];
     const bookings = [sampleBooking(), sampleBooking()];
-    const worker = new Worker({
-      db: store.db,
-      clock,
-      log: createLogger('silent'),
-      eventHandlers: [
-        async (event) => {
-          if (event.kind !== 'booking') return;
-          order.push(event.booking.uid === bookings[0]!.uid ? 'first event' : 'second event');
-          // A request read meanwhile: its callback is queued behind the I/O the worker is not waiting for.
-          if (event.booking.uid === bookings[0]!.uid) setImmediate(() => order.push('request'));
-        },
-      ],
-      jobHandlers: {},
-      ingestBusy: () => true,
-      pollIntervalMs: 50,
-      backoffBaseSeconds: 1,
-      backoffMaxSeconds: 10,
-    });
+    const handler: EventHandler = async (event) => {
+      if (event.kind !== 'booking') return;
+      order.push(event.booking.uid === bookings[0]!.uid ? 'first event' : 'second event');
+      // A request read meanwhile: its callback is queued behind the I/O the worker is not waiting for.
+      if (event.booking.uid === bookings[0]!.uid) setImmediate(() => order.push('request'));
+    };
+    // This handler alone: the booking handler's own reads would let the request in anyway.
+    const worker = workerWith(clock, handler, { ingestBusy: () => true, eventHandlers: [handler] });
     await storeCreated(clock, bookings);
     await worker.drain();
     expect(order).toEqual(['first event', 'request', 'second event']);
