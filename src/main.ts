@@ -125,7 +125,6 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       batchSize: config.worker.batchSize,
       backlogBatchSize: config.worker.backlogBatchSize,
       batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, lifecycleBatchHooks],
-      ingestBusy: () => inbox.busy,
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,
       hooks: {

@@ -163,11 +163,6 @@ export class InboxWriter {
     this.#maxBatch = maxBatch;
   }
 
-  /** Webhooks are waiting to be stored (the worker gives way to them). */
-  get busy(): boolean {
-    return this.#flushing;
-  }
-
   add(event: NewInboxEvent): Promise<Stored> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ event, resolve, reject });
