@@ -75,9 +75,13 @@ export class Worker {
   #lastStaleCheck = 0;
   /** The last inbox batch came back full: more is waiting, and the next batch takes backlogBatchSize. */
   #backlog = false;
+  readonly #batchSize: number;
+  readonly #backlogBatchSize: number;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
+    this.#batchSize = options.batchSize ?? 8;
+    this.#backlogBatchSize = Math.max(this.#batchSize, options.backlogBatchSize ?? 32);
   }
 
   start(): void {
@@ -157,7 +161,7 @@ export class Worker {
    * in the same commit as its neighbours' effects.
    */
   async runInboxOnce(): Promise<boolean> {
-    const limit = this.#backlog ? Math.max(this.#o.batchSize ?? 8, this.#o.backlogBatchSize ?? 32) : (this.#o.batchSize ?? 8);
+    const limit = this.#backlog ? this.#backlogBatchSize : this.#batchSize;
     let outcomes: string[];
     try {
       outcomes = await this.#inboxBatch(limit, false);
@@ -167,8 +171,8 @@ export class Worker {
       outcomes = await this.#inboxBatch(limit, true);
     }
     for (const state of outcomes) this.#o.hooks?.onEvent?.(state);
+    // No rest after a batch: the next one's claim waits on the store, and each event lets requests in first.
     this.#backlog = outcomes.length >= limit;
-    if (outcomes.length > 0) await new Promise((resolve) => setImmediate(resolve));
     return outcomes.length > 0;
   }
 
