@@ -110,7 +110,12 @@ export interface BatchHooks {
    * handlers would otherwise take one by one, and reads for all of them what each would ask alone
    * (kept in `reads`). The worker starts every feature's at once: their statements share a round trip.
    */
-  prepare?(trx: Queryable, events: readonly BatchEvent[], reads: BatchReads): Promise<void>;
+  prepare?(trx: Queryable, events: readonly BatchEvent[], reads: BatchReads, mode: { isolated: boolean }): Promise<void>;
+  /**
+   * Runs after the batch's last event, before it commits. Throwing fails a whole batch, which then
+   * runs again isolated (a savepoint per event, `mode.isolated` in prepare).
+   */
+  finish?(): Promise<void>;
   /** Part or all of a batch's transaction rolled back: anything remembered from it may never have happened. */
   rolledBack?(): void;
 }

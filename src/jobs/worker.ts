@@ -183,7 +183,8 @@ export class Worker {
       const events = (await lockInboxEvents(trx, now, limit)).map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
       const reads = new BatchReads(events);
       // Every feature's statements go out at once, in this order, and share one round trip.
-      if (events.length > 0) await Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads)));
+      if (events.length > 0)
+        await Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads, { isolated: isolate })));
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
       for (const { inboxEvent: event, parsed } of events) {
@@ -222,8 +223,10 @@ export class Worker {
           states.push(state === 'dead' ? 'dead' : 'retry');
         }
       }
-      // Whole, a write sent without waiting that failed fails the batch, which then runs isolated.
-      if (!isolate) await trx.settle?.().catch((error: unknown) => Promise.reject(new BatchFailed(error)));
+      // Whole, a write sent without waiting that failed, or a feature's finish, fails the batch, which then runs isolated.
+      const finishing = events.length > 0 ? Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.finish?.())) : undefined;
+      if (!isolate) await Promise.all([finishing, trx.settle?.()]).catch((error: unknown) => Promise.reject(new BatchFailed(error)));
+      else await finishing;
       await finishInboxEvents(trx, finished, now);
       return states;
     });

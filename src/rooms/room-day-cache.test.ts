@@ -2,9 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import type { InboxEvent } from '../store/inbox.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
-import { BatchReads, parseInboxEvent } from '../jobs/handle-event.ts';
+import { BatchReads, parseInboxEvent, type EventHandler } from '../jobs/handle-event.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import type { Booking } from '../domain/booking.ts';
-import { dayChanges, getAssignment, planDays, pruneRemovedStays } from '../store/rooms.ts';
+import { dayChanges, getAssignment, insertBlock, planDays, pruneRemovedStays } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
 import { roomClinic } from '../../test/room-clinic.ts';
 import { seeded } from '../../test/clinic-generator.ts';
@@ -93,12 +94,16 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     expect(await roomOf(next.uid)).toBe('1A');
   });
 
-  it('follows its own decisions: a day of bookings in turn fills both rooms without a clash', async () => {
-    const day = ['09:00', '09:00', '09:40', '09:40', '10:20'].map((from) => {
+  /** Five half-hour visits, two at a time: with 10 minutes of cleaning the rooms take turns. */
+  const morning = () =>
+    ['09:00', '09:00', '09:40', '09:40', '10:20'].map((from) => {
       const [h, m] = from.split(':').map(Number);
       const end = `${String(h! + (m! + 30 >= 60 ? 1 : 0)).padStart(2, '0')}:${String((m! + 30) % 60).padStart(2, '0')}`;
       return visit(from, end);
     });
+
+  it('follows its own decisions: a day of bookings in turn fills both rooms without a clash', async () => {
+    const day = morning();
     for (const b of day) await one.cal.deliver('BOOKING_CREATED', b);
     expect(await Promise.all(day.map((b) => roomOf(b.uid)))).toEqual(['1A', '2A', '1A', '2A', '1A']);
   });
@@ -249,7 +254,7 @@ doctors:
     const events = [inbox('BOOKING_CREATED', later), inbox('BOOKING_CANCELLED', { ...placed, status: 'CANCELLED' })];
     const days = await store.db.transaction(async (trx) => {
       const batch = events.map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
-      await roomBatchHooks(one.rooms).prepare!(trx, batch, new BatchReads(batch));
+      await roomBatchHooks(one.rooms).prepare!(trx, batch, new BatchReads(batch), { isolated: true });
       const locks = await trx.query<{ day: number }>(
         `select objid::integer as day from pg_locks
           where locktype = 'advisory' and objsubid = 2 and mode = 'ExclusiveLock' and pid = pg_backend_pid() order by 1`,
@@ -308,6 +313,88 @@ doctors:
       commit();
       await first.catch(() => {});
     }
+  });
+
+  /** The store, recording how each statement of a transaction was sent (awaited, or read behind the writes) and its text. */
+  const recorded = (db: Db) => {
+    const sent: { how: 'query' | 'soon'; sql: string }[] = [];
+    const wrap = (trx: Queryable): Queryable => ({
+      ...trx,
+      query: (sql, params) => {
+        sent.push({ how: 'query', sql });
+        return trx.query(sql, params);
+      },
+      soon: (sql, params) => {
+        sent.push({ how: 'soon', sql });
+        return trx.soon!(sql, params);
+      },
+    });
+    return { sent, db: { ...db, transaction: <T>(fn: (trx: Queryable) => Promise<T>) => db.transaction((trx) => fn(wrap(trx))) } as Db };
+  };
+  const planReads = (sent: readonly { how: string; sql: string }[], how: string) =>
+    sent.filter((s) => s.how === how && s.sql.includes('left join room_assignments on booking_uid = $1')).length;
+  const pipeline = (db: Db, handlers: EventHandler[]) =>
+    new EventPipeline(
+      db,
+      { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 },
+      one.cal.clock,
+      handlers,
+      roomBatchHooks(one.rooms),
+    );
+
+  it("decides a batch's new bookings of one day without asking the store before each: the rooms one at a time gives, in one pass", async () => {
+    await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // the day is read and kept
+    const { sent, db } = recorded(store.db);
+    const cal = pipeline(db, [roomEventHandler(one.rooms)]);
+    const day = morning();
+    for (const b of day) await cal.store('BOOKING_CREATED', b);
+    await cal.run();
+    // As the same bookings delivered one at a time (the test above): each choice saw the ones before it.
+    expect(await Promise.all(day.map((b) => roomOf(b.uid)))).toEqual(['1A', '2A', '1A', '2A', '1A']);
+    // Each took the kept day and only checked it behind its writes.
+    expect([planReads(sent, 'query'), planReads(sent, 'soon')]).toEqual([0, 5]);
+    expect(sent.filter((s) => s.sql.startsWith('savepoint'))).toEqual([]);
+  });
+
+  it.each(['a cancellation', 'a reschedule'])(
+    'asks the store before each choice after %s in the same batch: the freed room is seen, nothing runs twice',
+    async (what) => {
+      const placed = visit('09:00', '09:30');
+      await one.cal.deliver('BOOKING_CREATED', placed);
+      expect(await roomOf(placed.uid)).toBe('1A');
+      const { sent, db } = recorded(store.db);
+      const cal = pipeline(db, [roomEventHandler(one.rooms)]);
+      const next = visit('09:00', '09:30');
+      if (what === 'a cancellation') await cal.store('BOOKING_CANCELLED', { ...placed, status: 'CANCELLED' });
+      else
+        await cal.store(
+          'BOOKING_RESCHEDULED',
+          visit('12:00', '12:30', { reschedule: { id: placed.id, uid: placed.uid, start: placed.start, end: placed.end } }),
+        );
+      await cal.store('BOOKING_CREATED', next);
+      await cal.run();
+      expect(await roomOf(next.uid)).toBe('1A');
+      expect([planReads(sent, 'query'), planReads(sent, 'soon')]).toEqual([1, 0]);
+      expect(sent.filter((s) => s.sql.startsWith('savepoint'))).toEqual([]);
+    },
+  );
+
+  it('runs a batch again, one event at a time, when something in it changed a day a choice took as kept', async () => {
+    await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // the day is read and kept
+    const { sent, db } = recorded(store.db);
+    const [second, third] = [visit('11:00', '11:30'), visit('10:00', '10:30')];
+    // A handler the day cache knows nothing of blocks 1A at 10:00 in the batch's transaction, before the second choice.
+    const blocker: EventHandler = async (event, ctx) => {
+      if (event.kind === 'booking' && event.booking.uid === second.uid)
+        await insertBlock(ctx.trx, { room: '1A', from: at('10:00'), to: at('10:30'), reason: 'leak', by: 'test' }, at('07:00'));
+    };
+    const cal = pipeline(db, [blocker, roomEventHandler(one.rooms)]);
+    await cal.store('BOOKING_CREATED', second);
+    await cal.store('BOOKING_CREATED', third);
+    await cal.run();
+    expect(await roomOf(second.uid)).toBe('1A');
+    expect(await roomOf(third.uid)).toBe('2A');
+    expect(sent.filter((s) => s.sql.startsWith('savepoint')).length).toBe(2);
   });
 
   it('counts a change to a booking that holds a room, and none to one that does not', async () => {
@@ -447,6 +534,63 @@ describe('the days a process keeps', () => {
     undone.answer();
     await cache.caughtUp();
     expect(dayAt(cache, 1, '1')?.stays.size).toBe(0);
+  });
+
+  it("in a worker's batch, are taken as they are by its new bookings' choices only while nothing but its own writes changed them", async () => {
+    const cache = new RoomDayCache();
+    const batch = {}; // the batch's transaction
+    const plan = (generation: string) => ({
+      generations: { epoch: '7', days: generations(1, generation), xact: '900' },
+      assignment: undefined,
+      anyActive: true,
+    });
+    const window = (n: number) => ({ ...dayOf(n, 0).window, day: dayOf(n, 0).window });
+    const stay = (uid: string) => {
+      const from = new Date(Date.UTC(2026, 11, 1, 9));
+      return {
+        stay: { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false },
+        booking: undefined,
+        planned: undefined,
+      };
+    };
+    const written = () => {
+      let answer: () => void = () => {};
+      const changes = new Promise<{ day: number; generation: string; previous: string }[]>((resolve) => {
+        answer = () => resolve([{ day: utcDay(1), generation: '2', previous: '1' }]);
+      });
+      return { changes, answer };
+    };
+    cache.at('7');
+    cache.keepRooms([]);
+    keep(cache, 1, 0);
+    cache.beginBatch(batch, plan('1').generations, ['a', 'b', 'c']);
+    expect(cache.quick({}, 'a', window(1))).toBeUndefined(); // another transaction
+    const a = cache.quick(batch, 'a', window(1))!;
+    expect(a.day.stays.size).toBe(0);
+    expect(cache.quick(batch, 'a', window(1))).toBeUndefined(); // once per booking
+    a.check(Promise.resolve(plan('1')));
+    // Its own write is in the day at once, before the store says which generation it made.
+    const write = written();
+    cache.follow('a', stay('a'), write.changes, { trx: batch, days: [utcDay(1)] });
+    const b = cache.quick(batch, 'b', window(1))!;
+    expect([...b.day.stays.keys()]).toEqual(['a']);
+    write.answer();
+    b.check(Promise.resolve(plan('3'))); // something else changed the day before b's choice
+    await cache.caughtUp();
+    expect(cache.endBatch()).toBe(true);
+
+    // A day the batch's own write touched before any choice took it waits for the store.
+    cache.forgetAll();
+    cache.keepRooms([]);
+    keep(cache, 1, 0);
+    cache.beginBatch(batch, plan('1').generations, ['c', 'd']);
+    const early = written();
+    cache.follow('w', stay('w'), early.changes, { trx: batch, days: [utcDay(1)] });
+    expect(cache.quick(batch, 'c', window(1))).toBeUndefined();
+    early.answer();
+    await cache.caughtUp();
+    expect(cache.quick(batch, 'd', window(1))).toBeUndefined(); // at generation 2 now, not the batch's 1
+    expect(cache.endBatch()).toBe(false);
   });
 
   it('are bounded by stays, forgetting the least recently used day first', () => {

@@ -1,7 +1,7 @@
 import type { Booking } from '../domain/booking.ts';
 import type { RoomIndex } from '../domain/room-index.ts';
 import type { PlannedBooking, RoomBlock } from '../domain/room-model.ts';
-import type { DayChange, PlacedStay, RoomRecord } from '../store/rooms.ts';
+import { planDays, type DayChange, type PlacedStay, type PlanGenerations, type RoomPlan, type RoomRecord } from '../store/rooms.ts';
 
 /** A placed stay with its booking, and how a room choice plans around it (worked out once). */
 export interface ChoiceStay {
@@ -44,6 +44,32 @@ interface KeptDay {
   followed: Set<string>;
 }
 
+/**
+ * What a worker's batch trusts of the kept days (beginBatch). The batch holds the planning locks of
+ * every day its choices read, so only its own transaction can change them until it commits.
+ */
+interface BatchTrust {
+  /** The batch's transaction: no other transaction's choice trusts what it does. */
+  trx: object;
+  /** The generations of the batch's days, read right behind its locks. */
+  generations: ReadonlyMap<number, string>;
+  /** Bookings whose choice may take its kept day without asking the store (each once). */
+  quick: Set<string>;
+  /** Kept days found current at the batch's start: they take the batch's own writes as they are made. */
+  checked: Set<KeptDay>;
+  /** UTC days the batch's own writes touched: a day not checked before is no longer taken as it was. */
+  touched: Set<number>;
+  /** A choice's check found the store not as it assumed: the batch must not commit. */
+  broken: boolean;
+}
+
+/** A kept day a choice takes without asking the store, and how its assumption is checked (RoomDayCache.quick). */
+export interface QuickDay {
+  day: ChoiceDay;
+  /** Checks, once the store answers, that the plan read at the choice's place in the transaction is what it assumed. */
+  check(read: Promise<RoomPlan>): void;
+}
+
 /** Where a kept day stands against the generations read now. */
 export type KeptDayState =
   | { current: true; day: ChoiceDay }
@@ -76,6 +102,7 @@ export class RoomDayCache {
   #stays = 0;
   #forgets = 0;
   #following: Promise<void> = Promise.resolve();
+  #batch: BatchTrust | undefined;
   /** Whether rooms were in service when last read: only a hint, for skipping a question before the lock. */
   hadActiveRooms = false;
 
@@ -88,18 +115,98 @@ export class RoomDayCache {
   }
 
   /**
+   * A worker's batch begins, its days locked: `generations` were read right behind the locks, in
+   * transaction `trx`. Until endBatch, the choices of the `quick` bookings (those the batch's events
+   * name once, with no assignment, before any event that may change a day some other way:
+   * room-events.ts) take their kept day as current without asking the store — when it was current
+   * at the batch's start, or has taken every one of the batch's own writes since — so the worker's
+   * JavaScript goes on while the store still writes the previous choice. Each such choice sends a
+   * read of the plan at its place among the transaction's statements, checked as it arrives (check);
+   * endBatch says whether any found the store otherwise, and then the batch must not commit.
+   */
+  beginBatch(trx: object, generations: PlanGenerations, quick: Iterable<string>): void {
+    this.at(generations.epoch);
+    this.#batch = this.keeping
+      ? { trx, generations: generations.days, quick: new Set(quick), checked: new Set(), touched: new Set(), broken: false }
+      : undefined;
+  }
+
+  /** The batch ends (its last check has arrived: caughtUp); true when a choice's check failed. */
+  endBatch(): boolean {
+    const broken = this.#batch?.broken ?? false;
+    this.#batch = undefined;
+    return broken;
+  }
+
+  /**
+   * The kept day a `quick` booking's choice in the batch's transaction may take as it is (once per
+   * booking), or undefined: ask the store. Only a whole day, all of whose UTC days the batch locked.
+   */
+  quick(trx: object, uid: string, window: { from: Date; to: Date; day: { from: Date; to: Date } }): QuickDay | undefined {
+    const batch = this.#batch;
+    if (!batch || batch.trx !== trx || batch.broken || !this.#rooms || !batch.quick.delete(uid)) return undefined;
+    if (window.from.getTime() !== window.day.from.getTime() || window.to.getTime() !== window.day.to.getTime()) return undefined;
+    if (planDays(window).some((d) => !batch.generations.has(d))) return undefined;
+    const kept = this.#days.get(window.from.getTime());
+    if (!kept) return undefined;
+    if (!batch.checked.has(kept)) {
+      for (const [d, generation] of kept.generations) if (batch.touched.has(d) || batch.generations.get(d) !== generation) return undefined;
+      batch.checked.add(kept);
+    }
+    this.#days.delete(window.from.getTime());
+    this.#days.set(window.from.getTime(), kept);
+    const from = window.from.getTime();
+    return { day: kept.day, check: (read) => this.#check(kept, from, read) };
+  }
+
+  /** A quick choice's check: the plan at its place was the kept day's generations, with no assignment for it. */
+  #check(kept: KeptDay, from: number, read: Promise<RoomPlan>): void {
+    const batch = this.#batch;
+    this.#following = this.#following
+      .then(() => read)
+      .then(
+        (plan) => {
+          let holds = this.#days.get(from) === kept && plan.generations.epoch === this.#epoch && plan.anyActive && !plan.assignment;
+          for (const [d, generation] of kept.generations) if (plan.generations.days.get(d) !== generation) holds = false;
+          if (!holds && batch) batch.broken = true;
+        },
+        () => {
+          if (batch) batch.broken = true;
+          this.forgetAll();
+        },
+      );
+  }
+
+  /**
    * Applies this process's own write (wrote) once the day changes it made are read — a read sent
    * behind the write without waiting for it (Queryable.soon), so a decision costs no round trip for
    * it. caughtUp() waits for every such write to be applied; one whose read fails, or that a
    * forgetAll overtook (its transaction rolled back meanwhile), forgets or is dropped instead.
+   * Written in a batch's transaction (beginBatch), the stay goes into the batch's checked days at
+   * once: a quick choice after it sees it; their generations follow when the read arrives.
    */
-  follow(uid: string, placed: ChoiceStay | undefined, changes: Promise<readonly DayChange[]>): void {
+  follow(
+    uid: string,
+    placed: ChoiceStay | undefined,
+    changes: Promise<readonly DayChange[]>,
+    write?: { trx: object; days: readonly number[] },
+  ): void {
     const at = this.#forgets;
+    const batch = this.#batch;
+    const applied = new Set<KeptDay>();
+    if (batch && write && batch.trx === write.trx) {
+      for (const d of write.days) batch.touched.add(d);
+      for (const kept of batch.checked) {
+        if (this.#days.get(kept.day.window.from.getTime()) !== kept || !write.days.some((d) => kept.generations.has(d))) continue;
+        this.#take(kept, uid, placed);
+        applied.add(kept);
+      }
+    }
     this.#following = this.#following
       .then(() => changes)
       .then(
         (read) => {
-          if (this.#forgets === at) this.wrote(uid, placed, read);
+          if (this.#forgets === at) this.wrote(uid, placed, read, applied);
         },
         () => this.forgetAll(),
       );
@@ -207,7 +314,7 @@ export class RoomDayCache {
    * took `changes` for the days it touched. A kept day on those days follows it only where the write
    * replaced exactly the generation the day was at; otherwise that day is forgotten.
    */
-  wrote(uid: string, placed: ChoiceStay | undefined, changes: readonly DayChange[]): void {
+  wrote(uid: string, placed: ChoiceStay | undefined, changes: readonly DayChange[], applied: ReadonlySet<KeptDay> = new Set()): void {
     for (const [from, kept] of this.#days) {
       let follows = true;
       for (const change of changes) {
@@ -221,15 +328,21 @@ export class RoomDayCache {
         continue;
       }
       for (const change of changes) if (kept.generations.has(change.day)) kept.generations.set(change.day, change.generation);
-      const day = kept.day;
-      kept.followed.add(uid);
-      if (day.stays.delete(uid)) this.#stays -= 1;
-      day.index?.drop(uid);
-      if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) {
-        day.stays.set(uid, placed);
-        this.#stays += 1;
-        if (placed.planned) day.index?.add(placed.planned);
-      }
+      // A batch's checked day took the stay when it was written (follow).
+      if (!applied.has(kept)) this.#take(kept, uid, placed);
+    }
+  }
+
+  /** A kept day takes this process's write of one booking's stay (placed, or gone from it). */
+  #take(kept: KeptDay, uid: string, placed: ChoiceStay | undefined): void {
+    const day = kept.day;
+    kept.followed.add(uid);
+    if (day.stays.delete(uid)) this.#stays -= 1;
+    day.index?.drop(uid);
+    if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) {
+      day.stays.set(uid, placed);
+      this.#stays += 1;
+      if (placed.planned) day.index?.add(placed.planned);
     }
   }
 }

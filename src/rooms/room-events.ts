@@ -1,6 +1,6 @@
 import { batchRead, storedBooking, type BatchEvent, type BatchHooks, type BatchReads, type EventHandler } from '../jobs/handle-event.ts';
 import type { Queryable } from '../store/db.ts';
-import { getAssignment, hasActiveRooms, lockRoomPlanning, setAssignmentSpan } from '../store/rooms.ts';
+import { getAssignment, hasActiveRooms, lockRoomPlanning, planDays, readBatchPlan, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import {
   assignBooking,
@@ -24,16 +24,31 @@ import {
  */
 export function roomBatchHooks(deps: RoomDeps): BatchHooks {
   return {
-    prepare: (trx, events, reads) => lockBatchDays(deps, trx, events, reads),
-    // Days kept from a rolled-back savepoint may hold stays that never were (room-day-cache.ts).
-    rolledBack: () => deps.dayCache?.forgetAll(),
+    prepare: (trx, events, reads, mode) => lockBatchDays(deps, trx, events, reads, mode),
+    async finish() {
+      // Every quick choice's check has arrived (room-day-cache.ts beginBatch); one that found the
+      // store otherwise means a choice was made on a day that was not so: the batch must not commit.
+      await deps.dayCache?.caughtUp();
+      if (deps.dayCache?.endBatch()) throw new Error('a room choice found its day changed in its own batch; the batch runs again');
+    },
+    rolledBack: () => {
+      deps.dayCache?.endBatch();
+      // Days kept from a rolled-back savepoint may hold stays that never were (room-day-cache.ts).
+      deps.dayCache?.forgetAll();
+    },
   };
 }
 
 /** Whether any room was in service when the batch began (asked once for its events; see lockBatchDays). */
 const ANY_ACTIVE_ROOMS = batchRead<boolean>('any_active_rooms');
 
-async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly BatchEvent[], reads: BatchReads): Promise<void> {
+async function lockBatchDays(
+  deps: RoomDeps,
+  trx: Queryable,
+  events: readonly BatchEvent[],
+  reads: BatchReads,
+  mode: { isolated: boolean },
+): Promise<void> {
   // Only once this process has seen rooms in service: a business without rooms takes no lock, and
   // asks once for the batch whether it has rooms now, instead of once per event (a first choice
   // takes its own days, as it would without the batch).
@@ -43,15 +58,38 @@ async function lockBatchDays(deps: RoomDeps, trx: Queryable, events: readonly Ba
   }
   const spans: { from: Date; to: Date }[] = [];
   const uids: string[] = [];
+  // The bookings whose choices may take their kept day as the batch knows it: new ones (checked
+  // below: no assignment yet) named by one event, up to the first event that may change a day in
+  // another way than a choice the day cache follows — a reschedule, a release, a no-show, a
+  // booking already in a room saved again (its row's change moves its days, migration 0015).
+  const quick: string[] = [];
+  let plain = !mode.isolated;
   for (const { parsed } of events) {
     if (parsed.outcome !== 'event') continue;
     const event = parsed.event;
     if (event.kind === 'booking') {
       spans.push(choiceWindow(deps, event.booking, deps.dayCache?.rooms));
       uids.push(event.booking.uid, ...(event.rescheduleUid ? [event.rescheduleUid] : []));
-    } else if (event.kind === 'no-show') uids.push(event.bookingUid);
+      if (plain && !event.rescheduleUid && reads.has(event.booking.uid)) quick.push(event.booking.uid);
+      else plain = false;
+    } else if (event.kind === 'no-show') {
+      uids.push(event.bookingUid);
+      plain = false;
+    } else if (event.kind !== 'ping') plain = false;
   }
-  if (spans.length > 0 || uids.length > 0) await lockRoomPlanning(trx, spans, { uids, padDays: REPLAN_READS_DAYS });
+  if (spans.length === 0 && uids.length === 0) return;
+  const locking = lockRoomPlanning(trx, spans, { uids, padDays: REPLAN_READS_DAYS });
+  // Sent right behind the locks, answered in the same round trip.
+  const reading = quick.length > 0 ? readBatchPlan(trx, [...new Set(spans.flatMap(planDays))], quick) : undefined;
+  await locking;
+  const plan = await reading;
+  if (!plan || !deps.dayCache) return;
+  if (!plan.anyActive) {
+    deps.dayCache.hadActiveRooms = false;
+    return;
+  }
+  const firstAssigned = quick.findIndex((uid) => plan.assigned.has(uid));
+  deps.dayCache.beginBatch(trx, plan.generations, firstAssigned < 0 ? quick : quick.slice(0, firstAssigned));
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   saveAssignment,
   type PlacedStay,
   type PlanGenerations,
+  type RoomPlan,
   type RoomRecord,
   hasWaitingBetween,
 } from '../store/rooms.ts';
@@ -155,12 +156,14 @@ export function choiceWindow(
   };
 }
 
-/** What a choice has in hand from the day cache, read under the planning locks. */
-interface KeptPlan {
-  cache: RoomDayCache;
-  rooms: RoomRecord[];
-  generations: PlanGenerations;
-}
+/**
+ * What a choice has in hand from the day cache: the generations read under the planning locks, or
+ * the day itself when the worker's batch lets the choice take it without asking (RoomDayCache.quick).
+ */
+type KeptPlan = { cache: RoomDayCache; rooms: RoomRecord[] } & (
+  | { generations: PlanGenerations; quick?: undefined }
+  | { quick: ChoiceDay; generations?: undefined }
+);
 
 /**
  * The world one room choice needs, and no more: the rooms, their blocks, and the bookings holding a
@@ -176,9 +179,13 @@ async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, e
   // Only a booking whose stay ends within its own day reads a whole day, the one kept.
   const wholeDay = window.from.getTime() === day.from.getTime() && window.to.getTime() === day.to.getTime();
   let read: ChoiceDay | undefined;
-  const found = wholeDay ? kept?.cache.day(day.from, kept.generations.days) : undefined;
+  const found = kept?.quick
+    ? { current: true as const, day: kept.quick }
+    : wholeDay && kept?.generations
+      ? kept.cache.day(day.from, kept.generations.days)
+      : undefined;
   if (found?.current) read = found.day;
-  else if (kept && found) {
+  else if (kept?.generations && found) {
     // Changed since it was read (another process, another path): only what changed is read (migration 0016).
     const changes = await listPlanChanges(trx, window, found);
     if (changes.complete && !changes.blocksChanged) {
@@ -191,7 +198,7 @@ async function loadChoiceWorld(trx: Queryable, deps: RoomDeps, need: RoomNeed, e
     const blocks = await listBlocks(trx, window);
     const stays = await listPlacedStays(trx, window);
     read = { window, blocks, stays: new Map(stays.map((s) => [s.stay.bookingUid, choiceStay(deps, roomByName, s.stay, s.booking)])) };
-    if (wholeDay && kept) keptDay = kept.cache.keepDay(read, kept.generations.days, planDays(window), kept.generations.xact);
+    if (wholeDay && kept?.generations) keptDay = kept.cache.keepDay(read, kept.generations.days, planDays(window), kept.generations.xact);
   }
   const { blocks, stays } = read;
   const indexOf = (leaveOut: string | undefined) =>
@@ -377,16 +384,23 @@ export async function assignBooking(
   // first (or told by the worker's batch, `anyActive`) unless rooms were in service last time (then
   // the answer comes with the plan below).
   if (!cache?.hadActiveRooms && !(options.anyActive ?? (await hasActiveRooms(trx)))) return { outcome: 'not_needed' };
-  // The choice's days (with the rooms as last known), then what they hold (migration 0015).
+  // The choice's days (with the rooms as last known), then what they hold (migration 0015) — or,
+  // in a worker's batch that holds them, the day as the batch knows it, checked behind its back.
   let locked = choiceWindow(deps, b, cache?.rooms);
-  await lockRoomPlanning(trx, [locked]);
-  let plan = await readRoomPlan(trx, b.uid, planDays(locked));
-  await cache?.caughtUp();
+  const quick = cache?.quick(trx, b.uid, locked);
+  // Quick: a new booking (no assignment) of a clinic with rooms in service, as the batch read.
+  let plan: Omit<RoomPlan, 'generations'> & { generations?: PlanGenerations } = { assignment: undefined, anyActive: true };
+  if (quick) quick.check(readRoomPlan(trx, b.uid, planDays(locked), { soon: true }));
+  else {
+    await lockRoomPlanning(trx, [locked]);
+    plan = await readRoomPlan(trx, b.uid, planDays(locked));
+    await cache?.caughtUp();
+  }
   if (!plan.anyActive) {
     if (cache) cache.hadActiveRooms = false;
     return { outcome: 'not_needed' };
   }
-  cache?.at(plan.generations.epoch);
+  if (plan.generations) cache?.at(plan.generations.epoch);
   let rooms = cache?.rooms;
   if (cache && !rooms) {
     rooms = await listRooms(trx, { includeInactive: true });
@@ -411,7 +425,12 @@ export async function assignBooking(
     }
     return { outcome: 'kept', room: existing.room };
   }
-  const kept = cache && rooms ? { cache, rooms, generations: plan.generations } : undefined;
+  const kept: KeptPlan | undefined =
+    cache && rooms
+      ? quick
+        ? { cache, rooms, quick: quick.day }
+        : plan.generations && { cache, rooms, generations: plan.generations }
+      : undefined;
   const loaded = await loadChoiceWorld(trx, deps, need, b.uid, kept);
   const index = loaded.index;
   const choice = chooseRoom(index, need);
@@ -419,9 +438,9 @@ export async function assignBooking(
   // the days its stay left and the days it took.
   const follow = async (stay: PlacedStay | undefined) => {
     if (!cache) return;
-    const touched = [...(existing ? planDays(existing) : []), ...planDays({ from: b.start, to: stay?.to ?? b.end })];
-    // Read behind the write without waiting (the next choice waits for it: caughtUp below).
-    cache.follow(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), dayChanges(trx, [...new Set(touched)]));
+    const touched = [...new Set([...(existing ? planDays(existing) : []), ...planDays({ from: b.start, to: stay?.to ?? b.end })])];
+    // Read behind the write without waiting (the next choice waits for it: caughtUp above, unless quick).
+    cache.follow(b.uid, stay && choiceStay(deps, loaded.rooms, stay, b), dayChanges(trx, touched), { trx, days: touched });
   };
   const cause = options.cause ?? (outgrown?.code === 'room.too_small' ? 'seats_taken' : outgrown ? 'room_unfit' : 'booking');
   if (choice.outcome === 'assigned') {

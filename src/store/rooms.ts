@@ -249,8 +249,12 @@ export async function readRoomPlan(
   trx: Queryable,
   uid: string,
   days: readonly number[],
-): Promise<{ generations: PlanGenerations; assignment: Assignment | undefined; anyActive: boolean }> {
-  const result = await trx.query(
+  options: { soon?: boolean } = {},
+): Promise<RoomPlan> {
+  // `soon`: sent at once where the transaction can (db.ts), answered when awaited — a check of what
+  // a choice assumed, read at its place among the transaction's statements (RoomDayCache.check).
+  const ask = options.soon && trx.soon ? trx.soon.bind(trx) : trx.query.bind(trx);
+  const result = await ask(
     `select (select generation::text from room_plan_epoch) as epoch, exists (select 1 from rooms where active) as any_active,
             (select json_object_agg(day, generation::text) from room_plan_days where day = any($2::integer[])) as days,
             pg_current_xact_id()::text as xact,
@@ -268,6 +272,41 @@ export async function readRoomPlan(
     },
     assignment: row.booking_uid ? assignmentFromRow(row) : undefined,
     anyActive: Boolean(row.any_active),
+  };
+}
+
+/** What a room choice reads first of the plan (readRoomPlan). */
+export interface RoomPlan {
+  generations: PlanGenerations;
+  assignment: Assignment | undefined;
+  anyActive: boolean;
+}
+
+/**
+ * A worker's batch reads the plan once for all its room choices, sent right behind its planning
+ * locks (same round trip): the generations of the days its choices read, and which of its
+ * bookings hold an assignment now (room-day-cache.ts, RoomDayCache.beginBatch).
+ */
+export async function readBatchPlan(
+  trx: Queryable,
+  days: readonly number[],
+  uids: readonly string[],
+): Promise<{ generations: PlanGenerations; anyActive: boolean; assigned: Set<string> }> {
+  const sql = `select (select generation::text from room_plan_epoch) as epoch, exists (select 1 from rooms where active) as any_active,
+            (select json_object_agg(day, generation::text) from room_plan_days where day = any($1::integer[])) as days,
+            (select coalesce(json_agg(booking_uid), '[]') from room_assignments where booking_uid = any($2::text[])) as assigned,
+            pg_current_xact_id()::text as xact`;
+  const result = await (trx.soon ? trx.soon(sql, [days, uids]) : trx.query(sql, [days, uids]));
+  const row = result.rows[0]!;
+  const known = (row.days ?? {}) as Record<string, string>;
+  return {
+    generations: {
+      epoch: (row.epoch as string | null) ?? undefined,
+      days: new Map(days.map((d) => [d, known[d] ?? '0'])),
+      xact: row.xact as string,
+    },
+    anyActive: Boolean(row.any_active),
+    assigned: new Set(row.assigned as string[]),
   };
 }
 
