@@ -4,8 +4,10 @@
  * placed stays, chooses a room, writes the assignment, the location job and the decisions, marks
  * the event done and commits — timed one event at a time (batch of one) on the embedded PostgreSQL
  * server with Usher's production settings (fsync on). A clinic of 300 rooms holding 5,000 bookings
- * over a working week; baseline in the same run: a 20-room clinic holding 334 (the same bookings
- * per room). BENCH_PROFILE=1 lists the statements with their time; BENCH_CPU_PROFILE=<file> writes a
+ * over a working week; baselines in the same run: a 20-room clinic holding 334 (the same bookings
+ * per room), the same events with no rooms (what every event costs before a room is chosen), and
+ * the machine's floor — a transaction of one insert, as often: on 2 shared cores its p99 is several
+ * times its p50, and no decision's p99 is below it. BENCH_PROFILE=1 lists the statements with their time; BENCH_CPU_PROFILE=<file> writes a
  * CPU profile of the measured 300-room decisions.
  */
 import { loadConfig } from '../src/config.ts';
@@ -29,7 +31,7 @@ function yamlFor(rooms: number): string {
     (_, i) =>
       `  - { name: "R${i + 1}", floor: ${i % 6}, building: "B${i % 3}", cleaningMinutes: 10${i % 7 === 0 ? ', equipment: [ecg]' : ''} }`,
   );
-  return `timeZone: Europe/London\nworker: { batchSize: 1 }\nrooms:\n${list.join('\n')}\n`;
+  return `timeZone: Europe/London\nworker: { batchSize: 1 }\n${rooms > 0 ? `rooms:\n${list.join('\n')}\n` : ''}`;
 }
 
 /** n bookings over the five weekdays, 08:00–18:00, 30 minutes, doctors spread over the rooms' count. */
@@ -107,8 +109,24 @@ async function run(
   return { p50: pct(50), p99: pct(99), max: times.at(-1)!, assigned: assigned.rows[0]!.n };
 }
 
+/** The machine's floor: one transaction of one awaited insert (begin, insert, commit with fsync), as many times. */
+async function bareTransactions(db: Db): Promise<{ p50: number; p99: number; max: number }> {
+  await db.exec('create table bench_floor (id bigint generated always as identity primary key, body text not null)');
+  const times: number[] = [];
+  for (let i = 0; i < MEASURED; i++) {
+    const t = performance.now();
+    await db.transaction((trx) => trx.query('insert into bench_floor (body) values ($1)', [`event ${i}`]));
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;
+  return { p50: pct(50), p99: pct(99), max: times.at(-1)! };
+}
+
 const server = await benchServer();
 try {
+  const floor = await bareTransactions(await server.fresh());
+  const none = await run(await server.fresh(), 0, 334, true);
   const small = await run(await server.fresh(), 20, 334, true);
   if (process.env.BENCH_PROFILE) printProfile('20 rooms');
   const reread = await run(await server.fresh(), 300, 5000, false);
@@ -119,6 +137,8 @@ try {
   console.log(`one BOOKING_CREATED decided through the store, ${MEASURED} one at a time (ms):`);
   console.log('| clinic | p50 | p99 | max | bookings with a room |');
   console.log('|---|---|---|---|---|');
+  console.log(`| floor: a transaction of one insert | ${ms(floor.p50)} | ${ms(floor.p99)} | ${ms(floor.max)} | — |`);
+  console.log(`| baseline: no rooms (the booking recorded, nothing to choose) | ${ms(none.p50)} | ${ms(none.p99)} | ${ms(none.max)} | — |`);
   console.log(`| baseline: 20 rooms × 334 | ${ms(small.p50)} | ${ms(small.p99)} | ${ms(small.max)} | ${small.assigned} |`);
   console.log(
     `| before: 300 rooms × 5,000, the day read for every decision | ${ms(reread.p50)} | ${ms(reread.p99)} | ${ms(reread.max)} | ${reread.assigned} |`,
