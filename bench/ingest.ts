@@ -84,10 +84,23 @@ function start(cmd: string[], env: Record<string, string>, cwd = root): ChildPro
 
 /** Events not yet handled, read through the admin API. */
 async function backlog(url: string): Promise<number> {
-  const res = await fetch(`${url}/metrics`);
-  const text = await res.text();
-  const pending = /usher_inbox_events\{state="pending"\} (\d+)/.exec(text);
-  return pending ? Number(pending[1]) : 0;
+  return (await sample(url)).pending;
+}
+
+/**
+ * From /metrics: events not yet handled, and how long Node's event loop was held up since the last
+ * read (prom-client's monitorEventLoopDelay, reset at every read) — a request read meanwhile waited
+ * at least that long before its handler ran.
+ */
+async function sample(url: string): Promise<{ pending: number; lagP99: number; lagMax: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    pending: value(/usher_inbox_events\{state="pending"\} (\d+)/),
+    // Less the sampling timer's own 10 ms (prom-client's default resolution): an idle loop reads ~10.2.
+    lagP99: Math.max(0, value(/^usher_nodejs_eventloop_lag_p99_seconds (\S+)$/m) * 1000 - 10),
+    lagMax: Math.max(0, value(/^usher_nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000 - 10),
+  };
 }
 
 /** Waits (up to a minute) until the worker has handled everything stored; what is left pending. */
@@ -118,7 +131,7 @@ const targets: { name: string; root?: string }[] = [
 ];
 if (process.env.BENCH_BASELINE)
   targets.push({ name: `usher serve, baseline ${process.env.BENCH_BASELINE}`, root: process.env.BENCH_BASELINE });
-const results: { name: string; max: Run; fixed: Run; backlog: number[] | undefined }[] = [];
+const results: { name: string; max: Run; fixed: Run; backlog: number[] | undefined; lag?: { p99: number; max: number } | undefined }[] = [];
 try {
   for (const [i, target] of targets.entries()) {
     const port = 3911 + i;
@@ -150,13 +163,20 @@ try {
       // every 10 s of the fixed run, and right after it.
       const left = target.root ? await drained(url) : 0;
       if (left > 0) process.stdout.write(`${target.name}: the warm-up's events not all handled after a minute (${left} pending)\n`);
-      const samples: Promise<number>[] = [];
-      const sampler = target.root ? setInterval(() => samples.push(backlog(url)), 10_000) : undefined;
+      if (target.root) await sample(url); // the event loop's delays from here on
+      const samples: Promise<{ pending: number; lagP99: number; lagMax: number }>[] = [];
+      const sampler = target.root ? setInterval(() => samples.push(sample(url)), 10_000) : undefined;
       const fixed = await load(url, fixedBodies, { connections: 32, rate: 1000, seconds: fixedSeconds });
       clearInterval(sampler);
-      const backlogDuringFixed = target.root ? [...(await Promise.all(samples)), await backlog(url)] : undefined;
+      const during = target.root ? [...(await Promise.all(samples)), await sample(url)] : undefined;
       const max = await load(url, maxBodies, { connections: 64 });
-      results.push({ name: target.name, max, fixed, backlog: backlogDuringFixed });
+      results.push({
+        name: target.name,
+        max,
+        fixed,
+        backlog: during?.map((s) => s.pending),
+        lag: during && { p99: Math.max(...during.map((s) => s.lagP99)), max: Math.max(...during.map((s) => s.lagMax)) },
+      });
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -167,12 +187,12 @@ try {
 }
 
 const line = (r: (typeof results)[number]) =>
-  `| ${r.name} | ${Math.round(r.max.rps)} | ${r.max.p99} | ${r.fixed.p50} | ${r.fixed.p99} | ${r.backlog?.join(' → ') ?? '—'} | ${r.max.non2xx + r.fixed.non2xx} | ${r.max.errors + r.fixed.errors} |`;
+  `| ${r.name} | ${Math.round(r.max.rps)} | ${r.max.p99} | ${r.fixed.p50} | ${r.fixed.p99} | ${r.lag ? `${r.lag.p99.toFixed(1)} / ${r.lag.max.toFixed(1)}` : '—'} | ${r.backlog?.join(' → ') ?? '—'} | ${r.max.non2xx + r.fixed.non2xx} | ${r.max.errors + r.fixed.errors} |`;
 process.stdout.write(
   [
     '',
-    `| target | sustained req/s (64 conns, ${seconds}s) | p99 ms at max | p50 ms at 1,000/s | p99 ms at 1,000/s | pending every 10 s at 1,000/s (${fixedSeconds} s) | non-2xx | errors |`,
-    '|---|---|---|---|---|---|---|---|',
+    `| target | sustained req/s (64 conns, ${seconds}s) | p99 ms at max | p50 ms at 1,000/s | p99 ms at 1,000/s | event loop blocked p99 / max ms at 1,000/s | pending every 10 s at 1,000/s (${fixedSeconds} s) | non-2xx | errors |`,
+    '|---|---|---|---|---|---|---|---|---|',
     ...results.map(line),
     '',
   ].join('\n'),
