@@ -147,33 +147,49 @@ export async function insertInboxEvents(db: Queryable, given: readonly NewInboxE
 
 /**
  * Group commit for the webhook route: events that arrive in one turn of the event loop, and while
- * an insert is in flight, go in one multi-row insert, so one fsync'd commit acknowledges many
+ * the inserts in flight commit, go in one multi-row insert, so one fsync'd commit acknowledges many
  * webhooks. Starting the flush on setImmediate (after pending I/O callbacks) lets the requests read
  * in the same turn join, instead of a batch of one per query. At low load that costs well under a
  * millisecond; under load hundreds of events share one statement.
  */
 export class InboxWriter {
   #queue: { event: NewInboxEvent; resolve: (s: Stored) => void; reject: (e: unknown) => void }[] = [];
-  #flushing = false;
+  /** Inserts in flight, each on its own connection. */
+  #flushing = 0;
+  #starting = false;
   readonly #db: Db;
   readonly #maxBatch: number;
+  readonly #maxFlushes: number;
 
-  constructor(db: Db, maxBatch = 500) {
+  /**
+   * `maxFlushes`: inserts in flight at once. With one, a webhook read while an insert commits
+   * waited for that commit and then its own; with two it goes out at once on a second connection.
+   */
+  constructor(db: Db, maxBatch = 500, maxFlushes = 2) {
     this.#db = db;
     this.#maxBatch = maxBatch;
+    this.#maxFlushes = maxFlushes;
   }
 
   add(event: NewInboxEvent): Promise<Stored> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ event, resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = true;
-        setImmediate(() => void this.#flush());
-      }
+      this.#start();
+    });
+  }
+
+  /** Starts a flush on setImmediate (once per turn) if fewer than maxFlushes are in flight. */
+  #start(): void {
+    if (this.#starting || this.#flushing >= this.#maxFlushes) return;
+    this.#starting = true;
+    setImmediate(() => {
+      this.#starting = false;
+      if (this.#queue.length > 0 && this.#flushing < this.#maxFlushes) void this.#flush();
     });
   }
 
   async #flush(): Promise<void> {
+    this.#flushing++;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
@@ -200,7 +216,8 @@ export class InboxWriter {
         await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
-      this.#flushing = false;
+      // An insert that finds the queue empty ends; one still in flight takes what comes next.
+      this.#flushing--;
     }
   }
 }
