@@ -501,22 +501,25 @@ describe('the days a process keeps', () => {
     expect([...index.placement]).toEqual([['moving', '2A']]);
   });
 
+  /** A stay at 09:00 on 1 December in 1A. */
+  const stay = (uid: string) => {
+    const from = new Date(Date.UTC(2026, 11, 1, 9));
+    return {
+      stay: { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false },
+      booking: undefined,
+      planned: undefined,
+    };
+  };
+  /** A write's day changes, read without waiting: they arrive (day 1, generation 1 → 2) when answered. */
+  const later = () => {
+    let answer: (changes: { day: number; generation: string; previous: string }[]) => void = () => {};
+    const changes = new Promise<{ day: number; generation: string; previous: string }[]>((resolve) => {
+      answer = resolve;
+    });
+    return { changes, answer: () => answer([{ day: utcDay(1), generation: '2', previous: '1' }]) };
+  };
+
   it("follow a write whose day changes are read without waiting — unless the write's transaction rolled back first", async () => {
-    const stay = (uid: string) => {
-      const from = new Date(Date.UTC(2026, 11, 1, 9));
-      return {
-        stay: { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false },
-        booking: undefined,
-        planned: undefined,
-      };
-    };
-    const later = () => {
-      let answer: (changes: { day: number; generation: string; previous: string }[]) => void = () => {};
-      const changes = new Promise<{ day: number; generation: string; previous: string }[]>((resolve) => {
-        answer = resolve;
-      });
-      return { changes, answer: () => answer([{ day: utcDay(1), generation: '2', previous: '1' }]) };
-    };
     const cache = new RoomDayCache();
     cache.at('7');
     keep(cache, 1, 0);
@@ -545,21 +548,6 @@ describe('the days a process keeps', () => {
       anyActive: true,
     });
     const window = (n: number) => ({ ...dayOf(n, 0).window, day: dayOf(n, 0).window });
-    const stay = (uid: string) => {
-      const from = new Date(Date.UTC(2026, 11, 1, 9));
-      return {
-        stay: { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false },
-        booking: undefined,
-        planned: undefined,
-      };
-    };
-    const written = () => {
-      let answer: () => void = () => {};
-      const changes = new Promise<{ day: number; generation: string; previous: string }[]>((resolve) => {
-        answer = () => resolve([{ day: utcDay(1), generation: '2', previous: '1' }]);
-      });
-      return { changes, answer };
-    };
     cache.at('7');
     cache.keepRooms([]);
     keep(cache, 1, 0);
@@ -570,7 +558,7 @@ describe('the days a process keeps', () => {
     expect(cache.quick(batch, 'a', window(1))).toBeUndefined(); // once per booking
     a.check(Promise.resolve(plan('1')));
     // Its own write is in the day at once, before the store says which generation it made.
-    const write = written();
+    const write = later();
     cache.follow('a', stay('a'), write.changes, { trx: batch, days: [utcDay(1)] });
     const b = cache.quick(batch, 'b', window(1))!;
     expect([...b.day.stays.keys()]).toEqual(['a']);
@@ -584,7 +572,7 @@ describe('the days a process keeps', () => {
     cache.keepRooms([]);
     keep(cache, 1, 0);
     cache.beginBatch(batch, plan('1').generations, ['c', 'd']);
-    const early = written();
+    const early = later();
     cache.follow('w', stay('w'), early.changes, { trx: batch, days: [utcDay(1)] });
     expect(cache.quick(batch, 'c', window(1))).toBeUndefined();
     early.answer();

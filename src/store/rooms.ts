@@ -263,15 +263,20 @@ export async function readRoomPlan(
     [uid, days],
   );
   const row = result.rows[0]!;
-  const known = (row.days ?? {}) as Record<string, string>;
   return {
-    generations: {
-      epoch: (row.epoch as string | null) ?? undefined,
-      days: new Map(days.map((d) => [d, known[d] ?? '0'])),
-      xact: row.xact as string,
-    },
+    generations: generationsOf(row, days),
     assignment: row.booking_uid ? assignmentFromRow(row) : undefined,
     anyActive: Boolean(row.any_active),
+  };
+}
+
+/** The generations a plan read gave (its `epoch`, `days` and `xact` columns), a day never changed as '0'. */
+function generationsOf(row: Row, days: readonly number[]): PlanGenerations {
+  const known = (row.days ?? {}) as Record<string, string>;
+  return {
+    epoch: (row.epoch as string | null) ?? undefined,
+    days: new Map(days.map((d) => [d, known[d] ?? '0'])),
+    xact: row.xact as string,
   };
 }
 
@@ -298,16 +303,7 @@ export async function readBatchPlan(
             pg_current_xact_id()::text as xact`;
   const result = await (trx.soon ? trx.soon(sql, [days, uids]) : trx.query(sql, [days, uids]));
   const row = result.rows[0]!;
-  const known = (row.days ?? {}) as Record<string, string>;
-  return {
-    generations: {
-      epoch: (row.epoch as string | null) ?? undefined,
-      days: new Map(days.map((d) => [d, known[d] ?? '0'])),
-      xact: row.xact as string,
-    },
-    anyActive: Boolean(row.any_active),
-    assigned: new Set(row.assigned as string[]),
-  };
+  return { generations: generationsOf(row, days), anyActive: Boolean(row.any_active), assigned: new Set(row.assigned as string[]) };
 }
 
 /** A day's generation now and the one its last change replaced (migration 0015). */
