@@ -7,8 +7,8 @@
  * over a working week; baselines in the same run: a 20-room clinic holding 334 (the same bookings
  * per room), the same events with no rooms (what every event costs before a room is chosen), and
  * the machine's floor — a transaction of one insert, as often: on 2 shared cores its p99 is several
- * times its p50, and no decision's p99 is below it. BENCH_PROFILE=1 lists the statements with their time; BENCH_CPU_PROFILE=<file> writes a
- * CPU profile of the measured 300-room decisions.
+ * times its p50, and no decision's p99 is below it. BENCH_PROFILE=1 lists the statements with their
+ * time; BENCH_CPU_PROFILE=<file> writes a CPU profile of the measured 300-room decisions.
  */
 import { loadConfig } from '../src/config.ts';
 import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
