@@ -168,6 +168,9 @@ export class Worker {
     } catch (error) {
       for (const hooks of this.#o.batchHooks ?? []) hooks.rolledBack?.();
       if (!(error instanceof BatchFailed)) throw error;
+      // Said once per batch: a failing event is also logged by itself below, but a feature's finish
+      // (a room choice's check, rooms/room-events.ts) fails no event, and would go unseen.
+      this.#o.log.info({ reason: describeError(error.cause) }, 'batch runs again, one event at a time');
       outcomes = await this.#inboxBatch(limit, true);
     }
     for (const state of outcomes) this.#o.hooks?.onEvent?.(state);
