@@ -150,6 +150,12 @@ describe.each(storeKinds)('Usher with the sandbox Cal.com on %s', (kind) => {
       const t = truth.get(b.uid)!;
       expect([b.uid, b.status, b.start.getTime()]).toEqual([t.uid, t.status, t.start.getTime()]);
     }
+    // What it fed is claimed by the booking's day, as a webhook is (migration 0021).
+    const fed = await store.db.query<{ uid: string; day: number | null }>(
+      `select booking_uid as uid, plan_day as day from inbox_events where source = 'reconciler'`,
+    );
+    expect(fed.rows).toHaveLength(result.fed);
+    expect(fed.rows.filter((r) => r.day !== Math.floor(truth.get(r.uid)!.start.getTime() / 86_400_000))).toEqual([]);
     // A second pass finds nothing new, and no call was refused for rate.
     expect((await usher.reconcile()).fed).toBe(0);
     const metrics = await usher.metrics.registry.getSingleMetricAsString('usher_cal_api_calls_total');

@@ -9,7 +9,10 @@ export interface ReconcilerPort {
   /** Usher's own view of these bookings. */
   known(uids: readonly string[]): Promise<Map<string, { status: BookingStatus; start: Date; end: Date; seats?: number }>>;
   /** Feeds synthetic events into the inbox (deduplicated like webhooks); returns how many were new. */
-  enqueue(events: readonly { dedupeKey: string; trigger: string; bookingUid: string; rawBody: string }[], now: Date): Promise<number>;
+  enqueue(
+    events: readonly { dedupeKey: string; trigger: string; bookingUid: string; start: Date; rawBody: string }[],
+    now: Date,
+  ): Promise<number>;
 }
 
 export interface ReconcileResult {
@@ -108,6 +111,7 @@ export async function feedDifferences(
       dedupeKey: `reconcile:${b.uid}:${b.status}:${b.updatedAt ?? b.start}${seats !== undefined ? `:${seats}` : ''}`,
       trigger: event.trigger,
       bookingUid: b.uid,
+      start: new Date(b.start),
       rawBody: event.rawBody,
     });
   }

@@ -123,7 +123,7 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     expect(listed.body.data).toHaveLength(1);
   });
 
-  it('accepts MEETING_STARTED/ENDED without envelope, PING without uid, and no-show updates', async () => {
+  it('accepts MEETING_STARTED/ENDED without envelope, PING without uid, and no-show updates; each stored with its booking’s day where it names a start', async () => {
     const booking = sampleBooking();
     for (const body of [
       created(booking),
@@ -134,6 +134,18 @@ describe.each(storeKinds)('POST /webhooks/cal on %s', (kind) => {
     ]) {
       expect((await postWebhook(t.usher.url, body)).status).toBe(200);
     }
+    // Workers claim by it (migration 0021): the UTC day of the booking's start.
+    const day = Math.floor(booking.start.getTime() / 86_400_000);
+    const stored = await t.store.db.query<{ trigger: string; plan_day: number | null }>(
+      'select trigger, plan_day from inbox_events order by id',
+    );
+    expect(stored.rows).toEqual([
+      { trigger: 'BOOKING_CREATED', plan_day: day },
+      { trigger: 'MEETING_STARTED', plan_day: day },
+      { trigger: 'MEETING_ENDED', plan_day: day },
+      { trigger: 'PING', plan_day: null },
+      { trigger: 'BOOKING_NO_SHOW_UPDATED', plan_day: null },
+    ]);
     await t.usher.worker.drain();
     expect(await countInboxByState(t.store.db)).toEqual({ done: 5 });
     expect((await getBooking(t.store.db, booking.uid))?.meetingState).toBe('ended');

@@ -5,6 +5,7 @@ import { parseWebhook, type ParsedWebhook } from '../cal/parse-webhook.ts';
 import { verifySignature } from '../cal/verify-signature.ts';
 import { eventBookingUid } from '../domain/booking-event.ts';
 import type { InboxWriter, NewInboxEvent } from '../store/inbox.ts';
+import { planDayOf } from '../store/rooms.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface WebhookRouteOptions {
@@ -81,6 +82,8 @@ export async function webhookRoute(app: FastifyInstance, o: WebhookRouteOptions)
           }),
           trigger: parsed.event.trigger,
           bookingUid: uid,
+          // Workers claim by the booking's day (migration 0021), so processes decide different days at once.
+          ...('booking' in parsed.event ? { planDay: planDayOf(parsed.event.booking.start) } : {}),
           state: 'pending',
         };
         break;

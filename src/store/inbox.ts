@@ -9,6 +9,11 @@ export interface NewInboxEvent {
   dedupeKey: string;
   trigger: string;
   bookingUid: string | undefined;
+  /**
+   * The UTC day of the booking's start (planDayOf, store/rooms.ts), by which workers claim events
+   * (migration 0021); undefined when the event names no start: it then goes with any batch.
+   */
+  planDay?: number;
   source: InboxSource;
   rawBody: string;
   state: 'pending' | 'ignored' | 'unprocessable';
@@ -105,10 +110,10 @@ export async function insertInboxEvents(db: Queryable, given: readonly NewInboxE
     // with two regular expressions each (~20 µs for a 1.9 KB body, the webhook route's largest
     // single cost), JSON.stringify in native code (~4 µs).
     `insert into inbox_events (dedupe_key, trigger, booking_uid, source, raw_body, state, last_error, max_attempts,
-                               received_at, run_at, finished_at)
-     select k, t, u, s, b.body, st, e, m, r, r, case when st = 'pending' then null else r end
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
-              with ordinality as x(k, t, u, s, st, e, m, r, n)
+                               received_at, run_at, finished_at, plan_day)
+     select k, t, u, s, b.body, st, e, m, r, r, case when st = 'pending' then null else r end, d
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::int[])
+              with ordinality as x(k, t, u, s, st, e, m, r, d, n)
        join json_array_elements_text($5::json) with ordinality as b(body, n) using (n)
      on conflict (dedupe_key) do nothing
      returning id, dedupe_key`,
@@ -122,6 +127,7 @@ export async function insertInboxEvents(db: Queryable, given: readonly NewInboxE
       events.map((e) => e.lastError ?? null),
       events.map((e) => e.maxAttempts),
       events.map((e) => e.receivedAt),
+      events.map((e) => e.planDay ?? null),
     ],
   );
   const fresh = new Map(inserted.rows.map((r) => [r.dedupe_key, Number(r.id)]));
@@ -222,14 +228,20 @@ export class InboxWriter {
   }
 }
 
-/** Locks the next runnable events for the caller's transaction; SKIP LOCKED lets workers share. */
+/**
+ * Locks the next runnable events for the caller's transaction; SKIP LOCKED lets workers share. The
+ * events come from days no other worker's batch holds (migration 0021: the oldest events' days
+ * first, so one worker alone takes the oldest events), and with them any event that names no day.
+ */
 export async function lockInboxEvents(trx: Queryable, now: Date, limit: number): Promise<InboxEvent[]> {
   const result = await trx.query(
-    `select * from inbox_events
-      where state = 'pending' and run_at <= $1
-      order by run_at, id
+    `with mine as (select inbox_claim_days($1, $2) as days)
+     select e.* from inbox_events e, mine
+      where e.state = 'pending' and e.run_at <= $1
+        and (cardinality(mine.days) = 0 or e.plan_day is null or e.plan_day = any(mine.days))
+      order by e.run_at, e.id
       limit $2
-      for update skip locked`,
+      for update of e skip locked`,
     [now, limit],
   );
   return result.rows.map(inboxEventFromRow);

@@ -2,6 +2,7 @@ import type { ReconcilerPort } from '../cal/reconciler.ts';
 import type { BookingStatus } from '../domain/booking-event.ts';
 import type { Db } from './db.ts';
 import { insertInboxEvents } from './inbox.ts';
+import { planDayOf } from './rooms.ts';
 
 export function reconcilerStore(db: Db, maxAttempts: number, onFed: () => void): ReconcilerPort {
   return {
@@ -36,7 +37,15 @@ export function reconcilerStore(db: Db, maxAttempts: number, onFed: () => void):
     async enqueue(events, now) {
       const stored = await insertInboxEvents(
         db,
-        events.map((e) => ({ ...e, source: 'reconciler' as const, state: 'pending' as const, maxAttempts, receivedAt: now })),
+        events.map(({ start, ...e }) => ({
+          ...e,
+          // Workers claim by the booking's day (migration 0021); a start Cal.com gave unreadable names none.
+          ...(Number.isFinite(start.getTime()) ? { planDay: planDayOf(start) } : {}),
+          source: 'reconciler' as const,
+          state: 'pending' as const,
+          maxAttempts,
+          receivedAt: now,
+        })),
       );
       const fresh = stored.filter((s) => !s.duplicate).length;
       if (fresh > 0) onFed();

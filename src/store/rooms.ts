@@ -178,6 +178,11 @@ export async function hasActiveRooms(db: Queryable): Promise<boolean> {
 
 const DAY = 86_400_000;
 
+/** The UTC day (migration 0015) holding a moment: days since the epoch. */
+export function planDayOf(at: Date): number {
+  return Math.floor(at.getTime() / DAY);
+}
+
 /** The UTC days (migration 0015) a span touches, ascending: from its start's to its last millisecond's. */
 export function planDays(span: { from: Date; to: Date }): number[] {
   const first = Math.floor(span.from.getTime() / DAY);

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { insertInboxEvents, lockInboxEvents, type InboxEvent } from './inbox.ts';
+
+const now = new Date('2026-12-02T09:00:00Z');
+const DAY0 = 20_500;
+
+/** Events received one second apart, oldest first, each on the given day (undefined: names none). */
+async function store(s: TestStore, days: readonly (number | undefined)[]): Promise<void> {
+  await insertInboxEvents(
+    s.db,
+    days.map((d, i) => ({
+      dedupeKey: `k${i}`,
+      trigger: d === undefined ? 'BOOKING_NO_SHOW_UPDATED' : 'BOOKING_CREATED',
+      bookingUid: `uid-${i}`,
+      ...(d === undefined ? {} : { planDay: DAY0 + d }),
+      source: 'webhook',
+      rawBody: '{}',
+      state: 'pending',
+      maxAttempts: 8,
+      receivedAt: new Date(now.getTime() - 3_600_000 + i * 1000),
+    })),
+  );
+}
+
+/** A first worker's claim held open (its transaction not ended) while `then` runs; its events. */
+async function whileHeld<T>(s: TestStore, size: number, then: () => Promise<T>): Promise<{ first: InboxEvent[]; second: T }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let claimed!: (events: InboxEvent[]) => void;
+  const firstClaim = new Promise<InboxEvent[]>((resolve) => (claimed = resolve));
+  const transaction = s.db.transaction(async (trx) => {
+    claimed(await lockInboxEvents(trx, now, size));
+    await held;
+  });
+  const first = await firstClaim;
+  try {
+    return { first, second: await then() };
+  } finally {
+    release();
+    await transaction;
+  }
+}
+
+const keys = (events: readonly InboxEvent[]) => events.map((e) => e.dedupeKey);
+const claim = (s: TestStore, size: number) => s.db.transaction((trx) => lockInboxEvents(trx, now, size));
+
+describe.each(storeKinds)('workers claiming inbox events by day on %s', (kind) => {
+  let s: TestStore;
+  beforeAll(async () => {
+    s = await openTestStore(kind);
+  });
+  afterAll(() => s.close());
+  beforeEach(() => s.reset());
+
+  it('gives one worker alone the oldest events in order, even when a later day has more of them', async () => {
+    // Day 0 has most of the oldest events; the second oldest is day 1's.
+    await store(s, [0, 1, ...Array.from({ length: 30 }, () => 0)]);
+    expect(keys(await claim(s, 8))).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+  });
+
+  it('gives a second worker other days than the first one holds, and events that name no day', async () => {
+    // The oldest 16 on days 0 and 1; then days 2 and 3, with a no-show (no day) among them.
+    const days: (number | undefined)[] = [
+      ...Array.from({ length: 16 }, (_, i) => i % 2),
+      ...Array.from({ length: 16 }, (_, i) => 2 + (i % 2)),
+    ];
+    days[17] = undefined;
+    await store(s, days);
+    const { first, second } = await whileHeld(s, 8, () => claim(s, 8));
+    expect(keys(first)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+    // Not days 0 and 1's next events (k8…), which would wait for the first worker's room locks.
+    expect(keys(second)).toEqual(['k16', 'k17', 'k18', 'k20', 'k22', 'k24', 'k26', 'k28']);
+    // Once the first worker's batch ends, the oldest events left come first again.
+    expect(keys(await claim(s, 4))).toEqual(['k0', 'k1', 'k2', 'k3']);
+  });
+
+  it('gives a second worker the oldest events anyway when every day is held, so nothing waits for a claim', async () => {
+    await store(s, [0, 0, 0, 0, 0]);
+    const { first, second } = await whileHeld(s, 2, () => claim(s, 8));
+    expect(keys(first)).toEqual(['k0', 'k1']);
+    expect(keys(second)).toEqual(['k2', 'k3', 'k4']);
+  });
+});
