@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { openPostgres, type Db } from '../src/store/db.ts';
 import { insertInboxEvents } from '../src/store/inbox.ts';
+import { planDayOf } from '../src/store/rooms.ts';
 import { startEmbeddedServer } from '../src/store/embedded-server.ts';
 import { migrate } from '../src/store/migrate.ts';
 
@@ -133,6 +134,8 @@ export async function storeCreatedEvents(db: Db, items: readonly { uid: string; 
         dedupeKey: randomUUID(),
         trigger: 'BOOKING_CREATED',
         bookingUid: c.uid,
+        // As the webhook route stores it (migration 0021).
+        planDay: planDayOf(new Date((JSON.parse(c.body) as { payload: { startTime: string } }).payload.startTime)),
         source: 'webhook' as const,
         rawBody: c.body,
         state: 'pending' as const,
