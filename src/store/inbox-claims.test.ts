@@ -75,6 +75,21 @@ describe.each(storeKinds)('workers claiming inbox events by day on %s', (kind) =
     expect(keys(await claim(s, 4))).toEqual(['k0', 'k1', 'k2', 'k3']);
   });
 
+  it('holds only the days of the events it took: the next worker gets the oldest events left', async () => {
+    // Six events that name no day, one each of days 0 and 1, then eight of day 2 and eight of day 3.
+    await store(s, [
+      ...Array.from({ length: 6 }, () => undefined),
+      0,
+      1,
+      ...Array.from({ length: 8 }, () => 2),
+      ...Array.from({ length: 8 }, () => 3),
+    ]);
+    const { first, second } = await whileHeld(s, 8, () => claim(s, 8));
+    expect(keys(first)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+    // Day 2, not day 3: the first worker holds no day beyond its batch's.
+    expect(keys(second)).toEqual(['k8', 'k9', 'k10', 'k11', 'k12', 'k13', 'k14', 'k15']);
+  });
+
   it('gives a second worker the oldest events anyway when every day is held, so nothing waits for a claim', async () => {
     await store(s, [0, 0, 0, 0, 0]);
     const { first, second } = await whileHeld(s, 2, () => claim(s, 8));
