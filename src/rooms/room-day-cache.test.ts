@@ -94,6 +94,21 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     expect(await roomOf(next.uid)).toBe('1A');
   });
 
+  it('sees a room another process freed by moving the stay to another day', async () => {
+    const first = visit('09:00', '09:30');
+    await other.cal.deliver('BOOKING_CREATED', first);
+    expect(await roomOf(first.uid)).toBe('1A');
+    await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // reads the day, the first booking in 1A
+    // The same booking a day later (as the reconciler feeds a start Cal.com changed): its row moves
+    // off the day this process keeps, so only the log of removed stays tells it.
+    const later = { ...first, start: new Date('2026-12-03T09:00:00Z'), end: new Date('2026-12-03T09:30:00Z') };
+    await other.cal.deliver('BOOKING_CREATED', later);
+    expect((await getAssignment(store.db, first.uid))?.from).toEqual(later.start);
+    const next = visit('09:00', '09:30');
+    await one.cal.deliver('BOOKING_CREATED', next);
+    expect(await roomOf(next.uid)).toBe('1A');
+  });
+
   /** Five half-hour visits, two at a time: with 10 minutes of cleaning the rooms take turns. */
   const morning = () =>
     ['09:00', '09:00', '09:40', '09:40', '10:20'].map((from) => {
