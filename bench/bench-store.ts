@@ -28,8 +28,29 @@ export function serverPids(dataDir: string): number[] {
  * whether a benchmark waits on Node or on the server.
  */
 export function serverCpuMs(dataDir: string): number {
+  return cpuMsOf(serverPids(dataDir));
+}
+
+/** CPU time (ms) a process and the processes it forked that still run have used so far. */
+export function processCpuMs(pid: number): number {
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
+  return cpuMsOf([pid, ...children]);
+}
+
+/** The machine's CPU time so far, all cores (ms): busy, and in all (busy and idle). */
+export function machineCpuMs(): { busy: number; all: number } {
+  // /proc/stat's first line: user nice system idle iowait irq softirq steal … in USER_HZ ticks.
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const all = ticks.reduce((a, b) => a + b, 0);
+  return { busy: (all - ticks[3]! - ticks[4]!) * 10, all: all * 10 };
+}
+
+function cpuMsOf(pids: readonly number[]): number {
   let ticks = 0;
-  for (const pid of serverPids(dataDir)) {
+  for (const pid of pids) {
     try {
       // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

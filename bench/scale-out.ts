@@ -5,7 +5,9 @@
  * subscriptions do). Measured: how fast the burst is acknowledged, and how long until every event
  * is decided (room chosen, location job written) by the processes' workers together. Then checked:
  * each booking stored once, one room decision and at most one location job per booking, no room
- * double-booked. BENCH_EVENTS (default 20,000), BENCH_PROCESSES (default "1,2,4").
+ * double-booked. Beside the rates: the CPU the Usher processes and PostgreSQL used per event, and how
+ * busy the machine's cores were, from the burst's start until every event was decided — where the
+ * limit is. BENCH_EVENTS (default 20,000), BENCH_PROCESSES (default "1,2,4").
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +17,7 @@ import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { openPostgres, type Db } from '../src/store/db.ts';
 import { FakeCal, okResponder } from '../test/fake-cal.ts';
-import { benchServer } from './bench-store.ts';
+import { benchServer, machineCpuMs, processCpuMs, serverCpuMs } from './bench-store.ts';
 import { BENCH_SECRET, serveUsher, stopUsher } from './usher-process.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -82,6 +84,11 @@ async function run(processes: number, items: { body: string; signature: string }
       usher.push(await serveUsher(root, cal.url, { USHER_CONFIG: config, DATABASE_URL: url, USHER_DATA_DIR: join(dir, `unused-${i}`) }));
     const db = await openPostgres(url);
     try {
+      const cpu0 = {
+        usher: usher.reduce((sum, u) => sum + processCpuMs(u.child.pid!), 0),
+        server: serverCpuMs(server.dataDir),
+        machine: machineCpuMs(),
+      };
       const t0 = performance.now();
       const sent = await burst(
         usher.map((u) => u.url),
@@ -89,12 +96,18 @@ async function run(processes: number, items: { body: string; signature: string }
       );
       // Until every stored event is decided, by whichever process's worker.
       let drained = 0;
+      const cpu = { usher: 0, server: 0, busy: 0 };
       for (;;) {
         const open = await count(db, `select count(*) as n from inbox_events where state in ('pending', 'retry')`);
         if (open === 0) {
           drained = (performance.now() - t0) / 1000;
           break;
         }
+        // Read while the processes run (a process's CPU is gone from /proc once it ends).
+        cpu.usher = usher.reduce((sum, u) => sum + processCpuMs(u.child.pid!), 0) - cpu0.usher;
+        cpu.server = serverCpuMs(server.dataDir) - cpu0.server;
+        const machine = machineCpuMs();
+        cpu.busy = (machine.busy - cpu0.machine.busy) / (machine.all - cpu0.machine.all);
         await new Promise((r) => setTimeout(r, 250));
       }
       const stored = await count(db, 'select count(*) as n from inbox_events');
@@ -110,7 +123,8 @@ async function run(processes: number, items: { body: string; signature: string }
       );
       const withRoom = await count(db, 'select count(*) as n from room_assignments where room is not null');
       const perSecond = (x: number) => Math.round(EVENTS / x);
-      return `| ${processes} | ${perSecond(sent.seconds)} | ${sent.failed} | ${drained.toFixed(1)} | ${perSecond(drained)} | ${stored} | ${done} | ${withRoom} | ${twiceDecided} | ${twiceJobs} |`;
+      const perEvent = (ms: number) => (ms / EVENTS).toFixed(2);
+      return `| ${processes} | ${perSecond(sent.seconds)} | ${sent.failed} | ${drained.toFixed(1)} | ${perSecond(drained)} | ${perEvent(cpu.usher)} | ${perEvent(cpu.server)} | ${Math.round(cpu.busy * 100)} % | ${stored} | ${done} | ${withRoom} | ${twiceDecided} | ${twiceJobs} |`;
     } finally {
       await db.close();
       await Promise.all(usher.map((u) => stopUsher(u.child)));
@@ -131,9 +145,9 @@ writeFileSync(config, `timeZone: Europe/London\nreconciler: { intervalSeconds: 0
 const items = bodies(EVENTS);
 console.log(`${EVENTS} BOOKING_CREATED webhooks (+${Math.ceil(EVENTS / 10)} delivered twice), 20 rooms, ${CONNECTIONS} in flight:`);
 console.log(
-  '| processes | acknowledged/s | non-2xx | burst decided after (s) | decided/s | events stored | done | bookings with a room | booked twice | location jobs twice |',
+  '| processes | acknowledged/s | non-2xx | burst decided after (s) | decided/s | Usher CPU ms/event | PostgreSQL CPU ms/event | machine busy | events stored | done | bookings with a room | booked twice | location jobs twice |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 try {
   // Each line as soon as it is measured: a run of four processes takes minutes.
   for (const n of PROCESSES) console.log(await run(n, items, cal, config));
