@@ -75,6 +75,16 @@ describe.each(storeKinds)('workers claiming inbox events by day on %s', (kind) =
     expect(keys(await claim(s, 4))).toEqual(['k0', 'k1', 'k2', 'k3']);
   });
 
+  it('gives a third worker days neither of the first two holds', async () => {
+    // The oldest 16 on days 0 and 1, then 16 on day 2, then 16 on day 3.
+    await store(s, [...Array.from({ length: 16 }, (_, i) => i % 2), ...Array.from({ length: 32 }, (_, i) => (i < 16 ? 2 : 3))]);
+    const { first, second } = await whileHeld(s, 8, () => whileHeld(s, 8, () => claim(s, 8)));
+    expect(keys(first)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+    expect(keys(second.first)).toEqual(['k16', 'k17', 'k18', 'k19', 'k20', 'k21', 'k22', 'k23']);
+    // Not day 2's next events (k24…), which the second worker's day holds.
+    expect(keys(second.second)).toEqual(['k32', 'k33', 'k34', 'k35', 'k36', 'k37', 'k38', 'k39']);
+  });
+
   it('holds only the days of the events it took: the next worker gets the oldest events left', async () => {
     // Six events that name no day, one each of days 0 and 1, then eight of day 2 and eight of day 3.
     await store(s, [

@@ -234,16 +234,7 @@ export class InboxWriter {
  * first, so one worker alone takes the oldest events), and with them any event that names no day.
  */
 export async function lockInboxEvents(trx: Queryable, now: Date, limit: number): Promise<InboxEvent[]> {
-  const result = await trx.query(
-    `with mine as (select inbox_claim_days($1, $2) as days)
-     select e.* from inbox_events e, mine
-      where e.state = 'pending' and e.run_at <= $1
-        and (cardinality(mine.days) = 0 or e.plan_day is null or e.plan_day = any(mine.days))
-      order by e.run_at, e.id
-      limit $2
-      for update of e skip locked`,
-    [now, limit],
-  );
+  const result = await trx.query('select * from inbox_claim($1, $2)', [now, limit]);
   return result.rows.map(inboxEventFromRow);
 }
 
