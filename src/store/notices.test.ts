@@ -66,6 +66,31 @@ describe.each(storeKinds)('the board and work notices on %s', (kind) => {
     expect(heardOf.filter((h) => h.startsWith('work:')).sort()).toEqual(['work:inbox_events', 'work:jobs']);
   });
 
+  it('skips every notice trigger once its transaction has notified (none left without the mark)', async () => {
+    const triggers = await s.db.query<{ name: string; marked: boolean }>(
+      `select t.tgname as name, t.tgqual is not null as marked
+         from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+        where p.proname in ('usher_board_changed', 'usher_board_rows_changed', 'usher_board_inbox_added', 'usher_work_added')
+        order by t.tgname`,
+    );
+    expect(triggers.rows.filter((t) => !t.marked)).toEqual([]);
+    expect(triggers.rows.map((t) => t.name)).toEqual([
+      'board_bookings',
+      'board_decisions',
+      'board_gate_decisions',
+      'board_inbox_events_added',
+      'board_inbox_events_changed',
+      'board_jobs_added',
+      'board_jobs_changed',
+      'board_room_assignments',
+      'board_room_blocks',
+      'board_rooms',
+      'work_inbox_events',
+      'work_jobs',
+      'work_jobs_updated',
+    ]);
+  });
+
   it('notifies again after a savepoint that notified is rolled back, and in the next transaction', async () => {
     const rolledBack = await noticesOf(() =>
       s.db.transaction(async (trx) => {

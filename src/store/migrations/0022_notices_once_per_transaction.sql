@@ -45,35 +45,28 @@ begin
   return null;
 end $$;
 
--- The same triggers as before, each skipped once its transaction has sent the notice.
-drop trigger board_rooms on rooms;
-create trigger board_rooms after insert or update or delete on rooms
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
-drop trigger board_room_blocks on room_blocks;
-create trigger board_room_blocks after insert or update or delete on room_blocks
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
-drop trigger board_room_assignments on room_assignments;
-create trigger board_room_assignments after insert or update or delete on room_assignments
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
-drop trigger board_bookings on bookings;
-create trigger board_bookings after insert or update on bookings
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
-drop trigger board_decisions on decisions;
-create trigger board_decisions after insert on decisions
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
-drop trigger board_gate_decisions on gate_decisions;
-create trigger board_gate_decisions after insert or update on gate_decisions
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
-drop trigger board_jobs_added on jobs;
-create trigger board_jobs_added after insert on jobs
-  for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
-  execute function usher_board_changed();
+-- The same triggers as before, each skipped once its transaction has sent the notice: first the
+-- board's plain statement triggers (0005, 0019), then those that look at the rows they wrote.
+do $$
+declare
+  t record;
+begin
+  for t in select * from (values
+      ('board_rooms', 'rooms', 'insert or update or delete'),
+      ('board_room_blocks', 'room_blocks', 'insert or update or delete'),
+      ('board_room_assignments', 'room_assignments', 'insert or update or delete'),
+      ('board_bookings', 'bookings', 'insert or update'),
+      ('board_decisions', 'decisions', 'insert'),
+      ('board_gate_decisions', 'gate_decisions', 'insert or update'),
+      ('board_jobs_added', 'jobs', 'insert')) as v(name, tbl, events)
+  loop
+    execute format('drop trigger %I on %I', t.name, t.tbl);
+    execute format($t$create trigger %I after %s on %I
+                        for each statement when (current_setting('usher.board_noticed', true) is distinct from 'on')
+                        execute function usher_board_changed()$t$, t.name, t.events, t.tbl);
+  end loop;
+end $$;
+
 drop trigger board_jobs_changed on jobs;
 create trigger board_jobs_changed after update on jobs
   referencing new table as changed
