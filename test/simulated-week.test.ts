@@ -161,7 +161,22 @@ describe.each(storeKinds)('a simulated week of a clinic’s Cal.com account on %
         );
       },
       90_000,
-    );
+    ).catch(async (error: unknown) => {
+      // Seen once in a full far-date run and not since: say what was still waiting, and why.
+      const busy = await store.db.query(
+        `select 'event' as what, id, trigger as kind, state, attempts, run_at, last_error from inbox_events where state in ('pending', 'running')
+         union all
+         select 'job', id, kind, state, attempts, run_at, last_error from jobs where state in ('pending', 'running')
+         order by 1, 2 limit 20`,
+      );
+      const mine = new Map((await listBookings(store.db, { limit: 10_000 })).map((b) => [b.uid, b.status]));
+      const differ = [...sandbox.state.bookings.values()]
+        .filter((b) => mine.get(b.uid) !== b.status)
+        .map((b) => `${b.uid}: ${b.status} / ${mine.get(b.uid)}`);
+      throw new Error(
+        `${(error as Error).message} at ${new Date().toISOString()}; still busy: ${JSON.stringify(busy.rows)}; differing: ${differ.slice(0, 10).join(', ')}`,
+      );
+    });
     expect(sandbox.sender.deliveries.filter((d) => d.status === 'dropped').length, 'some webhooks were lost').toBeGreaterThan(5);
   }, 180_000);
   afterAll(async () => {
