@@ -14,12 +14,16 @@ import { migrate } from '../src/store/migrate.ts';
 export function serverPids(dataDir: string): number[] {
   const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
   if (!existsSync(pidFile)) return [];
-  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+  return withChildren(Number(readFileSync(pidFile, 'utf8').split('\n')[0]));
+}
+
+/** A process and the processes it forked that still run. */
+function withChildren(pid: number): number[] {
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
     .stdout.split('\n')
     .map(Number)
     .filter((p) => p > 0);
-  return [postmaster, ...children];
+  return [pid, ...children];
 }
 
 /**
@@ -33,11 +37,7 @@ export function serverCpuMs(dataDir: string): number {
 
 /** CPU time (ms) a process and the processes it forked that still run have used so far. */
 export function processCpuMs(pid: number): number {
-  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .map(Number)
-    .filter((p) => p > 0);
-  return cpuMsOf([pid, ...children]);
+  return cpuMsOf(withChildren(pid));
 }
 
 /** The machine's CPU time so far, all cores (ms): busy, and in all (busy and idle). */
