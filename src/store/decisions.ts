@@ -1,7 +1,7 @@
 import { usherEventOf, type UsherEvent } from '../domain/usher-events.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import { write, type Queryable } from './db.ts';
+import { gather, type Gathering, type Queryable } from './db.ts';
 
 export interface Reason {
   code: string;
@@ -43,14 +43,41 @@ const decisionFromRow = rowMapper(
   }),
 );
 
+/** Decisions, gathered into one insert per transaction (db.ts Gathering). */
+const DECISIONS: Gathering = {
+  sql: `insert into decisions (booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at)
+     select booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at
+       from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+            with ordinality as d(booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at, n)
+      order by n`,
+  tables: ['decisions'],
+};
+
+/**
+ * The Usher events decisions announce (domain/usher-events.ts), gathered likewise. A job's
+ * dead-letter trigger adds Usher events too (migration 0006): a statement naming jobs sends these
+ * first, so events keep the order they were made in.
+ */
+const USHER_EVENTS: Gathering = {
+  sql: `insert into usher_events (kind, booking_uid, data, created_at)
+     select kind, booking_uid, data, created_at
+       from unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[]) with ordinality as e(kind, booking_uid, data, created_at, n)
+      order by n`,
+  tables: ['usher_events', 'jobs'],
+};
+
+/**
+ * Records a decision and the Usher event it announces, if any. Nothing reads what the inserts
+ * return: inside a transaction they go out with the transaction's other decisions and events, one
+ * insert each (db.ts gather) — a worker's batch makes a decision or two for every event.
+ */
 export async function recordDecision(
   trx: Queryable,
   d: { bookingUid?: string; inboxEventId?: number; kind: string; outcome: string; reasons: Reason[]; detail?: Record<string, unknown> },
   now: Date,
 ): Promise<void> {
-  const insertDecision = `insert into decisions (booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at)
-     values ($1, $2, $3, $4, $5, $6, $7)`;
-  const values = [
+  const event = usherEventOf(d);
+  await gather(trx, DECISIONS, [
     d.bookingUid ?? null,
     d.inboxEventId ?? null,
     d.kind,
@@ -58,19 +85,8 @@ export async function recordDecision(
     JSON.stringify(d.reasons),
     JSON.stringify(d.detail ?? {}),
     now,
-  ];
-  // What the decision announces to automations, in the same statement (domain/usher-events.ts): one
-  // round trip where a decision is made for every event.
-  // Nothing reads what the insert returns: inside a transaction it is sent without waiting (db.ts write).
-  const event = usherEventOf(d);
-  if (!event) await write(trx, insertDecision, values);
-  else
-    await write(
-      trx,
-      `with decision as (${insertDecision})
-       insert into usher_events (kind, booking_uid, data, created_at) values ($8, $9, $10, $7)`,
-      [...values, event.kind, event.bookingUid, JSON.stringify(event.data)],
-    );
+  ]);
+  if (event) await gather(trx, USHER_EVENTS, [event.kind, event.bookingUid, JSON.stringify(event.data), now]);
 }
 
 /** Takes up to `limit` undispatched Usher events; the caller's transaction deletes them on commit. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import { write, type Queryable } from './db.ts';
+import { gather, type Gathering, type Queryable } from './db.ts';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'superseded';
 
@@ -69,12 +69,26 @@ export interface NewJob {
   runAt?: Date;
 }
 
-const INSERT_JOB = `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-     on conflict (coalesce_key) where state = 'pending'
+const COALESCE_PENDING = `on conflict (coalesce_key) where state = 'pending'
      do update set payload = excluded.payload, kind = excluded.kind, priority_at = excluded.priority_at,
                    attempts = 0, last_error = null, run_at = least(jobs.run_at, excluded.run_at),
                    updated_at = excluded.updated_at`;
+
+const INSERT_JOB = `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+     ${COALESCE_PENDING}`;
+
+/** Jobs nobody waits for, gathered into one insert per transaction (db.ts Gathering); the same columns as INSERT_JOB's values. */
+const JOBS: Gathering = {
+  sql: `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
+     select kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, created_at
+       from unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::timestamptz[], $6::integer[], $7::timestamptz[], $8::timestamptz[])
+            with ordinality as j(kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, n)
+      order by n
+     ${COALESCE_PENDING}`,
+  // A job a dead job's trigger announces is an Usher event, not a job: jobs alone.
+  tables: ['jobs'],
+};
 
 function jobValues(job: NewJob, now: Date): unknown[] {
   return [
@@ -102,9 +116,14 @@ export async function enqueueJob(trx: Queryable, job: NewJob, now: Date): Promis
   return { id: Number(row.id), coalesced: Boolean(row.coalesced) };
 }
 
-/** enqueueJob for a caller that needs nothing back: inside a transaction it is sent without waiting (db.ts write). */
+/**
+ * enqueueJob for a caller that needs nothing back: inside a transaction it goes out with the
+ * transaction's other such jobs in one insert (db.ts gather). Two jobs with one coalescing key are
+ * never in one insert (the second would replace the first within a statement, which PostgreSQL
+ * refuses): the second sends the first ahead.
+ */
 export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<void> {
-  await write(trx, INSERT_JOB, jobValues(job, now));
+  await gather(trx, JOBS, jobValues(job, now), job.coalesceKey);
 }
 
 /**
