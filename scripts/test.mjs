@@ -57,9 +57,10 @@ const DATE_FILES = [
 const DATES = ['2026-06-15 10:00:00', '2027-12-01 12:00:00', '2031-03-20 09:30:00'];
 // The demo's day is made around the real now, so the demo and its board are also run either side of
 // the demo clinic's midnight (Europe/London, UTC in January): a CI run at 23:49 once found the room
-// heads without a "next" and the small wall overflowing.
+// heads without a "next" and the small wall overflowing; a run at 23:56 on a Wednesday found three
+// rooms cleaning "until Thu 00:05" on two lines each, and the small wall 10 px too tall.
 const HOUR_FILES = ['test/board-demo.test.ts'];
-const HOURS = ['2027-01-14 23:50:00', '2027-01-15 00:20:00'];
+const HOURS = ['2027-01-13 23:56:30', '2027-01-15 00:20:00'];
 
 function log(message) {
   process.stdout.write(`[test] ${message}\n`);

@@ -41,6 +41,16 @@ export function when(iso: string, timeZone: string, now: number): string {
   return `${weekday} ${time(iso, timeZone)}`;
 }
 
+/**
+ * When something going on now ends: the time alone while it is under twelve hours away ("until
+ * 00:05" at 23:56 can only be the coming one), else as `when`. At midnight the day's name pushed three
+ * cleaning rooms' state onto a second line and the demo's small wall past its height.
+ */
+export function until(iso: string, timeZone: string, now: number): string {
+  const ahead = Date.parse(iso) - now;
+  return ahead >= 0 && ahead < 12 * 3_600_000 ? time(iso, timeZone) : when(iso, timeZone, now);
+}
+
 /** "10:42", with a countdown when it is under two minutes away ("10:42, in 35 s"). */
 export function eta(iso: string, timeZone: string, now: number): string {
   const seconds = Math.round((Date.parse(iso) - now) / 1000);

@@ -1,6 +1,6 @@
 import type { BoardView, ViewBooking, ViewRoom } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
-import { bookingLabel, floorLabel, minuteOfDay, roomLabel, time, when, writeBackText } from './format.ts';
+import { bookingLabel, floorLabel, minuteOfDay, roomLabel, time, until, when, writeBackText } from './format.ts';
 
 /** "Consultation · P. D.", the initials never split across two lines. */
 function BookingName({ b }: { b: ViewBooking | undefined }) {
@@ -55,7 +55,7 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
     case 'in_use':
       return (
         <>
-          <p class="state">In use · until {when(s.until, zone, now)}</p>
+          <p class="state">In use · until {until(s.until, zone, now)}</p>
           <p class="detail" title={bookingLabel(view.bookings[s.booking])}>
             <BookingName b={view.bookings[s.booking]} />
           </p>
@@ -64,7 +64,7 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
     case 'cleaning':
       return (
         <>
-          <p class="state">Cleaning · until {when(s.until, zone, now)}</p>
+          <p class="state">Cleaning · until {until(s.until, zone, now)}</p>
           <p class="detail" title={`after ${bookingLabel(view.bookings[s.after])}`}>
             after <BookingName b={view.bookings[s.after]} />
           </p>
@@ -73,7 +73,7 @@ function StateLine({ room, view, now }: { room: ViewRoom; view: BoardView; now: 
     case 'blocked':
       return (
         <>
-          <p class="state">Blocked · until {when(s.until, zone, now)}</p>
+          <p class="state">Blocked · until {until(s.until, zone, now)}</p>
           <p class="detail" title={s.reason}>
             {s.reason}
           </p>
