@@ -31,7 +31,7 @@ export interface Queryable {
    * rolled back to, before settle() and the commit. `key`: a row with a key already gathered sends
    * the rows before it first (an upsert may not touch one row twice in one statement).
    */
-  gather?(into: Gathering, row: readonly unknown[], key?: string): void;
+  gather?(into: Gathering, row: GatheredRow, key?: string): void;
 }
 
 /**
@@ -43,7 +43,11 @@ export interface Queryable {
  * 32-row one (docs/benchmarks.md).
  */
 export interface Gathering {
-  /** One statement taking each column as an array, $1 … $n, the rows in order (unnest … with ordinality). */
+  /**
+   * One statement taking the rows as one JSON array of objects, $1 (json_to_recordset … with
+   * ordinality, in order): JSON.stringify encodes them in native code, where pg's array parameters
+   * escape every element with regular expressions in JavaScript.
+   */
   readonly sql: string;
   /**
    * Tables a later statement must not be sent before the gathered rows if it names one: those the
@@ -52,17 +56,16 @@ export interface Gathering {
   readonly tables: readonly string[];
 }
 
-/** Rows gathered at most before they are sent anyway (the statement's arrays stay small). */
+/** A gathered row: its columns by name, as JSON gives them to json_to_recordset (a Date as its ISO string). */
+export type GatheredRow = Readonly<Record<string, unknown>>;
+
+/** Rows gathered at most before they are sent anyway (the statement's parameter stays small). */
 const GATHERED_AT_MOST = 500;
 
 /** Adds a row to a gathered insert in a transaction; elsewhere inserts it at once. */
-export async function gather(db: Queryable, into: Gathering, row: readonly unknown[], key?: string): Promise<void> {
+export async function gather(db: Queryable, into: Gathering, row: GatheredRow, key?: string): Promise<void> {
   if (db.gather) db.gather(into, row, key);
-  else
-    await db.query(
-      into.sql,
-      row.map((value) => [value]),
-    );
+  else await db.query(into.sql, [JSON.stringify([row])]);
 }
 
 const mentions = new WeakMap<Gathering, RegExp>();
@@ -214,14 +217,13 @@ export async function openPostgres(connectionString: string, options: { kind?: S
           ),
         );
       // Rows gathered for set-based inserts (gather()), per insert, in the order they came.
-      const gathered = new Map<Gathering, { rows: (readonly unknown[])[]; keys: Set<string> }>();
+      const gathered = new Map<Gathering, { rows: GatheredRow[]; keys: Set<string> }>();
       const sendGathered = (into: Gathering) => {
         const pending = gathered.get(into);
         if (!pending) return;
         gathered.delete(into);
-        const columns = pending.rows[0]!.map((_, i) => pending.rows.map((row) => row[i]));
         hold();
-        send(run(client, into.sql, columns, false));
+        send(run(client, into.sql, [JSON.stringify(pending.rows)], false));
       };
       const before = (sql: string) => {
         if (gathered.size === 0) return;

@@ -47,9 +47,9 @@ const decisionFromRow = rowMapper(
 const DECISIONS: Gathering = {
   sql: `insert into decisions (booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at)
      select booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at
-       from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
-            with ordinality as d(booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at, n)
-      order by n`,
+       from rows from (json_to_recordset($1::json) as (booking_uid text, inbox_event_id bigint, kind text, outcome text,
+                                                        reasons jsonb, detail jsonb, decided_at timestamptz)) with ordinality
+      order by ordinality`,
   tables: ['decisions'],
 };
 
@@ -61,8 +61,8 @@ const DECISIONS: Gathering = {
 const USHER_EVENTS: Gathering = {
   sql: `insert into usher_events (kind, booking_uid, data, created_at)
      select kind, booking_uid, data, created_at
-       from unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[]) with ordinality as e(kind, booking_uid, data, created_at, n)
-      order by n`,
+       from rows from (json_to_recordset($1::json) as (kind text, booking_uid text, data jsonb, created_at timestamptz)) with ordinality
+      order by ordinality`,
   tables: ['usher_events', 'jobs'],
 };
 
@@ -77,16 +77,16 @@ export async function recordDecision(
   now: Date,
 ): Promise<void> {
   const event = usherEventOf(d);
-  await gather(trx, DECISIONS, [
-    d.bookingUid ?? null,
-    d.inboxEventId ?? null,
-    d.kind,
-    d.outcome,
-    JSON.stringify(d.reasons),
-    JSON.stringify(d.detail ?? {}),
-    now,
-  ]);
-  if (event) await gather(trx, USHER_EVENTS, [event.kind, event.bookingUid, JSON.stringify(event.data), now]);
+  await gather(trx, DECISIONS, {
+    booking_uid: d.bookingUid ?? null,
+    inbox_event_id: d.inboxEventId ?? null,
+    kind: d.kind,
+    outcome: d.outcome,
+    reasons: d.reasons,
+    detail: d.detail ?? {},
+    decided_at: now,
+  });
+  if (event) await gather(trx, USHER_EVENTS, { kind: event.kind, booking_uid: event.bookingUid, data: event.data, created_at: now });
 }
 
 /** Takes up to `limit` undispatched Usher events; the caller's transaction deletes them on commit. */

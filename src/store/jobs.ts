@@ -78,13 +78,14 @@ const INSERT_JOB = `insert into jobs (kind, payload, booking_uid, coalesce_key, 
      values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
      ${COALESCE_PENDING}`;
 
-/** Jobs nobody waits for, gathered into one insert per transaction (db.ts Gathering); the same columns as INSERT_JOB's values. */
+/** Jobs nobody waits for, gathered into one insert per transaction (db.ts Gathering). */
 const JOBS: Gathering = {
   sql: `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
      select kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, created_at
-       from unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::timestamptz[], $6::integer[], $7::timestamptz[], $8::timestamptz[])
-            with ordinality as j(kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, n)
-      order by n
+       from rows from (json_to_recordset($1::json) as (kind text, payload jsonb, booking_uid text, coalesce_key text,
+                                                        priority_at timestamptz, max_attempts integer, run_at timestamptz,
+                                                        created_at timestamptz)) with ordinality
+      order by ordinality
      ${COALESCE_PENDING}`,
   // A job a dead job's trigger announces is an Usher event, not a job: jobs alone.
   tables: ['jobs'],
@@ -123,7 +124,21 @@ export async function enqueueJob(trx: Queryable, job: NewJob, now: Date): Promis
  * refuses): the second sends the first ahead.
  */
 export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<void> {
-  await gather(trx, JOBS, jobValues(job, now), job.coalesceKey);
+  await gather(
+    trx,
+    JOBS,
+    {
+      kind: job.kind,
+      payload: job.payload,
+      booking_uid: job.bookingUid ?? null,
+      coalesce_key: job.coalesceKey ?? null,
+      priority_at: job.priorityAt ?? null,
+      max_attempts: job.maxAttempts,
+      run_at: job.runAt ?? now,
+      created_at: now,
+    },
+    job.coalesceKey,
+  );
 }
 
 /**
