@@ -140,6 +140,49 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     expect(order).toEqual(['first event', 'request', 'second event']);
   });
 
+  /** Waits (up to ten seconds) until `check` holds. */
+  const eventually = async (check: () => Promise<boolean>) => {
+    const until = Date.now() + 10_000;
+    while (!(await check()) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    return check();
+  };
+
+  it('starts no batch while webhooks wait for their acknowledgement, and goes on once they are stored', async () => {
+    const clock = new FakeClock();
+    let pressed = true;
+    let asked = 0;
+    const worker = workerWith(clock, async () => {}, {
+      pressed: () => {
+        asked++;
+        return pressed;
+      },
+      yieldAtMostMs: 60_000,
+    });
+    const [stored] = await storeCreated(clock, [sampleBooking()]);
+    worker.start();
+    try {
+      // The worker has asked a few times (every 2 ms) and left the event alone.
+      expect(await eventually(async () => asked > 5)).toBe(true);
+      expect(await getInboxEvent(store.db, stored!.id)).toMatchObject({ state: 'pending' });
+      pressed = false;
+      expect(await eventually(async () => (await getInboxEvent(store.db, stored!.id))?.state === 'done')).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('still takes a batch now and then under webhooks that never stop', async () => {
+    const clock = new FakeClock();
+    const worker = workerWith(clock, async () => {}, { pressed: () => true, yieldAtMostMs: 50 });
+    const [stored] = await storeCreated(clock, [sampleBooking()]);
+    worker.start();
+    try {
+      expect(await eventually(async () => (await getInboxEvent(store.db, stored!.id))?.state === 'done')).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("wakes another process's worker at once for a webhook stored here", async () => {
     // Another process: its worker polls once a minute, so only a notice can wake it in time.
     const clock = new FakeClock();

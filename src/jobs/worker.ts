@@ -51,6 +51,15 @@ export interface WorkerOptions extends BackoffPolicy {
    * gate/credit-lifecycle.ts).
    */
   batchHooks?: readonly BatchHooks[];
+  /**
+   * Whether acknowledgements are waiting that matter more than the next batch of decisions (main.ts:
+   * webhooks waiting for their insert). The inbox loop then starts its next batch only once they are
+   * fewer, or after yieldAtMostMs: a burst is acknowledged first, and a sustained one still leaves
+   * the worker a batch every so often.
+   */
+  pressed?: () => boolean;
+  /** How long the inbox loop waits at most, between batches, while `pressed`; a quarter second unless given. */
+  yieldAtMostMs?: number;
   /** A job running longer than this is presumed orphaned by a dead process and handed out again. */
   jobLeaseSeconds?: number;
   hooks?: WorkerHooks;
@@ -99,7 +108,13 @@ export class Worker {
       });
     // One job at a time per process: jobs are claimed soonest booking first, and under Cal.com's
     // 5/min location budget concurrent claims would let a later booking take the last call.
-    this.#loops = LOOPS.map((name) => this.#loop(name, () => (name === 'inbox' ? this.runInboxOnce() : this.runJobOnce())));
+    this.#loops = LOOPS.map((name) =>
+      this.#loop(name, async () => {
+        if (name === 'jobs') return this.runJobOnce();
+        await this.#yieldToAcknowledgements();
+        return this.runInboxOnce();
+      }),
+    );
   }
 
   /** Stop taking work, let the item in hand finish, hand back claimed jobs. */
@@ -139,6 +154,13 @@ export class Worker {
       }
       if (!didWork && this.#running) await this.#idle(name);
     }
+  }
+
+  async #yieldToAcknowledgements(): Promise<void> {
+    const pressed = this.#o.pressed;
+    if (!pressed?.()) return;
+    const until = performance.now() + (this.#o.yieldAtMostMs ?? 250);
+    while (this.#running && pressed() && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
   #idle(loop: string): Promise<void> {

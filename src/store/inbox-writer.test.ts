@@ -56,4 +56,21 @@ describe('the inbox writer', () => {
       { id: 202, duplicate: false },
     ]);
   });
+
+  it('counts the webhooks waiting for their insert, stored or refused (what the worker lets go first)', async () => {
+    const { db, inserts } = heldStore();
+    const writer = new InboxWriter(db);
+    const waiting = [writer.add(event('a')), writer.add(event('b')), writer.add(event('c'))];
+    expect(writer.waiting).toBe(3);
+    await turn();
+    inserts[0]!.commit();
+    await Promise.all(waiting);
+    expect(writer.waiting).toBe(0);
+    const refusing = { query: () => Promise.reject(new Error('disk full')) } as unknown as Db;
+    const full = new InboxWriter(refusing);
+    const refused = full.add(event('d'));
+    expect(full.waiting).toBe(1);
+    await expect(refused).rejects.toThrow('disk full');
+    expect(full.waiting).toBe(0);
+  });
 });

@@ -166,6 +166,7 @@ export class InboxWriter {
   readonly #db: Db;
   readonly #maxBatch: number;
   readonly #maxFlushes: number;
+  #waiting = 0;
 
   /**
    * `maxFlushes`: inserts in flight at once. With one, a webhook read while an insert commits
@@ -178,10 +179,18 @@ export class InboxWriter {
   }
 
   add(event: NewInboxEvent): Promise<Stored> {
-    return new Promise((resolve, reject) => {
+    this.#waiting++;
+    return new Promise<Stored>((resolve, reject) => {
       this.#queue.push({ event, resolve, reject });
       this.#start();
+    }).finally(() => {
+      this.#waiting--;
     });
+  }
+
+  /** Events handed to add() and not yet stored (or refused): each a webhook waiting for its acknowledgement. */
+  get waiting(): number {
+    return this.#waiting;
   }
 
   /** Starts a flush on setImmediate (once per turn) if fewer than maxFlushes are in flight. */
