@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import { gather, type Gathering, type Queryable } from './db.ts';
+import { gather, type GatheredRow, type Gathering, type Queryable } from './db.ts';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'superseded';
 
@@ -69,16 +69,10 @@ export interface NewJob {
   runAt?: Date;
 }
 
-const COALESCE_PENDING = `on conflict (coalesce_key) where state = 'pending'
-     do update set payload = excluded.payload, kind = excluded.kind, priority_at = excluded.priority_at,
-                   attempts = 0, last_error = null, run_at = least(jobs.run_at, excluded.run_at),
-                   updated_at = excluded.updated_at`;
-
-const INSERT_JOB = `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-     ${COALESCE_PENDING}`;
-
-/** Jobs nobody waits for, gathered into one insert per transaction (db.ts Gathering). */
+/**
+ * Jobs, as rows of one JSON parameter (db.ts Gathering): those nobody waits for are gathered into one
+ * insert per transaction (addJob); enqueueJob inserts one and reads back its id.
+ */
 const JOBS: Gathering = {
   sql: `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
      select kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, created_at
@@ -86,22 +80,26 @@ const JOBS: Gathering = {
                                                         priority_at timestamptz, max_attempts integer, run_at timestamptz,
                                                         created_at timestamptz)) with ordinality
       order by ordinality
-     ${COALESCE_PENDING}`,
+     on conflict (coalesce_key) where state = 'pending'
+     do update set payload = excluded.payload, kind = excluded.kind, priority_at = excluded.priority_at,
+                   attempts = 0, last_error = null, run_at = least(jobs.run_at, excluded.run_at),
+                   updated_at = excluded.updated_at`,
   // A job a dead job's trigger announces is an Usher event, not a job: jobs alone.
   tables: ['jobs'],
 };
 
-function jobValues(job: NewJob, now: Date): unknown[] {
-  return [
-    job.kind,
-    JSON.stringify(job.payload),
-    job.bookingUid ?? null,
-    job.coalesceKey ?? null,
-    job.priorityAt ?? null,
-    job.maxAttempts,
-    job.runAt ?? now,
-    now,
-  ];
+/** A job's row as JOBS takes it. */
+function jobRow(job: NewJob, now: Date): GatheredRow {
+  return {
+    kind: job.kind,
+    payload: job.payload,
+    booking_uid: job.bookingUid ?? null,
+    coalesce_key: job.coalesceKey ?? null,
+    priority_at: job.priorityAt ?? null,
+    max_attempts: job.maxAttempts,
+    run_at: job.runAt ?? now,
+    created_at: now,
+  };
 }
 
 /**
@@ -109,10 +107,9 @@ function jobValues(job: NewJob, now: Date): unknown[] {
  * together). With a coalescing key, an unsent job with that key takes the new payload instead.
  */
 export async function enqueueJob(trx: Queryable, job: NewJob, now: Date): Promise<{ id: number; coalesced: boolean }> {
-  const result = await trx.query<{ id: string | number; coalesced: boolean }>(
-    `${INSERT_JOB} returning id, (xmax <> 0) as coalesced`,
-    jobValues(job, now),
-  );
+  const result = await trx.query<{ id: string | number; coalesced: boolean }>(`${JOBS.sql} returning id, (xmax <> 0) as coalesced`, [
+    JSON.stringify([jobRow(job, now)]),
+  ]);
   const row = result.rows[0]!;
   return { id: Number(row.id), coalesced: Boolean(row.coalesced) };
 }
@@ -124,21 +121,7 @@ export async function enqueueJob(trx: Queryable, job: NewJob, now: Date): Promis
  * refuses): the second sends the first ahead.
  */
 export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<void> {
-  await gather(
-    trx,
-    JOBS,
-    {
-      kind: job.kind,
-      payload: job.payload,
-      booking_uid: job.bookingUid ?? null,
-      coalesce_key: job.coalesceKey ?? null,
-      priority_at: job.priorityAt ?? null,
-      max_attempts: job.maxAttempts,
-      run_at: job.runAt ?? now,
-      created_at: now,
-    },
-    job.coalesceKey,
-  );
+  await gather(trx, JOBS, jobRow(job, now), job.coalesceKey);
 }
 
 /**
