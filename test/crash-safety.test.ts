@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { runningServer } from '../src/store/embedded-server.ts';
@@ -59,6 +60,25 @@ describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
     expect(acked.size).toBeGreaterThanOrEqual(150);
     const orphan = embedded ? runningServer(join(dir, 'data')) : undefined;
     if (embedded) expect(orphan, 'the embedded server outlives a kill -9 of its Usher').toBeDefined();
+    if (embedded) {
+      // What made those acknowledgements durable: the embedded server's own settings (embedded-server.ts),
+      // not the test stores'. wal_init_zero off only spares new WAL segments their zero-fill.
+      const client = new pg.Client({ connectionString: orphan!.url });
+      await client.connect();
+      try {
+        const settings = await client.query<{ name: string; setting: string }>(
+          `select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_init_zero') order by name`,
+        );
+        expect(settings.rows.map((r) => `${r.name}=${r.setting}`)).toEqual([
+          'fsync=on',
+          'full_page_writes=on',
+          'synchronous_commit=on',
+          'wal_init_zero=off',
+        ]);
+      } finally {
+        await client.end();
+      }
+    }
     if (kind === 'embedded store, server killed too') process.kill(orphan!.pid, 'SIGKILL');
 
     const second = await spawnServe(env);

@@ -65,6 +65,11 @@ export interface EmbeddedServer extends RunningServer {
  * - work_mem 4MB, maintenance_work_mem 32MB, wal_buffers 1MB: small sorts, quick vacuums.
  * - max_wal_size 256MB / min_wal_size 32MB: bounded disk use between checkpoints.
  * - fsync and synchronous_commit stay on: an event is on disk before Usher's 2xx (invariant 1).
+ * - wal_init_zero off: a new 16-MB WAL segment is created by the commit that needs it, holding
+ *   every other commit back; zero-filling it first held them ~50 ms on ext4, once every ~4 s at
+ *   1,000 webhooks/s, and was most of the acknowledgements' p99 (25–29 ms against 15–20 without,
+ *   docs/benchmarks.md). Only the last byte is written now, as PostgreSQL does on copy-on-write file
+ *   systems; segments recycled after a checkpoint are whole files either way.
  * - jit off: no LLVM in a small install, and Usher's queries are short.
  */
 function settings(socketDir: string, listen: 'socket' | number, durability: 'full' | 'test'): string {
@@ -79,6 +84,7 @@ function settings(socketDir: string, listen: 'socket' | number, durability: 'ful
     'maintenance_work_mem = 32MB',
     'wal_buffers = 1MB',
     'max_wal_size = 256MB',
+    'wal_init_zero = off',
     'min_wal_size = 32MB',
     'max_worker_processes = 4',
     'max_parallel_workers = 2',
