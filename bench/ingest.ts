@@ -1,8 +1,9 @@
 // npm run bench:ingest — signed Cal.com webhooks against `usher serve` on the embedded store:
 // sustained webhooks/s flat out (autocannon), p50/p99 acknowledgement latency at an evenly paced
 // 1,000/s (paced-load.ts) and the worker's backlog during it, and the same 1,000/s as autocannon
-// sends it (each second's requests in a burst at its start, for the figures of earlier runs); the same against a bare fastify route as the ceiling, and, with
-// BENCH_BASELINE=<dir of another Usher checkout, npm-installed>, against that code in the same run.
+// sends it (each second's requests in a burst at its start, for the figures of earlier runs); the
+// same against a bare fastify route as the ceiling, and, with BENCH_BASELINE=<dir of another Usher
+// checkout, npm-installed>, against that code in the same run.
 // Results go in docs/benchmarks.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

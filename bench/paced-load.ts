@@ -35,8 +35,6 @@ export async function pacedLoad(
     seconds: number;
     connections: number;
     path: string;
-    /** Each answered request: when it was due (ms from the start) and its latency. */
-    each?: (dueMs: number, ms: number, status: number) => void;
   },
 ): Promise<PacedRun> {
   const target = new URL(url);
@@ -69,9 +67,7 @@ export async function pacedLoad(
         (res) => {
           res.resume();
           res.on('end', () => {
-            const ms = performance.now() - due;
-            options.each?.(due - start, ms, res.statusCode ?? 0);
-            if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) latencies.push(ms);
+            if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - due);
             else non2xx++;
             finish();
           });

@@ -67,9 +67,9 @@ export interface EmbeddedServer extends RunningServer {
  * - fsync and synchronous_commit stay on: an event is on disk before Usher's 2xx (invariant 1).
  * - wal_init_zero off: a new 16-MB WAL segment is created by the commit that needs it, holding
  *   every other commit back; zero-filling it first held them ~50 ms on ext4, once every ~4 s at
- *   1,000 webhooks/s, and was most of the acknowledgements' p99 (25–29 ms against 15–20 without,
- *   docs/benchmarks.md). Only the last byte is written now, as PostgreSQL does on copy-on-write file
- *   systems; segments recycled after a checkpoint are whole files either way.
+ *   1,000 webhooks/s: most of the acknowledgements' p99 (43 → 22 ms over 60 s at an even
+ *   1,000/s, docs/benchmarks.md). Only the last byte is written now, as PostgreSQL does on
+ *   copy-on-write file systems; segments recycled after a checkpoint are whole files either way.
  * - jit off: no LLVM in a small install, and Usher's queries are short.
  */
 function settings(socketDir: string, listen: 'socket' | number, durability: 'full' | 'test'): string {
