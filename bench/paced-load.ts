@@ -25,18 +25,23 @@ export interface PacedRun {
   errors: number;
 }
 
+export interface PacedRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface PacedOptions {
+  /** Requests per second, evenly apart. */
+  rate: number;
+  seconds: number;
+  /** Keep-alive connections at most; a request due while all are busy waits for one. */
+  connections: number;
+  path: string;
+}
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-export async function pacedLoad(
-  url: string,
-  requests: readonly { body: string; headers: Record<string, string> }[],
-  options: {
-    rate: number;
-    seconds: number;
-    connections: number;
-    path: string;
-  },
-): Promise<PacedRun> {
+export async function pacedLoad(url: string, requests: readonly PacedRequest[], options: PacedOptions): Promise<PacedRun> {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const total = Math.round(options.rate * options.seconds);
@@ -108,11 +113,7 @@ export async function pacedLoad(
  * and a major collection of that heap (tens of milliseconds) stops its timers and sockets — a delay
  * an open-model measure counts against the server. The thread's heap holds only its own requests.
  */
-export function pacedLoadInThread(
-  url: string,
-  requests: readonly { body: string; headers: Record<string, string> }[],
-  options: { rate: number; seconds: number; connections: number; path: string },
-): Promise<PacedRun> {
+export function pacedLoadInThread(url: string, requests: readonly PacedRequest[], options: PacedOptions): Promise<PacedRun> {
   // The thread loads this file through tsx's loader, which a worker thread does not inherit.
   const entry = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const worker = new Worker(entry, { eval: true, workerData: { url, requests, options } });
@@ -124,10 +125,6 @@ export function pacedLoadInThread(
 }
 
 if (!isMainThread && parentPort && workerData?.requests) {
-  const { url, requests, options } = workerData as {
-    url: string;
-    requests: { body: string; headers: Record<string, string> }[];
-    options: { rate: number; seconds: number; connections: number; path: string };
-  };
+  const { url, requests, options } = workerData as { url: string; requests: PacedRequest[]; options: PacedOptions };
   parentPort.postMessage(await pacedLoad(url, requests, options));
 }

@@ -23,19 +23,20 @@ describe('bench:ingest’s evenly paced load', () => {
 
   it('sends each request when it falls due, not a second’s worth at once, and counts a held answer from then', async () => {
     const run = await pacedLoadInThread(url, [{ body: '{}', headers: { 'content-type': 'application/json' } }], {
-      rate: 200,
-      seconds: 1.5,
+      rate: 100,
+      seconds: 2,
       connections: 4,
       path: '/',
     });
-    expect(run.sent).toBe(300);
+    expect(run.sent).toBe(200);
     expect(run.non2xx + run.errors).toBe(0);
-    // Spread over the run: no tenth of a second got more than a few beyond its 20.
+    // Spread over the run: a tenth of a second gets its 10, a few more after a stall of the
+    // sending thread — never the second's 100 at once.
     const start = arrivals[0]!;
     const perTenth = new Map<number, number>();
     for (const at of arrivals) perTenth.set(Math.floor((at - start) / 100), (perTenth.get(Math.floor((at - start) / 100)) ?? 0) + 1);
-    expect(Math.max(...perTenth.values())).toBeLessThanOrEqual(30);
-    expect(arrivals.at(-1)! - start).toBeGreaterThan(1_300);
+    expect(Math.max(...perTenth.values())).toBeLessThanOrEqual(50);
+    expect(arrivals.at(-1)! - start).toBeGreaterThan(1_700);
     // The held request counts the 300 ms it waited; the others went on over the other connections.
     expect(run.max).toBeGreaterThanOrEqual(290);
     expect(run.p50).toBeLessThan(100);
