@@ -183,9 +183,12 @@ describe.each(storeKinds)('the room board in a browser on %s', (kind) => {
     await screenshot(page, 'block-result');
     expect(await accessibilityFaults(page), 'axe: serious or critical').toEqual([]);
     await page
-      .getByRole('region', { name: 'Not yet in Cal.com' })
+      .getByRole('region', { name: 'On its way to Cal.com' })
       .locator(`li[data-uid="${sam}"]`, { hasText: /Consultation · S\. R\. — Room 2A to Cal\.com.*expected 09:41.*rate limit/ })
       .waitFor();
+    // Waiting its turn, well before the booking starts, is nothing for a person to do: not counted.
+    expect(await page.getByRole('region', { name: 'Not yet in Cal.com' }).count()).toBe(0);
+    expect(await page.getByTestId('attention').locator('h2 .count').textContent()).toBe('0');
     const patRoom = /Room 1A → Room (1B|2A)/.exec((await patMove.textContent())!)![1]!;
     expect((await inCal(sandbox.url, pat)).location).toMatch(new RegExp(`^Room ${patRoom} — `));
     // Until its turn comes, Cal.com still shows the old room, exactly as the board says.

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { act, type ActionError, type BoardView, type Session } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
-import { eta, when } from './format.ts';
+import { eta, time, when } from './format.ts';
+import { needsPerson } from './write-backs.ts';
 
 interface Props {
   view: BoardView;
@@ -81,11 +82,31 @@ function ReplayButton({ session, refId }: { session: Session; refId: string }) {
   );
 }
 
-/** What a person must look at: bookings without a room, held bookings, Cal.com behind, failures. */
+/**
+ * What a person must look at: bookings without a room, held bookings, Cal.com behind, failures;
+ * then, not counted, the write-backs only on their way to Cal.com (write-backs.ts).
+ */
 export function AttentionPanel({ view, now, staff, session, open }: Props) {
   const zone = view.timeZone;
   const a = view.attention;
-  const total = a.waiting.length + a.held.length + a.writeBacks.length + a.dead.length;
+  const startOf = (uid: string | null) => (uid ? view.bookings[uid]?.start : undefined);
+  const behind = a.writeBacks.filter((w) => needsPerson(w, startOf(w.uid), now));
+  const onItsWay = a.writeBacks.filter((w) => !behind.includes(w));
+  const total = a.waiting.length + a.held.length + behind.length + a.dead.length;
+  const writeBack = (w: (typeof a.writeBacks)[number]) => {
+    const start = startOf(w.uid);
+    const late = w.state === 'queued' && start !== undefined && Date.parse(w.expectedAt) > Date.parse(start);
+    return (
+      <li key={w.job} data-uid={w.uid ?? undefined}>
+        <p class="what">{w.label}</p>
+        <p class="why">
+          {w.state === 'sending' ? 'sending now' : `expected ${eta(w.expectedAt, zone, now)} · held back by Cal.com's rate limit`}
+          {late ? ` · after it starts at ${time(start, zone)}` : ''}
+          {w.attempts > 0 && w.lastError ? ` · attempt ${w.attempts} failed: ${w.lastError}` : ''}
+        </p>
+      </li>
+    );
+  };
   return (
     <section class="attention" aria-labelledby="attention-title" data-testid="attention">
       <h2 id="attention-title">
@@ -136,20 +157,7 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
           </li>
         )}
       />
-      <Section
-        title="Not yet in Cal.com"
-        items={a.writeBacks}
-        tone="writes"
-        render={(w) => (
-          <li key={w.job} data-uid={w.uid ?? undefined}>
-            <p class="what">{w.label}</p>
-            <p class="why">
-              {w.state === 'sending' ? 'sending now' : `expected ${eta(w.expectedAt, zone, now)} · held back by Cal.com's rate limit`}
-              {w.attempts > 0 && w.lastError ? ` · attempt ${w.attempts} failed: ${w.lastError}` : ''}
-            </p>
-          </li>
-        )}
-      />
+      <Section title="Not yet in Cal.com" items={behind} tone="writes" render={writeBack} />
       <Section
         title="Failed — needs a replay"
         items={a.dead}
@@ -168,6 +176,7 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
           </li>
         )}
       />
+      <Section title="On its way to Cal.com" items={onItsWay} tone="on-its-way" render={writeBack} />
     </section>
   );
 }
