@@ -134,7 +134,9 @@ export async function runStart(env: Env, options: { reset?: boolean } = {}): Pro
       `  events (CLI)     ${cli} events --limit 10   (beside the demo: no token needed)`,
       `  gate             ${cli} gate held · ${cli} credits balance ada.lovelace@example.com`,
       `  start afresh     ${cli} demo --reset`,
-      `  sandbox Cal.com  ${sandboxUrl}/v2/bookings  (API key ${apiKey}; faults: ${sandboxUrl}/_sandbox/faults)`,
+      // Cal.com's API v2 answers a booking request only with its version header (CONTRACT §4.2).
+      `  sandbox Cal.com  curl -H "Authorization: Bearer ${apiKey}" -H "cal-api-version: 2024-08-13" ${sandboxUrl}/v2/bookings`,
+      `                   (faults to try: ${sandboxUrl}/_sandbox/faults)`,
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
