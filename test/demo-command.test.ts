@@ -21,12 +21,13 @@ describe('the demo, started from an empty directory', () => {
     chmodSync(dir, 0o755); // run as root, the embedded server's own user must reach its data dir
     const env = {
       PATH: process.env.PATH ?? '',
-      // Under faketime (npm test's dates lane) the demo shares the test's clock.
+      // Under faketime (the suite run at a far date) the demo shares the test's clock.
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME'))),
       PORT: String(await freePort()),
       SANDBOX_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
     };
+    const started: (() => Promise<number | null>)[] = [];
     // A demo running in the shell as typed (exec: Ctrl-C reaches Usher itself), up once it says how to stop it.
     const demo = async (command: string) => {
       const child = spawn('bash', ['-c', `exec ${command}`], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -49,7 +50,6 @@ describe('the demo, started from an empty directory', () => {
       started.push(stop);
       return { out, stop };
     };
-    const started: (() => Promise<number | null>)[] = [];
     const first = await demo(`${process.execPath} ${bin} demo`);
     try {
       // "  label     what to type   (a note)": what to type, the note left off.

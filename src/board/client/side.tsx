@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { act, type ActionError, type BoardView, type Session } from './api.ts';
 import type { DialogState } from './dialogs.tsx';
 import { eta, time, when } from './format.ts';
-import { needsPerson } from './write-backs.ts';
+import { afterStart, needsPerson } from './write-backs.ts';
 
 interface Props {
   view: BoardView;
@@ -90,18 +90,17 @@ export function AttentionPanel({ view, now, staff, session, open }: Props) {
   const zone = view.timeZone;
   const a = view.attention;
   const startOf = (uid: string | null) => (uid ? view.bookings[uid]?.start : undefined);
-  const behind = a.writeBacks.filter((w) => needsPerson(w, startOf(w.uid), now));
-  const onItsWay = a.writeBacks.filter((w) => !behind.includes(w));
+  const [behind, onItsWay]: [typeof a.writeBacks, typeof a.writeBacks] = [[], []];
+  for (const w of a.writeBacks) (needsPerson(w, startOf(w.uid), now) ? behind : onItsWay).push(w);
   const total = a.waiting.length + a.held.length + behind.length + a.dead.length;
   const writeBack = (w: (typeof a.writeBacks)[number]) => {
     const start = startOf(w.uid);
-    const late = w.state === 'queued' && start !== undefined && Date.parse(w.expectedAt) > Date.parse(start);
     return (
       <li key={w.job} data-uid={w.uid ?? undefined}>
         <p class="what">{w.label}</p>
         <p class="why">
           {w.state === 'sending' ? 'sending now' : `expected ${eta(w.expectedAt, zone, now)} · held back by Cal.com's rate limit`}
-          {late ? ` · after it starts at ${time(start, zone)}` : ''}
+          {start && afterStart(w, start) ? ` · after it starts at ${time(start, zone)}` : ''}
           {w.attempts > 0 && w.lastError ? ` · attempt ${w.attempts} failed: ${w.lastError}` : ''}
         </p>
       </li>

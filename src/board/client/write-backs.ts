@@ -17,7 +17,10 @@ const OVERDUE_MS = 60_000;
 export function needsPerson(w: WriteBack, bookingStart: string | undefined, now: number): boolean {
   if (w.attempts > 0 && w.lastError) return true;
   if (w.state === 'sending') return false;
-  const expected = Date.parse(w.expectedAt);
-  if (expected < now - OVERDUE_MS) return true;
-  return bookingStart !== undefined && expected > Date.parse(bookingStart);
+  return Date.parse(w.expectedAt) < now - OVERDUE_MS || afterStart(w, bookingStart);
+}
+
+/** Whether a queued write-back is expected to reach Cal.com only after its booking starts. */
+export function afterStart(w: WriteBack, bookingStart: string | undefined): boolean {
+  return w.state === 'queued' && bookingStart !== undefined && Date.parse(w.expectedAt) > Date.parse(bookingStart);
 }
