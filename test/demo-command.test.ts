@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { freePort } from './serve-process.ts';
+import { clockEnv, freePort } from './serve-process.ts';
 
 const bin = fileURLToPath(new URL('../bin/usher.mjs', import.meta.url));
 const shell = promisify(exec);
@@ -21,8 +21,7 @@ describe('the demo, started from an empty directory', () => {
     chmodSync(dir, 0o755); // run as root, the embedded server's own user must reach its data dir
     const env = {
       PATH: process.env.PATH ?? '',
-      // Under faketime (the suite run at a far date) the demo shares the test's clock.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME'))),
+      ...clockEnv(),
       PORT: String(await freePort()),
       SANDBOX_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',

@@ -23,15 +23,26 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * What a child process needs to share the test's clock: under faketime (npm test's dates lane, or
+ * the suite run at a far date) the server keeps the test's time, as processes on one machine share
+ * one; otherwise the test's jobs would lie years ahead of the server's time.
+ */
+export function clockEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[1] !== undefined && (e[0] === 'LD_PRELOAD' || e[0].startsWith('FAKETIME')),
+    ),
+  );
+}
+
 /** A real `usher serve` in its own process, as an operator would run it. */
 export async function spawnServe(env: Record<string, string>, port?: number): Promise<ServeProcess> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, [bin, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
-      // Under faketime (npm test's dates lane), the server shares the test's clock, as processes on
-      // one machine share one: otherwise the test's jobs would lie years ahead of the server's time.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'LD_PRELOAD' || k.startsWith('FAKETIME'))),
+      ...clockEnv(),
       PORT: String(p),
       CAL_WEBHOOK_SECRET: TEST_SECRET,
       USHER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
