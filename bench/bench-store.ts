@@ -1,5 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,4 +175,29 @@ export async function storeCreatedEvents(db: Db, items: readonly { uid: string; 
         receivedAt: now,
       })),
     );
+}
+
+/** The value at percentile p of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** n writes of one 8-KB page, each followed by fdatasync as a commit's WAL flush is (ms, sorted). */
+export function diskFlushes(n: number): number[] {
+  const dir = mkdtempSync(join(tmpdir(), 'usher-bench-disk-'));
+  const fd = openSync(join(dir, 'wal'), 'w');
+  const page = Buffer.alloc(8192, 1);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      writeSync(fd, page, 0, page.length, (i % 2048) * page.length);
+      fdatasyncSync(fd);
+      times.push(performance.now() - t);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return times.sort((a, b) => a - b);
 }

@@ -7,7 +7,8 @@
  * over a working week; baselines in the same run: a 20-room clinic holding 334 (the same bookings
  * per room), the same events with no rooms (what every event costs before a room is chosen), and
  * the machine's floor — a transaction of one insert, as often: on 2 shared cores its p99 is several
- * times its p50, and no decision's p99 is below it. BENCH_PROFILE=1 lists the statements with their
+ * times its p50, and no decision's p99 is below it; and the disk alone, an 8-KB write and fdatasync
+ * as a commit's flush (`npm run bench:machine` says more of what the machine adds). BENCH_PROFILE=1 lists the statements with their
  * time; BENCH_CPU_PROFILE=<file> writes a CPU profile of the measured 300-room decisions.
  */
 import { loadConfig } from '../src/config.ts';
@@ -19,7 +20,7 @@ import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { benchServer, printProfile, profiled, startCpuProfile, storeCreatedEvents } from './bench-store.ts';
+import { benchServer, diskFlushes, percentile, printProfile, profiled, startCpuProfile, storeCreatedEvents } from './bench-store.ts';
 
 const DAY = 86_400_000;
 const start0 = Date.UTC(2027, 0, 4, 0, 0, 0); // a Monday
@@ -105,26 +106,32 @@ async function run(
   await profiler?.(process.env.BENCH_CPU_PROFILE!);
   const assigned = await rawDb.query<{ n: number }>(`select count(*)::int as n from room_assignments where room is not null`);
   times.sort((a, b) => a - b);
-  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;
-  return { p50: pct(50), p99: pct(99), max: times.at(-1)!, assigned: assigned.rows[0]!.n };
+  return { ...spread(times), assigned: assigned.rows[0]!.n };
 }
 
-/** The machine's floor: one transaction of one awaited insert (begin, insert, commit with fsync), as many times. */
+/**
+ * The machine's floor: one transaction of one awaited insert (begin, insert, commit with fsync), as
+ * many times, after 3,000 untimed ones — as the decisions run after the clinic's week was loaded:
+ * the first seconds of a new connection and of code not yet optimised have a longer tail.
+ */
 async function bareTransactions(db: Db): Promise<{ p50: number; p99: number; max: number }> {
   await db.exec('create table bench_floor (id bigint generated always as identity primary key, body text not null)');
   const times: number[] = [];
-  for (let i = 0; i < MEASURED; i++) {
+  for (let i = -3000; i < MEASURED; i++) {
     const t = performance.now();
     await db.transaction((trx) => trx.query('insert into bench_floor (body) values ($1)', [`event ${i}`]));
-    times.push(performance.now() - t);
+    if (i >= 0) times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;
-  return { p50: pct(50), p99: pct(99), max: times.at(-1)! };
+  return spread(times.sort((a, b) => a - b));
+}
+
+function spread(sorted: readonly number[]): { p50: number; p99: number; max: number } {
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
 }
 
 const server = await benchServer();
 try {
+  const disk = spread(diskFlushes(MEASURED));
   const floor = await bareTransactions(await server.fresh());
   const none = await run(await server.fresh(), 0, 334, true);
   const small = await run(await server.fresh(), 20, 334, true);
@@ -137,6 +144,7 @@ try {
   console.log(`one BOOKING_CREATED decided through the store, ${MEASURED} one at a time (ms):`);
   console.log('| clinic | p50 | p99 | max | bookings with a room |');
   console.log('|---|---|---|---|---|');
+  console.log(`| floor: the disk alone, an 8-KB write and fdatasync | ${ms(disk.p50)} | ${ms(disk.p99)} | ${ms(disk.max)} | — |`);
   console.log(`| floor: a transaction of one insert | ${ms(floor.p50)} | ${ms(floor.p99)} | ${ms(floor.max)} | — |`);
   console.log(`| baseline: no rooms (the booking recorded, nothing to choose) | ${ms(none.p50)} | ${ms(none.p99)} | ${ms(none.max)} | — |`);
   console.log(`| baseline: 20 rooms × 334 | ${ms(small.p50)} | ${ms(small.p99)} | ${ms(small.max)} | ${small.assigned} |`);
