@@ -4,11 +4,11 @@
  *
  * - the disk: one 8-KB write and fdatasync, as a commit's WAL flush is, 2,000 times;
  * - the CPU scheduler: threads that only read the clock in a loop, first one (the baseline), then
- *   as many as the machine has cores. Any gap between two readings longer than 0.5 ms is time the
- *   thread was not running: the kernel, a hypervisor or another thread had its core. A decision or
- *   an acknowledgement keeps Node and a PostgreSQL backend busy at once, so with two cores it runs
- *   under the second row's stalls; with one thread more than cores, as under load, every thread
- *   waits its turn for a core.
+ *   as many as the machine has cores, then one more. Any gap between two readings longer than
+ *   0.5 ms is time the thread was not running (counted as lost): the kernel, a hypervisor or another
+ *   thread had its core. A decision keeps Node and a PostgreSQL backend busy at once, so on two cores
+ *   it runs under the second row's stalls; under load (the load generator, the route, the worker,
+ *   the backends) there are more threads than cores, and each waits its turn as in the third row.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
