@@ -7,9 +7,9 @@
  * over a working week; baselines in the same run: a 20-room clinic holding 334 (the same bookings
  * per room), the same events with no rooms (what every event costs before a room is chosen), and
  * two floors: the disk alone (an 8-KB write and fdatasync, as a commit's flush) and a transaction
- * of one insert, as often. On this machine a transaction's p99 grows to 2–3× its p50 with its length
- * (`npm run bench:machine` shows why: two busy cores lose them for milliseconds at a time), so a
- * decision's p99 is read beside its own p50 as much as beside the floors. BENCH_PROFILE=1 lists the
+ * of one insert, as often. On this machine a transaction's p99 lies further above its p50 the longer it
+ * runs (`npm run bench:machine` shows why: two busy cores lose them for milliseconds at a time), so
+ * a decision's p99 is read beside its own p50 as much as beside the floors. BENCH_PROFILE=1 lists the
  * statements with their time; BENCH_CPU_PROFILE=<file> writes a CPU profile of the measured 300-room
  * decisions.
  */
