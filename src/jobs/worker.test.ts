@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.ts';
 import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from '../sandbox/payloads.ts';
 import { getBooking } from '../store/bookings.ts';
+import { openPostgres } from '../store/db.ts';
 import { getInboxEvent, InboxWriter, insertInboxEvents } from '../store/inbox.ts';
 import { FakeClock } from '../../test/clock.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
@@ -121,6 +122,28 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     await worker.drain();
     // The backlog was gone (a batch came back short): a new arrival starts small again.
     expect(batches).toEqual([2, 5, 5, 2, 1]);
+  });
+
+  it('plans the statements of a batch once per connection, batches of one as well', async () => {
+    // Left to choose, PostgreSQL planned a lone event's statements that take the batch's uids as an
+    // array afresh every time: a custom plan for one element looks cheaper than the generic one.
+    const clock = new FakeClock();
+    const one = await openPostgres(store.url, { maxConnections: 1 });
+    try {
+      const worker = workerWith(clock, async () => {}, { db: one, batchSize: 1 });
+      for (let i = 0; i < 8; i++) {
+        await storeCreated(clock, [sampleBooking()]);
+        expect(await worker.runInboxOnce()).toBe(true);
+      }
+      const plans = await one.query<{ statement: string; generic_plans: string; custom_plans: string }>(
+        'select statement, generic_plans, custom_plans from pg_prepared_statements',
+      );
+      const lock = plans.rows.find((r) => r.statement.includes('successor_uid'));
+      expect(Number(lock?.generic_plans)).toBe(8);
+      expect(plans.rows.filter((r) => Number(r.custom_plans) > 0).map((r) => r.statement)).toEqual([]);
+    } finally {
+      await one.close();
+    }
   });
 
   it('lets requests read meanwhile go before each event of its batch', async () => {

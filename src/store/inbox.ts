@@ -243,6 +243,13 @@ export class InboxWriter {
  * first, so one worker alone takes the oldest events), and with them any event that names no day.
  */
 export async function lockInboxEvents(trx: Queryable, now: Date, limit: number): Promise<InboxEvent[]> {
+  // The batch's prepared statements use their generic plans (planned once per connection). Left to
+  // choose, PostgreSQL planned some afresh for every batch of one — those taking the batch's uids
+  // or days as an array, whose one element makes a custom plan look cheaper than the generic one's
+  // guess of ten: ~150 µs each for the bookings' lock and the rooms' days, against ~25 µs of running
+  // them (pg_stat_statements with track_planning, bench:decision; docs/benchmarks.md). The worker's
+  // statements are keyed lookups and ranges on their indexes, which a generic plan serves as well.
+  await write(trx, 'set local plan_cache_mode = force_generic_plan');
   const result = await trx.query('select * from inbox_claim($1, $2)', [now, limit]);
   return result.rows.map(inboxEventFromRow);
 }

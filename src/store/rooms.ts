@@ -173,7 +173,9 @@ export async function liftBlock(trx: Queryable, id: number, now: Date): Promise<
 
 /** Does the business have any room at all? (One with only the gate has nothing to assign.) */
 export async function hasActiveRooms(db: Queryable): Promise<boolean> {
-  return (await db.query('select 1 from rooms where active limit 1')).rows.length > 0;
+  // A parameter makes it a prepared statement (db.ts): a worker asks once per batch, and planning
+  // it afresh cost more than running it (37–59 µs against 4, pg_stat_statements).
+  return (await db.query('select 1 from rooms where active = $1 limit 1', [true])).rows.length > 0;
 }
 
 const DAY = 86_400_000;
