@@ -127,6 +127,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         }),
         [AUTOMATION_JOB]: automationJobHandler({ db, automations: config.automations }),
       },
+      kindsSharingABudget: new Set(Object.keys(calJobEndpoints)),
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
       backlogBatchSize: config.worker.backlogBatchSize,

@@ -8,6 +8,15 @@ import { FakeCal } from './fake-cal.ts';
 import { spawnServe } from './serve-process.ts';
 import { openTestStore, serverUrl, type TestStore } from './stores.ts';
 
+/** How many confirmations a process found its budget spent for (usher_jobs_processed_total, state "waiting"). */
+async function waitingCount(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('usher_jobs_processed_total{') && l.includes('kind="cal.confirm"') && l.includes('state="waiting"'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 // Two processes can share one store only on a PostgreSQL server.
 describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher processes on one PostgreSQL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'usher-budget-'));
@@ -19,7 +28,7 @@ describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher proce
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('never lets more calls reach Cal.com in any window than the budget, together', async () => {
+  it('never lets more calls reach Cal.com in any window than the budget, together, and does not claim what waits for it job by job', async () => {
     store = await openTestStore('postgres');
     cal = await new FakeCal().start();
     const configPath = join(dir, 'usher.config.yaml');
@@ -30,6 +39,7 @@ describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher proce
       for (let i = 0; i < 16; i++) await enqueueJob(trx, { kind: calJobKinds.confirm, payload: { uid: `b${i}` }, maxAttempts: 5 }, now);
     });
     const [a, b] = await Promise.all([spawnServe(env), spawnServe(env)]);
+    let refusals = 0;
     try {
       // Inside the test's own timeout, so that a failure says where the jobs stand.
       const deadline = Date.now() + 45_000;
@@ -42,6 +52,7 @@ describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher proce
         }
         await new Promise((r) => setTimeout(r, 100));
       }
+      refusals = (await Promise.all([a, b].map((p) => waitingCount(p.url)))).reduce((x, y) => x + y, 0);
     } finally {
       a.child.kill('SIGTERM');
       b.child.kill('SIGTERM');
@@ -52,5 +63,9 @@ describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher proce
     for (const t of times) expect(times.filter((u) => u >= t && u < t + 2000).length).toBeLessThanOrEqual(4);
     // 16 calls at 4 per 2 s cannot finish in under three windows.
     expect(times.at(-1)! - times[0]!).toBeGreaterThan(6000);
+    // While the budget is spent, the confirmations waiting are not claimed and put back one by one
+    // (worker.ts, kindsSharingABudget, as main.ts wires it): a process is refused at most once each
+    // time a slot comes free, and 16 calls free 16 slots. Claimed one by one: 70 refusals here.
+    expect(refusals).toBeLessThanOrEqual(2 * 16);
   });
 });

@@ -7,7 +7,7 @@ import { specValidator } from '../../test/openapi.ts';
 import { testConfig } from '../../test/config.ts';
 import { bookingData, FakeCal, okResponder } from '../../test/fake-cal.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
-import { calJobHandlers, calJobKinds } from './cal-jobs.ts';
+import { calJobEndpoints, calJobHandlers, calJobKinds } from './cal-jobs.ts';
 import { Worker } from './worker.ts';
 
 const yaml = `
@@ -22,6 +22,8 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
   let cal: FakeCal;
   let clock: FakeClock;
   let worker: Worker;
+  /** What became of each job the worker claimed, in order: `kind state`. */
+  let outcomes: string[];
 
   beforeAll(async () => {
     store = await openTestStore(kind);
@@ -38,12 +40,16 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     clock = new FakeClock('2026-12-01T08:00:00.000Z');
     const config = testConfig({ CAL_API_URL: cal.url, CAL_API_KEY: 'cal_live_secretkey' }, yaml);
     const client = createCalClient(config, store.db, clock);
+    outcomes = [];
     worker = new Worker({
       db: store.db,
       clock,
       log: createLogger('silent'),
       eventHandlers: [],
       jobHandlers: calJobHandlers(client),
+      // As main.ts wires them.
+      kindsSharingABudget: new Set(Object.keys(calJobEndpoints)),
+      hooks: { onJob: (jobKind, state) => outcomes.push(`${jobKind} ${state}`) },
       pollIntervalMs: 50,
       backoffBaseSeconds: 2,
       backoffMaxSeconds: 60,
@@ -241,5 +247,39 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     }
     const buckets = await store.db.query<{ key: string }>('select key from rate_buckets');
     expect(buckets.rows.map((r) => r.key).join()).not.toContain('secretkey');
+  });
+
+  it('holds a backlog of location writes back while their budget is spent, without claiming them one by one, and keeps their order', async () => {
+    const t0 = clock.now();
+    // Twelve location writes, booking p0 soonest; a confirmation behind them.
+    for (let i = 0; i < 12; i++)
+      await enqueue(
+        calJobKinds.location,
+        { uid: `p${i}`, address: 'Room 1A' },
+        { coalesceKey: `location:p${i}`, priorityAt: new Date(Date.parse('2026-12-02T08:00:00Z') + i * 60_000) },
+      );
+    await enqueue(calJobKinds.confirm, { uid: 'c1' });
+    await worker.drain();
+    // The five this window allows; the sixth refused and put back; the confirmation (another budget) sent.
+    expect(outcomes).toEqual([...Array(5).fill('cal.location done'), 'cal.location waiting', 'cal.confirm done']);
+    const waiting = (await listJobs(store.db, { state: 'pending', limit: 20 })).sort((a, b) => a.id - b.id);
+    expect(waiting.map((j) => j.bookingUid)).toEqual(['p5', 'p6', 'p7', 'p8', 'p9', 'p10', 'p11']);
+    // Only the refused one was touched; the others were never claimed.
+    expect(waiting.map((j) => j.attempts)).toEqual(Array(7).fill(0));
+    expect(waiting.filter((j) => j.runAt.getTime() !== t0.getTime()).map((j) => j.bookingUid)).toEqual(['p5']);
+
+    // Polled meanwhile: nothing claimed while the window is closed.
+    clock.advance(30_000);
+    await worker.drain();
+    expect(outcomes).toHaveLength(7);
+
+    clock.advance(31_000);
+    await worker.drain();
+    clock.advance(61_000);
+    await worker.drain();
+    const sent = cal.requests.filter((r) => r.path.endsWith('/location')).map((r) => r.path.split('/')[3]);
+    expect(sent).toEqual(Array.from({ length: 12 }, (_, i) => `p${i}`));
+    // One refusal per window, not one per job waiting in it.
+    expect(outcomes.filter((o) => o === 'cal.location waiting')).toHaveLength(2);
   });
 });

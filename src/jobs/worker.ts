@@ -60,6 +60,15 @@ export interface WorkerOptions extends BackoffPolicy {
   pressed?: () => boolean;
   /** How long the inbox loop waits at most, between batches, while `pressed`; a quarter second unless given. */
   yieldAtMostMs?: number;
+  /**
+   * Job kinds whose every job passes the same rate budget (each Cal.com kind calls one endpoint,
+   * jobs/cal-jobs.ts; an automation's kind does not: each automation has a budget of its own). Once
+   * one is refused until a time, the others of its kind are not claimed before then. Without it, a
+   * backlog under Cal.com's 5 location calls a minute was claimed, refused and put back job by job,
+   * each of them every minute: in a burst of 1,000 bookings, 7 statements per booking on top of the
+   * decision's (docs/benchmarks.md, scale-out).
+   */
+  kindsSharingABudget?: ReadonlySet<string>;
   /** A job running longer than this is presumed orphaned by a dead process and handed out again. */
   jobLeaseSeconds?: number;
   hooks?: WorkerHooks;
@@ -82,6 +91,8 @@ export class Worker {
   #wokenMeanwhile = new Set<string>();
   #unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
   #lastStaleCheck = 0;
+  /** Kinds sharing a budget that was refused, and until when (ms): not claimed before then. */
+  readonly #heldKinds = new Map<string, number>();
   /** The last inbox batch came back full: more is waiting, and the next batch takes backlogBatchSize. */
   #backlog = false;
   readonly #batchSize: number;
@@ -261,7 +272,7 @@ export class Worker {
     const { db, clock, log } = this.#o;
     const now = clock.now();
     await this.#releaseStale(now);
-    const job = await claimNextJob(db, this.id, now);
+    const job = await claimNextJob(db, this.id, now, this.#kindsHeldAt(now));
     if (!job) return false;
     const handler = this.#o.jobHandlers[job.kind];
     if (!handler) {
@@ -278,6 +289,7 @@ export class Worker {
       if (isUsherError(error, 'RATE_LIMITED')) {
         const retryAt = (error.detail as { retryAt: Date }).retryAt;
         await rescheduleJob(db, job.id, retryAt, after, { refund: true });
+        if (this.#o.kindsSharingABudget?.has(job.kind)) this.#heldKinds.set(job.kind, retryAt.getTime());
         this.#o.hooks?.onJob?.(job.kind, 'waiting');
       } else if (error instanceof UsherError && error.retryable) {
         const retryAt = new Date(after.getTime() + retryDelayMs(job.attempts, this.#o, this.#o.random));
@@ -294,6 +306,11 @@ export class Worker {
       }
     }
     return true;
+  }
+
+  #kindsHeldAt(now: Date): string[] {
+    for (const [kind, until] of this.#heldKinds) if (until <= now.getTime()) this.#heldKinds.delete(kind);
+    return [...this.#heldKinds.keys()];
   }
 
   async #releaseStale(now: Date): Promise<void> {

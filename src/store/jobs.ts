@@ -125,24 +125,30 @@ export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<vo
 }
 
 /**
- * Claims the most urgent runnable job. A job whose coalescing key is already running elsewhere is
+ * Claims the most urgent runnable job, none of the kinds in `heldKinds` (the worker's: their budget
+ * is spent for now, jobs/worker.ts). A job whose coalescing key is already running elsewhere is
  * passed over: the unique index on running keys would refuse it anyway, and if two claims race
  * past this check the loser's unique violation is reported as "nothing to claim" (CLAIM_RACE).
  */
-export async function claimNextJob(db: Queryable, workerId: string, now: Date): Promise<Job | undefined> {
+export async function claimNextJob(
+  db: Queryable,
+  workerId: string,
+  now: Date,
+  heldKinds: readonly string[] = [],
+): Promise<Job | undefined> {
   try {
     const result = await db.query(
       `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
         where id = (
           select j.id from jobs j
-           where j.state = 'pending' and j.run_at <= $2
+           where j.state = 'pending' and j.run_at <= $2 and not j.kind = any($3::text[])
              and (j.coalesce_key is null or not exists (
                    select 1 from jobs r where r.coalesce_key = j.coalesce_key and r.state = 'running'))
            order by j.priority_at nulls last, j.id
            limit 1
            for update skip locked)
         returning *`,
-      [workerId, now],
+      [workerId, now, heldKinds],
     );
     return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
   } catch (error) {
