@@ -272,7 +272,10 @@ export class Worker {
     const { db, clock, log } = this.#o;
     const now = clock.now();
     await this.#releaseStale(now);
-    const job = await claimNextJob(db, this.id, now, this.#kindsHeldAt(now));
+    const kinds = this.#claimableKinds(now);
+    // Every kind this worker runs is waiting for its budget: nothing to ask the store for.
+    if (kinds?.length === 0) return false;
+    const job = await claimNextJob(db, this.id, now, kinds);
     if (!job) return false;
     const handler = this.#o.jobHandlers[job.kind];
     if (!handler) {
@@ -308,9 +311,15 @@ export class Worker {
     return true;
   }
 
-  #kindsHeldAt(now: Date): string[] {
+  /**
+   * While some kinds are held, the kinds this worker has handlers for and that are not held; otherwise
+   * undefined (any kind, so that one without a handler is found and dead-lettered — that waits while
+   * a kind is held).
+   */
+  #claimableKinds(now: Date): string[] | undefined {
     for (const [kind, until] of this.#heldKinds) if (until <= now.getTime()) this.#heldKinds.delete(kind);
-    return [...this.#heldKinds.keys()];
+    if (this.#heldKinds.size === 0) return undefined;
+    return Object.keys(this.#o.jobHandlers).filter((kind) => !this.#heldKinds.has(kind));
   }
 
   async #releaseStale(now: Date): Promise<void> {

@@ -234,6 +234,27 @@ describe.each(storeKinds)('store on %s', (kind) => {
     await replay(store.db, `job_${first.id}`, now);
     expect(await getJob(store.db, first.id)).toMatchObject({ state: 'superseded' });
   });
+
+  it('claims only the kinds asked for, the most urgent of them first, and not one whose key is running', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2027, 0, 4, hour));
+    const add = (kind: string, hour: number, coalesceKey?: string) =>
+      store.db.transaction((trx) => enqueueJob(trx, { kind, payload: {}, priorityAt: at(hour), maxAttempts: 3, coalesceKey }, now));
+    // Thousands of location writes waiting are what the kinds are asked for around (jobs/worker.ts).
+    for (let i = 0; i < 50; i++) await add('cal.location', 1);
+    const confirmLate = await add('cal.confirm', 9);
+    const declineSoon = await add('cal.decline', 5);
+    const cancelKeyed = await add('cal.cancel', 2, 'cancel:u1');
+    await store.db.query(`update jobs set state = 'running' where id = (select id from jobs where kind = 'cal.location' limit 1)`);
+    await store.db.query(`update jobs set coalesce_key = 'cancel:u1' where state = 'running'`);
+    expect(await claimNextJob(store.db, 'w', now, [])).toBeUndefined();
+    // The cancel is the most urgent of the three but its key is running: the decline, then the confirm.
+    expect((await claimNextJob(store.db, 'w', now, ['cal.confirm', 'cal.decline', 'cal.cancel']))?.id).toBe(declineSoon.id);
+    expect((await claimNextJob(store.db, 'w', now, ['cal.confirm', 'cal.cancel']))?.id).toBe(confirmLate.id);
+    expect(await claimNextJob(store.db, 'w', now, ['cal.confirm', 'cal.cancel'])).toBeUndefined();
+    expect((await getJob(store.db, cancelKeyed.id))?.state).toBe('pending');
+    // Without kinds, any kind: the location writes, soonest.
+    expect((await claimNextJob(store.db, 'w', now))?.kind).toBe('cal.location');
+  });
 });
 
 describe('the embedded store’s data directory lock', () => {
