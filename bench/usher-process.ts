@@ -8,7 +8,8 @@ export const BENCH_TOKEN = 'bench-admin-token-0123456789';
 /**
  * `usher serve` of the checkout at `root` in its own process, as a user starts it, on a free port;
  * resolves once /readyz answers, with how long that took. `env` adds to (or overrides) the
- * benchmark's defaults; without `calUrl` Usher has no Cal.com to call.
+ * benchmark's defaults; without `calUrl` Usher has no Cal.com to call. BENCH_CPU_PROFILE=<dir>: the
+ * process writes a CPU profile of its whole run there when it stops.
  */
 export async function serveUsher(
   root: string,
@@ -17,7 +18,8 @@ export async function serveUsher(
 ): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'bin/usher.mjs'), 'serve'], {
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, join(root, 'bin/usher.mjs'), 'serve'], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
