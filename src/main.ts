@@ -169,7 +169,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       trustProxy: config.trustProxy,
       webhooks: config.webhooks,
       maxAttempts: config.worker.maxAttempts,
-      wakeWorker: () => worker.wake(),
+      wakeWorker: (loop) => worker.wake(loop),
       ops: (actor) =>
         localOperations({
           db,
@@ -233,7 +233,8 @@ export async function startUsher(config: Config, options: StartOptions): Promise
           everyMs: Math.min(config.worker.pollIntervalMs, 500),
           log,
           run: async () => {
-            if ((await dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())) > 0) worker.wake();
+            // Deliveries are jobs.
+            if ((await dispatchUsherEvents(db, config.automations, config.worker.maxAttempts, clock.now())) > 0) worker.wake('jobs');
           },
         }),
       );

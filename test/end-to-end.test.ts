@@ -9,7 +9,8 @@ import { getBooking, listBookings } from '../src/store/bookings.ts';
 import { enqueueJob } from '../src/store/jobs.ts';
 import { TEST_SECRET } from './config.ts';
 import { openTestStore, storeKinds, type TestStore } from './stores.ts';
-import { startTestUsher, until } from './usher.ts';
+import { postWebhook, startTestUsher, until } from './usher.ts';
+import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 
 const KEY = 'cal_sandbox_demo_key';
 const GRACE_KEY = 'cal_sandbox_grace_key';
@@ -161,5 +162,41 @@ describe.each(storeKinds)('Usher with the sandbox Cal.com on %s', (kind) => {
     const metrics = await usher.metrics.registry.getSingleMetricAsString('usher_cal_api_calls_total');
     expect(metrics).toContain('status="200"');
     expect(metrics).not.toContain('status="429"');
+  });
+});
+
+describe.each(storeKinds)('the worker woken by webhooks on %s', (kind) => {
+  it('wakes only the inbox loop for a stored webhook: the jobs loop does not ask for jobs a webhook cannot have made', async () => {
+    const store = await openTestStore(kind);
+    // Every claim of a job goes through db.query (store/jobs.ts claimNextJob).
+    let jobClaims = 0;
+    const query = store.db.query.bind(store.db);
+    store.db.query = ((sql: string, ...rest: unknown[]) => {
+      if (sql.includes("update jobs set state = 'running'")) jobClaims++;
+      return (query as (...args: unknown[]) => unknown)(sql, ...rest);
+    }) as typeof store.db.query;
+    // Polling a minute apart: only wake-ups run the loops during the test.
+    const usher = await startTestUsher(store, {
+      runWorker: true,
+      yaml: 'worker: { pollIntervalMs: 60000 }\nreconciler: { intervalSeconds: 0 }\n',
+    });
+    try {
+      await until('the first poll of both loops', async () => jobClaims > 0);
+      const before = jobClaims;
+      for (let i = 0; i < 12; i++) {
+        const start = new Date(Date.parse(slot(i)));
+        const b = sampleBooking({ start, end: new Date(start.getTime() + 30 * 60_000) });
+        expect(
+          (await postWebhook(usher.url, envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()))).status,
+        ).toBe(200);
+        // Each decided before the next arrives, so no wake-up is folded into another.
+        await until(`webhook ${i} decided`, async () => (await getBooking(store.db, b.uid)) !== undefined);
+      }
+      // No rooms, no gate: the bookings are recorded and no job is written, so nothing woke the jobs loop.
+      expect(jobClaims - before).toBe(0);
+    } finally {
+      await usher.close();
+      await store.close();
+    }
   });
 });

@@ -50,7 +50,12 @@ export interface AppOptions {
   trustProxy?: false | string[];
   webhooks: { maxBodyBytes: number; repeatWindowSeconds: number };
   maxAttempts: number;
-  wakeWorker: () => void;
+  /**
+   * Wakes the worker's loops at once (both unless one is named): a stored webhook is work for the
+   * inbox loop only, and waking the jobs loop for each one made it ask the store for jobs that were
+   * not there, in every process (docs/benchmarks.md, scale-out).
+   */
+  wakeWorker: (loop?: 'inbox' | 'jobs') => void;
   /** The operations on this store, as the admin API's and the board's signed-in person. */
   ops: (actor: string) => Operations;
   timeZone: string;
@@ -174,7 +179,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     inbox: o.inbox,
     metrics: o.metrics,
     now: o.now,
-    onStored: o.wakeWorker,
+    onStored: () => o.wakeWorker('inbox'),
   });
 
   const adminGuard = bearerGuard(o.adminToken, new AuthThrottle(), () => o.now().getTime());
