@@ -239,7 +239,7 @@ describe.each(storeKinds)('store on %s', (kind) => {
     const at = (hour: number) => new Date(Date.UTC(2027, 0, 4, hour));
     const add = (kind: string, hour: number, coalesceKey?: string) =>
       store.db.transaction((trx) => enqueueJob(trx, { kind, payload: {}, priorityAt: at(hour), maxAttempts: 3, coalesceKey }, now));
-    // Thousands of location writes waiting are what the kinds are asked for around (jobs/worker.ts).
+    // The location writes stand for a backlog held back for its budget, which the worker asks around (jobs/worker.ts).
     for (let i = 0; i < 50; i++) await add('cal.location', 1);
     const confirmLate = await add('cal.confirm', 9);
     const declineSoon = await add('cal.decline', 5);
