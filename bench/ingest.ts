@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { type PacedRun, pacedLoadInThread } from './paced-load.ts';
+import { cpuProfileArgs } from './usher-process.ts';
 import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 
@@ -154,11 +155,7 @@ try {
     const child = target.root
       ? start(
           // BENCH_CPU_PROFILE=<dir>: each Usher writes a CPU profile of its whole run there on exit.
-          [
-            ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []),
-            'bin/usher.mjs',
-            'serve',
-          ],
+          [...cpuProfileArgs(), 'bin/usher.mjs', 'serve'],
           {
             PORT: String(port),
             USHER_DATA_DIR: join(dir, `data-${i}`),

@@ -149,33 +149,26 @@ async function run(
         usher.map((u) => u.url),
         items,
       );
-      // Until every stored event is decided, by whichever process's worker.
-      let drained = 0;
-      const cpu = { usher: 0, server: 0, busy: 0, heldBack: 0 };
-      for (;;) {
-        const open = await count(db, `select count(*) as n from inbox_events where state in ('pending', 'retry')`);
-        if (open === 0) {
-          drained = (performance.now() - t0) / 1000;
-          // Read once, while the processes still run (reading `ps` every poll cost a tenth of a core).
-          cpu.usher = usher.reduce((sum, u) => sum + processCpuMs(u.child.pid!), 0) - cpu0.usher;
-          cpu.server = serverCpuMs(server.dataDir) - cpu0.server;
-          const machine = machineCpuMs();
-          cpu.busy = (machine.busy - cpu0.machine.busy) / (machine.all - cpu0.machine.all);
-          // Of the 100-ms periods each process ran in, the share that ended with it held back at its quota.
-          const held = quotas.map((q, i) => {
-            const now = q.throttled();
-            return { periods: now.periods - throttled0[i]!.periods, throttled: now.throttledPeriods - throttled0[i]!.throttledPeriods };
-          });
-          cpu.heldBack =
-            held.reduce((sum, h) => sum + h.throttled, 0) /
-            Math.max(
-              1,
-              held.reduce((sum, h) => sum + h.periods, 0),
-            );
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await untilDecided(db);
+      const drained = (performance.now() - t0) / 1000;
+      // Read once, while the processes still run (reading `ps` every poll cost a tenth of a core).
+      const machine = machineCpuMs();
+      // Of the 100-ms periods each process ran in, the share that ended with it held back at its quota.
+      const held = quotas.map((q, i) => {
+        const now = q.throttled();
+        return { periods: now.periods - throttled0[i]!.periods, throttled: now.throttledPeriods - throttled0[i]!.throttledPeriods };
+      });
+      const cpu = {
+        usher: usher.reduce((sum, u) => sum + processCpuMs(u.child.pid!), 0) - cpu0.usher,
+        server: serverCpuMs(server.dataDir) - cpu0.server,
+        busy: (machine.busy - cpu0.machine.busy) / (machine.all - cpu0.machine.all),
+        heldBack:
+          held.reduce((sum, h) => sum + h.throttled, 0) /
+          Math.max(
+            1,
+            held.reduce((sum, h) => sum + h.periods, 0),
+          ),
+      };
       const stored = (await count(db, 'select count(*) as n from inbox_events')) - before.stored;
       const done = (await count(db, `select count(*) as n from inbox_events where state = 'done'`)) - before.stored;
       const twiceDecided = await count(

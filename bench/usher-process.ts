@@ -18,8 +18,7 @@ export async function serveUsher(
 ): Promise<{ url: string; child: ChildProcess; readyMs: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, join(root, 'bin/usher.mjs'), 'serve'], {
+  const child = spawn(process.execPath, [...cpuProfileArgs(), join(root, 'bin/usher.mjs'), 'serve'], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
@@ -43,6 +42,11 @@ export async function serveUsher(
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('usher serve never became ready');
+}
+
+/** BENCH_CPU_PROFILE=<dir>: Node's flags for a process to write a CPU profile of its whole run there on exit. */
+export function cpuProfileArgs(): string[] {
+  return process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
 }
 
 export async function stopUsher(child: ChildProcess): Promise<void> {

@@ -136,17 +136,16 @@ export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<vo
  * time per claim, and a worker claims each time new work is announced (docs/benchmarks.md, scale-out).
  */
 export async function claimNextJob(db: Queryable, workerId: string, now: Date, kinds?: readonly string[]): Promise<Job | undefined> {
-  const claimable = (j: string) =>
-    `${j}.state = 'pending' and ${j}.run_at <= $2
-       and (${j}.coalesce_key is null or not exists (
-             select 1 from jobs r where r.coalesce_key = ${j}.coalesce_key and r.state = 'running'))`;
+  const claimable = `j.state = 'pending' and j.run_at <= $2
+       and (j.coalesce_key is null or not exists (
+             select 1 from jobs r where r.coalesce_key = j.coalesce_key and r.state = 'running'))`;
   try {
     const result = await db.query(
       kinds === undefined
         ? `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
             where id = (
               select j.id from jobs j
-               where ${claimable('j')}
+               where ${claimable}
                order by j.priority_at nulls last, j.id
                limit 1
                for update skip locked)
@@ -156,7 +155,7 @@ export async function claimNextJob(db: Queryable, workerId: string, now: Date, k
               select c.id from unnest($3::text[]) as k(kind)
                cross join lateral (
                  select j.id, j.priority_at from jobs j
-                  where j.kind = k.kind and ${claimable('j')}
+                  where j.kind = k.kind and ${claimable}
                   order by j.priority_at nulls last, j.id
                   limit 1
                   for update skip locked) as c
