@@ -123,10 +123,9 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
     expect(await Promise.all(day.map((b) => roomOf(b.uid)))).toEqual(['1A', '2A', '1A', '2A', '1A']);
   });
 
-  it("keeps a kept day's room index in step with its own decisions: every room a fresh read would give, and no write refused", async () => {
-    // Four rooms, two doctors with their own preferred rooms; a morning booked in a seeded order,
-    // some bookings moved to other times (decided again, their old slot freed), then more.
-    const yaml = `
+  // Four rooms, two doctors with their own preferred rooms; a morning booked in a seeded order,
+  // some bookings moved to other times (decided again, their old slot freed), then more.
+  const fourRooms = `
 timeZone: Europe/London
 rooms:
   - { name: "1A", floor: 1, building: "North wing", cleaningMinutes: 10 }
@@ -137,7 +136,8 @@ doctors:
   "5": { preferredRooms: ["1A"] }
   "6": { preferredRooms: ["2B", "2A"] }
 `;
-    const random = seeded(19);
+  const busyMorning = (seed: number) => {
+    const random = seeded(seed);
     const slot = () => {
       const start = at('08:00').getTime() + Math.floor(random() * 12) * 20 * 60_000;
       return { start: new Date(start), end: new Date(start + 30 * 60_000) };
@@ -152,25 +152,21 @@ doctors:
     const first = Array.from({ length: 18 }, (_, i) => sampleBooking({ ...slot(), lengthMinutes: 30, organizer: doctor(i) }));
     const moved = [first[2]!, first[7]!, first[11]!].map((b) => ({ ...b, ...slot() }));
     const then = Array.from({ length: 10 }, (_, i) => sampleBooking({ ...slot(), lengthMinutes: 30, organizer: doctor(i) }));
-    let clinic!: Awaited<ReturnType<typeof roomClinic>>;
-    const decide = async (kept: boolean) => {
-      clinic = await roomClinic(store, yaml, '2026-12-02T07:00:00Z');
-      if (!kept) clinic.rooms.dayCache = undefined;
-      for (const b of [...first, ...moved, ...then]) await clinic.cal.deliver('BOOKING_CREATED', b);
-      const refused = await store.db.query(`select id from inbox_events where state <> 'done' or attempts <> 1`);
-      expect(refused.rows).toEqual([]);
-      return Promise.all([...first, ...then].map((b) => roomOf(b.uid)));
-    };
-    const fresh = await decide(false);
-    expect(fresh.filter((r) => r !== undefined && r !== null).length).toBeGreaterThan(15);
-    expect(await decide(true)).toEqual(fresh);
-    // A write the kept index missed would be refused by the database and the batch run again with
-    // every kept day forgotten — the same rooms in the end, so look at the index itself: it must
-    // choose as an index built afresh from the kept day's stays chooses, for any booking of the morning.
-    const cache = clinic.rooms.dayCache!;
+    return { deliveries: [...first, ...moved, ...then], decided: [...first, ...then] };
+  };
+  const noneRefused = async () => {
+    const refused = await store.db.query(`select id from inbox_events where state <> 'done' or attempts <> 1`);
+    expect(refused.rows).toEqual([]);
+  };
+  /**
+   * The kept index of 2 December must choose as one built afresh from the kept day's stays, for any
+   * booking of the morning. `forgotten`: the day may have been left to be read whole (undefined then).
+   */
+  const expectIndexAsFresh = async (cache: RoomDayCache, forgotten: 'may be forgotten' | 'kept' = 'kept') => {
     const window = { from: at('00:00'), to: new Date(at('00:00').getTime() + 86_400_000) };
     const generations = new Map((await dayChanges(store.db, planDays(window))).map((c) => [c.day, c.generation]));
     const state = cache.day(window.from, generations);
+    if (!state && forgotten === 'may be forgotten') return undefined;
     expect(state?.current).toBe(true);
     const kept = state!.day.index!;
     expect(kept).toBeDefined();
@@ -179,7 +175,7 @@ doctors:
       blocks: state!.day.blocks,
       bookings: [...state!.day.stays.values()].flatMap((s) => (s.planned ? [s.planned] : [])),
       timeZone: 'Europe/London',
-      weights: clinic.config.roomSettings.weights,
+      weights: one.config.roomSettings.weights,
     });
     for (let minute = 0; minute < 240; minute += 10)
       for (const doctor of ['5', '6']) {
@@ -187,6 +183,64 @@ doctors:
         const need = { uid: `probe-${doctor}-${minute}`, start, end: start + 30 * 60_000, doctor, equipment: [], preferredRooms: [] };
         expect(chooseRoom(kept, need)).toEqual(chooseRoom(afresh, need));
       }
+    return kept;
+  };
+
+  it("keeps a kept day's room index in step with its own decisions: every room a fresh read would give, and no write refused", async () => {
+    const morning = busyMorning(19);
+    const decide = async (kept: boolean) => {
+      one = await roomClinic(store, fourRooms, '2026-12-02T07:00:00Z');
+      if (!kept) one.rooms.dayCache = undefined;
+      for (const b of morning.deliveries) await one.cal.deliver('BOOKING_CREATED', b);
+      await noneRefused();
+      return Promise.all(morning.decided.map((b) => roomOf(b.uid)));
+    };
+    const fresh = await decide(false);
+    expect(fresh.filter((r) => r !== undefined && r !== null).length).toBeGreaterThan(15);
+    expect(await decide(true)).toEqual(fresh);
+    // A write the kept index missed would be refused by the database and the batch run again with
+    // every kept day forgotten — the same rooms in the end, so look at the index itself.
+    await expectIndexAsFresh(one.rooms.dayCache!);
+  });
+
+  it("keeps a kept day's room index in step with another process's decisions, without building it again", async () => {
+    const morning = busyMorning(23);
+    one = await roomClinic(store, fourRooms, '2026-12-02T07:00:00Z');
+    const alone = { ...one.rooms, dayCache: undefined };
+    const single = new EventPipeline(store.db, { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 }, one.cal.clock, [
+      roomEventHandler(alone),
+    ]);
+    for (const b of morning.deliveries) await single.deliver('BOOKING_CREATED', b);
+    const fresh = await Promise.all(morning.decided.map((b) => roomOf(b.uid)));
+    expect(fresh.filter((r) => r !== undefined && r !== null).length).toBeGreaterThan(15);
+
+    // The same morning taken in turns by two processes, each keeping its days, wired as main.ts.
+    one = await roomClinic(store, fourRooms, '2026-12-02T07:00:00Z');
+    const theirs = { ...one.rooms, dayCache: new RoomDayCache() };
+    const second = new EventPipeline(
+      store.db,
+      { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 },
+      one.cal.clock,
+      [roomEventHandler(theirs)],
+      roomBatchHooks(theirs),
+    );
+    // Each of this process's choices brings its kept day up to date with the other's writes; its
+    // index takes them and stays the one it built (a booking this process decides again leaves the
+    // day to be read whole: its assignment's update moves the day twice, migration 0023).
+    let built: RoomIndex | undefined;
+    let carried = 0;
+    for (const [i, b] of morning.deliveries.entries()) {
+      const mine = i % 2 === 0;
+      await (mine ? one.cal : second).deliver('BOOKING_CREATED', b);
+      if (!mine) continue;
+      const again = morning.deliveries.slice(0, i).some((earlier) => earlier.uid === b.uid);
+      const index = await expectIndexAsFresh(one.rooms.dayCache!, again ? 'may be forgotten' : 'kept');
+      if (index && built === index) carried++;
+      built = index;
+    }
+    expect(carried).toBeGreaterThanOrEqual(12);
+    await noneRefused();
+    expect(await Promise.all(morning.decided.map((b) => roomOf(b.uid)))).toEqual(fresh);
   });
 
   it('forgets a room choice whose transaction rolled back', async () => {

@@ -18,7 +18,7 @@ export interface ChoiceDay {
   /**
    * The room index of these stays, once a choice built it (room-planning.ts loadChoiceWorld):
    * at 300 rooms building it took 1.3 ms of a decision. It follows this process's own writes
-   * (wrote) and is built again after any other change.
+   * (wrote) and the changes read from the store (changed); a day read whole builds it again.
    */
   index?: RoomIndex | undefined;
 }
@@ -284,14 +284,22 @@ export class RoomDayCache {
   ): ChoiceDay | undefined {
     const kept = this.#days.get(from.getTime());
     if (!kept) return undefined;
-    const { stays, window } = kept.day;
-    kept.day.index = undefined;
-    for (const uid of [...removed, ...kept.followed]) if (stays.delete(uid)) this.#stays -= 1;
+    // The day's room index takes the changes as this process's own writes do (#take), instead of
+    // being built again from every stay: with several processes deciding the same days, nearly
+    // every choice finds its day changed by another, and at 20 rooms and ~330 stays a day the
+    // rebuild was most of what a decision cost beyond one process's (docs/benchmarks.md).
+    const { stays, window, index } = kept.day;
+    for (const uid of [...removed, ...kept.followed]) {
+      if (stays.delete(uid)) this.#stays -= 1;
+      index?.drop(uid);
+    }
     for (const { uid, stay } of changed) {
       if (stays.delete(uid)) this.#stays -= 1;
+      index?.drop(uid);
       if (stay && stay.stay.from < window.to && stay.stay.to > window.from) {
         stays.set(uid, stay);
         this.#stays += 1;
+        if (stay.planned) index?.add(stay.planned);
       }
     }
     for (const d of kept.generations.keys()) kept.generations.set(d, generations.get(d) ?? '0');
