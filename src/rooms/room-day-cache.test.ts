@@ -33,6 +33,26 @@ const visit = (from: string, to: string, over: Partial<PayloadBooking> = {}) =>
   sampleBooking({ start: at(from), end: at(to), lengthMinutes: 30, ...over });
 
 /**
+ * Another Usher process on the clinic's database: the same settings and clock, its own kept days
+ * (`kept: false`, none), the room handler; `wired`: with the batch hooks, as main.ts has them.
+ */
+function anotherProcess(
+  store: TestStore,
+  clinic: Awaited<ReturnType<typeof roomClinic>>,
+  o: { timeZone?: string; kept?: boolean; wired?: boolean } = {},
+): { rooms: RoomDeps; cal: EventPipeline } {
+  const rooms = { ...clinic.rooms, dayCache: o.kept === false ? undefined : new RoomDayCache() };
+  const cal = new EventPipeline(
+    store.db,
+    { settings: clinic.config.gate, timeZone: o.timeZone ?? 'Europe/London', maxAttempts: 3 },
+    clinic.cal.clock,
+    [roomEventHandler(rooms)],
+    o.wired ? roomBatchHooks(rooms) : undefined,
+  );
+  return { rooms, cal };
+}
+
+/**
  * The rooms and days a process keeps between room choices (room-day-cache.ts) must never stand in
  * for the database once anything else changed it: another process's block or booking, a
  * transaction of its own that rolled back. Each case below gives a wrong room (or a refused write)
@@ -50,11 +70,7 @@ describe.each(storeKinds)('room choices kept between decisions on %s', (kind) =>
   beforeEach(async () => {
     const clinic = await roomClinic(store, YAML, '2026-12-02T07:00:00Z');
     one = clinic;
-    const rooms = { ...clinic.rooms, dayCache: new RoomDayCache() };
-    const cal = new EventPipeline(store.db, { settings: clinic.config.gate, timeZone: 'Europe/London', maxAttempts: 3 }, clinic.cal.clock, [
-      roomEventHandler(rooms),
-    ]);
-    other = { rooms, cal };
+    other = anotherProcess(store, clinic);
   });
   const roomOf = async (uid: string) => (await getAssignment(store.db, uid))?.room;
 
@@ -206,24 +222,14 @@ doctors:
   it("keeps a kept day's room index in step with another process's decisions, without building it again", async () => {
     const morning = busyMorning(23);
     one = await roomClinic(store, fourRooms, '2026-12-02T07:00:00Z');
-    const alone = { ...one.rooms, dayCache: undefined };
-    const single = new EventPipeline(store.db, { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 }, one.cal.clock, [
-      roomEventHandler(alone),
-    ]);
+    const single = anotherProcess(store, one, { kept: false }).cal;
     for (const b of morning.deliveries) await single.deliver('BOOKING_CREATED', b);
     const fresh = await Promise.all(morning.decided.map((b) => roomOf(b.uid)));
     expect(fresh.filter((r) => r !== undefined && r !== null).length).toBeGreaterThan(15);
 
     // The same morning taken in turns by two processes, each keeping its days, wired as main.ts.
     one = await roomClinic(store, fourRooms, '2026-12-02T07:00:00Z');
-    const theirs = { ...one.rooms, dayCache: new RoomDayCache() };
-    const second = new EventPipeline(
-      store.db,
-      { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 },
-      one.cal.clock,
-      [roomEventHandler(theirs)],
-      roomBatchHooks(theirs),
-    );
+    const second = anotherProcess(store, one, { wired: true }).cal;
     // Each of this process's choices brings its kept day up to date with the other's writes; its
     // index takes them and stays the one it built (a booking this process decides again leaves the
     // day to be read whole: its assignment's update moves the day twice, migration 0023).
@@ -494,13 +500,7 @@ describe.each(storeKinds)('a kept day of a clinic west of UTC on %s', (kind) => 
 
   it('is read again when another process books the evening, which is the next UTC day', async () => {
     const clinic = await roomClinic(store, YAML.replace('Europe/London', 'America/New_York'), '2026-12-02T12:00:00Z');
-    const rooms = { ...clinic.rooms, dayCache: new RoomDayCache() };
-    const other = new EventPipeline(
-      store.db,
-      { settings: clinic.config.gate, timeZone: 'America/New_York', maxAttempts: 3 },
-      clinic.cal.clock,
-      [roomEventHandler(rooms)],
-    );
+    const other = anotherProcess(store, clinic, { timeZone: 'America/New_York' }).cal;
     const ny = (iso: string) => new Date(iso);
     const morning = sampleBooking({ start: ny('2026-12-02T14:00:00Z'), end: ny('2026-12-02T14:30:00Z'), lengthMinutes: 30 });
     await clinic.cal.deliver('BOOKING_CREATED', morning); // 09:00 in New York: the day is read and kept
