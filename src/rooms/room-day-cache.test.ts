@@ -716,4 +716,21 @@ describe('the days a process keeps', () => {
     // The stay it took from its own write is read again with the next changes (the write may have rolled back).
     expect(cache.day(from, generations(1, '70'))).toMatchObject({ current: false, since: '40', followed: ['new'] });
   });
+
+  it('leave a write on other days alone: nothing of theirs to read again', () => {
+    const cache = new RoomDayCache();
+    cache.at('7');
+    keep(cache, 1, 3, '40');
+    keep(cache, 3, 3, '42');
+    const from = dayOf(1, 0).window.from;
+    for (const [i, uid] of ['a', 'b', 'c'].entries()) {
+      const stay = { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false };
+      const previous = i === 0 ? '40' : `5${i - 1}`;
+      cache.wrote(uid, { stay, booking: undefined, planned: undefined }, [{ day: utcDay(1), generation: `5${i}`, previous }]);
+    }
+    expect(dayAt(cache, 1, '52')?.stays.size).toBe(6);
+    // Day 3, changed since by someone else, reads what changed after 42 — and no booking of day 1 with it.
+    expect(cache.day(dayOf(3, 0).window.from, generations(3, '90'))).toMatchObject({ current: false, since: '42', followed: [] });
+    expect(dayAt(cache, 3, '42')?.stays.size).toBe(3);
+  });
 });

@@ -320,10 +320,14 @@ export class RoomDayCache {
   /**
    * This process wrote one booking's assignment (a room, or waiting without one), and its write
    * took `changes` for the days it touched. A kept day on those days follows it only where the write
-   * replaced exactly the generation the day was at; otherwise that day is forgotten.
+   * replaced exactly the generation the day was at; otherwise that day is forgotten. A kept day on
+   * none of them is left as it is: the stay was never in it, nor is now. (Every kept day used to take
+   * every write, each remembering the booking as one to read again: a long-running process's kept
+   * days each held the uid of every booking it had decided since.)
    */
   wrote(uid: string, placed: ChoiceStay | undefined, changes: readonly DayChange[], applied: ReadonlySet<KeptDay> = new Set()): void {
     for (const [from, kept] of this.#days) {
+      if (!changes.some((change) => kept.generations.has(change.day))) continue;
       let follows = true;
       for (const change of changes) {
         if (!kept.generations.has(change.day)) continue;
