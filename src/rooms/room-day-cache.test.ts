@@ -705,9 +705,8 @@ describe('the days a process keeps', () => {
     keep(cache, 1, 3, '40');
     keep(cache, 2, 3, '41');
     const from = dayOf(1, 0).window.from;
-    const stay = { bookingUid: 'new', room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false };
     // Day 1 went 40 → 60 by this write alone; day 2 went 41 → 61 but from 55 (someone else came between).
-    cache.wrote('new', { stay, booking: undefined, planned: undefined }, [
+    cache.wrote('new', stay('new'), [
       { day: utcDay(1), generation: '60', previous: '40' },
       { day: utcDay(2), generation: '61', previous: '55' },
     ]);
@@ -722,11 +721,9 @@ describe('the days a process keeps', () => {
     cache.at('7');
     keep(cache, 1, 3, '40');
     keep(cache, 3, 3, '42');
-    const from = dayOf(1, 0).window.from;
     for (const [i, uid] of ['a', 'b', 'c'].entries()) {
-      const stay = { bookingUid: uid, room: '1A', from, to: new Date(from.getTime() + 1_800_000), pinned: false };
       const previous = i === 0 ? '40' : `5${i - 1}`;
-      cache.wrote(uid, { stay, booking: undefined, planned: undefined }, [{ day: utcDay(1), generation: `5${i}`, previous }]);
+      cache.wrote(uid, stay(uid), [{ day: utcDay(1), generation: `5${i}`, previous }]);
     }
     expect(dayAt(cache, 1, '52')?.stays.size).toBe(6);
     // Day 3, changed since by someone else, reads what changed after 42 — and no booking of day 1 with it.
