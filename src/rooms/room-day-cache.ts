@@ -286,22 +286,9 @@ export class RoomDayCache {
     if (!kept) return undefined;
     // The day's room index takes the changes as this process's own writes do (#take), instead of
     // being built again from every stay: with several processes deciding the same days, nearly
-    // every choice finds its day changed by another, and at 20 rooms and ~330 stays a day the
-    // rebuild was most of what a decision cost beyond one process's (docs/benchmarks.md).
-    const { stays, window, index } = kept.day;
-    for (const uid of [...removed, ...kept.followed]) {
-      if (stays.delete(uid)) this.#stays -= 1;
-      index?.drop(uid);
-    }
-    for (const { uid, stay } of changed) {
-      if (stays.delete(uid)) this.#stays -= 1;
-      index?.drop(uid);
-      if (stay && stay.stay.from < window.to && stay.stay.to > window.from) {
-        stays.set(uid, stay);
-        this.#stays += 1;
-        if (stay.planned) index?.add(stay.planned);
-      }
-    }
+    // every choice finds its day changed by another (docs/benchmarks.md, scale-out).
+    for (const uid of [...removed, ...kept.followed]) this.#put(kept.day, uid, undefined);
+    for (const { uid, stay } of changed) this.#put(kept.day, uid, stay);
     for (const d of kept.generations.keys()) kept.generations.set(d, generations.get(d) ?? '0');
     kept.since = newest(kept.generations);
     kept.xact = xact;
@@ -347,8 +334,12 @@ export class RoomDayCache {
 
   /** A kept day takes this process's write of one booking's stay (placed, or gone from it). */
   #take(kept: KeptDay, uid: string, placed: ChoiceStay | undefined): void {
-    const day = kept.day;
     kept.followed.add(uid);
+    this.#put(kept.day, uid, placed);
+  }
+
+  /** One booking's stay in a kept day and its room index as it is now: placed (if in the day's window), or gone. */
+  #put(day: ChoiceDay, uid: string, placed: ChoiceStay | undefined): void {
     if (day.stays.delete(uid)) this.#stays -= 1;
     day.index?.drop(uid);
     if (placed && placed.stay.from < day.window.to && placed.stay.to > day.window.from) {

@@ -139,29 +139,27 @@ export async function claimNextJob(db: Queryable, workerId: string, now: Date, k
   const claimable = `j.state = 'pending' and j.run_at <= $2
        and (j.coalesce_key is null or not exists (
              select 1 from jobs r where r.coalesce_key = j.coalesce_key and r.state = 'running'))`;
+  const chosen =
+    kinds === undefined
+      ? `select j.id from jobs j
+          where ${claimable}
+          order by j.priority_at nulls last, j.id
+          limit 1
+          for update skip locked`
+      : `select c.id from unnest($3::text[]) as k(kind)
+          cross join lateral (
+            select j.id, j.priority_at from jobs j
+             where j.kind = k.kind and ${claimable}
+             order by j.priority_at nulls last, j.id
+             limit 1
+             for update skip locked) as c
+          order by c.priority_at nulls last, c.id
+          limit 1`;
   try {
     const result = await db.query(
-      kinds === undefined
-        ? `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
-            where id = (
-              select j.id from jobs j
-               where ${claimable}
-               order by j.priority_at nulls last, j.id
-               limit 1
-               for update skip locked)
-            returning *`
-        : `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
-            where id = (
-              select c.id from unnest($3::text[]) as k(kind)
-               cross join lateral (
-                 select j.id, j.priority_at from jobs j
-                  where j.kind = k.kind and ${claimable}
-                  order by j.priority_at nulls last, j.id
-                  limit 1
-                  for update skip locked) as c
-               order by c.priority_at nulls last, c.id
-               limit 1)
-            returning *`,
+      `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
+        where id = (${chosen})
+        returning *`,
       kinds === undefined ? [workerId, now] : [workerId, now, kinds],
     );
     return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
