@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
-import type { Db, Queryable } from '../store/db.ts';
+import { allSent, type Db, type Queryable } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents } from '../store/inbox.ts';
 import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
@@ -218,9 +218,10 @@ export class Worker {
       const now = clock.now();
       const events = (await lockInboxEvents(trx, now, limit)).map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
       const reads = new BatchReads(events);
-      // Every feature's statements go out at once, in this order, and share one round trip.
+      // Every feature's statements go out at once, in this order, and share one round trip. When one
+      // fails (a deadlock broken, a timeout) the others fail behind it: its error is the one thrown.
       if (events.length > 0)
-        await Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads, { isolated: isolate })));
+        await allSent((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads, { isolated: isolate })));
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
       for (const { inboxEvent: event, parsed } of events) {

@@ -52,6 +52,14 @@ function anotherProcess(
   return { rooms, cal };
 }
 
+/** Rejections nobody handled while it watches: `usher serve` would end on the first (Node's default). */
+function watchUnhandledRejections(): { seen: unknown[]; stop(): void } {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown) => seen.push(reason);
+  process.on('unhandledRejection', listener);
+  return { seen, stop: () => process.off('unhandledRejection', listener) };
+}
+
 /**
  * The rooms and days a process keeps between room choices (room-day-cache.ts) must never stand in
  * for the database once anything else changed it: another process's block or booking, a
@@ -472,6 +480,37 @@ doctors:
     expect(sent.filter((s) => s.sql.startsWith('savepoint')).length).toBe(2);
   });
 
+  it("lives through its batch's day locks failing: the read sent behind them fails with them, the locks' error is the one told, and the event waits for the next run", async () => {
+    await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // rooms in service, the day kept
+    const next = visit('09:00', '09:30');
+    // Another session holds the day's planning lock; the batch stops waiting after 200 ms, as it
+    // would be stopped by PostgreSQL breaking a deadlock between two processes' batches.
+    const holder = await store.db.session();
+    const impatient = {
+      ...store.db,
+      transaction: <T>(fn: (trx: Queryable) => Promise<T>) =>
+        store.db.transaction(async (trx) => {
+          await trx.query("set local lock_timeout = '200ms'");
+          return fn(trx);
+        }),
+    } as Db;
+    const unhandled = watchUnhandledRejections();
+    try {
+      await holder.query(`select pg_advisory_lock(hashtext('usher.rooms.day'), $1)`, [planDays({ from: at('09:00'), to: at('09:30') })[0]]);
+      const cal = pipeline(impatient, [roomEventHandler(one.rooms)]);
+      await cal.store('BOOKING_CREATED', next);
+      await expect(cal.worker.runInboxOnce()).rejects.toThrow(/lock timeout/);
+      // Node reports a rejection nobody handled once the current turn is over.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled.seen).toEqual([]);
+    } finally {
+      unhandled.stop();
+      holder.end();
+    }
+    await one.cal.run();
+    expect(await roomOf(next.uid)).toBe('1A');
+  });
+
   it('counts a change to a booking that holds a room, and none to one that does not', async () => {
     const placed = visit('09:00', '09:30');
     await one.cal.deliver('BOOKING_CREATED', placed);
@@ -606,6 +645,33 @@ describe('the days a process keeps', () => {
     undone.answer();
     await cache.caughtUp();
     expect(dayAt(cache, 1, '1')?.stays.size).toBe(0);
+  });
+
+  it('are all forgotten when a read fails while one sent before it is still awaited, and the failure reaches nothing else', async () => {
+    const unhandled = watchUnhandledRejections();
+    try {
+      const cache = new RoomDayCache();
+      const batch = {};
+      cache.at('7');
+      cache.keepRooms([]);
+      keep(cache, 1, 0);
+      cache.beginBatch(batch, { epoch: '7', days: generations(1, '1'), xact: '900' }, ['a']);
+      const a = cache.quick(batch, 'a', { ...dayOf(1, 0).window, day: dayOf(1, 0).window })!;
+      const first = later();
+      cache.follow('first', stay('first'), first.changes);
+      // The transaction was aborted behind the first write: the reads sent after it fail first.
+      a.check(Promise.reject(new Error('current transaction is aborted')));
+      cache.follow('second', stay('second'), Promise.reject(new Error('current transaction is aborted')));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      first.answer();
+      await cache.caughtUp();
+      expect(unhandled.seen).toEqual([]);
+      expect(cache.endBatch()).toBe(true);
+      expect(cache.rooms).toBeUndefined();
+      expect(dayAt(cache, 1, '2')).toBeUndefined();
+    } finally {
+      unhandled.stop();
+    }
   });
 
   it("in a worker's batch, are taken as they are by its new bookings' choices only while nothing but its own writes changed them", async () => {

@@ -162,19 +162,20 @@ export class RoomDayCache {
   /** A quick choice's check: the plan at its place was the kept day's generations, with no assignment for it. */
   #check(kept: KeptDay, from: number, read: Promise<RoomPlan>): void {
     const batch = this.#batch;
+    const answer = outcome(read);
     this.#following = this.#following
-      .then(() => read)
-      .then(
-        (plan) => {
-          let holds = this.#days.get(from) === kept && plan.generations.epoch === this.#epoch && plan.anyActive && !plan.assignment;
-          for (const [d, generation] of kept.generations) if (plan.generations.days.get(d) !== generation) holds = false;
-          if (!holds && batch) batch.broken = true;
-        },
-        () => {
+      .then(() => answer)
+      .then((plan) => {
+        if (!plan.ok) {
           if (batch) batch.broken = true;
           this.forgetAll();
-        },
-      );
+          return;
+        }
+        const { generations, anyActive, assignment } = plan.value;
+        let holds = this.#days.get(from) === kept && generations.epoch === this.#epoch && anyActive && !assignment;
+        for (const [d, generation] of kept.generations) if (generations.days.get(d) !== generation) holds = false;
+        if (!holds && batch) batch.broken = true;
+      });
   }
 
   /**
@@ -202,14 +203,13 @@ export class RoomDayCache {
         applied.add(kept);
       }
     }
+    const answer = outcome(changes);
     this.#following = this.#following
-      .then(() => changes)
-      .then(
-        (read) => {
-          if (this.#forgets === at) this.wrote(uid, placed, read, applied);
-        },
-        () => this.forgetAll(),
-      );
+      .then(() => answer)
+      .then((read) => {
+        if (!read.ok) this.forgetAll();
+        else if (this.#forgets === at) this.wrote(uid, placed, read.value, applied);
+      });
   }
 
   /** Resolves once every write handed to follow() is applied (or dropped): before a choice reads a day. */
@@ -354,4 +354,17 @@ function newest(generations: ReadonlyMap<number, string>): string {
   let max = 0n;
   for (const g of generations.values()) if (BigInt(g) > max) max = BigInt(g);
   return String(max);
+}
+
+/**
+ * A read's outcome, observed from the moment it is handed over. The kept days apply reads in the
+ * order they were sent, so one may fail (its transaction aborted by an earlier statement) while the
+ * chain still waits for one before it; a failure without a handler by then ends the process
+ * (Node's unhandled rejection), so it is caught at once and acted on in turn.
+ */
+function outcome<T>(read: Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  return read.then(
+    (value) => ({ ok: true as const, value }),
+    () => ({ ok: false as const }),
+  );
 }

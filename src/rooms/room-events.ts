@@ -1,5 +1,5 @@
 import { batchRead, storedBooking, type BatchEvent, type BatchHooks, type BatchReads, type EventHandler } from '../jobs/handle-event.ts';
-import type { Queryable } from '../store/db.ts';
+import { allSent, type Queryable } from '../store/db.ts';
 import { getAssignment, hasActiveRooms, lockRoomPlanning, planDays, readBatchPlan, setAssignmentSpan } from '../store/rooms.ts';
 import { hasDecision, recordDecision } from '../store/decisions.ts';
 import {
@@ -79,10 +79,10 @@ async function lockBatchDays(
   }
   if (spans.length === 0 && uids.length === 0) return;
   const locking = lockRoomPlanning(trx, spans, { uids, padDays: REPLAN_READS_DAYS });
-  // Sent right behind the locks, answered in the same round trip.
+  // Sent right behind the locks, answered in the same round trip; when the locks fail (a deadlock
+  // broken by PostgreSQL, a timeout) the read fails behind them (db.ts allSent).
   const reading = quick.length > 0 ? readBatchPlan(trx, [...new Set(spans.flatMap(planDays))], quick) : undefined;
-  await locking;
-  const plan = await reading;
+  const [, plan] = await allSent([locking, reading] as const);
   if (!plan || !deps.dayCache) return;
   if (!plan.anyActive) {
     deps.dayCache.hadActiveRooms = false;

@@ -83,6 +83,26 @@ function mentionsTable(sql: string, into: Gathering): boolean {
 /** SAVEPOINT, RELEASE, ROLLBACK TO: an event's rows must go out inside its own savepoint. */
 const SAVEPOINT_CONTROL = /^\s*(savepoint|release|rollback)\b/i;
 
+/**
+ * Of the errors of statements sent together in one transaction, the one that says why: those after
+ * the first failure only say the transaction is aborted (SQLSTATE 25P02), and may be seen first.
+ */
+export function causeAmong(errors: readonly unknown[]): unknown {
+  return errors.find((error) => (error as { code?: unknown } | null)?.code !== '25P02') ?? errors[0];
+}
+
+/**
+ * Awaits statements (or steps) sent together in one transaction, every one handled at once — a
+ * failure nobody awaits would end the process (Node's unhandled rejection) — and throws the cause
+ * when any failed (causeAmong).
+ */
+export async function allSent<T extends readonly unknown[]>(sent: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failed.length > 0) throw causeAmong(failed);
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 /** A write nobody reads the result of: sent without waiting inside a transaction, awaited elsewhere. */
 export async function write(db: Queryable, sql: string, params?: readonly unknown[]): Promise<void> {
   if (db.later) db.later(sql, params);
