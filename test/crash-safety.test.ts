@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
@@ -104,5 +105,36 @@ describe.each(lanes)('a usher serve process killed mid-burst (%s)', (kind) => {
       expect(await second.exited).toBe(0);
     }
     if (embedded) expect(runningServer(join(dir, 'data')), 'a clean stop stops the embedded server').toBeUndefined();
+  });
+});
+
+describe('a fault in usher serve itself', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'usher-fault-'));
+  chmodSync(dir, 0o755);
+  afterAll(() => {
+    // Left running only when the test fails: stopped at once, so that no server outlives its data dir.
+    const left = runningServer(join(dir, 'data'));
+    if (left) process.kill(left.pid, 'SIGQUIT');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops it in order, as a SIGTERM would, and then ends it with exit code 1: said why, the embedded server stopped', async () => {
+    const configPath = join(dir, 'usher.config.yaml');
+    writeFileSync(configPath, 'worker: { pollIntervalMs: 50 }\n');
+    // A rejection nobody handles, made on a signal: what a fault in Usher's own code would leave.
+    const fault = join(dir, 'fault.mjs');
+    writeFileSync(fault, "process.on('SIGUSR2', () => { Promise.reject(new Error('injected fault')); });\n");
+    const env = { USHER_CONFIG: configPath, USHER_DATA_DIR: join(dir, 'data'), NODE_OPTIONS: `--import=${pathToFileURL(fault).href}` };
+    const server = await spawnServe(env);
+    const b = sampleBooking({ id: 7001 });
+    expect((await postWebhook(server.url, envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date()))).status).toBe(
+      200,
+    );
+    server.child.kill('SIGUSR2');
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/a rejection nobody handled: a fault in Usher itself; stopping, then exit 1/);
+    expect(server.output()).toContain('injected fault');
+    // Node's own way would have left it running, for the next start to adopt.
+    expect(runningServer(join(dir, 'data')), 'the embedded server stopped with its Usher').toBeUndefined();
   });
 });

@@ -14,6 +14,8 @@ import { Sandbox } from '../sandbox/sandbox-server.ts';
 import { readLockOwner } from '../store/data-dir-lock.ts';
 import { TrafficGenerator } from '../sandbox/traffic.ts';
 import { devEnvironment } from './dev-environment.ts';
+import { stopInOrder } from './stop-in-order.ts';
+import type { Logger } from 'pino';
 import { importMembers } from '../gate/gate-operations.ts';
 import { parseMembersCsv } from '../gate/members-csv.ts';
 import { listMembers } from '../store/members.ts';
@@ -60,7 +62,8 @@ export async function runStart(env: Env, options: { reset?: boolean } = {}): Pro
   if (env.CAL_API_KEY) {
     const result = loadConfig(devEnv);
     if (!result.ok) throw new UsherError('CONFIG_INVALID', formatFaults(result.faults));
-    await keepRunning(await startUsher(result.config, { log: createLogger(result.config.logLevel) }), []);
+    const log = createLogger(result.config.logLevel);
+    await keepRunning(await startUsher(result.config, { log }), [], log);
     return;
   }
   const configPath = env.USHER_CONFIG ?? (existsSync('usher.config.yaml') ? 'usher.config.yaml' : demoConfigPath);
@@ -141,14 +144,18 @@ export async function runStart(env: Env, options: { reset?: boolean } = {}): Pro
       '',
     ].join('\n'),
   );
-  await keepRunning(usher, [
-    async () => traffic.stop(),
-    async () => {
-      clearInterval(keeper);
-      await sandbox.close();
-      saveSandbox();
-    },
-  ]);
+  await keepRunning(
+    usher,
+    [
+      async () => traffic.stop(),
+      async () => {
+        clearInterval(keeper);
+        await sandbox.close();
+        saveSandbox();
+      },
+    ],
+    log,
+  );
 }
 
 /** `usher demo --reset`: the demo's store and its sandbox Cal.com, gone together (never an external database). */
@@ -161,18 +168,9 @@ function resetDemo(config: Config, stateFile: string): void {
   process.stdout.write(`usher demo: started afresh (${config.dataDir} and ${stateFile} removed)\n`);
 }
 
-async function keepRunning(usher: Usher, others: (() => Promise<void>)[]): Promise<void> {
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    Promise.all(others.map((o) => o()))
-      .then(() => usher.close())
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+async function keepRunning(usher: Usher, others: (() => Promise<void>)[], log: Logger): Promise<void> {
+  stopInOrder(async () => {
+    await Promise.all(others.map((o) => o()));
+    await usher.close();
+  }, log);
 }

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { type CommandContext, examples, wholeNumber } from './command-context.ts';
+import { stopInOrder } from './stop-in-order.ts';
 
 const rate = (value: string) => {
   const n = Number(value);
@@ -14,21 +15,7 @@ async function serve(cfg: Config): Promise<void> {
   const log = createLogger(cfg.logLevel);
   const { startUsher } = await import('../main.ts');
   const usher = await startUsher(cfg, { log });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping: no new work, finishing what is in hand');
-    usher.close().then(
-      () => process.exit(0),
-      (error) => {
-        log.error({ err: error }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopInOrder(() => usher.close(), log);
 }
 
 /** Running Usher, the demo and the sandbox Cal.com, and sending a sample webhook. */
