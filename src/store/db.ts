@@ -87,7 +87,7 @@ const SAVEPOINT_CONTROL = /^\s*(savepoint|release|rollback)\b/i;
  * Of the errors of statements sent together in one transaction, the one that says why: those after
  * the first failure only say the transaction is aborted (SQLSTATE 25P02), and may be seen first.
  */
-export function causeAmong(errors: readonly unknown[]): unknown {
+function causeAmong(errors: readonly unknown[]): unknown {
   return errors.find((error) => (error as { code?: unknown } | null)?.code !== '25P02') ?? errors[0];
 }
 
