@@ -268,10 +268,16 @@ export async function openPostgres(connectionString: string, options: { kind?: S
               return await run(client, sql, params, false);
             } catch (error) {
               // The transaction (or the savepoint's part) is lost with this error: rows gathered
-              // behind it would only fail as well, and say so instead of it.
+              // behind it would only fail as well, and say so instead of it. The cause is told: a
+              // write sent before this statement that failed (this one then only says the
+              // transaction is aborted), else this statement's own error, not that of a read sent
+              // after it (Queryable.soon), which only says so.
               gathered.clear();
-              await settle();
-              throw error;
+              const earlier = await settle().then(
+                () => undefined,
+                (failed: unknown) => failed,
+              );
+              throw earlier === undefined ? error : causeAmong([earlier, error]);
             }
           },
           async exec(sql) {

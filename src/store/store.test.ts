@@ -68,6 +68,16 @@ describe.each(storeKinds)('store on %s', (kind) => {
       }),
     ).rejects.toThrow(/division by zero/);
     expect(await count()).toBe(3);
+    // A statement that fails tells its own error, not that of a read sent behind it (which only
+    // says the transaction is aborted).
+    await expect(
+      store.db.transaction(async (trx) => {
+        const failing = trx.query('select 1 / ($1::int - 1)', [1]);
+        const behind = trx.soon!('select count(*) from later_probe where id > $1', [0]);
+        behind.catch(() => {});
+        await failing;
+      }),
+    ).rejects.toThrow(/division by zero/);
   });
 
   it('returns a saved booking exactly as it reads back: every field, and metadata keys in the order jsonb keeps', async () => {
