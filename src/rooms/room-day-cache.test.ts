@@ -506,7 +506,7 @@ doctors:
       await holder.query('select pg_cancel_backend($1)', [waiting]);
       await expect(running).rejects.toThrow(/canceling statement due to user request/);
       // Node reports a rejection nobody handled once the current turn is over.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled.seen).toEqual([]);
     } finally {
       unhandled.stop();
@@ -667,7 +667,8 @@ describe('the days a process keeps', () => {
       // The transaction was aborted behind the first write: the reads sent after it fail first.
       a.check(Promise.reject(new Error('current transaction is aborted')));
       cache.follow('second', stay('second'), Promise.reject(new Error('current transaction is aborted')));
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // A turn of the event loop: Node reports a rejection nobody handled by then.
+      await new Promise((resolve) => setImmediate(resolve));
       first.answer();
       await cache.caughtUp();
       expect(unhandled.seen).toEqual([]);
