@@ -162,11 +162,12 @@ export class RoomDayCache {
   /** A quick choice's check: the plan at its place was the kept day's generations, with no assignment for it. */
   #check(kept: KeptDay, from: number, read: Promise<RoomPlan>): void {
     const batch = this.#batch;
-    const answer = outcome(read);
+    // Observed at once (see follow).
+    const answer = Promise.allSettled([read]);
     this.#following = this.#following
       .then(() => answer)
-      .then((plan) => {
-        if (!plan.ok) {
+      .then(([plan]) => {
+        if (plan.status === 'rejected') {
           if (batch) batch.broken = true;
           this.forgetAll();
           return;
@@ -203,11 +204,14 @@ export class RoomDayCache {
         applied.add(kept);
       }
     }
-    const answer = outcome(changes);
+    // The kept days apply reads in the order they were sent, so this one may fail (its transaction
+    // aborted by an earlier statement) while the chain still waits for one before it: observed at
+    // once, as a failure with no handler by then ends the process (Node's unhandled rejection).
+    const answer = Promise.allSettled([changes]);
     this.#following = this.#following
       .then(() => answer)
-      .then((read) => {
-        if (!read.ok) this.forgetAll();
+      .then(([read]) => {
+        if (read.status === 'rejected') this.forgetAll();
         else if (this.#forgets === at) this.wrote(uid, placed, read.value, applied);
       });
   }
@@ -354,17 +358,4 @@ function newest(generations: ReadonlyMap<number, string>): string {
   let max = 0n;
   for (const g of generations.values()) if (BigInt(g) > max) max = BigInt(g);
   return String(max);
-}
-
-/**
- * A read's outcome, observed from the moment it is handed over. The kept days apply reads in the
- * order they were sent, so one may fail (its transaction aborted by an earlier statement) while the
- * chain still waits for one before it; a failure without a handler by then ends the process
- * (Node's unhandled rejection), so it is caught at once and acted on in turn.
- */
-function outcome<T>(read: Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
-  return read.then(
-    (value) => ({ ok: true as const, value }),
-    () => ({ ok: false as const }),
-  );
 }
