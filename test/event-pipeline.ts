@@ -5,6 +5,7 @@ import type { GateDeps } from '../src/gate/decide-request.ts';
 import { lifecycleBatchHooks } from '../src/gate/credit-lifecycle.ts';
 import { bookingBatchHooks, recordBookingState, type BatchHooks, type EventHandler } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
+import type { Logger } from 'pino';
 import { createLogger } from '../src/log.ts';
 import { bookingPayload, envelopeBody, type PayloadBooking } from '../src/sandbox/payloads.ts';
 import { insertInboxEvents } from '../src/store/inbox.ts';
@@ -30,13 +31,20 @@ export class EventPipeline {
   readonly clock: FakeClock;
   readonly worker: Worker;
 
-  constructor(db: Db, deps: GateDeps, clock = new FakeClock(), extraHandlers: EventHandler[] = [], roomHooks?: BatchHooks) {
+  constructor(
+    db: Db,
+    deps: GateDeps,
+    clock = new FakeClock(),
+    extraHandlers: EventHandler[] = [],
+    roomHooks?: BatchHooks,
+    log: Logger = createLogger('silent'),
+  ) {
     this.db = db;
     this.clock = clock;
     this.worker = new Worker({
       db,
       clock,
-      log: createLogger('silent'),
+      log,
       eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
       // As main.ts wires them: the rooms' days, then the bookings and the gate's reads.
       batchHooks: [...(roomHooks ? [roomHooks] : []), bookingBatchHooks, lifecycleBatchHooks],

@@ -262,7 +262,9 @@ export class Worker {
       }
       // Whole, a write sent without waiting that failed, or a feature's finish, fails the batch, which then runs isolated.
       const finishing = events.length > 0 ? Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.finish?.())) : undefined;
-      if (!isolate) await Promise.all([finishing, trx.settle?.()]).catch((error: unknown) => Promise.reject(new BatchFailed(error)));
+      // Both awaited, the writes' failure told first: a write that failed aborts the transaction, so a
+      // room choice's check read behind it fails too, and its finish then only says the check did.
+      if (!isolate) await allSent([trx.settle?.(), finishing]).catch((error: unknown) => Promise.reject(new BatchFailed(error)));
       else await finishing;
       await finishInboxEvents(trx, finished, now);
       return states;

@@ -3,7 +3,9 @@ import { bookingPayload, envelopeBody, sampleBooking, type PayloadBooking } from
 import type { InboxEvent } from '../store/inbox.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
 import { BatchReads, parseInboxEvent, type EventHandler } from '../jobs/handle-event.ts';
+import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.ts';
+import { createLogger } from '../log.ts';
 import type { Booking } from '../domain/booking.ts';
 import { dayChanges, getAssignment, insertBlock, planDays, pruneRemovedStays } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
@@ -416,13 +418,14 @@ doctors:
   };
   const planReads = (sent: readonly { how: string; sql: string }[], how: string) =>
     sent.filter((s) => s.how === how && s.sql.includes('left join room_assignments on booking_uid = $1')).length;
-  const pipeline = (db: Db, handlers: EventHandler[]) =>
+  const pipeline = (db: Db, handlers: EventHandler[], log?: Logger) =>
     new EventPipeline(
       db,
       { settings: one.config.gate, timeZone: 'Europe/London', maxAttempts: 3 },
       one.cal.clock,
       handlers,
       roomBatchHooks(one.rooms),
+      log,
     );
 
   it("decides a batch's new bookings of one day without asking the store before each: the rooms one at a time gives, in one pass", async () => {
@@ -478,6 +481,32 @@ doctors:
     expect(await roomOf(second.uid)).toBe('1A');
     expect(await roomOf(third.uid)).toBe('2A');
     expect(sent.filter((s) => s.sql.startsWith('savepoint')).length).toBe(2);
+  });
+
+  it("tells a room's write that failed as why its batch runs again, not the check the failure aborted behind it", async () => {
+    await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // the day is read and kept
+    const [refused, next] = [visit('09:00', '09:30'), visit('10:00', '10:30')];
+    // The store refuses the first choice's row (as it would a stay clashing with another's); the
+    // second choice's check, read behind that write, then fails only because the transaction did.
+    await store.db.exec(
+      `alter table room_assignments add constraint test_refuses_nine check (room is null or lower(during) <> '2026-12-02T09:00:00Z')`,
+    );
+    const lines: { msg: string; reason?: string }[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) });
+    try {
+      const cal = pipeline(store.db, [roomEventHandler(one.rooms)], log);
+      await cal.store('BOOKING_CREATED', refused);
+      await cal.store('BOOKING_CREATED', next);
+      await cal.run();
+    } finally {
+      await store.db.exec('alter table room_assignments drop constraint test_refuses_nine');
+    }
+    const again = lines.filter((l) => l.msg === 'batch runs again, one event at a time');
+    expect(again).toHaveLength(1);
+    expect(again[0]!.reason).toMatch(/test_refuses_nine/);
+    // Isolated, the refused event waits for its retry; the other is decided.
+    expect(await roomOf(next.uid)).toBe('1A');
+    expect(await roomOf(refused.uid)).toBeUndefined();
   });
 
   it("lives through its batch's day locks failing: the read sent behind them fails with them, the locks' error is the one told, and the event waits for the next run", async () => {
