@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { allSent, type Db, type Queryable } from '../store/db.ts';
-import { failInboxEvent, finishInboxEvents, lockInboxEvents } from '../store/inbox.ts';
+import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
 import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
@@ -80,6 +80,13 @@ export interface WorkerOptions extends BackoffPolicy {
  * row lock, so a crash simply releases it) and outbox jobs (claimed as 'running', since an HTTP call
  * cannot sit inside a transaction). Polling guarantees progress; wake() only shortens the wait.
  */
+/**
+ * How many inbox batches' days a worker prefers. Each batch takes the days it prefers in order of
+ * their oldest event, and stops at a batch's worth, so a worker's days would narrow batch by batch
+ * if only the last one's counted; a few batches keep a set of days steady enough to stay its own.
+ */
+const RECENT_BATCHES = 4;
+
 export class Worker {
   readonly id = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
   readonly #o: WorkerOptions;
@@ -95,6 +102,12 @@ export class Worker {
   readonly #heldKinds = new Map<string, number>();
   /** The last inbox batch came back full: more is waiting, and the next batch takes backlogBatchSize. */
   #backlog = false;
+  /**
+   * The days the last few inbox batches held, newest batch last: claimed first next time (migration
+   * 0025), so that with several processes each keeps deciding its own days and finds the days it
+   * keeps in memory as it left them (rooms/room-day-cache.ts).
+   */
+  readonly #recentDays: (readonly number[])[] = [];
   readonly #batchSize: number;
   readonly #backlogBatchSize: number;
 
@@ -216,7 +229,9 @@ export class Worker {
     const { db, clock, log } = this.#o;
     return db.transaction(async (trx) => {
       const now = clock.now();
-      const events = (await lockInboxEvents(trx, now, limit)).map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
+      const claimed = await lockInboxEvents(trx, now, limit, [...new Set(this.#recentDays.flat())]);
+      this.#remember(claimed);
+      const events = claimed.map((inboxEvent) => ({ inboxEvent, parsed: parseInboxEvent(inboxEvent) }));
       const reads = new BatchReads(events);
       // Every feature's statements go out at once, in this order, and share one round trip. When one
       // fails (a deadlock broken, a timeout) the others fail behind it: its error is the one thrown.
@@ -269,6 +284,13 @@ export class Worker {
       await finishInboxEvents(trx, finished, now);
       return states;
     });
+  }
+
+  #remember(claimed: readonly InboxEvent[]): void {
+    const days = [...new Set(claimed.flatMap((e) => (e.planDay === null ? [] : [e.planDay])))];
+    if (days.length === 0) return;
+    this.#recentDays.push(days);
+    if (this.#recentDays.length > RECENT_BATCHES) this.#recentDays.shift();
   }
 
   async runJobOnce(): Promise<boolean> {

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { FakeClock } from '../../test/clock.ts';
+import { Worker } from '../jobs/worker.ts';
+import { createLogger } from '../log.ts';
 import { insertInboxEvents, lockInboxEvents, type InboxEvent } from './inbox.ts';
 
 const now = new Date('2026-12-02T09:00:00Z');
@@ -43,7 +46,16 @@ async function whileHeld<T>(s: TestStore, size: number, then: () => Promise<T>):
 }
 
 const keys = (events: readonly InboxEvent[]) => events.map((e) => e.dedupeKey);
-const claim = (s: TestStore, size: number) => s.db.transaction((trx) => lockInboxEvents(trx, now, size));
+/** A batch of `size`, from a worker whose recent batches held `prefer` (days after DAY0). */
+const claim = (s: TestStore, size: number, prefer: readonly number[] = []) =>
+  s.db.transaction((trx) =>
+    lockInboxEvents(
+      trx,
+      now,
+      size,
+      prefer.map((d) => DAY0 + d),
+    ),
+  );
 
 describe.each(storeKinds)('workers claiming inbox events by day on %s', (kind) => {
   let s: TestStore;
@@ -105,5 +117,49 @@ describe.each(storeKinds)('workers claiming inbox events by day on %s', (kind) =
     const { first, second } = await whileHeld(s, 2, () => claim(s, 8));
     expect(keys(first)).toEqual(['k0', 'k1']);
     expect(keys(second)).toEqual(['k2', 'k3', 'k4']);
+  });
+
+  it("gives a worker the oldest event's day, then the days its recent batches held, before older events of other days", async () => {
+    // Day 0 has only the oldest event; day 1, which the worker held, four more; day 2's come first.
+    await store(s, [0, 2, 1, 2, 1, 3, 1, 1, 2]);
+    expect(keys(await claim(s, 4, [1]))).toEqual(['k0', 'k2', 'k4', 'k6']);
+  });
+
+  it('leaves a preferred day another worker holds to it, and adds other days only until the batch is full', async () => {
+    await store(s, [0, 1, 2, 2, 1, 3, 1, 4, 2]);
+    const { first, second } = await whileHeld(s, 2, () => claim(s, 4, [1]));
+    expect(keys(first)).toEqual(['k0', 'k1']);
+    // Days 0 and 1 held: day 2 (three events) and day 3 (one) fill the batch; day 4 is not taken.
+    expect(keys(second)).toEqual(['k2', 'k3', 'k5', 'k8']);
+    const { second: third } = await whileHeld(s, 4, () => claim(s, 4, [2]));
+    // Day 2 is preferred, but the first batch (k0–k3) holds it: days 3 and 4.
+    expect(keys(third)).toEqual(['k5', 'k7']);
+  });
+
+  it('gives a worker with preferred days the oldest events anyway when every day is held', async () => {
+    await store(s, [0, 0, 0, 0, 0]);
+    const { second } = await whileHeld(s, 2, () => claim(s, 8, [0]));
+    expect(keys(second)).toEqual(['k2', 'k3', 'k4']);
+  });
+
+  it("makes a worker's next batch keep to the days its last batches held", async () => {
+    await store(s, [0, 1, 2, 3, 1, 1, 3, 1]);
+    const worker = new Worker({
+      db: s.db,
+      clock: new FakeClock(now),
+      log: createLogger('silent'),
+      eventHandlers: [],
+      jobHandlers: {},
+      batchSize: 2,
+      backlogBatchSize: 2,
+      pollIntervalMs: 50,
+      backoffBaseSeconds: 1,
+      backoffMaxSeconds: 10,
+    });
+    await worker.runInboxOnce();
+    await worker.runInboxOnce();
+    const left = await s.db.query<{ dedupe_key: string }>(`select dedupe_key from inbox_events where state = 'pending' order by id`);
+    // The first batch held days 0 and 1: the second took the oldest event left (k2, day 2), then day 1's k4 before day 3's k3.
+    expect(left.rows.map((r) => r.dedupe_key)).toEqual(['k3', 'k5', 'k6', 'k7']);
   });
 });

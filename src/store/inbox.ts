@@ -37,6 +37,8 @@ export interface InboxEvent {
   runAt: Date;
   lastError: string | null;
   finishedAt: Date | null;
+  /** The UTC day of the booking's start (NewInboxEvent.planDay); null when it names none. */
+  planDay: number | null;
 }
 
 export const inboxEventFromRow = rowMapper(
@@ -55,6 +57,7 @@ export const inboxEventFromRow = rowMapper(
     run_at: col.time,
     last_error: col.nullableText,
     finished_at: col.nullableTime,
+    plan_day: col.nullableInt,
   }),
   (r): InboxEvent => ({
     id: r.id,
@@ -70,6 +73,7 @@ export const inboxEventFromRow = rowMapper(
     runAt: r.run_at,
     lastError: r.last_error,
     finishedAt: r.finished_at,
+    planDay: r.plan_day,
   }),
 );
 
@@ -243,7 +247,12 @@ export class InboxWriter {
  * first, so one worker alone takes the oldest events), and with them any event that names no day.
  * It also sets the rest of the caller's transaction (the worker's batch) to generic plans.
  */
-export async function lockInboxEvents(trx: Queryable, now: Date, limit: number): Promise<InboxEvent[]> {
+/**
+ * Claims a batch of runnable events (migrations 0021, 0025): `prefer`, the days the worker's recent
+ * batches held, are taken first after the oldest event's day, so that several workers each keep to
+ * days of their own.
+ */
+export async function lockInboxEvents(trx: Queryable, now: Date, limit: number, prefer: readonly number[] = []): Promise<InboxEvent[]> {
   // The batch's prepared statements use their generic plans (planned once per connection). Left to
   // choose, PostgreSQL planned some afresh for every batch of one — those taking the batch's uids
   // or days as an array, whose one element makes a custom plan look cheaper than the generic one's
@@ -251,7 +260,7 @@ export async function lockInboxEvents(trx: Queryable, now: Date, limit: number):
   // them (pg_stat_statements with track_planning, bench:decision; docs/benchmarks.md). The worker's
   // statements are keyed lookups and ranges on their indexes, which a generic plan serves as well.
   await write(trx, 'set local plan_cache_mode = force_generic_plan');
-  const result = await trx.query('select * from inbox_claim($1, $2)', [now, limit]);
+  const result = await trx.query('select * from inbox_claim($1, $2, $3::integer[])', [now, limit, prefer]);
   return result.rows.map(inboxEventFromRow);
 }
 
