@@ -76,17 +76,17 @@ export interface WorkerOptions extends BackoffPolicy {
 }
 
 /**
- * Two loops over the database: inbox events (each handled inside the transaction that holds its
- * row lock, so a crash simply releases it) and outbox jobs (claimed as 'running', since an HTTP call
- * cannot sit inside a transaction). Polling guarantees progress; wake() only shortens the wait.
- */
-/**
  * How many inbox batches' days a worker prefers. Each batch takes the days it prefers in order of
  * their oldest event, and stops at a batch's worth, so a worker's days would narrow batch by batch
  * if only the last one's counted; a few batches keep a set of days steady enough to stay its own.
  */
 const RECENT_BATCHES = 4;
 
+/**
+ * Two loops over the database: inbox events (each handled inside the transaction that holds its
+ * row lock, so a crash simply releases it) and outbox jobs (claimed as 'running', since an HTTP call
+ * cannot sit inside a transaction). Polling guarantees progress; wake() only shortens the wait.
+ */
 export class Worker {
   readonly id = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
   readonly #o: WorkerOptions;

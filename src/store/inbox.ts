@@ -245,12 +245,9 @@ export class InboxWriter {
  * Locks the next runnable events for the caller's transaction; SKIP LOCKED lets workers share. The
  * events come from days no other worker's batch holds (migration 0021: the oldest events' days
  * first, so one worker alone takes the oldest events), and with them any event that names no day.
- * It also sets the rest of the caller's transaction (the worker's batch) to generic plans.
- */
-/**
- * Claims a batch of runnable events (migrations 0021, 0025): `prefer`, the days the worker's recent
- * batches held, are taken first after the oldest event's day, so that several workers each keep to
- * days of their own.
+ * `prefer`, the days the worker's recent batches held, come right after the oldest event's day
+ * (migration 0025), so that several workers each keep to days of their own. It also sets the rest
+ * of the caller's transaction (the worker's batch) to generic plans.
  */
 export async function lockInboxEvents(trx: Queryable, now: Date, limit: number, prefer: readonly number[] = []): Promise<InboxEvent[]> {
   // The batch's prepared statements use their generic plans (planned once per connection). Left to
