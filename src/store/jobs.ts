@@ -136,6 +136,21 @@ export async function addJob(trx: Queryable, job: NewJob, now: Date): Promise<vo
  * time per claim, and a worker claims each time new work is announced (docs/benchmarks.md, scale-out).
  */
 export async function claimNextJob(db: Queryable, workerId: string, now: Date, kinds?: readonly string[]): Promise<Job | undefined> {
+  return (await claimJobs(db, workerId, now, kinds, 1))[0];
+}
+
+/**
+ * claimNextJob for up to `limit` jobs at once, most urgent first: a worker running several jobs at
+ * once claims the ones beside its first in one statement, and one commit. Two of one coalescing key
+ * are never among them: only one is pending at a time (jobs_coalesce_pending, migration 0001).
+ */
+export async function claimJobs(
+  db: Queryable,
+  workerId: string,
+  now: Date,
+  kinds: readonly string[] | undefined,
+  limit: number,
+): Promise<Job[]> {
   const claimable = `j.state = 'pending' and j.run_at <= $2
        and (j.coalesce_key is null or not exists (
              select 1 from jobs r where r.coalesce_key = j.coalesce_key and r.state = 'running'))`;
@@ -144,27 +159,31 @@ export async function claimNextJob(db: Queryable, workerId: string, now: Date, k
       ? `select j.id from jobs j
           where ${claimable}
           order by j.priority_at nulls last, j.id
-          limit 1
+          limit $3
           for update skip locked`
-      : `select c.id from unnest($3::text[]) as k(kind)
+      : `select c.id from unnest($4::text[]) as k(kind)
           cross join lateral (
             select j.id, j.priority_at from jobs j
              where j.kind = k.kind and ${claimable}
              order by j.priority_at nulls last, j.id
-             limit 1
+             limit $3
              for update skip locked) as c
           order by c.priority_at nulls last, c.id
-          limit 1`;
+          limit $3`;
   try {
+    // Materialized: the choice, with its row locks, is made once, whatever plan the update gets.
     const result = await db.query(
-      `update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
-        where id = (${chosen})
-        returning *`,
-      kinds === undefined ? [workerId, now] : [workerId, now, kinds],
+      `with chosen as materialized (${chosen})
+       update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
+         from chosen where jobs.id = chosen.id
+        returning jobs.*`,
+      kinds === undefined ? [workerId, now, limit] : [workerId, now, limit, kinds],
     );
-    return result.rows[0] ? jobFromRow(result.rows[0]) : undefined;
+    const jobs = result.rows.map(jobFromRow);
+    const urgency = (j: Job) => j.priorityAt?.getTime() ?? Number.POSITIVE_INFINITY;
+    return jobs.sort((x, y) => urgency(x) - urgency(y) || x.id - y.id);
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') return undefined;
+    if ((error as { code?: string }).code === '23505') return [];
     throw error;
   }
 }

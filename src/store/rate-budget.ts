@@ -95,3 +95,26 @@ export async function readRateLog(
   for (const c of calls.rows) log.get(c.bucket)!.calls.push(new Date(c.called_at));
   return log;
 }
+
+/**
+ * How many more calls each bucket allows now: its limit less the calls in its window, none while
+ * it is blocked. One statement; a read, not a reservation: another process may spend some of it
+ * meanwhile.
+ */
+export async function readRateRoom(db: Queryable, buckets: readonly BucketLimit[], now: Date): Promise<Map<string, number>> {
+  const since = buckets.map((b) => new Date(now.getTime() - (b.windowSeconds * 1000 + WINDOW_MARGIN_MS)));
+  const result = await db.query<{ key: string; blocked: boolean; calls: number }>(
+    `select k.key, coalesce(r.blocked_until > $3, false) as blocked,
+            (select count(*)::int from rate_calls c where c.bucket = k.key and c.called_at > k.since) as calls
+       from unnest($1::text[], $2::timestamptz[]) as k(key, since)
+       left join rate_buckets r on r.key = k.key`,
+    [buckets.map((b) => b.key), since, now],
+  );
+  const found = new Map(result.rows.map((row) => [row.key, row]));
+  return new Map(
+    buckets.map((b) => {
+      const row = found.get(b.key)!;
+      return [b.key, row.blocked ? 0 : Math.max(0, b.limit - row.calls)];
+    }),
+  );
+}

@@ -8,7 +8,7 @@ import { isUsherError } from '../errors.ts';
 import { replay } from '../jobs/replay.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { enqueueJob, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
+import { enqueueJob, claimJobs, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
 import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
 import { migrate, pendingMigrations } from './migrate.ts';
 import { openPostgres, type Queryable } from './db.ts';
@@ -264,6 +264,45 @@ describe.each(storeKinds)('store on %s', (kind) => {
     expect((await getJob(store.db, cancelKeyed.id))?.state).toBe('pending');
     // Without kinds, any kind: the location writes, soonest.
     expect((await claimNextJob(store.db, 'w', now))?.kind).toBe('cal.location');
+  });
+
+  it('claims several jobs in one go, the most urgent first, each claimed once, none whose key is running', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2027, 0, 4, hour));
+    const add = (kind: string, hour: number | null, coalesceKey?: string) =>
+      store.db.transaction((trx) =>
+        enqueueJob(trx, { kind, payload: {}, priorityAt: hour === null ? undefined : at(hour), maxAttempts: 3, coalesceKey }, now),
+      );
+    const late = await add('cal.confirm', 9);
+    const none = await add('cal.confirm', null);
+    const soon = await add('cal.decline', 3);
+    const keyed = await add('cal.location', 1, 'location:u1');
+    const running = await add('cal.location', 2, 'location:u2');
+    const other = await add('automation.deliver', 4);
+    const later = await add('cal.location', 5);
+    await store.db.query(`update jobs set state = 'running' where id = $1`, [running.id]);
+    await add('cal.location', 0, 'location:u2'); // pending behind its running key
+    const ids = (jobs: { id: number }[]) => jobs.map((j) => j.id);
+    // Of the kinds asked for, three, in urgency order (no urgency last), two of one kind.
+    expect(ids(await claimJobs(store.db, 'w1', now, ['cal.confirm', 'cal.decline', 'cal.location'], 3))).toEqual([
+      keyed.id,
+      soon.id,
+      later.id,
+    ]);
+    expect(ids(await claimJobs(store.db, 'w2', now, ['cal.confirm', 'cal.decline', 'cal.location'], 3))).toEqual([late.id, none.id]);
+    expect(ids(await claimJobs(store.db, 'w2', now, undefined, 5))).toEqual([other.id]);
+    const states = await store.db.query<{ id: number; state: string; locked_by: string | null; attempts: number }>(
+      'select id, state, locked_by, attempts from jobs order by id',
+    );
+    expect(states.rows.filter((r) => r.state === 'running').map((r) => [Number(r.id), r.locked_by, r.attempts])).toEqual([
+      [late.id, 'w2', 1],
+      [none.id, 'w2', 1],
+      [soon.id, 'w1', 1],
+      [keyed.id, 'w1', 1],
+      [running.id, null, 0],
+      [other.id, 'w2', 1],
+      [later.id, 'w1', 1],
+    ]);
+    expect(states.rows.filter((r) => r.state === 'pending')).toHaveLength(1);
   });
 });
 
