@@ -54,9 +54,19 @@ const fileSchema = z
         batchSize: z.number().int().min(1).max(500).default(8),
         /** Events per transaction while a backlog remains (the last batch came back full); never fewer than batchSize. */
         backlogBatchSize: z.number().int().min(1).max(500).default(32),
+        /** Outbox jobs in flight at once per process while their budgets have room for all (jobs/worker.ts); 1 = one at a time. */
+        jobsAtOnce: z.number().int().min(1).max(64).default(16),
       })
       .strict()
-      .default({ maxAttempts: 8, pollIntervalMs: 500, backoffBaseSeconds: 2, backoffMaxSeconds: 600, batchSize: 8, backlogBatchSize: 32 }),
+      .default({
+        maxAttempts: 8,
+        pollIntervalMs: 500,
+        backoffBaseSeconds: 2,
+        backoffMaxSeconds: 600,
+        batchSize: 8,
+        backlogBatchSize: 32,
+        jobsAtOnce: 16,
+      }),
     reconciler: z
       .object({ intervalSeconds: z.number().min(0).default(300) })
       .strict()

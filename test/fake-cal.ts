@@ -14,6 +14,8 @@ export interface FakeResponse {
   body?: unknown;
   headers?: Record<string, string>;
   delayMs?: number;
+  /** The answer is sent once this settles: a test holds a call in flight for as long as it needs. */
+  heldUntil?: Promise<unknown>;
 }
 
 export type Responder = (req: RecordedRequest) => FakeResponse;
@@ -68,7 +70,8 @@ export class FakeCal {
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
         };
-        if (answer.delayMs) setTimeout(send, answer.delayMs);
+        if (answer.heldUntil) void answer.heldUntil.then(send, send);
+        else if (answer.delayMs) setTimeout(send, answer.delayMs);
         else send();
       });
     });

@@ -64,7 +64,7 @@ describe.runIf(Boolean(serverUrl))('the Cal.com rate budget with two usher proce
     // 16 calls at 4 per 2 s cannot finish in under three windows.
     expect(times.at(-1)! - times[0]!).toBeGreaterThan(6000);
     // While the budget is spent, the confirmations waiting are not claimed and put back one by one
-    // (worker.ts, kindsSharingABudget, as main.ts wires it): a process is refused at most once each
+    // (worker.ts, sharedBudgets, as main.ts wires it): a process is refused at most once each
     // time a slot comes free, and 16 calls free 16 slots. Claimed one by one: 70 refusals here.
     expect(refusals).toBeLessThanOrEqual(2 * 16);
   });

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.ts';
-import { createCalClient } from '../create-cal-client.ts';
+import { createCalClient, createRateLimiter } from '../create-cal-client.ts';
 import { enqueueJob, getJob, listJobs } from '../store/jobs.ts';
 import { FakeClock } from '../../test/clock.ts';
 import { specValidator } from '../../test/openapi.ts';
 import { testConfig } from '../../test/config.ts';
 import { bookingData, FakeCal, okResponder } from '../../test/fake-cal.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { until } from '../../test/usher.ts';
 import { calJobEndpoints, calJobHandlers, calJobKinds } from './cal-jobs.ts';
-import { Worker } from './worker.ts';
+import { Worker, type JobHandler } from './worker.ts';
 
 const yaml = `
 cal:
@@ -39,7 +40,8 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     cal.responder = okResponder;
     clock = new FakeClock('2026-12-01T08:00:00.000Z');
     const config = testConfig({ CAL_API_URL: cal.url, CAL_API_KEY: 'cal_live_secretkey' }, yaml);
-    const client = createCalClient(config, store.db, clock);
+    const limiter = createRateLimiter(config, store.db, clock);
+    const client = createCalClient(config, store.db, clock, undefined, limiter);
     outcomes = [];
     worker = new Worker({
       db: store.db,
@@ -48,7 +50,7 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
       eventHandlers: [],
       jobHandlers: calJobHandlers(client),
       // As main.ts wires them.
-      kindsSharingABudget: new Set(Object.keys(calJobEndpoints)),
+      sharedBudgets: new Map(Object.entries(calJobEndpoints).map(([k, endpoint]) => [k, limiter.bucketsFor(endpoint)])),
       hooks: { onJob: (jobKind, state) => outcomes.push(`${jobKind} ${state}`) },
       pollIntervalMs: 50,
       backoffBaseSeconds: 2,
@@ -281,5 +283,128 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
     expect(sent).toEqual(Array.from({ length: 12 }, (_, i) => `p${i}`));
     // One refusal per window, not one per job waiting in it.
     expect(outcomes.filter((o) => o === 'cal.location waiting')).toHaveLength(2);
+  });
+  describe('with four jobs at once', () => {
+    /** Cal.com's own budgets (120 calls a minute, 5 location writes), wired as main.ts wires them. */
+    function runningWorker(more: Record<string, JobHandler> = {}): Worker {
+      const config = testConfig({ CAL_API_URL: cal.url, CAL_API_KEY: 'cal_live_secretkey' }, 'worker: { maxAttempts: 3, jobsAtOnce: 4 }');
+      const limiter = createRateLimiter(config, store.db, clock);
+      const client = createCalClient(config, store.db, clock, undefined, limiter);
+      const running = new Worker({
+        db: store.db,
+        clock,
+        log: createLogger('silent'),
+        eventHandlers: [],
+        jobHandlers: { ...calJobHandlers(client), ...more },
+        sharedBudgets: new Map(Object.entries(calJobEndpoints).map(([k, endpoint]) => [k, limiter.bucketsFor(endpoint)])),
+        jobsAtOnce: config.worker.jobsAtOnce,
+        hooks: { onJob: (jobKind, state) => outcomes.push(`${jobKind} ${state}`) },
+        pollIntervalMs: 50,
+        backoffBaseSeconds: 2,
+        backoffMaxSeconds: 60,
+      });
+      running.start();
+      return running;
+    }
+
+    /** Every call to Cal.com is held until the test lets it go: what is in `held` is in flight. */
+    function holdCalls(): Map<string, () => void> {
+      const held = new Map<string, () => void>();
+      cal.responder = (req) => {
+        const call = `${req.path.split('/')[3]} ${req.path.split('/')[4]}`;
+        return { ...okResponder(req), heldUntil: new Promise<void>((go) => held.set(call, go)) };
+      };
+      return held;
+    }
+    const letGo = (held: Map<string, () => void>, ...calls: string[]) => {
+      for (const call of calls) {
+        held.get(call)!();
+        held.delete(call);
+      }
+    };
+    const settled = () => new Promise((resolve) => setTimeout(resolve, 300));
+    const calls = (held: Map<string, () => void>) => [...held.keys()].sort();
+
+    it('has four calls in flight at once while the budget has room for all of them, never more', async () => {
+      for (let i = 0; i < 6; i++) await enqueue(calJobKinds.confirm, { uid: `c${i}` }, { coalesceKey: `gate:c${i}` });
+      const held = holdCalls();
+      const running = runningWorker();
+      try {
+        await until('four calls in flight', async () => held.size === 4, 5_000);
+        await settled();
+        // The soonest four, each claimed once; the other two wait for a place.
+        expect(calls(held)).toEqual(['c0 confirm', 'c1 confirm', 'c2 confirm', 'c3 confirm']);
+        letGo(held, 'c0 confirm', 'c1 confirm');
+        await until('the other two in flight', async () => held.size === 4, 5_000);
+        expect(calls(held)).toEqual(['c2 confirm', 'c3 confirm', 'c4 confirm', 'c5 confirm']);
+        letGo(held, ...held.keys());
+        await until('all six done', async () => outcomes.length === 6, 5_000);
+        expect(outcomes).toEqual(Array(6).fill('cal.confirm done'));
+      } finally {
+        letGo(held, ...held.keys());
+        await running.stop();
+      }
+    });
+
+    it('writes locations one at a time, soonest booking first, while confirmations go beside them', async () => {
+      for (let i = 0; i < 3; i++)
+        await enqueue(
+          calJobKinds.location,
+          { uid: `p${i}`, address: 'Room 1A' },
+          { coalesceKey: `location:p${i}`, priorityAt: new Date(Date.parse('2026-12-02T08:00:00Z') + i * 60_000) },
+        );
+      await enqueue(calJobKinds.confirm, { uid: 'c0' }, { coalesceKey: 'gate:c0' });
+      await enqueue(calJobKinds.confirm, { uid: 'c1' }, { coalesceKey: 'gate:c1' });
+      const held = holdCalls();
+      const running = runningWorker();
+      try {
+        // Five location writes a minute: the soonest alone, the confirmations (another budget) beside it.
+        await until('three calls in flight', async () => held.size === 3, 5_000);
+        await settled();
+        expect(calls(held)).toEqual(['c0 confirm', 'c1 confirm', 'p0 location']);
+        letGo(held, 'p0 location');
+        await until('the next location write', async () => held.has('p1 location'), 5_000);
+        await settled();
+        expect(calls(held)).toEqual(['c0 confirm', 'c1 confirm', 'p1 location']);
+        letGo(held, ...held.keys());
+        await until('the last location write', async () => held.has('p2 location'), 5_000);
+        letGo(held, 'p2 location');
+        await until('all five done', async () => outcomes.length === 5, 5_000);
+      } finally {
+        letGo(held, ...held.keys());
+        await running.stop();
+      }
+      const locations = cal.requests.filter((r) => r.path.endsWith('/location')).map((r) => r.path.split('/')[3]);
+      expect(locations).toEqual(['p0', 'p1', 'p2']);
+    });
+
+    it('delivers jobs of a kind without a shared budget one at a time, in order, with Cal.com calls beside them', async () => {
+      const started: string[] = [];
+      const finish = new Map<string, () => void>();
+      const deliver: JobHandler = (job) => {
+        started.push(job.bookingUid!);
+        return new Promise((done) => finish.set(job.bookingUid!, () => done({ delivered: true })));
+      };
+      await enqueue('test.delivery', { uid: 'd0' });
+      await enqueue('test.delivery', { uid: 'd1' });
+      await enqueue(calJobKinds.confirm, { uid: 'c0' }, { coalesceKey: 'gate:c0' });
+      const held = holdCalls();
+      const running = runningWorker({ 'test.delivery': deliver });
+      try {
+        await until('the confirmation beside the first delivery', async () => held.size === 1 && started.length === 1, 5_000);
+        await settled();
+        expect(started).toEqual(['d0']);
+        letGo(held, 'c0 confirm');
+        finish.get('d0')!();
+        await until('the second delivery', async () => started.length === 2, 5_000);
+        finish.get('d1')!();
+        await until('all three done', async () => outcomes.length === 3, 5_000);
+      } finally {
+        for (const done of finish.values()) done();
+        letGo(held, ...held.keys());
+        await running.stop();
+      }
+      expect(started).toEqual(['d0', 'd1']);
+    });
   });
 });

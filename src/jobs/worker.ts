@@ -5,6 +5,7 @@ import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { allSent, type Db, type Queryable } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
 import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
+import { readRateRoom, type BucketLimit } from '../store/rate-budget.ts';
 import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
 
@@ -61,14 +62,21 @@ export interface WorkerOptions extends BackoffPolicy {
   /** How long the inbox loop waits at most, between batches, while `pressed`; a quarter second unless given. */
   yieldAtMostMs?: number;
   /**
-   * Job kinds whose every job passes the same rate budget (each Cal.com kind calls one endpoint,
-   * jobs/cal-jobs.ts; an automation's kind does not: each automation has a budget of its own). Once
-   * one is refused until a time, the others of its kind are not claimed before then. Without it, a
-   * backlog under Cal.com's 5 location calls a minute was claimed, refused and put back job by job,
-   * each of them every minute: in a burst of 1,000 bookings, 7 statements per booking on top of the
-   * decision's (docs/benchmarks.md, scale-out).
+   * Job kinds whose every job passes the same rate budgets, and those budgets (each Cal.com kind
+   * calls one endpoint, jobs/cal-jobs.ts; an automation's kind does not: each automation has a
+   * budget of its own). Once one is refused until a time, the others of its kind are not claimed
+   * before then. Without it, a backlog under Cal.com's 5 location calls a minute was claimed,
+   * refused and put back job by job, each of them every minute: in a burst of 1,000 bookings,
+   * 7 statements per booking on top of the decision's (docs/benchmarks.md, scale-out). Only these
+   * kinds run beside other jobs (jobsAtOnce).
    */
-  kindsSharingABudget?: ReadonlySet<string>;
+  sharedBudgets?: ReadonlyMap<string, readonly BucketLimit[]>;
+  /**
+   * Jobs in flight at once (1 unless given). Beyond the first, only kinds whose budgets have room
+   * for all of them (#jobsLoop): twenty confirmations waited ~3.5 ms each for the one before
+   * (docs/benchmarks.md, webhook → Cal.com).
+   */
+  jobsAtOnce?: number;
   /** A job running longer than this is presumed orphaned by a dead process and handed out again. */
   jobLeaseSeconds?: number;
   hooks?: WorkerHooks;
@@ -110,11 +118,13 @@ export class Worker {
   readonly #recentDays: (readonly number[])[] = [];
   readonly #batchSize: number;
   readonly #backlogBatchSize: number;
+  readonly #jobsAtOnce: number;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#batchSize = options.batchSize ?? 8;
     this.#backlogBatchSize = Math.max(this.#batchSize, options.backlogBatchSize ?? 32);
+    this.#jobsAtOnce = Math.max(1, options.jobsAtOnce ?? 1);
   }
 
   start(): void {
@@ -130,15 +140,13 @@ export class Worker {
         this.#o.log.warn({ err: error }, 'cannot listen for new work; polling only');
         return undefined;
       });
-    // One job at a time per process: jobs are claimed soonest booking first, and under Cal.com's
-    // 5/min location budget concurrent claims would let a later booking take the last call.
-    this.#loops = LOOPS.map((name) =>
-      this.#loop(name, async () => {
-        if (name === 'jobs') return this.runJobOnce();
+    this.#loops = [
+      this.#loop('inbox', async () => {
         await this.#yieldToAcknowledgements();
         return this.runInboxOnce();
       }),
-    );
+      this.#jobsLoop(),
+    ];
   }
 
   /** Stop taking work, let the item in hand finish, hand back claimed jobs. */
@@ -293,20 +301,84 @@ export class Worker {
     if (this.#recentDays.length > RECENT_BATCHES) this.#recentDays.shift();
   }
 
+  /**
+   * The outbox loop: claims jobs soonest booking first and runs up to jobsAtOnce of them. A job
+   * claimed beside others may reach a budget before them, so beside the jobs in flight a kind is
+   * claimed only if each of its budgets is spent by none of them, or has room for every job that may
+   * be in flight twice over (a call, and the booking read a refused confirmation makes,
+   * cal-jobs.ts). While a budget is scarce (Cal.com's 5 location writes a minute) its jobs run one at
+   * a time and the soonest booking spends it first, with confirmations going beside them. A kind
+   * without a shared budget (automations) runs one job at a time too, so its deliveries keep their
+   * order. Several processes each read the room for themselves; across processes the order was
+   * never strict (each claims its own soonest job).
+   */
+  async #jobsLoop(): Promise<void> {
+    const inFlight = new Map<Promise<void>, string>();
+    while (this.#running) {
+      let job: Job | undefined;
+      try {
+        if (inFlight.size < this.#jobsAtOnce) job = await this.#claimJob([...inFlight.values()]);
+      } catch (error) {
+        // The store is unreachable or similar: nothing was claimed, so wait and try again.
+        this.#o.log.error({ err: error, loop: 'jobs' }, 'worker loop step failed');
+      }
+      if (!job) {
+        if (this.#running) await this.#idle('jobs');
+        continue;
+      }
+      const claimed = job;
+      const run: Promise<void> = this.#runJob(claimed)
+        .catch((error: unknown) => this.#o.log.error({ err: error, loop: 'jobs', jobId: claimed.id }, 'worker loop step failed'))
+        .finally(() => {
+          inFlight.delete(run);
+          this.wake('jobs');
+        });
+      inFlight.set(run, claimed.kind);
+    }
+    await Promise.all(inFlight.keys());
+  }
+
+  /** Claims and runs the soonest job; false when none is runnable. */
   async runJobOnce(): Promise<boolean> {
+    const job = await this.#claimJob([]);
+    if (!job) return false;
+    await this.#runJob(job);
+    return true;
+  }
+
+  /** The soonest job this worker may start beside jobs of the kinds in flight. */
+  async #claimJob(inFlight: readonly string[]): Promise<Job | undefined> {
+    const now = this.#o.clock.now();
+    await this.#releaseStale(now);
+    let kinds = this.#claimableKinds(now);
+    if (inFlight.length > 0) kinds = await this.#kindsBeside(kinds ?? Object.keys(this.#o.jobHandlers), inFlight, now);
+    // Every kind this worker may claim now is waiting for its budget: nothing to ask the store for.
+    if (kinds?.length === 0) return undefined;
+    return claimNextJob(this.#o.db, this.id, now, kinds);
+  }
+
+  /** Of `kinds`, those that may start beside jobs of the kinds in flight (#jobsLoop). */
+  async #kindsBeside(kinds: readonly string[], inFlight: readonly string[], now: Date): Promise<string[]> {
+    const budgets = this.#o.sharedBudgets ?? new Map<string, readonly BucketLimit[]>();
+    const spent = new Set(inFlight.flatMap((kind) => budgets.get(kind)?.map((b) => b.key) ?? [kind]));
+    const shared = [...new Map(kinds.flatMap((kind) => budgets.get(kind) ?? []).map((b) => [b.key, b])).values()];
+    const busy = shared.filter((b) => spent.has(b.key));
+    const room = busy.length > 0 ? await readRateRoom(this.#o.db, busy, now) : new Map<string, number>();
+    return kinds.filter((kind) => {
+      const own = budgets.get(kind);
+      if (!own) return !spent.has(kind);
+      return own.every((b) => !spent.has(b.key) || room.get(b.key)! >= 2 * this.#jobsAtOnce);
+    });
+  }
+
+  async #runJob(job: Job): Promise<void> {
     const { db, clock, log } = this.#o;
     const now = clock.now();
-    await this.#releaseStale(now);
-    const kinds = this.#claimableKinds(now);
-    // Every kind this worker runs is waiting for its budget: nothing to ask the store for.
-    if (kinds?.length === 0) return false;
-    const job = await claimNextJob(db, this.id, now, kinds);
-    if (!job) return false;
     const handler = this.#o.jobHandlers[job.kind];
     if (!handler) {
       await deadLetterJob(db, job.id, `no handler for job kind ${job.kind}`, null, clock.now());
       this.#o.hooks?.onJob?.(job.kind, 'dead');
-      return true;
+      return;
     }
     try {
       const response = await handler(job, { now });
@@ -317,7 +389,7 @@ export class Worker {
       if (isUsherError(error, 'RATE_LIMITED')) {
         const retryAt = (error.detail as { retryAt: Date }).retryAt;
         await rescheduleJob(db, job.id, retryAt, after, { refund: true });
-        if (this.#o.kindsSharingABudget?.has(job.kind)) this.#heldKinds.set(job.kind, retryAt.getTime());
+        if (this.#o.sharedBudgets?.has(job.kind)) this.#heldKinds.set(job.kind, retryAt.getTime());
         this.#o.hooks?.onJob?.(job.kind, 'waiting');
       } else if (error instanceof UsherError && error.retryable) {
         const retryAt = new Date(after.getTime() + retryDelayMs(job.attempts, this.#o, this.#o.random));
@@ -333,7 +405,6 @@ export class Worker {
         this.#o.hooks?.onJob?.(job.kind, 'dead');
       }
     }
-    return true;
   }
 
   /**
