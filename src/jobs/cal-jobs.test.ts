@@ -385,26 +385,30 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
         started.push(job.bookingUid!);
         return new Promise((done) => finish.set(job.bookingUid!, () => done({ delivered: true })));
       };
-      await enqueue('test.delivery', { uid: 'd0' });
-      await enqueue('test.delivery', { uid: 'd1' });
       await enqueue(calJobKinds.confirm, { uid: 'c0' }, { coalesceKey: 'gate:c0' });
+      for (const uid of ['d0', 'd1', 'd2']) await enqueue('test.delivery', { uid });
       const held = holdCalls();
       const running = runningWorker({ 'test.delivery': deliver });
       try {
-        await until('the confirmation beside the first delivery', async () => held.size === 1 && started.length === 1, 5_000);
+        // The confirmation first; beside it one delivery, not three.
+        await until('the first delivery beside the confirmation', async () => held.size === 1 && started.length === 1, 5_000);
         await settled();
         expect(started).toEqual(['d0']);
-        letGo(held, 'c0 confirm');
         finish.get('d0')!();
         await until('the second delivery', async () => started.length === 2, 5_000);
+        await settled();
+        expect(started).toEqual(['d0', 'd1']);
+        letGo(held, 'c0 confirm');
         finish.get('d1')!();
-        await until('all three done', async () => outcomes.length === 3, 5_000);
+        await until('the third delivery', async () => started.length === 3, 5_000);
+        finish.get('d2')!();
+        await until('all four done', async () => outcomes.length === 4, 5_000);
       } finally {
         for (const done of finish.values()) done();
         letGo(held, ...held.keys());
         await running.stop();
       }
-      expect(started).toEqual(['d0', 'd1']);
+      expect(started).toEqual(['d0', 'd1', 'd2']);
     });
   });
 });

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { allSent, type Db, type Queryable } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
-import { claimNextJob, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
+import { claimJobs, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { readRateRoom, type BucketLimit } from '../store/rate-budget.ts';
 import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
@@ -315,60 +315,75 @@ export class Worker {
   async #jobsLoop(): Promise<void> {
     const inFlight = new Map<Promise<void>, string>();
     while (this.#running) {
-      let job: Job | undefined;
+      let jobs: Job[] = [];
       try {
-        if (inFlight.size < this.#jobsAtOnce) job = await this.#claimJob([...inFlight.values()]);
+        if (inFlight.size < this.#jobsAtOnce) jobs = await this.#claimJobs([...inFlight.values()]);
       } catch (error) {
         // The store is unreachable or similar: nothing was claimed, so wait and try again.
         this.#o.log.error({ err: error, loop: 'jobs' }, 'worker loop step failed');
       }
-      if (!job) {
+      if (jobs.length === 0) {
         if (this.#running) await this.#idle('jobs');
         continue;
       }
-      const claimed = job;
-      const run: Promise<void> = this.#runJob(claimed)
-        .catch((error: unknown) => this.#o.log.error({ err: error, loop: 'jobs', jobId: claimed.id }, 'worker loop step failed'))
-        .finally(() => {
-          inFlight.delete(run);
-          this.wake('jobs');
-        });
-      inFlight.set(run, claimed.kind);
+      for (const job of jobs) {
+        const run: Promise<void> = this.#runJob(job)
+          .catch((error: unknown) => this.#o.log.error({ err: error, loop: 'jobs', jobId: job.id }, 'worker loop step failed'))
+          .finally(() => {
+            inFlight.delete(run);
+            this.wake('jobs');
+          });
+        inFlight.set(run, job.kind);
+      }
     }
     await Promise.all(inFlight.keys());
   }
 
   /** Claims and runs the soonest job; false when none is runnable. */
   async runJobOnce(): Promise<boolean> {
-    const job = await this.#claimJob([]);
+    const [job] = await this.#claimJobs([]);
     if (!job) return false;
     await this.#runJob(job);
     return true;
   }
 
-  /** The soonest job this worker may start beside jobs of the kinds in flight. */
-  async #claimJob(inFlight: readonly string[]): Promise<Job | undefined> {
+  /**
+   * With nothing in flight, the soonest job; beside jobs of the kinds in flight, of the kinds that
+   * may start beside them, one job or, when #kindsBeside says several may, a job for every place.
+   */
+  async #claimJobs(inFlight: readonly string[]): Promise<Job[]> {
     const now = this.#o.clock.now();
     await this.#releaseStale(now);
     let kinds = this.#claimableKinds(now);
-    if (inFlight.length > 0) kinds = await this.#kindsBeside(kinds ?? Object.keys(this.#o.jobHandlers), inFlight, now);
+    let places = 1;
+    if (inFlight.length > 0) {
+      const beside = await this.#kindsBeside(kinds ?? Object.keys(this.#o.jobHandlers), inFlight, now);
+      kinds = beside.kinds;
+      if (beside.several) places = this.#jobsAtOnce - inFlight.length;
+    }
     // Every kind this worker may claim now is waiting for its budget: nothing to ask the store for.
-    if (kinds?.length === 0) return undefined;
-    return claimNextJob(this.#o.db, this.id, now, kinds);
+    if (kinds?.length === 0) return [];
+    return claimJobs(this.#o.db, this.id, now, kinds, places);
   }
 
-  /** Of `kinds`, those that may start beside jobs of the kinds in flight (#jobsLoop). */
-  async #kindsBeside(kinds: readonly string[], inFlight: readonly string[], now: Date): Promise<string[]> {
+  /**
+   * Of `kinds`, those that may start beside jobs of the kinds in flight (#jobsLoop), and whether
+   * several may: only when every budget of every one of them has room for all that may be in
+   * flight. A kind let in because no job in flight spends its budget (a location write beside
+   * confirmations) or that has none (an automation) is claimed one job at a time.
+   */
+  async #kindsBeside(kinds: readonly string[], inFlight: readonly string[], now: Date): Promise<{ kinds: string[]; several: boolean }> {
     const budgets = this.#o.sharedBudgets ?? new Map<string, readonly BucketLimit[]>();
     const spent = new Set(inFlight.flatMap((kind) => budgets.get(kind)?.map((b) => b.key) ?? [kind]));
     const shared = [...new Map(kinds.flatMap((kind) => budgets.get(kind) ?? []).map((b) => [b.key, b])).values()];
-    const busy = shared.filter((b) => spent.has(b.key));
-    const room = busy.length > 0 ? await readRateRoom(this.#o.db, busy, now) : new Map<string, number>();
-    return kinds.filter((kind) => {
+    const room = shared.length > 0 ? await readRateRoom(this.#o.db, shared, now) : new Map<string, number>();
+    const roomy = (b: BucketLimit) => room.get(b.key)! >= 2 * this.#jobsAtOnce;
+    const beside = kinds.filter((kind) => {
       const own = budgets.get(kind);
       if (!own) return !spent.has(kind);
-      return own.every((b) => !spent.has(b.key) || room.get(b.key)! >= 2 * this.#jobsAtOnce);
+      return own.every((b) => !spent.has(b.key) || roomy(b));
     });
+    return { kinds: beside, several: beside.every((kind) => budgets.get(kind)?.every(roomy) ?? false) };
   }
 
   async #runJob(job: Job): Promise<void> {
