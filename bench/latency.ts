@@ -3,7 +3,8 @@
  * Cal.com for it (docs/benchmarks.md): `usher serve` in its own process on the embedded store, a
  * gate that approves, and a local stand-in for Cal.com that notes when each call arrives. 200
  * requests one at a time, then 20 at once (10 rounds); then two `usher serve` processes on one
- * PostgreSQL server, webhooks into the first, so the call may be made by either.
+ * PostgreSQL server, webhooks into the first, so the call may be made by either. All of it with
+ * the stand-in answering at once, then again answering each call after 100 ms (answerTimes).
  *
  * BENCH_BASELINE=<dir of another Usher checkout, npm-installed> runs the same against that code in
  * the same run (docs/benchmarks.md: the PGlite version before the embedded server).
@@ -23,11 +24,19 @@ const here = fileURLToPath(new URL('..', import.meta.url));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 const cal = await new FakeCal().start();
+/**
+ * How long the stand-in takes to answer each call. At once, the figures are Usher's own time; a
+ * remote Cal.com takes longer, and while one call waits for its answer the calls behind it wait
+ * too unless the outbox runs several at once (worker.jobsAtOnce). 100 ms is a guess at a nearby
+ * server, not a measurement of Cal.com's. BENCH_CAL_ANSWER_MS=0,100 by default.
+ */
+const answerTimes = (process.env.BENCH_CAL_ANSWER_MS ?? '0,100').split(',').map(Number);
+let answerMs = 0;
 const arrived = new Map<string, (at: number) => void>();
 cal.responder = (req) => {
   const m = /^\/v2\/bookings\/([^/]+)\/confirm$/.exec(req.path);
   if (m) arrived.get(decodeURIComponent(m[1]!))?.(performance.now());
-  return okResponder(req);
+  return { ...okResponder(req), delayMs: answerMs };
 };
 
 const serve = (root: string, env: Record<string, string>) => serveUsher(root, cal.url, env);
@@ -94,7 +103,10 @@ const common = { USHER_CONFIG: join(dir, 'usher.config.yaml') };
 const targets: [string, string][] = [['this Usher', here]];
 if (process.env.BENCH_BASELINE) targets.push([`baseline (${process.env.BENCH_BASELINE})`, process.env.BENCH_BASELINE]);
 try {
-  for (const [name, root] of targets) {
+  for (const [name, root, ms] of answerTimes.flatMap((ms) =>
+    targets.map(([name, root]) => [`${name}, Cal.com answers in ${ms} ms`, root, ms] as const),
+  )) {
+    answerMs = ms;
     const single = await serve(root, { ...common, USHER_DATA_DIR: join(dir, `data-${lines.length}`) });
     try {
       lines.push(await measure(`${name}, embedded store, one process`, single.url));
