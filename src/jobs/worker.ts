@@ -348,42 +348,43 @@ export class Worker {
   }
 
   /**
-   * With nothing in flight, the soonest job; beside jobs of the kinds in flight, of the kinds that
-   * may start beside them, one job or, when #kindsBeside says several may, a job for every place.
+   * With nothing in flight, the soonest job; beside jobs of the kinds in flight, in one claim, a job
+   * for every place of the kinds that may start several, and one of those that may start one.
    */
   async #claimJobs(inFlight: readonly string[]): Promise<Job[]> {
     const now = this.#o.clock.now();
     await this.#releaseStale(now);
-    let kinds = this.#claimableKinds(now);
-    let places = 1;
-    if (inFlight.length > 0) {
-      const beside = await this.#kindsBeside(kinds ?? Object.keys(this.#o.jobHandlers), inFlight, now);
-      kinds = beside.kinds;
-      if (beside.several) places = this.#jobsAtOnce - inFlight.length;
+    const kinds = this.#claimableKinds(now);
+    if (inFlight.length === 0) {
+      // Every kind this worker runs is waiting for its budget: nothing to ask the store for.
+      if (kinds?.length === 0) return [];
+      return claimJobs(this.#o.db, this.id, now, kinds, 1);
     }
-    // Every kind this worker may claim now is waiting for its budget: nothing to ask the store for.
-    if (kinds?.length === 0) return [];
-    return claimJobs(this.#o.db, this.id, now, kinds, places);
+    const { several, one } = await this.#kindsBeside(kinds ?? Object.keys(this.#o.jobHandlers), inFlight, now);
+    if (several.length === 0 && one.length === 0) return [];
+    return claimJobs(this.#o.db, this.id, now, several, this.#jobsAtOnce - inFlight.length, one);
   }
 
   /**
-   * Of `kinds`, those that may start beside jobs of the kinds in flight (#jobsLoop), and whether
-   * several may: only when every budget of every one of them has room for all that may be in
-   * flight. A kind let in because no job in flight spends its budget (a location write beside
-   * confirmations) or that has none (an automation) is claimed one job at a time.
+   * Of `kinds`, those that may start beside jobs of the kinds in flight (#jobsLoop): `several`,
+   * whose every budget has room for all that may be in flight; `one`, of which one job in all may
+   * start — kinds let in because no job in flight spends their scarce budget (a location write
+   * beside confirmations), or that have no shared budget (an automation).
    */
-  async #kindsBeside(kinds: readonly string[], inFlight: readonly string[], now: Date): Promise<{ kinds: string[]; several: boolean }> {
+  async #kindsBeside(kinds: readonly string[], inFlight: readonly string[], now: Date): Promise<{ several: string[]; one: string[] }> {
     const budgets = this.#o.sharedBudgets ?? new Map<string, readonly BucketLimit[]>();
     const spent = new Set(inFlight.flatMap((kind) => budgets.get(kind)?.map((b) => b.key) ?? [kind]));
     const shared = [...new Map(kinds.flatMap((kind) => budgets.get(kind) ?? []).map((b) => [b.key, b])).values()];
     const room = shared.length > 0 ? await readRateRoom(this.#o.db, shared, now) : new Map<string, number>();
     const roomy = (b: BucketLimit) => room.get(b.key)! >= 2 * this.#jobsAtOnce;
-    const beside = kinds.filter((kind) => {
+    const several: string[] = [];
+    const one: string[] = [];
+    for (const kind of kinds) {
       const own = budgets.get(kind);
-      if (!own) return !spent.has(kind);
-      return own.every((b) => !spent.has(b.key) || roomy(b));
-    });
-    return { kinds: beside, several: beside.every((kind) => budgets.get(kind)?.every(roomy) ?? false) };
+      if (own?.every(roomy)) several.push(kind);
+      else if (own ? own.every((b) => !spent.has(b.key) || roomy(b)) : !spent.has(kind)) one.push(kind);
+    }
+    return { several, one };
   }
 
   async #runJob(job: Job): Promise<void> {

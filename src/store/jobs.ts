@@ -141,8 +141,10 @@ export async function claimNextJob(db: Queryable, workerId: string, now: Date, k
 
 /**
  * claimNextJob for up to `limit` jobs at once, most urgent first: a worker running several jobs at
- * once claims the ones beside its first in one statement, and one commit. Two of one coalescing key
- * are never among them: only one is pending at a time (jobs_coalesce_pending, migration 0001).
+ * once claims the ones beside its first in one statement, and one commit. `oneOf`: kinds of which
+ * at most one job in all is claimed, besides `kinds` (jobs/worker.ts: those whose budget is too
+ * scarce for several at once). Two of one coalescing key are never among them: only one is pending
+ * at a time (jobs_coalesce_pending, migration 0001).
  */
 export async function claimJobs(
   db: Queryable,
@@ -150,10 +152,20 @@ export async function claimJobs(
   now: Date,
   kinds: readonly string[] | undefined,
   limit: number,
+  oneOf: readonly string[] = [],
 ): Promise<Job[]> {
   const claimable = `j.state = 'pending' and j.run_at <= $2
        and (j.coalesce_key is null or not exists (
              select 1 from jobs r where r.coalesce_key = j.coalesce_key and r.state = 'running'))`;
+  const ofKinds = (list: string, most: string) => `(select c.id, c.priority_at from unnest(${list}::text[]) as k(kind)
+          cross join lateral (
+            select j.id, j.priority_at from jobs j
+             where j.kind = k.kind and ${claimable}
+             order by j.priority_at nulls last, j.id
+             limit ${most}
+             for update skip locked) as c
+          order by c.priority_at nulls last, c.id
+          limit ${most})`;
   const chosen =
     kinds === undefined
       ? `select j.id from jobs j
@@ -161,14 +173,8 @@ export async function claimJobs(
           order by j.priority_at nulls last, j.id
           limit $3
           for update skip locked`
-      : `select c.id from unnest($4::text[]) as k(kind)
-          cross join lateral (
-            select j.id, j.priority_at from jobs j
-             where j.kind = k.kind and ${claimable}
-             order by j.priority_at nulls last, j.id
-             limit $3
-             for update skip locked) as c
-          order by c.priority_at nulls last, c.id
+      : `select u.id from (${ofKinds('$4', '$3')} union all ${ofKinds('$5', '1')}) as u
+          order by u.priority_at nulls last, u.id
           limit $3`;
   try {
     // Materialized: the choice, with its row locks, is made once, whatever plan the update gets.
@@ -177,7 +183,7 @@ export async function claimJobs(
        update jobs set state = 'running', locked_by = $1, locked_at = $2, attempts = attempts + 1, updated_at = $2
          from chosen where jobs.id = chosen.id
         returning jobs.*`,
-      kinds === undefined ? [workerId, now, limit] : [workerId, now, limit, kinds],
+      kinds === undefined ? [workerId, now, limit] : [workerId, now, limit, kinds, oneOf],
     );
     const jobs = result.rows.map(jobFromRow);
     const urgency = (j: Job) => j.priorityAt?.getTime() ?? Number.POSITIVE_INFINITY;

@@ -304,6 +304,25 @@ describe.each(storeKinds)('store on %s', (kind) => {
     ]);
     expect(states.rows.filter((r) => r.state === 'pending')).toHaveLength(1);
   });
+
+  it('claims at most one job in all of the kinds asked for one at a time, beside the others, within the limit', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2027, 0, 4, hour));
+    const add = (kind: string, hour: number) =>
+      store.db.transaction((trx) => enqueueJob(trx, { kind, payload: {}, priorityAt: at(hour), maxAttempts: 3 }, now));
+    const locations = [await add('cal.location', 1), await add('cal.location', 2)];
+    const delivery = await add('automation.deliver', 3);
+    const confirms = [await add('cal.confirm', 4), await add('cal.confirm', 5), await add('cal.confirm', 6)];
+    const ids = (jobs: { id: number }[]) => jobs.map((j) => j.id);
+    const oneAtATime = ['cal.location', 'automation.deliver'];
+    // The soonest location write, not the second nor the delivery; confirmations up to the limit.
+    expect(ids(await claimJobs(store.db, 'w', now, ['cal.confirm'], 3, oneAtATime))).toEqual([
+      locations[0]!.id,
+      confirms[0]!.id,
+      confirms[1]!.id,
+    ]);
+    expect(ids(await claimJobs(store.db, 'w', now, ['cal.confirm'], 3, oneAtATime))).toEqual([locations[1]!.id, confirms[2]!.id]);
+    expect(ids(await claimJobs(store.db, 'w', now, [], 3, oneAtATime))).toEqual([delivery.id]);
+  });
 });
 
 describe('the embedded store’s data directory lock', () => {
