@@ -4,15 +4,16 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { Db } from './store/db.ts';
-import { acquireRateBudget, blockRateBucket } from './store/rate-budget.ts';
+import { blockRateBucket, RateBudgetQueue } from './store/rate-budget.ts';
 
 /**
  * Cal.com's client as every process makes it: one rate budget in the store shared by every Usher
  * process and CLI command (CONTRACT §5), so no path can blow Cal.com's limits on its own.
  */
 export function createRateLimiter(config: Config, db: Db, clock: Clock): CalRateLimiter {
+  const budget = new RateBudgetQueue(db);
   return new CalRateLimiter(
-    { acquire: (buckets, now) => acquireRateBudget(db, buckets, now), block: (key, until) => blockRateBucket(db, key, until) },
+    { acquire: (buckets, now) => budget.acquire(buckets, now), block: (key, until) => blockRateBucket(db, key, until) },
     config.cal.rateLimit,
     config.cal.apiKey,
     () => clock.now(),

@@ -22,48 +22,113 @@ export type Admission = { ok: true } | { ok: false; retryAt: Date; bucket: strin
  * because no library shares a budget through PostgreSQL rows.
  */
 export async function acquireRateBudget(db: Db, buckets: readonly BucketLimit[], now: Date): Promise<Admission> {
-  const sorted = [...buckets].sort((a, b) => a.key.localeCompare(b.key));
-  const keys = sorted.map((b) => b.key);
+  return (await acquireRateBudgets(db, [{ buckets, now }]))[0]!;
+}
+
+export interface RateRequest {
+  buckets: readonly BucketLimit[];
+  now: Date;
+}
+
+/**
+ * acquireRateBudget for several calls in one transaction, each in the order given: a call takes one
+ * from every bucket or from none, and a call refused takes nothing from the ones after it. The
+ * calls are counted at the latest of their times (the transaction's), when they will be sent.
+ */
+export async function acquireRateBudgets(db: Db, requests: readonly RateRequest[]): Promise<Admission[]> {
+  const now = new Date(Math.max(...requests.map((r) => r.now.getTime())));
+  const byKey = new Map(requests.flatMap((r) => r.buckets).map((b) => [b.key, b]));
+  const keys = [...byKey.keys()].sort();
+  const windowMs = (b: BucketLimit) => b.windowSeconds * 1000 + WINDOW_MARGIN_MS;
+  const since = (b: BucketLimit) => new Date(now.getTime() - windowMs(b));
   return db.transaction(async (trx) => {
     // Writes nobody reads back go out without waiting (db.ts write): every Cal.com call waits for this transaction.
     await write(trx, 'insert into rate_buckets (key) select unnest($1::text[]) on conflict (key) do nothing', [keys]);
     // Row locks in key order: concurrent acquirers queue here instead of both counting the same log.
-    const locked = await trx.query<{ key: string; blocked_until: Date | null }>(
-      'select key, blocked_until from rate_buckets where key = any($1::text[]) order by key for update',
-      [keys],
-    );
-    let wait: { retryAt: Date; bucket: string } | undefined;
-    const later = (retryAt: Date, bucket: string) => {
-      if (!wait || retryAt > wait.retryAt) wait = { retryAt, bucket };
-    };
-    for (const row of locked.rows) {
-      if (row.blocked_until && new Date(row.blocked_until) > now) later(new Date(row.blocked_until), row.key);
-    }
-    // Every bucket's window asked at once (pipelined on the transaction's connection), under the row locks.
-    const windows = await Promise.all(
-      sorted.map((bucket) =>
-        trx.query<{ called_at: Date }>(
-          `select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc limit $3`,
-          [bucket.key, new Date(now.getTime() - (bucket.windowSeconds * 1000 + WINDOW_MARGIN_MS)), bucket.limit],
-        ),
+    // The count is its own statement, sent at once but run after the locks are held, so its snapshot
+    // sees every call the holder before committed (one statement would count before waiting).
+    const [locked, counted] = await Promise.all([
+      trx.query<{ key: string; blocked_until: Date | null }>(
+        'select key, blocked_until from rate_buckets where key = any($1::text[]) order by key for update',
+        [keys],
       ),
-    );
-    for (const [i, bucket] of sorted.entries()) {
-      const windowMs = bucket.windowSeconds * 1000 + WINDOW_MARGIN_MS;
-      const calls = windows[i]!;
-      if (calls.rows.length >= bucket.limit) {
-        // The call that frees a slot is the limit-th newest one leaving the window.
-        const freeing = new Date(calls.rows[calls.rows.length - 1]!.called_at);
-        later(new Date(freeing.getTime() + windowMs + 1), bucket.key);
+      trx.query<{ key: string; calls: number }>(
+        `select k.key, (select count(*)::int from rate_calls c where c.bucket = k.key and c.called_at > k.since) as calls
+           from unnest($1::text[], $2::timestamptz[]) as k(key, since)`,
+        [keys, keys.map((key) => since(byKey.get(key)!))],
+      ),
+    ]);
+    const calls = new Map(counted.rows.map((row) => [row.key, row.calls]));
+    const state = new Map(locked.rows.map((row) => [row.key, { ...row, calls: calls.get(row.key)!, taken: 0 }]));
+    // When the call that frees a slot leaves the window: the limit-th newest, counting the ones
+    // taken here (sent at `now`, the newest of all). Asked only for a call refused.
+    const freedAt = async (b: BucketLimit, taken: number): Promise<Date> => {
+      if (taken >= b.limit) return new Date(now.getTime() + windowMs(b) + 1);
+      const row = await trx.query<{ called_at: Date }>(
+        'select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc offset $3 limit 1',
+        [b.key, since(b), b.limit - taken - 1],
+      );
+      return new Date(new Date(row.rows[0]!.called_at).getTime() + windowMs(b) + 1);
+    };
+    const admissions: Admission[] = [];
+    for (const request of requests) {
+      let wait: { retryAt: Date; bucket: string } | undefined;
+      const later = (retryAt: Date, bucket: string) => {
+        if (!wait || retryAt > wait.retryAt) wait = { retryAt, bucket };
+      };
+      for (const b of request.buckets) {
+        const s = state.get(b.key)!;
+        if (s.blocked_until && new Date(s.blocked_until) > now) later(new Date(s.blocked_until), b.key);
+        if (s.calls + s.taken >= b.limit) later(await freedAt(b, s.taken), b.key);
       }
+      if (!wait) for (const b of request.buckets) state.get(b.key)!.taken++;
+      admissions.push(wait ? { ok: false as const, ...wait } : { ok: true as const });
     }
-    if (wait) return { ok: false as const, ...wait };
-    await write(trx, 'insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2', [keys, now]);
+    const sent = [...state.values()].flatMap((s) => Array<string>(s.taken).fill(s.key));
+    if (sent.length > 0) await write(trx, 'insert into rate_calls (bucket, called_at) select unnest($1::text[]), $2', [sent, now]);
     // The log only needs the current window: drop what no window can see any more.
-    const longest = Math.max(...sorted.map((b) => b.windowSeconds)) * 1000 + WINDOW_MARGIN_MS;
+    const longest = Math.max(...[...byKey.values()].map(windowMs));
     await write(trx, 'delete from rate_calls where bucket = any($1::text[]) and called_at < $2', [keys, new Date(now.getTime() - longest)]);
-    return { ok: true as const };
+    return admissions;
   });
+}
+
+/**
+ * One process's admissions: the calls asked for while one transaction takes its own wait and go
+ * together in the next, in the order they were asked. Every admission locks the same bucket rows,
+ * so they could only ever run one after another; together, twenty confirmations pay for one
+ * transaction, not twenty (docs/benchmarks.md, webhook → Cal.com).
+ */
+export class RateBudgetQueue {
+  readonly #db: Db;
+  #waiting: { request: RateRequest; settle: (admission: Promise<Admission>) => void }[] = [];
+  #busy = false;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  acquire(buckets: readonly BucketLimit[], now: Date): Promise<Admission> {
+    return new Promise<Promise<Admission>>((settle) => {
+      this.#waiting.push({ request: { buckets, now }, settle });
+      if (!this.#busy) void this.#drain();
+    }).then((admission) => admission);
+  }
+
+  async #drain(): Promise<void> {
+    this.#busy = true;
+    while (this.#waiting.length > 0) {
+      const group = this.#waiting.splice(0);
+      const taken = acquireRateBudgets(
+        this.#db,
+        group.map((g) => g.request),
+      );
+      for (const [i, g] of group.entries()) g.settle(taken.then((admissions) => admissions[i]!));
+      // A failed transaction fails each of its callers; the next group goes on.
+      await taken.catch(() => undefined);
+    }
+    this.#busy = false;
+  }
 }
 
 /** Cal.com said stop (a 429, or nothing remaining): nobody calls through this bucket until `until`. */
