@@ -168,13 +168,17 @@ describe.each(storeKinds)('Usher with the sandbox Cal.com on %s', (kind) => {
 describe.each(storeKinds)('the worker woken by webhooks on %s', (kind) => {
   it('wakes only the inbox loop for a stored webhook: the jobs loop does not ask for jobs a webhook cannot have made', async () => {
     const store = await openTestStore(kind);
-    // Every claim of a job goes through db.query (store/jobs.ts claimNextJob).
+    // Every claim of a job goes through a transaction's query (store/jobs.ts claimJobs); counted on the store's too.
     let jobClaims = 0;
-    const query = store.db.query.bind(store.db);
-    store.db.query = ((sql: string, ...rest: unknown[]) => {
-      if (sql.includes("update jobs set state = 'running'")) jobClaims++;
-      return (query as (...args: unknown[]) => unknown)(sql, ...rest);
-    }) as typeof store.db.query;
+    const counted = <Q extends (sql: string, ...rest: never[]) => unknown>(query: Q): Q =>
+      ((sql: string, ...rest: never[]) => {
+        if (sql.includes("set state = 'running'")) jobClaims++;
+        return query(sql, ...rest);
+      }) as Q;
+    store.db.query = counted(store.db.query.bind(store.db));
+    const transaction = store.db.transaction.bind(store.db);
+    store.db.transaction = ((fn: Parameters<typeof transaction>[0]) =>
+      transaction((trx) => fn({ ...trx, query: counted(trx.query.bind(trx)) }))) as typeof store.db.transaction;
     // Polling a minute apart: only wake-ups run the loops during the test.
     const usher = await startTestUsher(store, {
       runWorker: true,

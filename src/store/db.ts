@@ -110,6 +110,18 @@ export async function write(db: Queryable, sql: string, params?: readonly unknow
 }
 
 /**
+ * fn in a transaction of its own whose prepared statements use their generic plans, planned once per
+ * connection: for a statement run over and over whose custom plan costs more to make than to run —
+ * PostgreSQL keeps choosing custom plans for statements taking arrays (store/inbox.ts says why).
+ */
+export function withGenericPlans<T>(db: Db, fn: (trx: Queryable) => Promise<T>): Promise<T> {
+  return db.transaction(async (trx) => {
+    await write(trx, 'set local plan_cache_mode = force_generic_plan');
+    return fn(trx);
+  });
+}
+
+/**
  * A connection kept for one caller. `lost` settles when the connection breaks (whatever it held on
  * the server is gone with it); `end` closes it, so nothing it held outlives it in the pool.
  */

@@ -1,4 +1,4 @@
-import { write, type Db, type Queryable } from './db.ts';
+import { withGenericPlans, write, type Db, type Queryable } from './db.ts';
 
 export interface BucketLimit {
   key: string;
@@ -166,14 +166,16 @@ export async function readRateLog(
  * it is blocked. One statement; a read, not a reservation: another process may spend some of it
  * meanwhile.
  */
-export async function readRateRoom(db: Queryable, buckets: readonly BucketLimit[], now: Date): Promise<Map<string, number>> {
+export async function readRateRoom(db: Db, buckets: readonly BucketLimit[], now: Date): Promise<Map<string, number>> {
   const since = buckets.map((b) => new Date(now.getTime() - (b.windowSeconds * 1000 + WINDOW_MARGIN_MS)));
-  const result = await db.query<{ key: string; blocked: boolean; calls: number }>(
-    `select k.key, coalesce(r.blocked_until > $3, false) as blocked,
+  const result = await withGenericPlans(db, (trx) =>
+    trx.query<{ key: string; blocked: boolean; calls: number }>(
+      `select k.key, coalesce(r.blocked_until > $3, false) as blocked,
             (select count(*)::int from rate_calls c where c.bucket = k.key and c.called_at > k.since) as calls
        from unnest($1::text[], $2::timestamptz[]) as k(key, since)
        left join rate_buckets r on r.key = k.key`,
-    [buckets.map((b) => b.key), since, now],
+      [buckets.map((b) => b.key), since, now],
+    ),
   );
   const found = new Map(result.rows.map((row) => [row.key, row]));
   return new Map(
