@@ -71,4 +71,16 @@ describe.each(storeKinds)('the shared rate budget on %s', (kind) => {
     expect(asked.map((a) => a.ok)).toEqual([true, true, true, true, false, false, false, false, false, false]);
     expect(await calls(key.key)).toBe(4);
   });
+
+  it('fails the callers of an admission whose transaction fails, and goes on with the next', async () => {
+    const budget = new RateBudgetQueue(store.db);
+    // A window the server cannot compute (an invalid time) fails the transaction it is in.
+    const broken = { ...key, windowSeconds: Number.NaN };
+    const first = budget.acquire([broken], now);
+    const second = budget.acquire([key], now);
+    await expect(first).rejects.toThrow();
+    expect(await second).toEqual({ ok: true });
+    expect(await budget.acquire([key], now)).toEqual({ ok: true });
+    expect(await calls(key.key)).toBe(2);
+  });
 });
