@@ -68,7 +68,9 @@ export async function acquireRateBudgets(db: Db, requests: readonly RateRequest[
         'select called_at from rate_calls where bucket = $1 and called_at > $2 order by called_at desc offset $3 limit 1',
         [b.key, since(b), b.limit - taken - 1],
       );
-      return new Date(new Date(row.rows[0]!.called_at).getTime() + windowMs(b) + 1);
+      // Found, since the count was made under the same locks; were it not, a whole window from now.
+      const freeing = row.rows[0] ? new Date(row.rows[0].called_at) : now;
+      return new Date(freeing.getTime() + windowMs(b) + 1);
     };
     const admissions: Admission[] = [];
     for (const request of requests) {
@@ -101,7 +103,7 @@ export async function acquireRateBudgets(db: Db, requests: readonly RateRequest[
  */
 export class RateBudgetQueue {
   readonly #db: Db;
-  #waiting: { request: RateRequest; settle: (admission: Promise<Admission>) => void }[] = [];
+  #waiting: { request: RateRequest; resolve: (admission: Admission) => void; reject: (error: unknown) => void }[] = [];
   #busy = false;
 
   constructor(db: Db) {
@@ -109,23 +111,26 @@ export class RateBudgetQueue {
   }
 
   acquire(buckets: readonly BucketLimit[], now: Date): Promise<Admission> {
-    return new Promise<Promise<Admission>>((settle) => {
-      this.#waiting.push({ request: { buckets, now }, settle });
+    return new Promise<Admission>((resolve, reject) => {
+      this.#waiting.push({ request: { buckets, now }, resolve, reject });
       if (!this.#busy) void this.#drain();
-    }).then((admission) => admission);
+    });
   }
 
   async #drain(): Promise<void> {
     this.#busy = true;
     while (this.#waiting.length > 0) {
       const group = this.#waiting.splice(0);
-      const taken = acquireRateBudgets(
-        this.#db,
-        group.map((g) => g.request),
-      );
-      for (const [i, g] of group.entries()) g.settle(taken.then((admissions) => admissions[i]!));
-      // A failed transaction fails each of its callers; the next group goes on.
-      await taken.catch(() => undefined);
+      try {
+        const admissions = await acquireRateBudgets(
+          this.#db,
+          group.map((g) => g.request),
+        );
+        for (const [i, g] of group.entries()) g.resolve(admissions[i]!);
+      } catch (error) {
+        // A failed transaction fails each of its callers; the next group goes on.
+        for (const g of group) g.reject(error);
+      }
     }
     this.#busy = false;
   }
@@ -163,8 +168,7 @@ export async function readRateLog(
 
 /**
  * How many more calls each bucket allows now: its limit less the calls in its window, none while
- * it is blocked. One statement; a read, not a reservation: another process may spend some of it
- * meanwhile.
+ * it is blocked. One read; not a reservation: another process may spend some of it meanwhile.
  */
 export async function readRateRoom(db: Db, buckets: readonly BucketLimit[], now: Date): Promise<Map<string, number>> {
   const since = buckets.map((b) => new Date(now.getTime() - (b.windowSeconds * 1000 + WINDOW_MARGIN_MS)));
