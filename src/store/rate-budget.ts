@@ -128,8 +128,15 @@ export class RateBudgetQueue {
         );
         for (const [i, g] of group.entries()) g.resolve(admissions[i]!);
       } catch (error) {
-        // A failed transaction fails each of its callers; the next group goes on.
-        for (const g of group) g.reject(error);
+        // One call never decides another's fate (DESIGN §4, as InboxWriter does): the group failed,
+        // so each goes alone and only one that fails by itself is refused.
+        if (group.length === 1) group[0]!.reject(error);
+        else
+          for (const g of group)
+            await acquireRateBudgets(this.#db, [g.request]).then(
+              ([admission]) => g.resolve(admission!),
+              (alone: unknown) => g.reject(alone),
+            );
       }
     }
     this.#busy = false;
