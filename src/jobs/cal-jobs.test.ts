@@ -322,8 +322,10 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
         held.delete(call);
       }
     };
-    const settled = () => new Promise((resolve) => setTimeout(resolve, 300));
     const calls = (held: Map<string, () => void>) => [...held.keys()].sort();
+    // What the worker has claimed and not finished: a claim beside others takes every job it may
+    // start in one statement, so once its calls arrive nothing more is claimed until one ends.
+    const claimed = async () => (await listJobs(store.db, { state: 'running', limit: 20 })).map((j) => j.bookingUid).sort();
 
     it('has four calls in flight at once while the budget has room for all of them, never more', async () => {
       for (let i = 0; i < 6; i++) await enqueue(calJobKinds.confirm, { uid: `c${i}` }, { coalesceKey: `gate:c${i}` });
@@ -331,9 +333,9 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
       const running = runningWorker();
       try {
         await until('four calls in flight', async () => held.size === 4, 5_000);
-        await settled();
         // The soonest four, each claimed once; the other two wait for a place.
         expect(calls(held)).toEqual(['c0 confirm', 'c1 confirm', 'c2 confirm', 'c3 confirm']);
+        expect(await claimed()).toEqual(['c0', 'c1', 'c2', 'c3']);
         letGo(held, 'c0 confirm', 'c1 confirm');
         await until('the other two in flight', async () => held.size === 4, 5_000);
         expect(calls(held)).toEqual(['c2 confirm', 'c3 confirm', 'c4 confirm', 'c5 confirm']);
@@ -360,12 +362,12 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
       try {
         // Five location writes a minute: the soonest alone, the confirmations (another budget) beside it.
         await until('three calls in flight', async () => held.size === 3, 5_000);
-        await settled();
         expect(calls(held)).toEqual(['c0 confirm', 'c1 confirm', 'p0 location']);
+        expect(await claimed()).toEqual(['c0', 'c1', 'p0']);
         letGo(held, 'p0 location');
         await until('the next location write', async () => held.has('p1 location'), 5_000);
-        await settled();
         expect(calls(held)).toEqual(['c0 confirm', 'c1 confirm', 'p1 location']);
+        expect(await claimed()).toEqual(['c0', 'c1', 'p1']);
         letGo(held, ...held.keys());
         await until('the last location write', async () => held.has('p2 location'), 5_000);
         letGo(held, 'p2 location');
@@ -392,12 +394,12 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
       try {
         // The confirmation first; beside it one delivery, not three.
         await until('the first delivery beside the confirmation', async () => held.size === 1 && started.length === 1, 5_000);
-        await settled();
         expect(started).toEqual(['d0']);
+        expect(await claimed()).toEqual(['c0', 'd0']);
         finish.get('d0')!();
         await until('the second delivery', async () => started.length === 2, 5_000);
-        await settled();
         expect(started).toEqual(['d0', 'd1']);
+        expect(await claimed()).toEqual(['c0', 'd1']);
         letGo(held, 'c0 confirm');
         finish.get('d1')!();
         await until('the third delivery', async () => started.length === 3, 5_000);
