@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
+import { until } from '../../test/usher.ts';
 import { acquireRateBudgets, RateBudgetQueue, WINDOW_MARGIN_MS, type BucketLimit } from './rate-budget.ts';
 
 describe.each(storeKinds)('the shared rate budget on %s', (kind) => {
@@ -58,7 +59,12 @@ describe.each(storeKinds)('the shared rate budget on %s', (kind) => {
       // Another process holds the bucket and spends what is left of it.
       await trx.query('select key from rate_buckets where key = $1 for update', [key.key]);
       waiting = acquireRateBudgets(store.db, [{ buckets: [key], now }]);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await until('the admission waiting for the bucket', async () => {
+        const blocked = await store.db.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        );
+        return blocked.rows[0]!.n > 0;
+      });
       await trx.query('insert into rate_calls (bucket, called_at) values ($1, $2), ($1, $2)', [key.key, now]);
     });
     expect((await waiting!).map((a) => a.ok)).toEqual([false]);
