@@ -11,7 +11,7 @@ import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { localOperations, operationDeps } from './operations/local-operations.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
-import { calJobEndpoints, calJobHandlers } from './jobs/cal-jobs.ts';
+import { calJobBudgets, calJobHandlers } from './jobs/cal-jobs.ts';
 import { bookingBatchHooks, recordBookingState } from './jobs/handle-event.ts';
 import { seriesCheckHandler } from './jobs/series-check.ts';
 import { PeriodicTask } from './jobs/periodic-task.ts';
@@ -87,6 +87,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
     const metrics = createMetrics(db, () => clock.now());
     const limiter = createRateLimiter(config, db, clock);
     const cal = createCalClient(config, db, clock, metrics, limiter);
+    const jobBudgets = calJobBudgets(limiter);
     const inbox = new InboxWriter(db);
     const { gate, rooms } = operationDeps(config);
     const synced = await syncConfigRooms(db, config.rooms, rooms, clock.now());
@@ -127,7 +128,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
         }),
         [AUTOMATION_JOB]: automationJobHandler({ db, automations: config.automations }),
       },
-      sharedBudgets: new Map(Object.entries(calJobEndpoints).map(([kind, endpoint]) => [kind, limiter.bucketsFor(endpoint)])),
+      sharedBudgets: jobBudgets,
       jobsAtOnce: config.worker.jobsAtOnce,
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
@@ -149,7 +150,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       timeZone: config.timeZone,
       title: config.board.title,
       present,
-      bucketsFor: (kind) => limiter.bucketsFor(calJobEndpoints[kind] ?? 'bookings.get'),
+      bucketsFor: (kind) => jobBudgets.get(kind) ?? limiter.bucketsFor('bookings.get'),
     };
     const views = new BoardViews(boardDeps);
     const feed = new BoardFeed({

@@ -8,7 +8,7 @@ import { testConfig } from '../../test/config.ts';
 import { bookingData, FakeCal, okResponder } from '../../test/fake-cal.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { until } from '../../test/usher.ts';
-import { calJobEndpoints, calJobHandlers, calJobKinds } from './cal-jobs.ts';
+import { calJobBudgets, calJobHandlers, calJobKinds } from './cal-jobs.ts';
 import { Worker, type JobHandler } from './worker.ts';
 
 const yaml = `
@@ -50,7 +50,7 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
       eventHandlers: [],
       jobHandlers: calJobHandlers(client),
       // As main.ts wires them.
-      sharedBudgets: new Map(Object.entries(calJobEndpoints).map(([k, endpoint]) => [k, limiter.bucketsFor(endpoint)])),
+      sharedBudgets: calJobBudgets(limiter),
       hooks: { onJob: (jobKind, state) => outcomes.push(`${jobKind} ${state}`) },
       pollIntervalMs: 50,
       backoffBaseSeconds: 2,
@@ -296,7 +296,7 @@ describe.each(storeKinds)('outbox jobs calling Cal.com on %s', (kind) => {
         log: createLogger('silent'),
         eventHandlers: [],
         jobHandlers: { ...calJobHandlers(client), ...more },
-        sharedBudgets: new Map(Object.entries(calJobEndpoints).map(([k, endpoint]) => [k, limiter.bucketsFor(endpoint)])),
+        sharedBudgets: calJobBudgets(limiter),
         jobsAtOnce: config.worker.jobsAtOnce,
         hooks: { onJob: (jobKind, state) => outcomes.push(`${jobKind} ${state}`) },
         pollIntervalMs: 50,

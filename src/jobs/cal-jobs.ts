@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CalBooking, CalClient, Endpoint } from '../cal/api-client.ts';
+import type { BucketLimit } from '../cal/rate-limiter.ts';
 import { isUsherError, UsherError } from '../errors.ts';
 import type { Job } from '../store/jobs.ts';
 import type { JobHandler } from './worker.ts';
@@ -20,6 +21,11 @@ export const calJobEndpoints: Readonly<Record<string, Endpoint>> = {
   [calJobKinds.location]: 'bookings.location',
   [calJobKinds.series]: 'bookings.list',
 };
+
+/** The rate buckets each Cal.com kind's calls spend, as the limiter names them (worker.ts sharedBudgets). */
+export function calJobBudgets(limiter: { bucketsFor(endpoint: Endpoint): BucketLimit[] }): Map<string, BucketLimit[]> {
+  return new Map(Object.entries(calJobEndpoints).map(([kind, endpoint]) => [kind, limiter.bucketsFor(endpoint)]));
+}
 
 const uidOnly = z.object({ uid: z.string().min(1) });
 const withReason = uidOnly.extend({ reason: z.string().min(1) });
