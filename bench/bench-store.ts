@@ -157,14 +157,19 @@ export function printProfile(title: string): void {
   profile.clear();
 }
 
-/** Stores signed-and-received BOOKING_CREATED bodies in the inbox, pending, a thousand at a time. */
-export async function storeCreatedEvents(db: Db, items: readonly { uid: string; body: string }[], now: Date): Promise<void> {
+/** Stores signed-and-received BOOKING_CREATED (or `trigger`) bodies in the inbox, pending, a thousand at a time. */
+export async function storeCreatedEvents(
+  db: Db,
+  items: readonly { uid: string; body: string }[],
+  now: Date,
+  trigger = 'BOOKING_CREATED',
+): Promise<void> {
   for (let i = 0; i < items.length; i += 1000)
     await insertInboxEvents(
       db,
       items.slice(i, i + 1000).map((c) => ({
         dedupeKey: randomUUID(),
-        trigger: 'BOOKING_CREATED',
+        trigger,
         bookingUid: c.uid,
         // As the webhook route stores it (migration 0021).
         planDay: planDayOf(new Date((JSON.parse(c.body) as { payload: { startTime: string } }).payload.startTime)),
