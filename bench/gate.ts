@@ -8,19 +8,20 @@
  * Timed: 300 requests one at a time (a batch of one, as a webhook arriving alone), then 2,000 in the
  * worker's backlog batches of 32 (events/s). Baselines in the same run: the same requests of an event
  * type the gate does not check (the booking recorded, nothing decided), and a transaction of one
- * insert. `npm run bench:alternate -- gate <other checkout>` compares two versions of the code.
+ * insert. `npm run bench:alternate -- gate <other checkout>` compares two versions of the code;
+ * BENCH_PROFILE=1 lists the statements of the batches with their time.
  */
 import { loadConfig } from '../src/config.ts';
 import { importMembers } from '../src/gate/gate-operations.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
-import { lifecycleBatchHooks } from '../src/gate/credit-lifecycle.ts';
+import { gateBatchHooks } from '../src/gate/gate-batch.ts';
 import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import { createLogger } from '../src/log.ts';
 import { operationDeps } from '../src/operations/local-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { benchServer, percentile, storeCreatedEvents } from './bench-store.ts';
+import { benchServer, percentile, printProfile, profiled, storeCreatedEvents } from './bench-store.ts';
 
 const DAY = 86_400_000;
 const start0 = Date.UTC(2027, 0, 4, 0, 0, 0); // a Monday
@@ -67,13 +68,13 @@ async function run(db: Db, eventTypeId: number) {
     'bench',
     now,
   );
-  const worker = (batchSize: number) =>
+  const worker = (batchSize: number, on = db) =>
     new Worker({
-      db,
+      db: on,
       clock: { now: () => now },
       log: createLogger('silent'),
       eventHandlers: [recordBookingState, gateEventHandler(gate)],
-      batchHooks: [bookingBatchHooks, lifecycleBatchHooks],
+      batchHooks: [bookingBatchHooks, gateBatchHooks],
       jobHandlers: {},
       pollIntervalMs: 50,
       batchSize,
@@ -102,7 +103,8 @@ async function run(db: Db, eventTypeId: number) {
   // A backlog.
   await storeCreatedEvents(db, requests(BACKLOG, eventTypeId), now, 'BOOKING_REQUESTED');
   const t = performance.now();
-  await drain(worker(32));
+  await drain(worker(32, profiled(db)));
+  if (process.env.BENCH_PROFILE) printProfile(eventTypeId === 9 ? 'gated, batches of 32' : 'ungated, batches of 32');
   const perSecond = BACKLOG / ((performance.now() - t) / 1000);
   const decided = await db.query<{ outcome: string; n: number }>(
     'select outcome, count(*)::int as n from gate_decisions group by outcome order by outcome',

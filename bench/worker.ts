@@ -8,7 +8,7 @@
  */
 import { loadConfig } from '../src/config.ts';
 import { automationEventHandler } from '../src/automations/automation-dispatch.ts';
-import { lifecycleBatchHooks } from '../src/gate/credit-lifecycle.ts';
+import { gateBatchHooks } from '../src/gate/gate-batch.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
@@ -80,7 +80,7 @@ async function run(
       automationEventHandler(config.automations, 8),
     ],
     jobHandlers: {},
-    batchHooks: [roomBatchHooks(deps), bookingBatchHooks, lifecycleBatchHooks],
+    batchHooks: [roomBatchHooks(deps), bookingBatchHooks, gateBatchHooks],
     pollIntervalMs: 50,
     backoffBaseSeconds: 1,
     backoffMaxSeconds: 10,

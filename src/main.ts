@@ -26,7 +26,7 @@ import { openStore, type OpenedStore } from './store/open-store.ts';
 import { feedDifferences, reconcile, type ReconcileResult } from './cal/reconciler.ts';
 import { reconcilerStore } from './store/reconciler-store.ts';
 import { gateEventHandler } from './gate/gate-handler.ts';
-import { lifecycleBatchHooks } from './gate/credit-lifecycle.ts';
+import { gateBatchHooks } from './gate/gate-batch.ts';
 import { roomBatchHooks, roomEventHandler } from './rooms/room-events.ts';
 import { renderFeed } from './insights/calendar-feed.ts';
 import { bookingPresenter } from './rooms/room-board.ts';
@@ -133,7 +133,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
       backlogBatchSize: config.worker.backlogBatchSize,
-      batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, lifecycleBatchHooks],
+      batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, gateBatchHooks],
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,
       // A burst of webhooks is acknowledged before more decisions are made (bench:ingest flat out:

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import type { GateDeps } from '../src/gate/decide-request.ts';
-import { lifecycleBatchHooks } from '../src/gate/credit-lifecycle.ts';
+import { gateBatchHooks } from '../src/gate/gate-batch.ts';
 import { bookingBatchHooks, recordBookingState, type BatchHooks, type EventHandler } from '../src/jobs/handle-event.ts';
 import { Worker } from '../src/jobs/worker.ts';
 import type { Logger } from 'pino';
@@ -47,7 +47,7 @@ export class EventPipeline {
       log,
       eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
       // As main.ts wires them: the rooms' days, then the bookings and the gate's reads.
-      batchHooks: [...(roomHooks ? [roomHooks] : []), bookingBatchHooks, lifecycleBatchHooks],
+      batchHooks: [...(roomHooks ? [roomHooks] : []), bookingBatchHooks, gateBatchHooks],
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,

@@ -1,44 +1,17 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { settleCancellation } from '../domain/credit-ledger.ts';
 import { isPhoneOnlyEmail } from '../domain/gate-policy.ts';
-import { batchRead, fromBatch, storedBooking, type BatchHooks, type EventContext } from '../jobs/handle-event.ts';
+import { fromBatch, storedBooking, type EventContext } from '../jobs/handle-event.ts';
 import type { Booking } from '../domain/booking.ts';
-import { getHold, getHolds, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
+import { getHold, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
-import { getGateRecord, getGateRecords, type GateRecord } from '../store/gate-decisions.ts';
+import { getGateRecord } from '../store/gate-decisions.ts';
 import { getMember, normaliseEmail } from '../store/members.ts';
 import type { GateDeps } from './decide-request.ts';
+import { GATE_RECORDS, HOLDS } from './gate-batch.ts';
 import { withdrawGateCalls } from './gate-jobs.ts';
 
 type BookingEvent = Extract<CalEvent, { kind: 'booking' }>;
-
-/** The events followBookingLifecycle handles (gate-handler.ts sends them here). */
-export const LIFECYCLE_TRIGGERS: ReadonlySet<string> = new Set([
-  'BOOKING_CREATED',
-  'BOOKING_RESCHEDULED',
-  'BOOKING_REJECTED',
-  'BOOKING_CANCELLED',
-]);
-const HOLDS = batchRead<CreditHold | undefined>('credit_holds');
-const GATE_RECORDS = batchRead<GateRecord | undefined>('gate_decisions');
-
-/** The gate's part of a worker's batch: each lifecycle event's hold and gate record, read for all at once. */
-export const lifecycleBatchHooks: BatchHooks = {
-  async prepare(trx, events, reads) {
-    const uids = events.flatMap(({ parsed }) =>
-      parsed.outcome === 'event' &&
-      parsed.event.kind === 'booking' &&
-      LIFECYCLE_TRIGGERS.has(parsed.event.trigger) &&
-      reads.has(parsed.event.booking.uid)
-        ? [parsed.event.booking.uid]
-        : [],
-    );
-    if (uids.length === 0) return;
-    const [holds, gates] = await Promise.all([getHolds(trx, uids), getGateRecords(trx, uids)]);
-    reads.keep(HOLDS, new Map(uids.map((uid) => [uid, holds.get(uid)])));
-    reads.keep(GATE_RECORDS, new Map(uids.map((uid) => [uid, gates.get(uid)])));
-  },
-};
 
 /**
  * What Cal.com's later events mean for a booking's credits. Each step is guarded by the hold's

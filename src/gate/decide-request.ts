@@ -1,15 +1,17 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { declineMessage } from '../domain/decline-message.ts';
+import { availableCredits, type CreditLot } from '../domain/credit-ledger.ts';
 import { evaluateGate, isPhoneOnlyEmail, limitWindows, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
 import { UsherError } from '../errors.ts';
 import type { Booking } from '../domain/booking.ts';
-import { storedBooking, type EventContext } from '../jobs/handle-event.ts';
-import type { Queryable } from '../store/db.ts';
-import { getHold, holdCredits, type CreditHold, lockMemberCredits, settleHold, spendableCredits, transferHold } from '../store/credits.ts';
+import { fromBatch, storedBooking, type EventContext } from '../jobs/handle-event.ts';
+import { allSent, type Queryable } from '../store/db.ts';
+import { getHold, holdCredits, type CreditHold, lockMemberCredits, memberLots, settleHold, transferHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
 import { countMemberBookings, getGateRecord, saveGateRecord } from '../store/gate-decisions.ts';
 import { getMember, normaliseEmail } from '../store/members.ts';
 import type { GateSettings } from './gate-config.ts';
+import { GATE_RECORDS, HOLDS } from './gate-batch.ts';
 import { enqueueGateCall } from './gate-jobs.ts';
 
 export interface GateDeps {
@@ -41,13 +43,25 @@ export async function decideRequest(event: RequestedEvent, ctx: EventContext, de
   const policy = deps.settings.policies[String(booking.eventTypeId)];
   if (!policy) return log('not_gated', [{ code: 'gate.event_type_not_configured', eventTypeId: booking.eventTypeId ?? null }]);
   // Decided once per booking: a duplicate, replayed or reconciled request changes nothing.
-  if (await getGateRecord(trx, uid)) return;
+  if (await fromBatch(ctx, GATE_RECORDS, uid, () => getGateRecord(trx, uid))) return;
 
   const email = booking.attendeeEmail && !isPhoneOnlyEmail(booking.attendeeEmail) ? normaliseEmail(booking.attendeeEmail) : undefined;
-  if (email) await lockMemberCredits(trx, email);
-  const member = email ? await getMember(trx, email) : undefined;
+  const scope = policy.limitScope === 'eventType' && booking.eventTypeId !== undefined ? { eventTypeId: booking.eventTypeId } : {};
+  const excludeUids = [uid, ...(event.rescheduleUid ? [event.rescheduleUid] : [])];
+  const windows = email ? limitWindows(policy, booking.start, deps.timeZone) : [];
+  // One round trip: the member's lock, then everything read under it, asked at once — pipelined on
+  // the transaction's connection in this order (db.ts), so each read runs once the lock is held and
+  // sees what the batch's earlier events of this member wrote (a hold, an approval). If one fails,
+  // those behind it fail as the transaction is aborted: allSent throws the first one's error.
+  const [, member, held, counts, lots] = await allSent([
+    email ? lockMemberCredits(trx, email) : undefined,
+    email ? getMember(trx, email) : undefined,
+    fromBatch(ctx, HOLDS, uid, () => getHold(trx, uid)),
+    email ? Promise.all(windows.map((w) => countMemberBookings(trx, { email, from: w.from, to: w.to, ...scope, excludeUids }))) : [],
+    email ? memberLots(trx, email) : [],
+  ]);
 
-  let carried = await getHold(trx, uid);
+  let carried = held;
   if (!carried && event.rescheduleUid) {
     carried = await transferHold(trx, event.rescheduleUid, uid, 'cal', now);
     if (carried)
@@ -67,25 +81,14 @@ export async function decideRequest(event: RequestedEvent, ctx: EventContext, de
   const alreadyHeld =
     carried && (carried.state === 'held' || carried.state === 'captured') ? Math.max(carried.amount, policy.creditCost) : 0;
 
-  const bookingsInPeriod: Record<string, number> = {};
-  if (email) {
-    for (const w of limitWindows(policy, booking.start, deps.timeZone)) {
-      bookingsInPeriod[w.period] = await countMemberBookings(trx, {
-        email,
-        from: w.from,
-        to: w.to,
-        ...(policy.limitScope === 'eventType' && booking.eventTypeId !== undefined ? { eventTypeId: booking.eventTypeId } : {}),
-        excludeUids: [uid, ...(event.rescheduleUid ? [event.rescheduleUid] : [])],
-      });
-    }
-  }
+  const bookingsInPeriod: Record<string, number> = Object.fromEntries(windows.map((w, i) => [w.period, counts[i]!]));
 
   const decision = evaluateGate({
     booking: { start: booking.start, end: booking.end, email },
     member,
     policy,
     unknownMember: deps.settings.unknownMember,
-    credits: { available: member && email ? await spendableCredits(trx, email, now) : 0, alreadyHeld },
+    credits: { available: member ? availableCredits(lots, now) : 0, alreadyHeld },
     bookingsInPeriod,
     // Notice and booking window are judged at the moment the booker asked, not when a retry ran.
     now: event.createdAt && event.createdAt < now ? event.createdAt : now,
@@ -96,7 +99,7 @@ export async function decideRequest(event: RequestedEvent, ctx: EventContext, de
     decision.outcome = 'decline';
     decision.creditsToHold = 0;
   }
-  await applyDecision(trx, { booking, email, decision, decidedBy: 'policy', carried, deps, now, log });
+  await applyDecision(trx, { booking, email, decision, decidedBy: 'policy', carried, lots, deps, now, log });
 }
 
 export interface DecisionToApply {
@@ -107,6 +110,8 @@ export interface DecisionToApply {
   decidedBy: string;
   /** Credits already held for this booking (carried over by a reschedule, or an earlier decision). */
   carried: CreditHold | undefined;
+  /** The member's lots, read under their lock in this transaction; read again when absent. */
+  lots?: readonly CreditLot[];
   deps: GateDeps;
   now: Date;
   log: (outcome: string, reasons: Reason[], detail?: Record<string, unknown>) => Promise<void>;
@@ -116,42 +121,45 @@ export interface DecisionToApply {
 export async function applyDecision(trx: Queryable, a: DecisionToApply): Promise<void> {
   const { booking, email, decision, now } = a;
   let message: string | null = null;
-  let jobId: number | undefined;
-  let creditsHeld = 0;
+  let call: Promise<number> | undefined;
+  let holding: Promise<CreditHold | undefined> | undefined;
   switch (decision.outcome) {
     case 'approve': {
       if (decision.creditsToHold > 0 && email) {
-        const hold = await holdCredits(
-          trx,
-          { email, bookingUid: booking.uid, amount: decision.creditsToHold, reason: 'gate.approved', actor: a.decidedBy },
-          now,
-        );
-        // Under the member lock the balance cannot have moved since it was read.
-        if (!hold) throw new UsherError('CONFLICT', `credits for ${booking.uid} changed while deciding`);
-        creditsHeld = hold.amount;
+        const hold = { email, bookingUid: booking.uid, amount: decision.creditsToHold, reason: 'gate.approved', actor: a.decidedBy };
+        holding = holdCredits(trx, a.lots ? { ...hold, lots: a.lots } : hold, now);
       }
-      jobId = await enqueueGateCall(trx, booking, { outcome: 'approve' }, a.deps.maxAttempts, now);
+      call = enqueueGateCall(trx, booking, { outcome: 'approve' }, a.deps.maxAttempts, now);
       break;
     }
     case 'decline': {
       message = decision.message ?? declineMessage(decision.reasons as GateReason[], a.deps.settings.messages);
       if (a.carried) await settleHold(trx, a.carried, 'release', { reason: 'gate.declined', actor: a.decidedBy }, now);
-      jobId = await enqueueGateCall(trx, booking, { outcome: 'decline', message }, a.deps.maxAttempts, now);
+      call = enqueueGateCall(trx, booking, { outcome: 'decline', message }, a.deps.maxAttempts, now);
       break;
     }
     case 'hold':
       break;
   }
-  await saveGateRecord(trx, {
-    bookingUid: booking.uid,
-    memberEmail: email ?? null,
-    eventTypeId: booking.eventTypeId ?? null,
-    outcome: decision.outcome,
-    reasons: decision.reasons,
-    message,
-    decidedBy: a.decidedBy,
-    decidedAt: now,
-  });
+  // The hold, the call's job and the record asked at once: one round trip (the record's write reads
+  // nothing back). Should the hold fail, the job goes with the transaction it was written in.
+  const [hold, jobId] = await allSent([
+    holding,
+    call,
+    saveGateRecord(trx, {
+      bookingUid: booking.uid,
+      memberEmail: email ?? null,
+      eventTypeId: booking.eventTypeId ?? null,
+      outcome: decision.outcome,
+      reasons: decision.reasons,
+      message,
+      decidedBy: a.decidedBy,
+      decidedAt: now,
+    }),
+  ]);
+  // Under the member lock the balance cannot have moved since it was read.
+  if (holding && !hold) throw new UsherError('CONFLICT', `credits for ${booking.uid} changed while deciding`);
+  const creditsHeld = hold?.amount ?? 0;
   await a.log(decision.outcome, decision.reasons, {
     ...(message ? { message } : {}),
     ...(creditsHeld ? { creditsHeld } : {}),

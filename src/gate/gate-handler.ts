@@ -1,5 +1,6 @@
 import type { EventHandler } from '../jobs/handle-event.ts';
-import { followBookingLifecycle, LIFECYCLE_TRIGGERS } from './credit-lifecycle.ts';
+import { followBookingLifecycle } from './credit-lifecycle.ts';
+import { LIFECYCLE_TRIGGERS } from './gate-batch.ts';
 import { decideRequest, type GateDeps } from './decide-request.ts';
 
 /** The gate's part of handling an event; runs after the booking record is up to date. */

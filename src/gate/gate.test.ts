@@ -191,6 +191,34 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     expect(await balance()).toMatchObject({ available: 0, captured: 1 });
   });
 
+  it("decides a member's requests in one worker batch one after the other: the first's credit and approval count for the next", async () => {
+    // All stored before the worker runs: one batch, one transaction. Each request's reads go out
+    // at once behind the member's lock (decide-request.ts); they must still see what the requests
+    // before it in the batch wrote.
+    await member(1);
+    const first = session({ id: 2001 });
+    const second = session({ id: 2002, start: new Date('2026-12-03T12:00:00Z') });
+    await cal.store('BOOKING_REQUESTED', first);
+    await cal.store('BOOKING_REQUESTED', second);
+    await cal.run();
+    expect(await getGateRecord(store.db, first.uid)).toMatchObject({ outcome: 'approve' });
+    const declined = await getGateRecord(store.db, second.uid);
+    expect(declined).toMatchObject({ outcome: 'decline' });
+    expect(declined?.reasons).toContainEqual(expect.objectContaining({ code: 'credits.insufficient', available: 0 }));
+    expect(await balance()).toMatchObject({ available: 0, held: 1 });
+
+    // The weekly limit (2) counts the approvals made earlier in the same batch.
+    await adjustCredits(store.db, { email: grace, amount: 5, actor: 'test' }, cal.clock.now());
+    const week = [2003, 2004, 2005].map((id, i) => session({ id, start: new Date(`2026-12-0${4 + i}T10:00:00Z`) }));
+    for (const b of week) await cal.store('BOOKING_REQUESTED', b);
+    await cal.run();
+    const outcomes = await Promise.all(week.map(async (b) => (await getGateRecord(store.db, b.uid))?.outcome));
+    expect(outcomes).toEqual(['approve', 'decline', 'decline']);
+    const third = await getGateRecord(store.db, week[2]!.uid);
+    expect(third?.reasons).toContainEqual(expect.objectContaining({ code: 'limit.reached', booked: 2 }));
+    expect(await balance()).toMatchObject({ available: 4, held: 2 });
+  });
+
   it('captures the credit a reschedule moved when the new booking is accepted at once', async () => {
     await member(1);
     const b = session();

@@ -2,7 +2,7 @@ import { allocateCredits, availableCredits, type CreditLot, type HoldState } fro
 import { UsherError } from '../errors.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Queryable } from './db.ts';
+import { write, type Queryable } from './db.ts';
 
 export interface CreditHold {
   id: number;
@@ -57,7 +57,8 @@ export async function lockMemberCredits(trx: Queryable, email: string): Promise<
   await trx.query(`select pg_advisory_xact_lock(hashtext('usher.member:' || $1))`, [email]);
 }
 
-async function lots(trx: Queryable, email: string): Promise<CreditLot[]> {
+/** The member's lots with credits left; read under `lockMemberCredits`, they stay as read until the transaction writes. */
+export async function memberLots(trx: Queryable, email: string): Promise<CreditLot[]> {
   const result = await trx.query(
     'select id, remaining, expires_at, created_at from credit_lots where member_email = $1 and remaining > 0',
     [email],
@@ -71,7 +72,7 @@ async function lots(trx: Queryable, email: string): Promise<CreditLot[]> {
 }
 
 export async function spendableCredits(trx: Queryable, email: string, now: Date): Promise<number> {
-  return availableCredits(await lots(trx, email), now);
+  return availableCredits(await memberLots(trx, email), now);
 }
 
 interface Entry {
@@ -85,8 +86,13 @@ interface Entry {
   actor: string;
 }
 
+/**
+ * Inside a transaction the entry goes out without waiting (db.ts write): its trigger draws on or
+ * gives back to the lot, and an overdraft the lots' CHECK refuses fails the transaction there.
+ */
 async function writeEntry(trx: Queryable, e: Entry, now: Date): Promise<void> {
-  await trx.query(
+  await write(
+    trx,
     `insert into credit_ledger (member_email, kind, amount, lot_id, hold_id, booking_uid, reason, actor, at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [e.email, e.kind, e.amount, e.lotId ?? null, e.holdId ?? null, e.bookingUid ?? null, e.reason ?? null, e.actor, now],
@@ -117,7 +123,7 @@ export async function revokeCredits(
   r: { email: string; amount: number; reason?: string; actor: string },
   now: Date,
 ): Promise<void> {
-  const draws = allocateCredits(await lots(trx, r.email), r.amount, now);
+  const draws = allocateCredits(await memberLots(trx, r.email), r.amount, now);
   if (!draws) throw new UsherError('CONFLICT', `${r.email} has fewer than ${r.amount} spendable credits to take back`);
   for (const d of draws)
     await writeEntry(
@@ -141,13 +147,14 @@ export async function getHolds(db: Queryable, bookingUids: readonly string[]): P
 /**
  * Sets credits aside for a booking. The caller holds `lockMemberCredits`; the lots' CHECK still
  * refuses an overdraft if it did not. Returns nothing when the member cannot cover the amount.
+ * `lots`: the member's lots as the caller read them under that lock in this transaction (memberLots).
  */
 export async function holdCredits(
   trx: Queryable,
-  h: { email: string; bookingUid: string; amount: number; reason: string; actor: string },
+  h: { email: string; bookingUid: string; amount: number; reason: string; actor: string; lots?: readonly CreditLot[] },
   now: Date,
 ): Promise<CreditHold | undefined> {
-  const draws = allocateCredits(await lots(trx, h.email), h.amount, now);
+  const draws = allocateCredits(h.lots ?? (await memberLots(trx, h.email)), h.amount, now);
   if (!draws) return undefined;
   const inserted = await trx.query(
     `insert into credit_holds (booking_uid, member_email, amount, state, created_at, updated_at)

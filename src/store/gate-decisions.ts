@@ -2,7 +2,7 @@ import type { GateOutcome } from '../domain/gate-policy.ts';
 import type { Reason } from './decisions.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import type { Queryable } from './db.ts';
+import { write, type Queryable } from './db.ts';
 
 export interface GateRecord {
   bookingUid: string;
@@ -52,8 +52,10 @@ export async function getGateRecords(db: Queryable, bookingUids: readonly string
   return new Map(result.rows.map((r) => [r.booking_uid as string, gateFromRow(r)]));
 }
 
+/** Inside a transaction it goes out without waiting (db.ts write): nothing is read back. */
 export async function saveGateRecord(trx: Queryable, g: GateRecord): Promise<void> {
-  await trx.query(
+  await write(
+    trx,
     `insert into gate_decisions (booking_uid, member_email, event_type_id, outcome, reasons, message, decided_by, decided_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8)
      on conflict (booking_uid) do update set member_email = excluded.member_email, event_type_id = excluded.event_type_id,
