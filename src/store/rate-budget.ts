@@ -1,4 +1,5 @@
 import { withGenericPlans, write, type Db, type Queryable } from './db.ts';
+import { GatheredCalls } from './gathered-calls.ts';
 
 export interface BucketLimit {
   key: string;
@@ -97,49 +98,19 @@ export async function acquireRateBudgets(db: Db, requests: readonly RateRequest[
 
 /**
  * One process's admissions: the calls asked for while one transaction takes its own wait and go
- * together in the next, in the order they were asked. Every admission locks the same bucket rows,
- * so they could only ever run one after another; together, twenty confirmations pay for one
- * transaction, not twenty (docs/benchmarks.md, webhook → Cal.com).
+ * together in the next, in the order they were asked (GatheredCalls). Every admission locks the
+ * same bucket rows, so they could only ever run one after another; together, twenty confirmations
+ * pay for one transaction, not twenty (docs/benchmarks.md, webhook → Cal.com).
  */
 export class RateBudgetQueue {
-  readonly #db: Db;
-  #waiting: { request: RateRequest; resolve: (admission: Admission) => void; reject: (error: unknown) => void }[] = [];
-  #busy = false;
+  readonly #admissions: GatheredCalls<RateRequest, Admission>;
 
   constructor(db: Db) {
-    this.#db = db;
+    this.#admissions = new GatheredCalls((requests) => acquireRateBudgets(db, requests));
   }
 
   acquire(buckets: readonly BucketLimit[], now: Date): Promise<Admission> {
-    return new Promise<Admission>((resolve, reject) => {
-      this.#waiting.push({ request: { buckets, now }, resolve, reject });
-      if (!this.#busy) void this.#drain();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    this.#busy = true;
-    while (this.#waiting.length > 0) {
-      const group = this.#waiting.splice(0);
-      try {
-        const admissions = await acquireRateBudgets(
-          this.#db,
-          group.map((g) => g.request),
-        );
-        for (const [i, g] of group.entries()) g.resolve(admissions[i]!);
-      } catch (error) {
-        // One call never decides another's fate (DESIGN §4, as InboxWriter does): the group failed,
-        // so each goes alone and only one that fails by itself is refused.
-        if (group.length === 1) group[0]!.reject(error);
-        else
-          for (const g of group)
-            await acquireRateBudgets(this.#db, [g.request]).then(
-              ([admission]) => g.resolve(admission!),
-              (alone: unknown) => g.reject(alone),
-            );
-      }
-    }
-    this.#busy = false;
+    return this.#admissions.ask({ buckets, now });
   }
 }
 
