@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import { describeError, isUsherError, UsherError } from '../errors.ts';
 import { allSent, type Db, type Queryable } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
-import { claimJobs, completeJob, deadLetterJob, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
+import { claimJobs, deadLetterJob, JobCompletions, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { readRateRoom, type BucketLimit } from '../store/rate-budget.ts';
 import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
@@ -119,12 +119,15 @@ export class Worker {
   readonly #batchSize: number;
   readonly #backlogBatchSize: number;
   readonly #jobsAtOnce: number;
+  /** Jobs that finish together are marked done together: one statement and one commit (store/jobs.ts). */
+  readonly #completions: JobCompletions;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#batchSize = options.batchSize ?? 8;
     this.#backlogBatchSize = Math.max(this.#batchSize, options.backlogBatchSize ?? 32);
     this.#jobsAtOnce = Math.max(1, options.jobsAtOnce ?? 1);
+    this.#completions = new JobCompletions(options.db);
   }
 
   start(): void {
@@ -398,7 +401,7 @@ export class Worker {
     }
     try {
       const response = await handler(job, { now });
-      await completeJob(db, job.id, response, clock.now());
+      await this.#completions.complete(job.id, response, clock.now());
       this.#o.hooks?.onJob?.(job.kind, 'done');
     } catch (error) {
       const after = clock.now();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
+import { GatheredCalls } from './gathered-calls.ts';
 import { gather, withGenericPlans, type Db, type GatheredRow, type Gathering, type Queryable } from './db.ts';
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead' | 'superseded';
@@ -199,12 +200,38 @@ export async function claimJobs(
 }
 
 export async function completeJob(db: Queryable, id: number, response: unknown, now: Date): Promise<void> {
+  await completeJobs(db, [{ id, response, now }]);
+}
+
+/** completeJob for several jobs in one statement, and one commit. */
+export async function completeJobs(db: Queryable, done: readonly { id: number; response: unknown; now: Date }[]): Promise<void> {
   await db.query(
-    `update jobs set state = 'done', finished_at = $2, updated_at = $2, last_response = $3, last_error = null,
-            locked_by = null, locked_at = null
-      where id = $1`,
-    [id, now, JSON.stringify(response ?? null)],
+    `update jobs j set state = 'done', finished_at = d.at, updated_at = d.at, last_response = coalesce(d.response, 'null'::jsonb),
+            last_error = null, locked_by = null, locked_at = null
+       from json_to_recordset($1) as d(id bigint, at timestamptz, response jsonb)
+      where j.id = d.id`,
+    [JSON.stringify(done.map((d) => ({ id: d.id, at: d.now.toISOString(), response: d.response ?? null })))],
   );
+}
+
+/**
+ * One process's job completions: the jobs that finish while one completion's statement runs wait
+ * and go together in the next (GatheredCalls) — the outbox's jobs finish in bursts (a batch's
+ * confirmations, calls answered together), each otherwise one commit of its own.
+ */
+export class JobCompletions {
+  readonly #done: GatheredCalls<{ id: number; response: unknown; now: Date }, undefined>;
+
+  constructor(db: Queryable) {
+    this.#done = new GatheredCalls(async (done) => {
+      await completeJobs(db, done);
+      return done.map(() => undefined);
+    });
+  }
+
+  complete(id: number, response: unknown, now: Date): Promise<void> {
+    return this.#done.ask({ id, response, now });
+  }
 }
 
 /** Back to pending at `runAt`; `refund` gives back the attempt (waiting for rate budget is no failure). */

@@ -8,7 +8,7 @@ import { isUsherError } from '../errors.ts';
 import { replay } from '../jobs/replay.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { enqueueJob, claimJobs, claimNextJob, deadLetterJob, getJob } from './jobs.ts';
+import { enqueueJob, claimJobs, claimNextJob, deadLetterJob, getJob, JobCompletions } from './jobs.ts';
 import { failInboxEvent, getInboxEvent, insertInboxEvents } from './inbox.ts';
 import { migrate, pendingMigrations } from './migrate.ts';
 import { openPostgres, type Queryable } from './db.ts';
@@ -322,6 +322,37 @@ describe.each(storeKinds)('store on %s', (kind) => {
     ]);
     expect(ids(await claimJobs(store.db, 'w', now, ['cal.confirm'], 3, oneAtATime))).toEqual([locations[1]!.id, confirms[2]!.id]);
     expect(ids(await claimJobs(store.db, 'w', now, [], 3, oneAtATime))).toEqual([delivery.id]);
+  });
+
+  it('marks jobs that finish together done in one commit, and a completion the store refuses fails alone', async () => {
+    const add = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.confirm', payload: {}, maxAttempts: 3 }, now)),
+        ),
+      );
+    const completions = new JobCompletions(store.db);
+    const first = await add(5);
+    await claimJobs(store.db, 'w', now, undefined, 5);
+    // The first goes alone; the four that finish while it is written go together.
+    await Promise.all(first.map((j) => completions.complete(j.id, { status: 'success', data: { id: j.id } }, now)));
+    const rows = await store.db.query<{ state: string; last_response: unknown; commits: number }>(
+      `select state, last_response, count(*) over (partition by xmin::text)::int as commits from jobs where id = any($1::bigint[]) order by id`,
+      [first.map((j) => j.id)],
+    );
+    expect(rows.rows.map((r) => r.state)).toEqual(['done', 'done', 'done', 'done', 'done']);
+    expect(rows.rows.map((r) => r.commits)).toEqual([1, 4, 4, 4, 4]);
+    expect(rows.rows[2]!.last_response).toEqual({ status: 'success', data: { id: first[2]!.id } });
+
+    // PostgreSQL's jsonb refuses a NUL in text: that job's completion fails, its neighbours' do not.
+    const second = await add(4);
+    await claimJobs(store.db, 'w', now, undefined, 4);
+    const settled = await Promise.allSettled(
+      second.map((j, i) => completions.complete(j.id, { status: 'success', note: i === 2 ? 'bad\u0000byte' : 'ok' }, now)),
+    );
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const states = await Promise.all(second.map(async (j) => (await getJob(store.db, j.id))?.state));
+    expect(states).toEqual(['done', 'done', 'running', 'done']);
   });
 });
 
