@@ -325,12 +325,13 @@ describe.each(storeKinds)('store on %s', (kind) => {
   });
 
   it('marks jobs that finish together done in one commit, and a completion the store refuses fails alone', async () => {
-    const add = (n: number) =>
-      Promise.all(
-        Array.from({ length: n }, () =>
-          store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.confirm', payload: {}, maxAttempts: 3 }, now)),
-        ),
-      );
+    // One after another: each array in the order of the jobs' ids.
+    const add = async (n: number) => {
+      const jobs: { id: number }[] = [];
+      for (let i = 0; i < n; i++)
+        jobs.push(await store.db.transaction((trx) => enqueueJob(trx, { kind: 'cal.confirm', payload: {}, maxAttempts: 3 }, now)));
+      return jobs;
+    };
     const completions = new JobCompletions(store.db);
     const first = await add(5);
     await claimJobs(store.db, 'w', now, undefined, 5);
