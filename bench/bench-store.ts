@@ -15,6 +15,9 @@ import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { BatchHooks, EventHandler } from '../src/jobs/handle-event.ts';
+import { Worker } from '../src/jobs/worker.ts';
+import { createLogger } from '../src/log.ts';
 import { openPostgres, type Db } from '../src/store/db.ts';
 import { insertInboxEvents } from '../src/store/inbox.ts';
 import { planDayOf } from '../src/store/rooms.ts';
@@ -203,6 +206,43 @@ export function diskFlushes(n: number): number[] {
   } finally {
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** A worker with the given handlers and no jobs, driven by hand (runInboxOnce) at the clock `now`. */
+export function benchWorker(
+  db: Db,
+  now: Date,
+  features: { eventHandlers: EventHandler[]; batchHooks: BatchHooks[] },
+  batchSize: number,
+): Worker {
+  return new Worker({
+    db,
+    clock: { now: () => now },
+    log: createLogger('silent'),
+    ...features,
+    jobHandlers: {},
+    pollIntervalMs: 50,
+    batchSize,
+    backlogBatchSize: batchSize,
+    backoffBaseSeconds: 1,
+    backoffMaxSeconds: 10,
+  });
+}
+
+/**
+ * The machine's floor: one transaction of one awaited insert (begin, insert, commit with fsync),
+ * `measured` times (ms, sorted), after 3,000 untimed ones — as the decisions run after the clinic's
+ * data was loaded: the first seconds of a new connection and of code not yet optimised have a longer tail.
+ */
+export async function oneInsertTransactions(db: Db, measured: number): Promise<number[]> {
+  await db.exec('create table bench_floor (id bigint generated always as identity primary key, body text not null)');
+  const times: number[] = [];
+  for (let i = -3000; i < measured; i++) {
+    const t = performance.now();
+    await db.transaction((trx) => trx.query('insert into bench_floor (body) values ($1)', [`event ${i}`]));
+    if (i >= 0) times.push(performance.now() - t);
   }
   return times.sort((a, b) => a - b);
 }

@@ -15,14 +15,22 @@
  */
 import { loadConfig } from '../src/config.ts';
 import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
-import { Worker } from '../src/jobs/worker.ts';
-import { createLogger } from '../src/log.ts';
 import { roomBatchHooks, roomEventHandler } from '../src/rooms/room-events.ts';
 import { RoomDayCache } from '../src/rooms/room-day-cache.ts';
 import { syncConfigRooms } from '../src/rooms/room-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { benchServer, diskFlushes, percentile, printProfile, profiled, startCpuProfile, storeCreatedEvents } from './bench-store.ts';
+import {
+  benchServer,
+  benchWorker,
+  diskFlushes,
+  oneInsertTransactions,
+  percentile,
+  printProfile,
+  profiled,
+  startCpuProfile,
+  storeCreatedEvents,
+} from './bench-store.ts';
 
 const DAY = 86_400_000;
 const start0 = Date.UTC(2027, 0, 4, 0, 0, 0); // a Monday
@@ -75,19 +83,12 @@ async function run(
   };
   await syncConfigRooms(rawDb, config.rooms, deps, now);
   const worker = (db: Db, batchSize: number) =>
-    new Worker({
+    benchWorker(
       db,
-      clock: { now: () => now },
-      log: createLogger('silent'),
-      eventHandlers: [recordBookingState, roomEventHandler(deps)],
-      batchHooks: [roomBatchHooks(deps), bookingBatchHooks],
-      jobHandlers: {},
-      pollIntervalMs: 50,
+      now,
+      { eventHandlers: [recordBookingState, roomEventHandler(deps)], batchHooks: [roomBatchHooks(deps), bookingBatchHooks] },
       batchSize,
-      backlogBatchSize: batchSize,
-      backoffBaseSeconds: 1,
-      backoffMaxSeconds: 10,
-    });
+    );
   // The clinic's week, decided in batches (not timed).
   await storeCreatedEvents(rawDb, bodies(held, rooms, 1), now);
   const loader = worker(rawDb, 8);
@@ -111,22 +112,6 @@ async function run(
   return { ...spread(times), assigned: assigned.rows[0]!.n };
 }
 
-/**
- * The machine's floor: one transaction of one awaited insert (begin, insert, commit with fsync), as
- * many times, after 3,000 untimed ones — as the decisions run after the clinic's week was loaded:
- * the first seconds of a new connection and of code not yet optimised have a longer tail.
- */
-async function bareTransactions(db: Db): Promise<{ p50: number; p99: number; max: number }> {
-  await db.exec('create table bench_floor (id bigint generated always as identity primary key, body text not null)');
-  const times: number[] = [];
-  for (let i = -3000; i < MEASURED; i++) {
-    const t = performance.now();
-    await db.transaction((trx) => trx.query('insert into bench_floor (body) values ($1)', [`event ${i}`]));
-    if (i >= 0) times.push(performance.now() - t);
-  }
-  return spread(times.sort((a, b) => a - b));
-}
-
 function spread(sorted: readonly number[]): { p50: number; p99: number; max: number } {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
 }
@@ -134,7 +119,7 @@ function spread(sorted: readonly number[]): { p50: number; p99: number; max: num
 const server = await benchServer();
 try {
   const disk = spread(diskFlushes(MEASURED));
-  const floor = await bareTransactions(await server.fresh());
+  const floor = spread(await oneInsertTransactions(await server.fresh(), MEASURED));
   const none = await run(await server.fresh(), 0, 334, true);
   const small = await run(await server.fresh(), 20, 334, true);
   if (process.env.BENCH_PROFILE) printProfile('20 rooms');

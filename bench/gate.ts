@@ -16,12 +16,11 @@ import { importMembers } from '../src/gate/gate-operations.ts';
 import { gateEventHandler } from '../src/gate/gate-handler.ts';
 import { gateBatchHooks } from '../src/gate/gate-batch.ts';
 import { bookingBatchHooks, recordBookingState } from '../src/jobs/handle-event.ts';
-import { Worker } from '../src/jobs/worker.ts';
-import { createLogger } from '../src/log.ts';
+import type { Worker } from '../src/jobs/worker.ts';
 import { operationDeps } from '../src/operations/local-operations.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import type { Db } from '../src/store/db.ts';
-import { benchServer, percentile, printProfile, profiled, storeCreatedEvents } from './bench-store.ts';
+import { benchServer, benchWorker, oneInsertTransactions, percentile, printProfile, profiled, storeCreatedEvents } from './bench-store.ts';
 
 const DAY = 86_400_000;
 const start0 = Date.UTC(2027, 0, 4, 0, 0, 0); // a Monday
@@ -69,19 +68,12 @@ async function run(db: Db, eventTypeId: number) {
     now,
   );
   const worker = (batchSize: number, on = db) =>
-    new Worker({
-      db: on,
-      clock: { now: () => now },
-      log: createLogger('silent'),
-      eventHandlers: [recordBookingState, gateEventHandler(gate)],
-      batchHooks: [bookingBatchHooks, gateBatchHooks],
-      jobHandlers: {},
-      pollIntervalMs: 50,
+    benchWorker(
+      on,
+      now,
+      { eventHandlers: [recordBookingState, gateEventHandler(gate)], batchHooks: [bookingBatchHooks, gateBatchHooks] },
       batchSize,
-      backlogBatchSize: batchSize,
-      backoffBaseSeconds: 1,
-      backoffMaxSeconds: 10,
-    });
+    );
   const drain = async (w: Worker) => {
     while (await w.runInboxOnce()) {
       // until nothing is pending
@@ -117,21 +109,10 @@ async function run(db: Db, eventTypeId: number) {
   };
 }
 
-async function oneInsert(db: Db): Promise<{ p50: number; p99: number }> {
-  await db.exec('create table bench_floor (id bigint generated always as identity primary key, body text not null)');
-  const times: number[] = [];
-  for (let i = -3000; i < MEASURED; i++) {
-    const t = performance.now();
-    await db.transaction((trx) => trx.query('insert into bench_floor (body) values ($1)', [`event ${i}`]));
-    if (i >= 0) times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99) };
-}
-
 const server = await benchServer();
 try {
-  const floor = await oneInsert(await server.fresh());
+  const times = await oneInsertTransactions(await server.fresh(), MEASURED);
+  const floor = { p50: percentile(times, 50), p99: percentile(times, 99) };
   const ungated = await run(await server.fresh(), 10);
   const gated = await run(await server.fresh(), 9);
   const ms = (x: number) => x.toFixed(2);
