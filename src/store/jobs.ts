@@ -199,6 +199,22 @@ export async function claimJobs(
   }
 }
 
+/**
+ * JSON text holding Cal.com's answer, for a jsonb column. JSON can carry what jsonb refuses: U+0000
+ * (`\u0000`) and a lone half of a surrogate pair. The answer is a record of what Cal.com said, and
+ * refusing it would fail a job whose call went through (dead-lettered, its call made again on a
+ * replay): U+0000 is kept as the six characters \u0000 (as the inbox keeps it, store/inbox.ts), a
+ * lone surrogate as U+FFFD. JSON.stringify writes both as escapes, and only inside strings; an
+ * escape is one when an even run of backslashes (escaped backslashes) stands before it.
+ */
+export function answerJson(value: unknown): string {
+  const text = JSON.stringify(value ?? null);
+  if (!text.includes('\\u')) return text;
+  return text.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/g, (_, run: string, code: string) =>
+    code === '0000' ? `${run}\\\\u0000` : `${run}\\ufffd`,
+  );
+}
+
 export async function completeJob(db: Queryable, id: number, response: unknown, now: Date): Promise<void> {
   await completeJobs(db, [{ id, response, now }]);
 }
@@ -210,7 +226,7 @@ export async function completeJobs(db: Queryable, done: readonly { id: number; r
             last_error = null, locked_by = null, locked_at = null
        from json_to_recordset($1) as d(id bigint, at timestamptz, response jsonb)
       where j.id = d.id`,
-    [JSON.stringify(done.map((d) => ({ id: d.id, at: d.now.toISOString(), response: d.response ?? null })))],
+    [answerJson(done.map((d) => ({ id: d.id, at: d.now.toISOString(), response: d.response ?? null })))],
   );
 }
 
@@ -252,14 +268,7 @@ export async function rescheduleJob(
             finished_at = case when not $5 and attempts >= max_attempts then $3::timestamptz else null end
       where id = $1
       returning state`,
-    [
-      id,
-      runAt,
-      now,
-      options.error ?? null,
-      options.refund ?? false,
-      options.response === undefined ? null : JSON.stringify(options.response),
-    ],
+    [id, runAt, now, options.error ?? null, options.refund ?? false, options.response === undefined ? null : answerJson(options.response)],
   );
   return result.rows[0]?.state ?? 'dead';
 }
@@ -269,7 +278,7 @@ export async function deadLetterJob(db: Queryable, id: number, error: string, re
     `update jobs set state = 'dead', last_error = $2, last_response = $3, finished_at = $4, updated_at = $4,
             locked_by = null, locked_at = null
       where id = $1`,
-    [id, error.slice(0, 4000), JSON.stringify(response ?? null), now],
+    [id, error.slice(0, 4000), answerJson(response), now],
   );
 }
 

@@ -324,7 +324,7 @@ describe.each(storeKinds)('store on %s', (kind) => {
     expect(ids(await claimJobs(store.db, 'w', now, [], 3, oneAtATime))).toEqual([delivery.id]);
   });
 
-  it('marks jobs that finish together done in one commit, and a completion the store refuses fails alone', async () => {
+  it('marks jobs that finish together done in one commit; one that cannot be written fails alone; an answer jsonb refuses is kept', async () => {
     // One after another: each array in the order of the jobs' ids.
     const add = async (n: number) => {
       const jobs: { id: number }[] = [];
@@ -345,15 +345,18 @@ describe.each(storeKinds)('store on %s', (kind) => {
     expect(rows.rows.map((r) => r.commits)).toEqual([1, 4, 4, 4, 4]);
     expect(rows.rows[2]!.last_response).toEqual({ status: 'success', data: { id: first[2]!.id } });
 
-    // PostgreSQL's jsonb refuses a NUL in text: that job's completion fails, its neighbours' do not.
+    // One that cannot be written (here a time that is no time) fails, its neighbours' do not. An
+    // answer holding what jsonb refuses (U+0000, half a surrogate pair) is kept, written readably.
     const second = await add(4);
     await claimJobs(store.db, 'w', now, undefined, 4);
+    const answers = [{ note: 'ok' }, { note: 'a\u0000b', 'k\u0000': 'half \ud800 pair' }, { note: 'ok' }, { note: 'ok' }];
     const settled = await Promise.allSettled(
-      second.map((j, i) => completions.complete(j.id, { status: 'success', note: i === 2 ? 'bad\u0000byte' : 'ok' }, now)),
+      second.map((j, i) => completions.complete(j.id, answers[i], i === 2 ? new Date(Number.NaN) : now)),
     );
     expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    const states = await Promise.all(second.map(async (j) => (await getJob(store.db, j.id))?.state));
-    expect(states).toEqual(['done', 'done', 'running', 'done']);
+    const stored = await Promise.all(second.map((j) => getJob(store.db, j.id)));
+    expect(stored.map((j) => j?.state)).toEqual(['done', 'done', 'running', 'done']);
+    expect(stored[1]?.lastResponse).toEqual({ note: 'a\\u0000b', 'k\\u0000': 'half \ufffd pair' });
   });
 });
 
