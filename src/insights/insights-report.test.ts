@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import { blockRoom, unblockRoom } from '../rooms/room-operations.ts';
 import type { RoomDeps } from '../rooms/room-planning.ts';
 import { noShowBody, type PayloadBooking, sampleBooking } from '../sandbox/payloads.ts';
-import { claimNextJob, completeJob } from '../store/jobs.ts';
+import { claimNextJob, completeJobs } from '../store/jobs.ts';
 import { getAssignment } from '../store/rooms.ts';
 import { insightsCsv, insightsReport } from './insights-report.ts';
 
@@ -79,7 +79,7 @@ describe.each(storeKinds)('insights on %s', () => {
     const writes: number[] = [];
     while (job) {
       if (job.kind === 'cal.location') writes.push(job.id);
-      await completeJob(store.db, job.id, {}, cal.clock.now());
+      await completeJobs(store.db, [{ id: job.id, response: {}, now: cal.clock.now() }]);
       cal.clock.advance(writes.length === 1 ? 120_000 : 0);
       job = await claimNextJob(store.db, 'test', cal.clock.now());
     }

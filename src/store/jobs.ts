@@ -215,11 +215,7 @@ export function answerJson(value: unknown): string {
   );
 }
 
-export async function completeJob(db: Queryable, id: number, response: unknown, now: Date): Promise<void> {
-  await completeJobs(db, [{ id, response, now }]);
-}
-
-/** completeJob for several jobs in one statement, and one commit. */
+/** Marks jobs done with Cal.com's answers, in one statement and one commit. */
 export async function completeJobs(db: Queryable, done: readonly { id: number; response: unknown; now: Date }[]): Promise<void> {
   await db.query(
     `update jobs j set state = 'done', finished_at = d.at, updated_at = d.at, last_response = coalesce(d.response, 'null'::jsonb),
