@@ -100,6 +100,25 @@ describe.each(storeKinds)('the inbox worker on %s', (kind) => {
     expect((await getInboxEvent(store.db, stored[1]!.id))?.lastError).toMatch(/division by zero/);
   });
 
+  it("fails only its own event when the write that fails is the batch's last, found only by the commit", async () => {
+    const clock = new FakeClock();
+    const [first, second, last] = [sampleBooking(), sampleBooking(), sampleBooking()];
+    // The last event's write is the batch's last statement before the events' finish and the commit,
+    // which are sent behind it without waiting: nothing reads after it, so the commit is what fails.
+    const writesLater: EventHandler = async (event, { trx }) => {
+      if (event.kind === 'booking') trx.later!('select 1 / $1::int', [event.booking.uid === last.uid ? 0 : 1]);
+    };
+    const worker = workerWith(clock, writesLater);
+    const stored = await storeCreated(clock, [first, second, last]);
+    await worker.drain();
+    expect(await getInboxEvent(store.db, stored[0]!.id)).toMatchObject({ state: 'done' });
+    expect(await getInboxEvent(store.db, stored[1]!.id)).toMatchObject({ state: 'done' });
+    expect(await getBooking(store.db, second.uid)).toMatchObject({ status: 'accepted' });
+    expect(await getBooking(store.db, last.uid)).toBeUndefined();
+    expect(await getInboxEvent(store.db, stored[2]!.id)).toMatchObject({ state: 'pending', attempts: 1 });
+    expect((await getInboxEvent(store.db, stored[2]!.id))?.lastError).toMatch(/division by zero/);
+  });
+
   it('takes a backlog in bigger batches, and goes back to small ones once it is gone', async () => {
     const clock = new FakeClock();
     const batches: number[] = [];

@@ -236,7 +236,18 @@ export class Worker {
     return outcomes.length > 0;
   }
 
-  #inboxBatch(limit: number, isolate: boolean): Promise<string[]> {
+  async #inboxBatch(limit: number, isolate: boolean): Promise<string[]> {
+    const batch = { committing: false };
+    try {
+      return await this.#inboxTransaction(limit, isolate, batch);
+    } catch (error) {
+      // Whole, the batch's writes may still be in flight when the commit is sent: a failure among
+      // them fails the commit, and the batch then runs isolated as for any failed event.
+      throw batch.committing && !(error instanceof BatchFailed) ? new BatchFailed(error) : error;
+    }
+  }
+
+  #inboxTransaction(limit: number, isolate: boolean, batch: { committing: boolean }): Promise<string[]> {
     const { db, clock, log } = this.#o;
     return db.transaction(async (trx) => {
       const now = clock.now();
@@ -288,11 +299,20 @@ export class Worker {
       }
       // Whole, a write sent without waiting that failed, or a feature's finish, fails the batch, which then runs isolated.
       const finishing = events.length > 0 ? Promise.all((this.#o.batchHooks ?? []).map((hooks) => hooks.finish?.())) : undefined;
-      // Both awaited, the writes' failure told first: a write that failed aborts the transaction, so a
-      // room choice's check read behind it fails too, and its finish then only says the check did.
-      if (!isolate) await allSent([trx.settle?.(), finishing]).catch((error: unknown) => Promise.reject(new BatchFailed(error)));
-      else await finishing;
+      if (isolate) await finishing;
+      else {
+        // Only the finishes are awaited (a room choice's check read), the gathered rows sent first:
+        // the writes go on meanwhile, and the events' finish and the commit are sent behind them
+        // without a round trip of their own (a lone event's decision: 4 → 3). A finish that failed
+        // waits for the writes: one that failed aborted the transaction, so a check read behind it
+        // failed too, and is told as the cause.
+        trx.flush?.();
+        await finishing?.catch((error: unknown) =>
+          allSent([trx.settle?.(), Promise.reject(error)]).catch((cause: unknown) => Promise.reject(new BatchFailed(cause))),
+        );
+      }
       await finishInboxEvents(trx, finished, now);
+      batch.committing = !isolate;
       return states;
     });
   }

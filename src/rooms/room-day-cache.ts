@@ -102,6 +102,8 @@ export class RoomDayCache {
   #stays = 0;
   #forgets = 0;
   #following: Promise<void> = Promise.resolve();
+  /** #following as it stood once the last quick choice's check joined it: the checks' part of it. */
+  #checked: Promise<void> = Promise.resolve();
   #batch: BatchTrust | undefined;
   /** Whether rooms were in service when last read: only a hint, for skipping a question before the lock. */
   hadActiveRooms = false;
@@ -131,7 +133,7 @@ export class RoomDayCache {
       : undefined;
   }
 
-  /** The batch ends (its last check has arrived: caughtUp); true when a choice's check failed. */
+  /** The batch ends (its last check has arrived: checksArrived); true when a choice's check failed. */
   endBatch(): boolean {
     const broken = this.#batch?.broken ?? false;
     this.#batch = undefined;
@@ -177,6 +179,7 @@ export class RoomDayCache {
         for (const [d, generation] of kept.generations) if (generations.days.get(d) !== generation) holds = false;
         if (!holds && batch) batch.broken = true;
       });
+    this.#checked = this.#following;
   }
 
   /**
@@ -219,6 +222,15 @@ export class RoomDayCache {
   /** Resolves once every write handed to follow() is applied (or dropped): before a choice reads a day. */
   caughtUp(): Promise<void> {
     return this.#following;
+  }
+
+  /**
+   * Resolves once every quick choice's check has arrived (and what was sent before each): before
+   * the batch's commit is sent. The writes followed after the last check may still be on their way:
+   * applied when their reads arrive, before the commit's answer; dropped if the batch rolls back.
+   */
+  checksArrived(): Promise<void> {
+    return this.#checked;
   }
 
   /** Forgets every room and day (a transaction that used them rolled back part of itself). */

@@ -28,7 +28,7 @@ export function roomBatchHooks(deps: RoomDeps): BatchHooks {
     async finish() {
       // Every quick choice's check has arrived (room-day-cache.ts beginBatch); one that found the
       // store otherwise means a choice was made on a day that was not so: the batch must not commit.
-      await deps.dayCache?.caughtUp();
+      await deps.dayCache?.checksArrived();
       if (deps.dayCache?.endBatch()) throw new Error('a room choice found its day changed in its own batch; the batch runs again');
     },
     rolledBack: () => {

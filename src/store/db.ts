@@ -25,6 +25,8 @@ export interface Queryable {
   soon?<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** A transaction's only: waits for every write sent with later() or soon(); throws the first that failed. */
   settle?(): Promise<void>;
+  /** A transaction's only: sends the rows gathered so far (gather()) without waiting, as later() sends a write. */
+  flush?(): void;
   /**
    * A transaction's only: adds a row to a set-based insert (Gathering) sent as one statement later —
    * before the next statement that names one of its tables, before a savepoint is set, released or
@@ -262,8 +264,11 @@ export async function openPostgres(connectionString: string, options: { kind?: S
         const all = SAVEPOINT_CONTROL.test(sql);
         for (const into of [...gathered.keys()]) if (all || mentionsTable(sql, into)) sendGathered(into);
       };
-      const settle = async () => {
+      const flush = () => {
         for (const into of [...gathered.keys()]) sendGathered(into);
+      };
+      const settle = async () => {
+        flush();
         await Promise.all(inFlight.splice(0));
         const failed = failure;
         failure = undefined;
@@ -309,6 +314,7 @@ export async function openPostgres(connectionString: string, options: { kind?: S
             return answer;
           },
           settle,
+          flush,
           gather(into, row, key) {
             let pending = gathered.get(into);
             if (pending && key !== undefined && pending.keys.has(key)) {
