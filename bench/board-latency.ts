@@ -12,6 +12,7 @@ import { startUsher, type Usher } from '../src/main.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { openPostgres, type Db } from '../src/store/db.ts';
 import { benchServer } from './bench-store.ts';
+import { postWebhook } from './usher-process.ts';
 import { BoardViews, boardView, boardViewDelta } from '../src/board/board-view.ts';
 import { viewDelta } from '../src/board/view-patch.ts';
 import { bookingPresenter } from '../src/rooms/room-board.ts';
@@ -94,13 +95,9 @@ async function measure(label: string, ingest: Usher, board: Usher): Promise<void
     const body = envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
     const seen = new Promise<number>((resolve) => waiting.set(b.uid, resolve));
     const t0 = performance.now();
-    const res = await fetch(`${ingest.url}/webhooks/cal`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) },
-      body,
-    });
+    const status = await postWebhook(ingest.url, body, signBody(body, SECRET));
     acks.push(performance.now() - t0);
-    if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+    if (status >= 300) throw new Error(`webhook answered ${status}`);
     shown.push((await seen) - t0);
     await new Promise((r) => setTimeout(r, 150)); // one change at a time: measure latency, not batching
   }

@@ -17,7 +17,7 @@ import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { FakeCal, okResponder } from '../test/fake-cal.ts';
 import { benchServer } from './bench-store.ts';
-import { BENCH_SECRET, serveUsher, stopUsher } from './usher-process.ts';
+import { BENCH_SECRET, postWebhook, serveUsher, stopUsher } from './usher-process.ts';
 
 const SECRET = BENCH_SECRET;
 const here = fileURLToPath(new URL('..', import.meta.url));
@@ -67,12 +67,8 @@ function webhook(): { uid: string; body: string; signature: string } {
 async function one(url: string, { uid, body, signature } = webhook()): Promise<number> {
   const seen = new Promise<number>((resolve) => arrived.set(uid, resolve));
   const t0 = performance.now();
-  const res = await fetch(`${url}/webhooks/cal`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-cal-signature-256': signature },
-    body,
-  });
-  if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+  const status = await postWebhook(url, body, signature);
+  if (status >= 300) throw new Error(`webhook answered ${status}`);
   const at = await Promise.race([
     seen,
     new Promise<number>((_, reject) =>

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
 import { serverPids } from './bench-store.ts';
-import { BENCH_SECRET, BENCH_TOKEN, serveUsher, stopUsher } from './usher-process.ts';
+import { BENCH_SECRET, BENCH_TOKEN, postWebhook, serveUsher, stopUsher } from './usher-process.ts';
 
 const SECRET = BENCH_SECRET;
 const TOKEN = BENCH_TOKEN;
@@ -54,12 +54,8 @@ async function send(url: string, n: number): Promise<void> {
       const k = i++;
       const b = sampleBooking({ id: 200_000 + k, start: new Date(base + (k % 400) * 1_800_000) });
       const body = envelopeBody('BOOKING_CREATED', bookingPayload(b, 'BOOKING_CREATED'), new Date());
-      const res = await fetch(`${url}/webhooks/cal`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-cal-signature-256': signBody(body, SECRET) },
-        body,
-      });
-      if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+      const status = await postWebhook(url, body, signBody(body, SECRET));
+      if (status >= 300) throw new Error(`webhook answered ${status}`);
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));

@@ -32,7 +32,7 @@ import { openPostgres, type Db } from '../src/store/db.ts';
 import { FakeCal, okResponder } from '../test/fake-cal.ts';
 import { benchServer, machineCpuMs, processCpuMs, serverCpuMs } from './bench-store.ts';
 import { CpuQuota } from './cpu-quota.ts';
-import { BENCH_SECRET, serveUsher, stopUsher } from './usher-process.ts';
+import { BENCH_SECRET, postWebhook, serveUsher, stopUsher } from './usher-process.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PROCESSES = (process.env.BENCH_PROCESSES ?? '1,2,4').split(',').map(Number);
@@ -72,13 +72,7 @@ async function burst(urls: string[], items: { body: string; signature: string }[
     Array.from({ length: CONNECTIONS }, async () => {
       while (next < sends.length) {
         const { item, to } = sends[next++]!;
-        const res = await fetch(`${urls[to]}/webhooks/cal`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-cal-signature-256': item.signature },
-          body: item.body,
-        });
-        await res.arrayBuffer();
-        if (!res.ok) failed++;
+        if ((await postWebhook(urls[to]!, item.body, item.signature)) >= 300) failed++;
       }
     }),
   );

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { freePort } from '../test/serve-process.ts';
 
@@ -52,4 +53,33 @@ export function cpuProfileArgs(): string[] {
 export async function stopUsher(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+}
+
+/** Kept-alive connections to the Usher processes a benchmark posts to. */
+const webhookAgent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * Posts a signed webhook to Usher as Cal.com would; resolves with the answer's status once it is
+ * read. Node's own HTTP client, not fetch: the load generator shares the machine's two cores with
+ * Usher and PostgreSQL, and fetch (undici's, Node 20) took 0.45–0.78 ms of CPU per request where
+ * http.request takes 0.09–0.19 (20 at once to a bare server, 2,000 requests; docs/benchmarks.md).
+ */
+export function postWebhook(url: string, body: string, signature: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}/webhooks/cal`,
+      {
+        method: 'POST',
+        agent: webhookAgent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-cal-signature-256': signature },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
