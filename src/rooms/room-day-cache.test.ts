@@ -4,11 +4,12 @@ import type { InboxEvent } from '../store/inbox.ts';
 import { getBooking, saveBooking } from '../store/bookings.ts';
 import { BatchReads, parseInboxEvent, type EventHandler } from '../jobs/handle-event.ts';
 import type { Logger } from 'pino';
-import type { Db, Queryable } from '../store/db.ts';
+import type { Db } from '../store/db.ts';
 import { createLogger } from '../log.ts';
 import type { Booking } from '../domain/booking.ts';
 import { dayChanges, getAssignment, insertBlock, planDays, pruneRemovedStays } from '../store/rooms.ts';
 import { EventPipeline } from '../../test/event-pipeline.ts';
+import { recordedDb } from '../../test/recorded-db.ts';
 import { roomClinic } from '../../test/room-clinic.ts';
 import { seeded } from '../../test/clinic-generator.ts';
 import { chooseRoom } from '../domain/choose-room.ts';
@@ -400,22 +401,6 @@ doctors:
     }
   });
 
-  /** The store, recording how each statement of a transaction was sent (awaited, or read behind the writes) and its text. */
-  const recorded = (db: Db) => {
-    const sent: { how: 'query' | 'soon'; sql: string }[] = [];
-    const wrap = (trx: Queryable): Queryable => ({
-      ...trx,
-      query: (sql, params) => {
-        sent.push({ how: 'query', sql });
-        return trx.query(sql, params);
-      },
-      soon: (sql, params) => {
-        sent.push({ how: 'soon', sql });
-        return trx.soon!(sql, params);
-      },
-    });
-    return { sent, db: { ...db, transaction: <T>(fn: (trx: Queryable) => Promise<T>) => db.transaction((trx) => fn(wrap(trx))) } as Db };
-  };
   const planReads = (sent: readonly { how: string; sql: string }[], how: string) =>
     sent.filter((s) => s.how === how && s.sql.includes('left join room_assignments on booking_uid = $1')).length;
   const pipeline = (db: Db, handlers: EventHandler[], log?: Logger) =>
@@ -430,7 +415,7 @@ doctors:
 
   it("decides a batch's new bookings of one day without asking the store before each: the rooms one at a time gives, in one pass", async () => {
     await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // the day is read and kept
-    const { sent, db } = recorded(store.db);
+    const { sent, db } = recordedDb(store.db);
     const cal = pipeline(db, [roomEventHandler(one.rooms)]);
     const day = morning();
     for (const b of day) await cal.store('BOOKING_CREATED', b);
@@ -448,7 +433,7 @@ doctors:
       const placed = visit('09:00', '09:30');
       await one.cal.deliver('BOOKING_CREATED', placed);
       expect(await roomOf(placed.uid)).toBe('1A');
-      const { sent, db } = recorded(store.db);
+      const { sent, db } = recordedDb(store.db);
       const cal = pipeline(db, [roomEventHandler(one.rooms)]);
       const next = visit('09:00', '09:30');
       if (what === 'a cancellation') await cal.store('BOOKING_CANCELLED', { ...placed, status: 'CANCELLED' });
@@ -467,7 +452,7 @@ doctors:
 
   it('runs a batch again, one event at a time, when something in it changed a day a choice took as kept', async () => {
     await one.cal.deliver('BOOKING_CREATED', visit('08:00', '08:30')); // the day is read and kept
-    const { sent, db } = recorded(store.db);
+    const { sent, db } = recordedDb(store.db);
     const [second, third] = [visit('11:00', '11:30'), visit('10:00', '10:30')];
     // A handler the day cache knows nothing of blocks 1A at 10:00 in the batch's transaction, before the second choice.
     const blocker: EventHandler = async (event, ctx) => {
