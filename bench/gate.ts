@@ -71,7 +71,7 @@ async function run(db: Db, eventTypeId: number) {
     benchWorker(
       on,
       now,
-      { eventHandlers: [recordBookingState, gateEventHandler(gate)], batchHooks: [bookingBatchHooks, gateBatchHooks(gate)] },
+      { eventHandlers: [recordBookingState, gateEventHandler(gate)], batchHooks: [bookingBatchHooks, gateBatchHooks] },
       batchSize,
     );
   const drain = async (w: Worker) => {

@@ -80,7 +80,7 @@ async function run(
       automationEventHandler(config.automations, 8),
     ],
     jobHandlers: {},
-    batchHooks: [roomBatchHooks(deps), bookingBatchHooks, gateBatchHooks({ settings: config.gate, timeZone: config.timeZone })],
+    batchHooks: [roomBatchHooks(deps), bookingBatchHooks, gateBatchHooks],
     pollIntervalMs: 50,
     backoffBaseSeconds: 1,
     backoffMaxSeconds: 10,

@@ -133,7 +133,7 @@ export async function startUsher(config: Config, options: StartOptions): Promise
       pollIntervalMs: config.worker.pollIntervalMs,
       batchSize: config.worker.batchSize,
       backlogBatchSize: config.worker.backlogBatchSize,
-      batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, gateBatchHooks(gate)],
+      batchHooks: [roomBatchHooks(rooms), bookingBatchHooks, gateBatchHooks],
       backoffBaseSeconds: config.worker.backoffBaseSeconds,
       backoffMaxSeconds: config.worker.backoffMaxSeconds,
       // A burst of webhooks is acknowledged before more decisions are made (bench:ingest flat out:

@@ -47,7 +47,7 @@ export class EventPipeline {
       log,
       eventHandlers: [recordBookingState, gateEventHandler(deps), ...extraHandlers],
       // As main.ts wires them: the rooms' days, then the bookings and the gate's reads.
-      batchHooks: [...(roomHooks ? [roomHooks] : []), bookingBatchHooks, gateBatchHooks(deps)],
+      batchHooks: [...(roomHooks ? [roomHooks] : []), bookingBatchHooks, gateBatchHooks],
       jobHandlers: {},
       pollIntervalMs: 50,
       backoffBaseSeconds: 1,

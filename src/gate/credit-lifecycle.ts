@@ -1,13 +1,14 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { settleCancellation } from '../domain/credit-ledger.ts';
+import { isPhoneOnlyEmail } from '../domain/gate-policy.ts';
 import { fromBatch, storedBooking, type EventContext } from '../jobs/handle-event.ts';
 import type { Booking } from '../domain/booking.ts';
 import { getHold, holdCredits, lockMemberCredits, settleHold, transferHold, type CreditHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
 import { getGateRecord } from '../store/gate-decisions.ts';
-import { getMember } from '../store/members.ts';
+import { getMember, normaliseEmail } from '../store/members.ts';
 import type { GateDeps } from './decide-request.ts';
-import { GATE_RECORDS, HOLDS, memberEmail } from './gate-batch.ts';
+import { GATE_RECORDS, HOLDS } from './gate-batch.ts';
 import { withdrawGateCalls } from './gate-jobs.ts';
 
 type BookingEvent = Extract<CalEvent, { kind: 'booking' }>;
@@ -97,7 +98,7 @@ async function chargeAfterTheFact(
 ): Promise<void> {
   const policy = deps.settings.policies[String(booking.eventTypeId)];
   if (!policy || policy.creditCost === 0) return;
-  const email = memberEmail(booking.attendeeEmail);
+  const email = booking.attendeeEmail && !isPhoneOnlyEmail(booking.attendeeEmail) ? normaliseEmail(booking.attendeeEmail) : undefined;
   if (!email || !(await getMember(trx, email))) {
     return log('credits', 'unpaid', [{ code: 'credits.unpaid.unknown_member', needed: policy.creditCost }]);
   }

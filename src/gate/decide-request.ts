@@ -1,17 +1,17 @@
 import type { CalEvent } from '../domain/booking-event.ts';
 import { declineMessage } from '../domain/decline-message.ts';
 import { availableCredits, type CreditLot } from '../domain/credit-ledger.ts';
-import { evaluateGate, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
+import { evaluateGate, isPhoneOnlyEmail, limitWindows, type GateOutcome, type GateReason } from '../domain/gate-policy.ts';
 import { UsherError } from '../errors.ts';
 import type { Booking } from '../domain/booking.ts';
 import { fromBatch, storedBooking, type EventContext } from '../jobs/handle-event.ts';
 import { allSent, type Queryable } from '../store/db.ts';
 import { getHold, holdCredits, type CreditHold, lockMemberCredits, memberLots, settleHold, transferHold } from '../store/credits.ts';
 import { recordDecision, type Reason } from '../store/decisions.ts';
-import { countMembersBookings, getGateRecord, saveGateRecord } from '../store/gate-decisions.ts';
-import { getMember } from '../store/members.ts';
+import { countMemberBookings, getGateRecord, saveGateRecord } from '../store/gate-decisions.ts';
+import { getMember, normaliseEmail } from '../store/members.ts';
 import type { GateSettings } from './gate-config.ts';
-import { GATE_RECORDS, HOLDS, limitCounts, MEMBER_READS, memberEmail, sameCounts } from './gate-batch.ts';
+import { GATE_RECORDS, HOLDS } from './gate-batch.ts';
 import { enqueueGateCall } from './gate-jobs.ts';
 
 export interface GateDeps {
@@ -45,23 +45,20 @@ export async function decideRequest(event: RequestedEvent, ctx: EventContext, de
   // Decided once per booking: a duplicate, replayed or reconciled request changes nothing.
   if (await fromBatch(ctx, GATE_RECORDS, uid, () => getGateRecord(trx, uid))) return;
 
-  const email = memberEmail(booking.attendeeEmail);
-  const limits = email ? limitCounts(policy, booking, email, event.rescheduleUid, deps.timeZone) : [];
-  const asked = limits.map((l) => l.count);
-  // Read for the batch under the member's lock (gate-batch.ts) when no event before this one in it
-  // touched the member, and taken only if it asked what this request asks now.
-  const kept = email ? ctx.batch?.take(MEMBER_READS, uid)?.value : undefined;
-  const batchRead = kept && kept.email === email && sameCounts(kept.asked, asked) ? kept : undefined;
-  // Otherwise one round trip: the member's lock, then everything read under it, asked at once —
-  // pipelined on the transaction's connection in this order (db.ts), so each read runs once the lock
-  // is held and sees what the batch's earlier events of this member wrote (a hold, an approval). If
-  // one fails, those behind it fail as the transaction is aborted: allSent throws the first one's error.
+  const email = booking.attendeeEmail && !isPhoneOnlyEmail(booking.attendeeEmail) ? normaliseEmail(booking.attendeeEmail) : undefined;
+  const scope = policy.limitScope === 'eventType' && booking.eventTypeId !== undefined ? { eventTypeId: booking.eventTypeId } : {};
+  const excludeUids = [uid, ...(event.rescheduleUid ? [event.rescheduleUid] : [])];
+  const windows = email ? limitWindows(policy, booking.start, deps.timeZone) : [];
+  // One round trip: the member's lock, then everything read under it, asked at once — pipelined on
+  // the transaction's connection in this order (db.ts), so each read runs once the lock is held and
+  // sees what the batch's earlier events of this member wrote (a hold, an approval). If one fails,
+  // those behind it fail as the transaction is aborted: allSent throws the first one's error.
   const [, member, held, counts, lots] = await allSent([
-    email && !batchRead ? lockMemberCredits(trx, email) : undefined,
-    batchRead ? batchRead.member : email ? getMember(trx, email) : undefined,
+    email ? lockMemberCredits(trx, email) : undefined,
+    email ? getMember(trx, email) : undefined,
     fromBatch(ctx, HOLDS, uid, () => getHold(trx, uid)),
-    batchRead ? batchRead.counts : countMembersBookings(trx, asked),
-    batchRead ? batchRead.lots : email ? memberLots(trx, email) : [],
+    email ? Promise.all(windows.map((w) => countMemberBookings(trx, { email, from: w.from, to: w.to, ...scope, excludeUids }))) : [],
+    email ? memberLots(trx, email) : [],
   ]);
 
   let carried = held;
@@ -84,7 +81,7 @@ export async function decideRequest(event: RequestedEvent, ctx: EventContext, de
   const alreadyHeld =
     carried && (carried.state === 'held' || carried.state === 'captured') ? Math.max(carried.amount, policy.creditCost) : 0;
 
-  const bookingsInPeriod: Record<string, number> = Object.fromEntries(limits.map((l, i) => [l.period, counts[i]!]));
+  const bookingsInPeriod: Record<string, number> = Object.fromEntries(windows.map((w, i) => [w.period, counts[i]!]));
 
   const decision = evaluateGate({
     booking: { start: booking.start, end: booking.end, email },

@@ -6,7 +6,6 @@ import { getGateRecord } from '../store/gate-decisions.ts';
 import { listInboxEvents } from '../store/inbox.ts';
 import { listJobs } from '../store/jobs.ts';
 import { EventPipeline, gateDeps } from '../../test/event-pipeline.ts';
-import { recordedDb } from '../../test/recorded-db.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { adjustCredits, decideByOperator, importMembers } from './gate-operations.ts';
 import type { GateDeps } from './decide-request.ts';
@@ -218,38 +217,6 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     const third = await getGateRecord(store.db, week[2]!.uid);
     expect(third?.reasons).toContainEqual(expect.objectContaining({ code: 'limit.reached', booked: 2 }));
     expect(await balance()).toMatchObject({ available: 4, held: 2 });
-  });
-
-  it("decides a burst of different members' requests from one read of their members, each as it would alone", async () => {
-    // Grace already has the week's two bookings (her limit), decided one at a time.
-    await member(3);
-    for (const [id, day] of [
-      [3001, 1],
-      [3002, 2],
-    ] as const)
-      await cal.deliver('BOOKING_REQUESTED', session({ id, start: new Date(`2026-12-0${day}T15:00:00Z`) }));
-    const ada = 'ada@example.com';
-    const alan = 'alan@example.com';
-    await member(0, ada);
-    await member(1, alan);
-    const as = (email: string, id: number, start = '2026-12-03T10:00:00Z') =>
-      session({ id, start: new Date(start), attendee: { name: email, email, timeZone: 'Europe/London' } });
-    const burst = [as(ada, 3003), as(grace, 3004), as(alan, 3005), as(alan, 3006, '2026-12-04T10:00:00Z')];
-    const { sent, db } = recordedDb(store.db);
-    const pipeline = new EventPipeline(db, deps, cal.clock);
-    for (const b of burst) await pipeline.store('BOOKING_REQUESTED', b);
-    await pipeline.run();
-    const records = await Promise.all(burst.map((b) => getGateRecord(store.db, b.uid)));
-    expect(records.map((r) => r?.outcome)).toEqual(['decline', 'decline', 'approve', 'decline']);
-    expect(records[0]?.reasons).toContainEqual(expect.objectContaining({ code: 'credits.insufficient', available: 0 }));
-    expect(records[1]?.reasons).toContainEqual(expect.objectContaining({ code: 'limit.reached', booked: 2 }));
-    // Alan's second request is decided after his first took his only credit: it reads for itself.
-    expect(records[3]?.reasons).toContainEqual(expect.objectContaining({ code: 'credits.insufficient', available: 0 }));
-    expect(await balance(alan)).toMatchObject({ available: 0, held: 1 });
-    expect(await balance()).toMatchObject({ available: 1, held: 2 });
-    // The first request of each member took the batch's one read; only Alan's second asked alone.
-    const membersRead = (how: RegExp) => sent.filter((s) => /from members where/.test(s.sql) && how.test(s.sql)).length;
-    expect([membersRead(/= any\(/), membersRead(/email = \$1/)]).toEqual([1, 1]);
   });
 
   it('captures the credit a reschedule moved when the new booking is accepted at once', async () => {

@@ -104,23 +104,11 @@ export async function fromBatch<T>(ctx: EventContext, kind: BatchRead<T>, uid: s
   return kept ? kept.value : read();
 }
 
-/**
- * Thrown by a feature's prepare when a read it made for the batch's events failed where each
- * event's own read would fail that event alone: the batch runs again isolated (a savepoint per event),
- * so the failure is counted, retried and dead-lettered per event instead of stopping the batch.
- */
-export class BatchRunsIsolated extends Error {
-  constructor(cause: unknown) {
-    super('a read made for the whole batch failed; the batch runs again, one event at a time', { cause });
-  }
-}
-
 export interface BatchHooks {
   /**
    * Runs in a batch's transaction before its first event: takes, in one order, locks its events'
    * handlers would otherwise take one by one, and reads for all of them what each would ask alone
-   * (kept in `reads`). The worker starts every feature's at once: their statements share a round
-   * trip. May throw BatchRunsIsolated.
+   * (kept in `reads`). The worker starts every feature's at once: their statements share a round trip.
    */
   prepare?(trx: Queryable, events: readonly BatchEvent[], reads: BatchReads, mode: { isolated: boolean }): Promise<void>;
   /**

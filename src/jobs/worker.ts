@@ -6,7 +6,7 @@ import { allSent, type Db, type Queryable } from '../store/db.ts';
 import { failInboxEvent, finishInboxEvents, lockInboxEvents, type InboxEvent } from '../store/inbox.ts';
 import { claimJobs, deadLetterJob, JobCompletions, releaseStaleJobs, releaseWorkerJobs, rescheduleJob, type Job } from '../store/jobs.ts';
 import { readRateRoom, type BucketLimit } from '../store/rate-budget.ts';
-import { BatchReads, BatchRunsIsolated, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
+import { BatchReads, handleInboxEvent, parseInboxEvent, type BatchHooks, type EventHandler } from './handle-event.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-schedule.ts';
 
 const LOOPS = ['inbox', 'jobs'] as const;
@@ -257,11 +257,8 @@ export class Worker {
       const reads = new BatchReads(events);
       // Every feature's statements go out at once, in this order, and share one round trip. When one
       // fails (a deadlock broken, a timeout) the others fail behind it: its error is the one thrown.
-      // A read one event would have failed alone (BatchRunsIsolated) runs the batch again isolated.
       if (events.length > 0)
-        await allSent((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads, { isolated: isolate }))).catch(
-          (error: unknown) => Promise.reject(error instanceof BatchRunsIsolated && !isolate ? new BatchFailed(error.cause) : error),
-        );
+        await allSent((this.#o.batchHooks ?? []).map((hooks) => hooks.prepare?.(trx, events, reads, { isolated: isolate })));
       const states: string[] = [];
       const finished: { id: number; state: 'done' | 'ignored' | 'unprocessable'; note: string | null }[] = [];
       for (const { inboxEvent: event, parsed } of events) {

@@ -69,15 +69,6 @@ export interface BookingAndSuccessor {
  * or a worker's batch: each booking locked for this transaction, in the order given (callers give
  * byte order, so two batches lock in one order), with the uid of the booking that replaced it.
  */
-/** The attendee e-mail (normalised) each stored booking of `uids` has, by uid; bookings without one are left out. */
-export async function bookingAttendees(db: Queryable, uids: readonly string[]): Promise<Map<string, string>> {
-  const result = await db.query<{ uid: string; email: string }>(
-    `select uid, lower(trim(attendee_email)) as email from bookings where uid = any($1::text[]) and attendee_email is not null`,
-    [uids],
-  );
-  return new Map(result.rows.map((row) => [row.uid, row.email]));
-}
-
 export async function lockBookingsAndSuccessors(trx: Queryable, uids: readonly string[]): Promise<Map<string, BookingAndSuccessor>> {
   const result = await trx.query(
     `select k.wanted, b.*, s.successor_uid from unnest($1::text[]) with ordinality as k(wanted, n)

@@ -57,46 +57,18 @@ export async function lockMemberCredits(trx: Queryable, email: string): Promise<
   await trx.query(`select pg_advisory_xact_lock(hashtext('usher.member:' || $1))`, [email]);
 }
 
-/**
- * lockMemberCredits for several members in one statement, in byte order of their e-mails: two
- * transactions locking members of the same batch wait for each other in one order, never in a
- * circle (a deadlock PostgreSQL breaks only after a second by failing one of them).
- */
-export async function lockMembersCredits(trx: Queryable, emails: readonly string[]): Promise<void> {
-  await trx.query(
-    `select pg_advisory_xact_lock(hashtext('usher.member:' || k.email))
-       from unnest($1::text[]) with ordinality as k(email, n) order by k.n`,
-    [[...new Set(emails)].sort()],
-  );
-}
-
-function lotFromRow(r: Record<string, unknown>): CreditLot {
-  return {
-    id: Number(r.id),
-    remaining: Number(r.remaining),
-    ...(r.expires_at ? { expiresAt: new Date(r.expires_at as Date) } : {}),
-    createdAt: new Date(r.created_at as Date),
-  };
-}
-
 /** The member's lots with credits left; read under `lockMemberCredits`, they stay as read until the transaction writes. */
 export async function memberLots(trx: Queryable, email: string): Promise<CreditLot[]> {
   const result = await trx.query(
     'select id, remaining, expires_at, created_at from credit_lots where member_email = $1 and remaining > 0',
     [email],
   );
-  return result.rows.map(lotFromRow);
-}
-
-/** memberLots of several members in one statement, by e-mail (a member without lots left has an empty list). */
-export async function membersLots(trx: Queryable, emails: readonly string[]): Promise<Map<string, CreditLot[]>> {
-  const result = await trx.query(
-    'select member_email, id, remaining, expires_at, created_at from credit_lots where member_email = any($1::text[]) and remaining > 0 order by id',
-    [emails],
-  );
-  const lots = new Map<string, CreditLot[]>(emails.map((email) => [email, []]));
-  for (const row of result.rows) lots.get(row.member_email as string)?.push(lotFromRow(row));
-  return lots;
+  return result.rows.map((r) => ({
+    id: Number(r.id),
+    remaining: Number(r.remaining),
+    ...(r.expires_at ? { expiresAt: new Date(r.expires_at as Date) } : {}),
+    createdAt: new Date(r.created_at as Date),
+  }));
 }
 
 export async function spendableCredits(trx: Queryable, email: string, now: Date): Promise<number> {

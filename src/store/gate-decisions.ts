@@ -75,36 +75,21 @@ export async function listHeldBookings(db: Queryable, limit: number): Promise<(G
   return result.rows.map((r) => ({ ...gateFromRow(r), start: new Date(r.start_at as Date), title: (r.title as string | null) ?? null }));
 }
 
-/** One count of a member's bookings (countMembersBookings): starting in [from, to), of one event type if given. */
-export interface MemberBookingsCount {
-  email: string;
-  from: Date;
-  to: Date;
-  eventTypeId?: number;
-  excludeUids: readonly string[];
-}
-
 /**
- * For each count, the member's other live bookings starting in [from, to): accepted ones, and
- * pending ones the gate has approved (their confirmation is on its way). Declined, cancelled and
- * undecided ones do not count. One statement for all, answers in the order asked.
+ * The member's other live bookings starting in [from, to): accepted ones, and pending ones the gate
+ * has approved (their confirmation is on its way). Declined, cancelled and undecided ones do not count.
  */
-export async function countMembersBookings(trx: Queryable, counts: readonly MemberBookingsCount[]): Promise<number[]> {
-  if (counts.length === 0) return [];
+export async function countMemberBookings(
+  trx: Queryable,
+  q: { email: string; from: Date; to: Date; eventTypeId?: number; excludeUids: readonly string[] },
+): Promise<number> {
   const result = await trx.query<{ n: number }>(
-    `select (select count(*)::int from bookings b left join gate_decisions g on g.booking_uid = b.uid
-              where lower(b.attendee_email) = k.email and b.start_at >= k.since and b.start_at < k.until
-                and not (b.uid = any(k.exclude))
-                and (k.event_type_id is null or b.event_type_id = k.event_type_id)
-                and (b.status = 'accepted' or (b.status = 'pending' and g.outcome = 'approve'))) as n
-       from rows from (json_to_recordset($1::json) as (email text, since timestamptz, until timestamptz, event_type_id bigint, exclude text[]))
-            with ordinality as k(email, since, until, event_type_id, exclude, i)
-      order by k.i`,
-    [
-      JSON.stringify(
-        counts.map((c) => ({ email: c.email, since: c.from, until: c.to, event_type_id: c.eventTypeId ?? null, exclude: c.excludeUids })),
-      ),
-    ],
+    `select count(*)::int as n from bookings b left join gate_decisions g on g.booking_uid = b.uid
+      where lower(b.attendee_email) = $1 and b.start_at >= $2 and b.start_at < $3
+        and not (b.uid = any($4::text[]))
+        and ($5::bigint is null or b.event_type_id = $5)
+        and (b.status = 'accepted' or (b.status = 'pending' and g.outcome = 'approve'))`,
+    [q.email, q.from, q.to, q.excludeUids, q.eventTypeId ?? null],
   );
-  return result.rows.map((row) => Number(row.n));
+  return Number(result.rows[0]!.n);
 }

@@ -69,12 +69,6 @@ export async function getMember(db: Queryable, email: string): Promise<Member | 
   return result.rows[0] ? memberFromRow(result.rows[0]) : undefined;
 }
 
-/** The members of several (normalised) e-mails at once, by e-mail; one statement. */
-export async function getMembers(db: Queryable, emails: readonly string[]): Promise<Map<string, Member>> {
-  const result = await db.query(`select ${MEMBER_COLUMNS} from members where email = any($1::text[])`, [emails]);
-  return new Map(result.rows.map((row) => [row.email as string, memberFromRow(row)]));
-}
-
 export async function listMembers(db: Queryable, filter: { search?: string; limit: number }): Promise<Member[]> {
   const result = await db.query(
     `select ${MEMBER_COLUMNS} from members where ($1::text is null or email like '%' || $1 || '%' or lower(name) like '%' || $1 || '%')
