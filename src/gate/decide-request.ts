@@ -6,13 +6,23 @@ import { UsherError } from '../errors.ts';
 import type { Booking } from '../domain/booking.ts';
 import { fromBatch, storedBooking, type EventContext } from '../jobs/handle-event.ts';
 import { allSent, type Queryable } from '../store/db.ts';
-import { getHold, holdCredits, type CreditHold, lockMemberCredits, memberLots, settleHold, transferHold } from '../store/credits.ts';
-import { recordDecision, type Reason } from '../store/decisions.ts';
+import {
+  getHold,
+  holdCredits,
+  type CreditHold,
+  lockMemberCredits,
+  memberLots,
+  sendHold,
+  settleHold,
+  transferHold,
+} from '../store/credits.ts';
+import { recordDecision, recordDecisionWithJob, type Reason } from '../store/decisions.ts';
 import { countMemberBookings, getGateRecord, saveGateRecord } from '../store/gate-decisions.ts';
 import { getMember, normaliseEmail } from '../store/members.ts';
 import type { GateSettings } from './gate-config.ts';
 import { GATE_RECORDS, HOLDS } from './gate-batch.ts';
-import { enqueueGateCall } from './gate-jobs.ts';
+import { gateCall } from './gate-jobs.ts';
+import type { NewJob } from '../store/jobs.ts';
 
 export interface GateDeps {
   settings: GateSettings;
@@ -99,7 +109,17 @@ export async function decideRequest(event: RequestedEvent, ctx: EventContext, de
     decision.outcome = 'decline';
     decision.creditsToHold = 0;
   }
-  await applyDecision(trx, { booking, email, decision, decidedBy: 'policy', carried, lots, deps, now, log });
+  await applyDecision(trx, {
+    booking,
+    email,
+    decision,
+    decidedBy: 'policy',
+    carried,
+    lots,
+    deps,
+    now,
+    record: { inboxEventId: inboxEvent.id },
+  });
 }
 
 export interface DecisionToApply {
@@ -114,55 +134,60 @@ export interface DecisionToApply {
   lots?: readonly CreditLot[];
   deps: GateDeps;
   now: Date;
-  log: (outcome: string, reasons: Reason[], detail?: Record<string, unknown>) => Promise<void>;
+  /** What the decision's log row carries besides the decision: the event it answers, more detail. */
+  record: { inboxEventId?: number; detail?: Record<string, unknown> };
 }
 
-/** Makes a decision real: credits, the Cal.com call, the current gate record and the log, in `trx`. */
+/**
+ * Makes a decision real: credits, the Cal.com call, the current gate record and the log, in `trx`.
+ * With the member's lots read under their lock (`lots`), nothing here waits for the store: the
+ * hold, the record and the call's job with the decision naming it are sent without waiting (db.ts
+ * write), and a refusal fails the transaction at its next statement or its commit.
+ */
 export async function applyDecision(trx: Queryable, a: DecisionToApply): Promise<void> {
   const { booking, email, decision, now } = a;
   let message: string | null = null;
-  let call: Promise<number> | undefined;
-  let holding: Promise<CreditHold | undefined> | undefined;
+  let call: NewJob | undefined;
+  let creditsHeld = 0;
   switch (decision.outcome) {
     case 'approve': {
       if (decision.creditsToHold > 0 && email) {
         const hold = { email, bookingUid: booking.uid, amount: decision.creditsToHold, reason: 'gate.approved', actor: a.decidedBy };
-        holding = holdCredits(trx, a.lots ? { ...hold, lots: a.lots } : hold, now);
+        const held = a.lots ? await sendHold(trx, { ...hold, lots: a.lots }, now) : (await holdCredits(trx, hold, now)) !== undefined;
+        // Under the member lock the balance cannot have moved since it was read.
+        if (!held) throw new UsherError('CONFLICT', `credits for ${booking.uid} changed while deciding`);
+        creditsHeld = decision.creditsToHold;
       }
-      call = enqueueGateCall(trx, booking, { outcome: 'approve' }, a.deps.maxAttempts, now);
+      call = gateCall(booking, { outcome: 'approve' }, a.deps.maxAttempts);
       break;
     }
     case 'decline': {
       message = decision.message ?? declineMessage(decision.reasons as GateReason[], a.deps.settings.messages);
       if (a.carried) await settleHold(trx, a.carried, 'release', { reason: 'gate.declined', actor: a.decidedBy }, now);
-      call = enqueueGateCall(trx, booking, { outcome: 'decline', message }, a.deps.maxAttempts, now);
+      call = gateCall(booking, { outcome: 'decline', message }, a.deps.maxAttempts);
       break;
     }
     case 'hold':
       break;
   }
-  // The hold, the call's job and the record asked at once: one round trip (the record's write reads
-  // nothing back). Should the hold fail, the job goes with the transaction it was written in.
-  const [hold, jobId] = await allSent([
-    holding,
-    call,
-    saveGateRecord(trx, {
-      bookingUid: booking.uid,
-      memberEmail: email ?? null,
-      eventTypeId: booking.eventTypeId ?? null,
-      outcome: decision.outcome,
-      reasons: decision.reasons,
-      message,
-      decidedBy: a.decidedBy,
-      decidedAt: now,
-    }),
-  ]);
-  // Under the member lock the balance cannot have moved since it was read.
-  if (holding && !hold) throw new UsherError('CONFLICT', `credits for ${booking.uid} changed while deciding`);
-  const creditsHeld = hold?.amount ?? 0;
-  await a.log(decision.outcome, decision.reasons, {
-    ...(message ? { message } : {}),
-    ...(creditsHeld ? { creditsHeld } : {}),
-    ...(jobId ? { job: `job_${jobId}` } : {}),
+  await saveGateRecord(trx, {
+    bookingUid: booking.uid,
+    memberEmail: email ?? null,
+    eventTypeId: booking.eventTypeId ?? null,
+    outcome: decision.outcome,
+    reasons: decision.reasons,
+    message,
+    decidedBy: a.decidedBy,
+    decidedAt: now,
   });
+  const logged = {
+    bookingUid: booking.uid,
+    ...(a.record.inboxEventId !== undefined ? { inboxEventId: a.record.inboxEventId } : {}),
+    kind: 'gate',
+    outcome: decision.outcome,
+    reasons: decision.reasons,
+    detail: { ...(message ? { message } : {}), ...(creditsHeld ? { creditsHeld } : {}), ...a.record.detail },
+  };
+  if (call) await recordDecisionWithJob(trx, logged, call, now);
+  else await recordDecision(trx, logged, now);
 }

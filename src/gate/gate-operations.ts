@@ -12,7 +12,7 @@ import {
   type LedgerEntry,
 } from '../store/credits.ts';
 import type { Db } from '../store/db.ts';
-import { recordDecision, type Reason } from '../store/decisions.ts';
+import type { Reason } from '../store/decisions.ts';
 import { getGateRecord, listHeldBookings } from '../store/gate-decisions.ts';
 import { getMember, normaliseEmail, upsertMember, type Member } from '../store/members.ts';
 import { applyDecision, type GateDeps } from './decide-request.ts';
@@ -171,8 +171,7 @@ export async function decideByOperator(
       carried: live,
       deps,
       now,
-      log: (outcome, r, detail) =>
-        recordDecision(trx, { bookingUid: d.uid, kind: 'gate', outcome, reasons: r, detail: { ...detail, by: d.actor } }, now),
+      record: { detail: { by: d.actor } },
     });
     return { outcome: d.outcome, creditsHeld: creditsToHold };
   });

@@ -6,6 +6,7 @@ import { getGateRecord } from '../store/gate-decisions.ts';
 import { listInboxEvents } from '../store/inbox.ts';
 import { listJobs } from '../store/jobs.ts';
 import { EventPipeline, gateDeps } from '../../test/event-pipeline.ts';
+import { recordedDb } from '../../test/recorded-db.ts';
 import { openTestStore, storeKinds, type TestStore } from '../../test/stores.ts';
 import { adjustCredits, decideByOperator, importMembers } from './gate-operations.ts';
 import type { GateDeps } from './decide-request.ts';
@@ -217,6 +218,33 @@ describe.each(storeKinds)('the gate on %s', (kind) => {
     const third = await getGateRecord(store.db, week[2]!.uid);
     expect(third?.reasons).toContainEqual(expect.objectContaining({ code: 'limit.reached', booked: 2 }));
     expect(await balance()).toMatchObject({ available: 4, held: 2 });
+  });
+
+  it('names the call it wrote in its decision, without waiting for the store; a later decision names the call it replaced', async () => {
+    await member(2);
+    const b = session();
+    const { sent, db } = recordedDb(store.db);
+    const pipeline = new EventPipeline(db, deps, cal.clock);
+    await pipeline.deliver('BOOKING_REQUESTED', b);
+    const jobs = await listJobs(store.db, { bookingUid: b.uid, limit: 10 });
+    expect(jobs.map((j) => j.kind)).toEqual(['cal.confirm']);
+    const gateDecisions = async () => listDecisions(store.db, { bookingUid: b.uid, kinds: ['gate'], limit: 10 });
+    expect((await gateDecisions())[0]).toMatchObject({ outcome: 'approve', detail: { creditsHeld: 1, job: `job_${jobs[0]!.id}` } });
+    expect(await balance()).toMatchObject({ available: 1, held: 1 });
+    // The hold, the call and the decision went out without a wait of their own (db.ts later).
+    expect(sent.filter((s) => /insert into (jobs|credit_holds|decisions)/.test(s.sql))).toEqual([]);
+
+    // The desk declines before the confirm went out: the unsent call is replaced, and named again.
+    await decideByOperator(
+      store.db,
+      deps,
+      { uid: b.uid, outcome: 'decline', actor: 'desk', message: 'Closed for repairs' },
+      cal.clock.now(),
+    );
+    const after = await listJobs(store.db, { bookingUid: b.uid, limit: 10 });
+    expect(after.map((j) => [j.id, j.kind])).toEqual([[jobs[0]!.id, 'cal.decline']]);
+    const operator = (await gateDecisions()).find((d) => d.outcome === 'decline');
+    expect(operator?.detail).toMatchObject({ by: 'desk', message: 'Closed for repairs', job: `job_${jobs[0]!.id}` });
   });
 
   it('captures the credit a reschedule moved when the new booking is accepted at once', async () => {

@@ -145,40 +145,68 @@ export async function getHolds(db: Queryable, bookingUids: readonly string[]): P
 }
 
 /**
+ * A hold and the ledger entries drawing it from its lots, in one statement: the hold's row is
+ * the statement's answer. $1 booking, $2 member, $3 amount, $4 time, $5 reason, $6 actor, $7 the
+ * draws as JSON ([{lot_id, amount}], in order).
+ */
+const HOLD_WITH_DRAWS = `with hold as (
+    insert into credit_holds (booking_uid, member_email, amount, state, created_at, updated_at)
+    values ($1, $2, $3, 'held', $4, $4) returning *
+  ), entries as (
+    insert into credit_ledger (member_email, kind, amount, lot_id, hold_id, booking_uid, reason, actor, at)
+    select $2, 'hold', -d.amount, d.lot_id, hold.id, $1, $5, $6, $4
+      from hold, rows from (json_to_recordset($7::json) as (lot_id bigint, amount integer)) with ordinality as d
+     order by d.ordinality
+  )
+  select * from hold`;
+
+export interface NewHold {
+  email: string;
+  bookingUid: string;
+  amount: number;
+  reason: string;
+  actor: string;
+}
+
+function holdParams(h: NewHold, draws: readonly { lotId: number; amount: number }[], now: Date): unknown[] {
+  return [
+    h.bookingUid,
+    h.email,
+    h.amount,
+    now,
+    h.reason,
+    h.actor,
+    JSON.stringify(draws.map((d) => ({ lot_id: d.lotId, amount: d.amount }))),
+  ];
+}
+
+/**
  * Sets credits aside for a booking. The caller holds `lockMemberCredits`; the lots' CHECK still
  * refuses an overdraft if it did not. Returns nothing when the member cannot cover the amount.
  * `lots`: the member's lots as the caller read them under that lock in this transaction (memberLots).
  */
 export async function holdCredits(
   trx: Queryable,
-  h: { email: string; bookingUid: string; amount: number; reason: string; actor: string; lots?: readonly CreditLot[] },
+  h: NewHold & { lots?: readonly CreditLot[] },
   now: Date,
 ): Promise<CreditHold | undefined> {
   const draws = allocateCredits(h.lots ?? (await memberLots(trx, h.email)), h.amount, now);
   if (!draws) return undefined;
-  const inserted = await trx.query(
-    `insert into credit_holds (booking_uid, member_email, amount, state, created_at, updated_at)
-     values ($1, $2, $3, 'held', $4, $4) returning *`,
-    [h.bookingUid, h.email, h.amount, now],
-  );
-  const hold = holdFromRow(inserted.rows[0]!);
-  for (const d of draws) {
-    await writeEntry(
-      trx,
-      {
-        email: h.email,
-        kind: 'hold',
-        amount: -d.amount,
-        lotId: d.lotId,
-        holdId: hold.id,
-        bookingUid: h.bookingUid,
-        reason: h.reason,
-        actor: h.actor,
-      },
-      now,
-    );
-  }
-  return hold;
+  const inserted = await trx.query(HOLD_WITH_DRAWS, holdParams(h, draws, now));
+  return holdFromRow(inserted.rows[0]!);
+}
+
+/**
+ * holdCredits for a caller that needs only whether the lots read (`lots`, under the member's lock
+ * in this transaction) cover it: the hold is sent without waiting (db.ts write) — a refusal by the
+ * store fails the transaction at its next statement or its commit. False, sending nothing, when
+ * the lots cannot cover the amount.
+ */
+export async function sendHold(trx: Queryable, h: NewHold & { lots: readonly CreditLot[] }, now: Date): Promise<boolean> {
+  const draws = allocateCredits(h.lots, h.amount, now);
+  if (!draws) return false;
+  await write(trx, HOLD_WITH_DRAWS, holdParams(h, draws, now));
+  return true;
 }
 
 const transitions = {

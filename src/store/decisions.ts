@@ -1,7 +1,8 @@
 import { usherEventOf, type UsherEvent } from '../domain/usher-events.ts';
 import { z } from 'zod';
 import { col, rowMapper } from './row-parsers.ts';
-import { gather, type Gathering, type Queryable } from './db.ts';
+import { gather, write, type Gathering, type Queryable } from './db.ts';
+import { JOBS, jobRow, type NewJob } from './jobs.ts';
 
 export interface Reason {
   code: string;
@@ -66,18 +67,17 @@ const USHER_EVENTS: Gathering = {
   tables: ['usher_events', 'jobs'],
 };
 
-/**
- * Records a decision and the Usher event it announces, if any. Nothing reads what the inserts
- * return: inside a transaction they go out with the transaction's other decisions and events, one
- * insert each (db.ts gather) — a worker's batch makes a decision or two for every event.
- */
-export async function recordDecision(
-  trx: Queryable,
-  d: { bookingUid?: string; inboxEventId?: number; kind: string; outcome: string; reasons: Reason[]; detail?: Record<string, unknown> },
-  now: Date,
-): Promise<void> {
-  const event = usherEventOf(d);
-  await gather(trx, DECISIONS, {
+type NewDecision = {
+  bookingUid?: string;
+  inboxEventId?: number;
+  kind: string;
+  outcome: string;
+  reasons: Reason[];
+  detail?: Record<string, unknown>;
+};
+
+function decisionRow(d: NewDecision, now: Date) {
+  return {
     booking_uid: d.bookingUid ?? null,
     inbox_event_id: d.inboxEventId ?? null,
     kind: d.kind,
@@ -85,8 +85,49 @@ export async function recordDecision(
     reasons: d.reasons,
     detail: d.detail ?? {},
     decided_at: now,
-  });
+  };
+}
+
+async function announce(trx: Queryable, d: NewDecision, now: Date): Promise<void> {
+  const event = usherEventOf(d);
   if (event) await gather(trx, USHER_EVENTS, { kind: event.kind, booking_uid: event.bookingUid, data: event.data, created_at: now });
+}
+
+/**
+ * Records a decision and the Usher event it announces, if any. Nothing reads what the inserts
+ * return: inside a transaction they go out with the transaction's other decisions and events, one
+ * insert each (db.ts gather) — a worker's batch makes a decision or two for every event.
+ */
+export async function recordDecision(trx: Queryable, d: NewDecision, now: Date): Promise<void> {
+  await gather(trx, DECISIONS, decisionRow(d, now));
+  await announce(trx, d, now);
+}
+
+/**
+ * Records a decision with the outbox job it asks for, the job named in its detail (`job`:
+ * `job_<id>`, the id the job's insert gives — an unsent job of the same coalescing key replaced
+ * keeps its own), in one statement sent without waiting (db.ts write): a gate decision costs no
+ * round trip for its call's id.
+ */
+export async function recordDecisionWithJob(trx: Queryable, d: NewDecision, job: NewJob, now: Date): Promise<void> {
+  const row = decisionRow(d, now);
+  await write(
+    trx,
+    `with job as (${JOBS.sql} returning id)
+     insert into decisions (booking_uid, inbox_event_id, kind, outcome, reasons, detail, decided_at)
+     select $2, $3, $4, $5, $6::jsonb, $7::jsonb || jsonb_build_object('job', 'job_' || job.id), $8 from job`,
+    [
+      JSON.stringify([jobRow(job, now)]),
+      row.booking_uid,
+      row.inbox_event_id,
+      row.kind,
+      row.outcome,
+      JSON.stringify(row.reasons),
+      JSON.stringify(row.detail),
+      now,
+    ],
+  );
+  await announce(trx, d, now);
 }
 
 /** Takes up to `limit` undispatched Usher events; the caller's transaction deletes them on commit. */

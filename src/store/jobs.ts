@@ -74,7 +74,7 @@ export interface NewJob {
  * Jobs, as rows of one JSON parameter (db.ts Gathering): those nobody waits for are gathered into one
  * insert per transaction (addJob); enqueueJob inserts one and reads back its id.
  */
-const JOBS: Gathering = {
+export const JOBS: Gathering = {
   sql: `insert into jobs (kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, updated_at)
      select kind, payload, booking_uid, coalesce_key, priority_at, max_attempts, run_at, created_at, created_at
        from rows from (json_to_recordset($1::json) as (kind text, payload jsonb, booking_uid text, coalesce_key text,
@@ -90,7 +90,7 @@ const JOBS: Gathering = {
 };
 
 /** A job's row as JOBS takes it. */
-function jobRow(job: NewJob, now: Date): GatheredRow {
+export function jobRow(job: NewJob, now: Date): GatheredRow {
   return {
     kind: job.kind,
     payload: job.payload,
