@@ -169,10 +169,18 @@ describe.each(storeKinds)('a simulated week of a clinic’s Cal.com account on %
          select 'job', id, kind, state, attempts, run_at, last_error from jobs where state in ('pending', 'running')
          order by 1, 2 limit 20`,
       );
-      const mine = new Map((await listBookings(store.db, { limit: 10_000 })).map((b) => [b.uid, b.status]));
+      const mine = new Map((await listBookings(store.db, { limit: 10_000 })).map((b) => [b.uid, b]));
+      // Every way the wait's condition can differ: the status, and the seats of an accepted seated booking.
       const differ = [...sandbox.state.bookings.values()]
-        .filter((b) => mine.get(b.uid) !== b.status)
-        .map((b) => `${b.uid}: ${b.status} / ${mine.get(b.uid)}`);
+        .filter(
+          (b) =>
+            mine.get(b.uid)?.status !== b.status ||
+            (b.seats && b.status === 'accepted' && mine.get(b.uid)?.seats?.length !== b.seats.length),
+        )
+        .map(
+          (b) =>
+            `${b.uid}: ${b.status} / ${mine.get(b.uid)?.status}${b.seats ? ` (seats ${b.seats.length} / ${mine.get(b.uid)?.seats?.length})` : ''}`,
+        );
       throw new Error(
         `${(error as Error).message} at ${new Date().toISOString()}; still busy: ${JSON.stringify(busy.rows)}; differing: ${differ.slice(0, 10).join(', ')}`,
       );
