@@ -95,24 +95,35 @@ export async function startCpuProfile(): Promise<(file: string) => Promise<void>
 }
 
 /** A fresh embedded PostgreSQL server for one benchmark, with Usher's production settings (fsync on). */
-export async function benchServer(): Promise<{ url: string; dataDir: string; fresh(): Promise<Db>; stop(): Promise<void> }> {
+export async function benchServer(): Promise<{
+  url: string;
+  dataDir: string;
+  fresh(): Promise<Db>;
+  emptyDatabase(): Promise<string>;
+  stop(): Promise<void>;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'usher-bench-pg-'));
   chmodSync(dir, 0o755);
   const server = await startEmbeddedServer({ dataDir: join(dir, 'data') });
   let n = 0;
+  const emptyDatabase = async () => {
+    const admin = await openPostgres(server.url);
+    const name = `bench_${process.pid}_${n++}`;
+    await admin.exec(`create database ${name}`);
+    await admin.close();
+    return server.url.replace(/\/usher$/, `/${name}`);
+  };
   return {
     url: server.url,
     dataDir: join(dir, 'data'),
     /** A new, migrated database on the server. */
     async fresh() {
-      const admin = await openPostgres(server.url);
-      const name = `bench_${process.pid}_${n++}`;
-      await admin.exec(`create database ${name}`);
-      await admin.close();
-      const db = await openPostgres(server.url.replace(/\/usher$/, `/${name}`), { kind: 'embedded' });
+      const db = await openPostgres(await emptyDatabase(), { kind: 'embedded' });
       await migrate(db);
       return db;
     },
+    /** A new, empty database on the server: its URL. */
+    emptyDatabase,
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });

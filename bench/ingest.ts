@@ -2,7 +2,8 @@
 // sustained webhooks/s flat out (autocannon), p50/p99 acknowledgement latency at an evenly paced
 // 1,000/s (paced-load.ts) and the worker's backlog during it, and the same 1,000/s as autocannon
 // sends it (each second's requests in a burst at its start, for the figures of earlier runs); the
-// same against a bare fastify route as the ceiling, and, with BENCH_BASELINE=<dir of another Usher
+// same against a bare fastify route as the ceiling and that route committing each body to the
+// embedded server before its answer (the durable ceiling), and, with BENCH_BASELINE=<dir of another Usher
 // checkout, npm-installed>, against that code in the same run.
 // Results go in docs/benchmarks.md.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { type PacedRun, pacedLoadInThread } from './paced-load.ts';
+import { benchServer } from './bench-store.ts';
 import { cpuProfileArgs } from './usher-process.ts';
 import { signBody } from '../src/cal/verify-signature.ts';
 import { bookingPayload, envelopeBody, sampleBooking } from '../src/sandbox/payloads.ts';
@@ -135,8 +137,12 @@ process.stdout.write(`payload: ${bodies.length} distinct BOOKING_CREATED bodies,
 const dir = mkdtempSync(join(tmpdir(), 'usher-bench-'));
 chmodSync(dir, 0o755);
 writeFileSync(join(dir, 'usher.config.yaml'), 'worker: { pollIntervalMs: 200 }\n');
-const targets: { name: string; root?: string }[] = [
+// The durable ceiling's PostgreSQL: the embedded server with Usher's settings (fsync on).
+const ceilingStore = await benchServer();
+const ceilingUrl = await ceilingStore.emptyDatabase();
+const targets: { name: string; root?: string; databaseUrl?: string }[] = [
   { name: 'bare fastify (ceiling)' },
+  { name: 'bare fastify, each body committed first (durable ceiling)', databaseUrl: ceilingUrl },
   { name: 'usher serve, embedded PostgreSQL 18', root },
 ];
 if (process.env.BENCH_BASELINE)
@@ -166,7 +172,10 @@ try {
           },
           target.root,
         )
-      : start(['--import', 'tsx', 'bench/bare-server.ts'], { PORT: String(port) });
+      : start(['--import', 'tsx', 'bench/bare-server.ts'], {
+          PORT: String(port),
+          ...(target.databaseUrl ? { DATABASE_URL: target.databaseUrl } : {}),
+        });
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitReady(`${url}/healthz`, child);
@@ -206,6 +215,7 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  await ceilingStore.stop();
 }
 
 const line = (r: (typeof results)[number]) =>
